@@ -1,0 +1,41 @@
+# Aqueduct: `make demo` runs the whole system on a local chain; `make test` runs what CI runs.
+
+CARGO ?= cargo
+TOOLS := $(CURDIR)/tools/node_modules/.bin
+export PATH := $(TOOLS):$(PATH)
+
+.PHONY: all build release tools lint test test-rust test-contracts demo clean
+
+all: build
+
+build:
+	$(CARGO) build
+
+release:
+	$(CARGO) build --release
+
+# forge, anvil, cast, solc and OpenZeppelin, pinned by tools/package-lock.json.
+tools: tools/node_modules/.installed
+
+tools/node_modules/.installed: tools/package.json tools/package-lock.json
+	cd tools && npm ci --no-audit --no-fund
+	touch $@
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+test: tools lint test-contracts test-rust
+
+test-contracts: tools
+	$(MAKE) -C contracts test
+
+test-rust: tools
+	$(CARGO) test --no-fail-fast
+
+demo: tools build
+	bash scripts/demo.sh
+
+clean:
+	$(CARGO) clean
+	rm -rf tools/node_modules contracts/out contracts/cache

@@ -1,0 +1,40 @@
+//! One module per `aqueduct` subcommand, each with `pub fn run(args: Args) -> CmdResult`.
+
+use crate::cli::{Args, CmdResult, Failure};
+
+pub mod chain;
+pub mod node;
+
+pub const USAGE: &str = "\
+aqueduct: a paid proxy network of independent nodes, settled on an EVM chain
+
+usage: aqueduct <command> [flags]
+
+Running a node
+  node --config FILE           run the SOCKS5 + HTTP proxy node
+
+Chain commands (flags: --rpc URL | AQUEDUCT_RPC, --key FILE, --contract ADDR,
+or the same from --config FILE's [chain] section; --json for machine output)
+  keygen --out FILE            create a new key file (mode 0600), print its address
+  deploy                       deploy the Aqueduct contract (--dev: plus a test stablecoin)
+  add-node / remove-node       whitelist or remove a node (owner)
+  set-endpoint                 publish this node's host:port (node)
+  subscribe --periods N        pay for membership (approves the token as needed)
+  token --node ADDR|any --ttl DURATION
+                               sign a member credential and print proxy URLs
+  status [--address ADDR]      membership, node state, heartbeats, claimable earnings
+  claim                        pull a node's earnings
+  nodes                        list registered nodes
+
+  help, --version
+";
+
+pub fn dispatch(name: &str, args: Args) -> CmdResult {
+    match name {
+        "node" => node::run(args),
+        "keygen" | "deploy" | "add-node" | "remove-node" | "set-endpoint" | "subscribe"
+        | "token" | "status" | "claim" | "nodes" => chain::run(name, args),
+        other => Err(Failure::usage(format!("unknown command `{other}`"))
+            .hint("run `aqueduct help` for the list of commands")),
+    }
+}
