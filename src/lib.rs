@@ -7,5 +7,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod contract;
+pub mod credential;
 pub mod eth;
 pub mod proxy;
