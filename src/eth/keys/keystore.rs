@@ -229,6 +229,51 @@ mod tests {
         }
     }
 
+    /// Encrypts `secret` the v3 way with a single PBKDF2 round (cheap, for tests).
+    fn encrypt_cheaply(secret: &[u8; 32], password: &[u8], address: Option<&str>) -> String {
+        let mut dk = [0u8; 32];
+        pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password, b"salt", 1, &mut dk);
+        let iv = [9u8; 16];
+        let mut ct = *secret;
+        ctr::Ctr128BE::<aes::Aes128>::new((&dk[..16]).into(), (&iv).into())
+            .apply_keystream(&mut ct);
+        let mut mac_in = dk[16..].to_vec();
+        mac_in.extend_from_slice(&ct);
+        let address = address.map_or(String::new(), |a| format!(r#""address": "{a}","#));
+        format!(
+            r#"{{{address} "crypto": {{"cipher": "aes-128-ctr", "cipherparams": {{"iv": "{iv}"}},
+              "ciphertext": "{ct}", "kdf": "pbkdf2",
+              "kdfparams": {{"c": 1, "dklen": 32, "prf": "hmac-sha256", "salt": "{salt}"}},
+              "mac": "{mac}"}}, "version": 3}}"#,
+            iv = hex::encode(&iv),
+            ct = hex::encode(&ct),
+            salt = hex::encode(b"salt"),
+            mac = hex::encode(&keccak256(&mac_in)),
+        )
+    }
+
+    #[test]
+    fn address_field_must_match_the_key() {
+        let secret = [0x42u8; 32];
+        let key = PrivateKey::from_bytes(&secret).unwrap();
+        let own = hex::encode(&key.address().0);
+        for address in [None, Some(own.as_str()), Some(&*format!("0x{own}"))] {
+            let json = encrypt_cheaply(&secret, b"pw", address);
+            let got = decrypt(json.as_bytes(), b"pw", Path::new("ks.json")).unwrap();
+            assert_eq!(got, key, "{address:?}");
+        }
+        let json = encrypt_cheaply(&secret, b"pw", Some(&"ab".repeat(20)));
+        assert!(matches!(
+            decrypt(json.as_bytes(), b"pw", Path::new("ks.json")),
+            Err(KeyError::AddressMismatch { .. })
+        ));
+        let json = encrypt_cheaply(&secret, b"pw", None);
+        assert!(matches!(
+            decrypt(json.as_bytes(), b"pW", Path::new("ks.json")),
+            Err(KeyError::WrongPassword { .. })
+        ));
+    }
+
     #[test]
     fn mac_is_checked_before_anything_is_decrypted() {
         // Any ciphertext decrypts to 32 bytes; only the MAC tells a wrong password.
