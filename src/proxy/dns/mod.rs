@@ -12,8 +12,8 @@ pub mod resolver;
 pub mod rng;
 pub mod wire;
 
-// pub use conf
-// resolver
+pub use conf::{Hosts, ResolverConfig};
+pub use resolver::Resolver;
 
 use std::fmt;
 use std::net::IpAddr;

@@ -753,7 +753,7 @@ mod tests {
         // (invalid next to a CNAME, and not the chain's end) and one for another name.
         let mut answers = record(name("c.test").as_wire(), TYPE_A, 30, &[192, 0, 2, 3]);
         answers.extend(record(
-            &name("B.TEST").as_wire(),
+            name("B.TEST").as_wire(),
             TYPE_CNAME,
             40,
             name("c.test").as_wire(),
@@ -761,7 +761,7 @@ mod tests {
         answers.extend(record(QNAME_PTR, TYPE_CNAME, 50, name("b.test").as_wire()));
         answers.extend(record(QNAME_PTR, TYPE_A, 50, &[192, 0, 2, 66]));
         answers.extend(record(
-            &name("x.test").as_wire(),
+            name("x.test").as_wire(),
             TYPE_A,
             50,
             &[192, 0, 2, 99],
@@ -775,7 +775,7 @@ mod tests {
     fn cname_loops_end() {
         let mut answers = record(QNAME_PTR, TYPE_CNAME, 50, name("b.test").as_wire());
         answers.extend(record(
-            &name("b.test").as_wire(),
+            name("b.test").as_wire(),
             TYPE_CNAME,
             50,
             name("a.test").as_wire(),
