@@ -528,6 +528,38 @@ fn zero_sized_cache_asks_every_time() {
 }
 
 #[test]
+fn max_ttl_caps_positive_answers_only() {
+    let server = FakeServer::start();
+    let mut cfg = config(&[server.addr]);
+    cfg.max_ttl = Duration::ZERO;
+    let mut h = Harness::new(cfg);
+    h.lookup("dual.test").unwrap();
+    assert_eq!(
+        h.resolve("dual.test", 2),
+        Lookup::Pending,
+        "a 0 s cap keeps nothing"
+    );
+    h.resolver.cancel(2);
+    assert_eq!(h.lookup("nx.test"), Err(DnsError::NxDomain));
+    assert_eq!(
+        h.resolve("nx.test", 3),
+        Lookup::Done(Err(DnsError::NxDomain))
+    );
+}
+
+#[test]
+fn unsendable_nameservers_are_skipped() {
+    // Linux refuses to send UDP to port 0, so this fails locally and nothing leaves.
+    let unusable: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let mut h = Harness::new(config(&[unusable]));
+    assert_eq!(h.resolve("dual.test", 1), Lookup::Done(Err(DnsError::Io)));
+    assert_eq!(h.resolver.in_flight(), 0);
+    let server = FakeServer::start();
+    let mut h = Harness::new(config(&[unusable, server.addr]));
+    assert_eq!(ips(h.lookup("v4only.test")), vec![ip("192.0.2.4")]);
+}
+
+#[test]
 fn concurrent_lookups_of_one_name_share_the_queries() {
     let server = FakeServer::start();
     let mut h = Harness::with_server(&server);
