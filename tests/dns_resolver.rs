@@ -261,6 +261,10 @@ fn serve(
                 let mut other = decoy.clone();
                 other[12 + 1] = b'x';
                 sock.send_to(&other, from).unwrap();
+                // Right ID and source, but cut short (no TC) or garbage.
+                sock.send_to(&reply[..reply.len() - 3], from).unwrap();
+                sock.send_to(&[0xff; 40], from).unwrap();
+                sock.send_to(&[], from).unwrap();
                 // Right ID and source, another type.
                 let mut other_type = decoy;
                 other_type[end - 3] ^= 0x1d;
