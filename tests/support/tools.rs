@@ -8,7 +8,9 @@ use std::path::PathBuf;
 pub fn tool(name: &str) -> PathBuf {
     let dir = std::env::var_os("AQUEDUCT_TOOLS_BIN")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools/node_modules/.bin"));
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools/node_modules/.bin")
+        });
     let path = dir.join(name);
     assert!(
         path.exists(),
