@@ -280,6 +280,10 @@ pub mod calls {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ContractError {
     Rpc(RpcError),
+    /// The address has no code: a wrong address, or the wrong chain.
+    NoContract {
+        address: Address,
+    },
     Decode {
         function: &'static str,
         error: abi::AbiError,
@@ -290,6 +294,9 @@ impl fmt::Display for ContractError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ContractError::Rpc(e) => write!(f, "{e}"),
+            ContractError::NoContract { address } => {
+                write!(f, "there is no contract at {address} on this chain")
+            }
             ContractError::Decode { function, error } => write!(
                 f,
                 "cannot decode the answer of {function}: {error} (is this the right contract address?)"
@@ -346,6 +353,7 @@ impl<'c> Contract<'c> {
         )?;
         if data.is_empty() && !outputs.is_empty() {
             // eth_call to an address without code answers "0x".
+            self.ensure_code()?;
             return Err(ContractError::Decode {
                 function: signature,
                 error: abi::AbiError::Truncated { at: 0 },
@@ -355,6 +363,17 @@ impl<'c> Contract<'c> {
             function: signature,
             error,
         })
+    }
+
+    /// Fails with [`ContractError::NoContract`] when nothing is deployed at the address:
+    /// a transaction to such an address would "succeed" and do nothing.
+    pub fn ensure_code(&self) -> Result<(), ContractError> {
+        if self.client.code(self.address)?.is_empty() {
+            return Err(ContractError::NoContract {
+                address: self.address,
+            });
+        }
+        Ok(())
     }
 
     fn one(

@@ -115,10 +115,9 @@ impl fmt::Display for RpcError {
             } => write!(f, "RPC endpoint {url} answered HTTP {status} to {method}"),
             RpcError::Rpc {
                 method,
-                message,
                 revert: Some(revert),
                 ..
-            } => write!(f, "{method}: reverted with {revert} ({message})"),
+            } => write!(f, "{method}: execution reverted: {revert}"),
             RpcError::Rpc {
                 method,
                 code,
@@ -484,6 +483,15 @@ impl Client {
             "eth_getBalance",
             json!([address.to_lower_hex(), "latest"]),
             as_u128,
+        )
+    }
+
+    /// The deployed code at `address` (empty for an account without code).
+    pub fn code(&self, address: Address) -> Result<Vec<u8>, RpcError> {
+        self.typed(
+            "eth_getCode",
+            json!([address.to_lower_hex(), "latest"]),
+            as_bytes,
         )
     }
 

@@ -154,6 +154,15 @@ impl Ctx {
         })
     }
 
+    /// The contract address, checked to hold code before anything is sent to it.
+    pub(crate) fn deployed_contract(&self, client: &Client) -> Result<Address, Failure> {
+        let address = self.contract()?;
+        contract::Contract::new(client, address)
+            .ensure_code()
+            .map_err(contract_failure)?;
+        Ok(address)
+    }
+
     /// A sender for `key` on the client's chain.
     pub(crate) fn sender(&self, client: &Client, key: PrivateKey) -> Result<Sender, Failure> {
         let chain_id = client.chain_id().map_err(rpc_failure)?;

@@ -12,8 +12,8 @@ pub fn add_node(ctx: Ctx, mut args: Args) -> CmdResult {
     let endpoint = args.required("endpoint")?;
     args.finish()?;
     check_endpoint(&endpoint)?;
-    let contract = ctx.contract()?;
     let client = ctx.client()?;
+    let contract = ctx.deployed_contract(&client)?;
     let mut sender = ctx.sender(&client, ctx.key()?)?;
     let r = send(
         &mut sender,
@@ -36,8 +36,8 @@ pub fn add_node(ctx: Ctx, mut args: Args) -> CmdResult {
 pub fn remove_node(ctx: Ctx, mut args: Args) -> CmdResult {
     let node = parse_address("node", &args.required("node")?)?;
     args.finish()?;
-    let contract = ctx.contract()?;
     let client = ctx.client()?;
+    let contract = ctx.deployed_contract(&client)?;
     let mut sender = ctx.sender(&client, ctx.key()?)?;
     let r = send(
         &mut sender,
@@ -61,8 +61,8 @@ pub fn set_endpoint(ctx: Ctx, mut args: Args) -> CmdResult {
     let endpoint = args.required("endpoint")?;
     args.finish()?;
     check_endpoint(&endpoint)?;
-    let contract = ctx.contract()?;
     let client = ctx.client()?;
+    let contract = ctx.deployed_contract(&client)?;
     let mut sender = ctx.sender(&client, ctx.key()?)?;
     let node = sender.address();
     let r = send(
