@@ -81,6 +81,25 @@ impl Anvil {
         anvil
     }
 
+    /// A handle on an anvil started elsewhere (e.g. for another thread); dropping it
+    /// does not stop that anvil.
+    pub fn attach(url: &str) -> Anvil {
+        Anvil {
+            child: None,
+            port: url
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0),
+            url: url.to_string(),
+            dir: std::env::temp_dir().join(format!(
+                "aqueduct-test-{}-{}",
+                std::process::id(),
+                DIRS.fetch_add(1, Ordering::Relaxed)
+            )),
+        }
+    }
+
     fn wait_ready(&mut self) {
         let client = self.client();
         for _ in 0..600 {
