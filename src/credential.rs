@@ -261,6 +261,48 @@ mod tests {
         }
     }
 
+    /// The worked example of doc/protocol.md; the signature is `cast wallet sign`'s.
+    #[test]
+    fn protocol_doc_worked_example() {
+        let member = PrivateKey::from_bytes(
+            &hex::decode_array("5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a")
+                .unwrap(),
+        )
+        .unwrap();
+        let contract: Address = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+            .parse()
+            .unwrap();
+        let text = message(31337, contract, NodeScope::Any, 1_800_000_000);
+        assert_eq!(text.len(), 115);
+        assert_eq!(
+            hex::encode(&personal::message_hash(text.as_bytes())),
+            "b8a63dcff3b8c78f5d74df51a0f9f53227d5966bdb253026e52359e604f07fbc"
+        );
+        let (user, pass) = sign(&member, 31337, contract, NodeScope::Any, 1_800_000_000);
+        assert_eq!(user, "0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc");
+        assert_eq!(
+            pass,
+            "1800000000:*:cf79af54ba6855f4f88d24146568fa16ead0b7901b8904e0ff694081bfdbdd95\
+             0322fef784d3bb534303d2838d33c456d6cb764880f62049e5c51a729dc0568f1b"
+        );
+        let node: Address = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+            .parse()
+            .unwrap();
+        let (_, scoped) = sign(
+            &member,
+            31337,
+            contract,
+            NodeScope::One(node),
+            1_800_000_000,
+        );
+        assert_eq!(
+            scoped,
+            "1800000000:0x70997970c51812dc3a010c7d01b50e0d17dc79c8:\
+             b6b9ef297861fc91d1104c8b6c6539742a8398cc4c7a105c12fc61ecf72268c8\
+             33c58c150639ec110711a262a032c550a1e02e6fdb997a2a3a0f6152076738991c"
+        );
+    }
+
     #[test]
     fn message_text_is_exact() {
         assert_eq!(
