@@ -270,3 +270,26 @@ fn subscribed_events_are_read_back_in_small_chunks() {
     assert!(other.is_empty());
     assert_eq!(c.event_filter(sig::SUBSCRIBED).address, Some(contract));
 }
+
+#[test]
+fn a_broken_endpoint_fails_over_without_waiting_and_json_rate_limits_are_retried() {
+    let broken = scripted_server(|_| (404, "<html>not here</html>".into()));
+    let limited = Arc::new(Mutex::new(0u32));
+    let seen = limited.clone();
+    let good = scripted_server(move |req| {
+        let mut n = seen.lock().unwrap();
+        *n += 1;
+        if *n == 1 {
+            let e = json!({"code": 429, "message": "Your app has exceeded its compute units per second capacity"});
+            (
+                200,
+                json!({"jsonrpc": "2.0", "id": req["id"], "error": e}).to_string(),
+            )
+        } else {
+            reply(req, json!("0xa"))
+        }
+    });
+    let client = quick(vec![broken, good], 2);
+    assert_eq!(client.chain_id().unwrap(), 10);
+    assert_eq!(*limited.lock().unwrap(), 2);
+}

@@ -268,7 +268,12 @@ pub struct Client {
 
 /// Why one HTTP exchange failed, and whether another URL or a later try may succeed.
 enum Attempt {
+    /// Transport failure or rate limit: other URLs now, this one again after a backoff.
     Retry(String),
+    /// This endpoint is misconfigured (bad URL, HTTP error page, not JSON-RPC): other
+    /// URLs may work, waiting will not help.
+    NextUrl(RpcError),
+    /// The node answered: the answer stands.
     Final(RpcError),
 }
 
@@ -338,13 +343,19 @@ impl Client {
         let urls = &self.config.urls;
         let start = self.preferred.load(Ordering::Relaxed) % urls.len();
         let mut last = (String::new(), String::new());
+        let mut broken: Option<RpcError> = None;
         let mut backoff = self.config.backoff;
         for round in 0..self.config.attempts.max(1) {
             if round > 0 {
+                if let Some(e) = broken {
+                    // Every URL answered with a definite non-JSON-RPC error.
+                    return Err(e);
+                }
                 log::debug!("{method}: retrying in {backoff:?}");
                 std::thread::sleep(backoff);
                 backoff = backoff.saturating_mul(2);
             }
+            let mut transient = false;
             for k in 0..urls.len() {
                 let i = (start + k) % urls.len();
                 let url = &urls[i];
@@ -360,15 +371,26 @@ impl Client {
                     Err(Attempt::Retry(cause)) => {
                         log::debug!("{method} via {}: {cause}", redact(url));
                         last = (redact(url), cause);
+                        transient = true;
+                    }
+                    Err(Attempt::NextUrl(e)) => {
+                        log::debug!("{method} via {}: {e}", redact(url));
+                        broken = Some(e);
                     }
                 }
             }
+            if transient {
+                broken = None;
+            }
         }
-        Err(RpcError::Unreachable {
-            method: method.to_string(),
-            url: last.0,
-            cause: last.1,
-        })
+        match broken {
+            Some(e) if last.0.is_empty() => Err(e),
+            _ => Err(RpcError::Unreachable {
+                method: method.to_string(),
+                url: last.0,
+                cause: last.1,
+            }),
+        }
     }
 
     fn exchange(&self, method: &str, url: &str, body: &str) -> Result<Value, Attempt> {
@@ -379,7 +401,7 @@ impl Client {
             .send(body)
             .map_err(|e| match e {
                 ureq::Error::BadUri(_) | ureq::Error::Http(_) => {
-                    Attempt::Final(RpcError::Unreachable {
+                    Attempt::NextUrl(RpcError::Unreachable {
                         method: method.to_string(),
                         url: redact(url),
                         cause: format!("invalid URL: {e}"),
@@ -405,19 +427,23 @@ impl Client {
                 return Err(Attempt::Retry(format!("HTTP {status}")));
             }
             if !(200..300).contains(&status) {
-                return Err(Attempt::Final(RpcError::Http {
+                return Err(Attempt::NextUrl(RpcError::Http {
                     method: method.to_string(),
                     url: redact(url),
                     status,
                 }));
             }
-            return Err(Attempt::Final(RpcError::BadResponse {
+            return Err(Attempt::NextUrl(RpcError::BadResponse {
                 method: method.to_string(),
-                message: "not a JSON-RPC response".into(),
+                message: format!("{} does not answer JSON-RPC", redact(url)),
             }));
         };
         if let Some(err) = envelope.get("error") {
-            return Err(Attempt::Final(self.rpc_error(method, err)));
+            let e = self.rpc_error(method, err);
+            if is_rate_limited(&e) {
+                return Err(Attempt::Retry(e.to_string()));
+            }
+            return Err(Attempt::Final(e));
         }
         Ok(envelope
             .get_mut("result")
@@ -682,6 +708,23 @@ impl Client {
                 .collect()
         })
     }
+}
+
+/// Providers that signal rate limits inside a JSON-RPC error instead of HTTP 429.
+fn is_rate_limited(e: &RpcError) -> bool {
+    let RpcError::Rpc { code, message, .. } = e else {
+        return false;
+    };
+    let m = message.to_ascii_lowercase();
+    *code == 429
+        || [
+            "rate limit",
+            "too many requests",
+            "request rate",
+            "exceeded its compute units",
+        ]
+        .iter()
+        .any(|p| m.contains(p))
 }
 
 /// Node errors that mean "ask for a smaller block range" (geth, Infura, Alchemy, ...).
