@@ -6,7 +6,7 @@ mod anvil;
 #[path = "support/tools.rs"]
 mod tools;
 
-use anvil::{aqueduct, cast, path_str, Anvil, DEV_KEYS};
+use anvil::{aqueduct, cast, dev_key, path_str, Anvil, DEV_KEYS};
 use aqueduct::contract::{calls, Contract, Heartbeat};
 use aqueduct::credential::{self, CredentialError, Verifier};
 use aqueduct::eth::sender::{SendError, Sender, TxRequest};
@@ -15,10 +15,6 @@ use aqueduct::eth::{hex, Address};
 
 const EPOCH: u64 = 3600;
 const PERIOD: u64 = 3600;
-
-fn dev_key(i: usize) -> PrivateKey {
-    PrivateKey::from_bytes(&hex::decode_array(DEV_KEYS[i]).unwrap()).unwrap()
-}
 
 fn dev(i: usize) -> Address {
     dev_key(i).address()
@@ -34,28 +30,12 @@ impl Net {
     /// `deploy --dev` with one-hour periods and epochs and one-minute slots.
     fn deploy() -> Net {
         let anvil = Anvil::start();
-        let key = anvil.key_file(0);
-        let out = aqueduct(&[
-            "deploy",
-            "--dev",
-            "--json",
-            "--rpc",
-            &anvil.url,
-            "--key",
-            path_str(&key),
-            "--price",
-            "10",
-            "--period",
-            "1h",
-            "--epoch",
-            "1h",
-            "--slot",
-            "1m",
-        ])
-        .json();
+        let d = anvil.deploy_dev(&[
+            "--price", "10", "--period", "1h", "--epoch", "1h", "--slot", "1m",
+        ]);
         Net {
-            contract: out["contract"].as_str().unwrap().to_string(),
-            token: out["token"].as_str().unwrap().to_string(),
+            contract: d.contract.to_string(),
+            token: d.token.to_string(),
             anvil,
         }
     }

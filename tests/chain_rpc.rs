@@ -6,12 +6,11 @@ mod anvil;
 #[path = "support/tools.rs"]
 mod tools;
 
-use anvil::{aqueduct, path_str, Anvil};
+use anvil::Anvil;
 use aqueduct::contract::{calls, sig, Contract};
 use aqueduct::eth::rpc::{CallRequest, Client, LogFilter, RpcConfig, RpcError};
 use aqueduct::eth::sender::{Sender, TxRequest};
-use aqueduct::eth::signer::PrivateKey;
-use aqueduct::eth::{hex, Address};
+use aqueduct::eth::Address;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -188,18 +187,8 @@ fn json_rpc_errors_keep_the_node_message() {
 #[test]
 fn revert_data_is_decoded_into_the_custom_error_name() {
     let anvil = Anvil::start();
-    let key = anvil.key_file(0);
-    let out = aqueduct(&[
-        "deploy",
-        "--dev",
-        "--json",
-        "--rpc",
-        &anvil.url,
-        "--key",
-        path_str(&key),
-    ])
-    .json();
-    let contract: Address = out["contract"].as_str().unwrap().parse().unwrap();
+    let deployed = anvil.deploy_dev(&[]);
+    let contract = deployed.contract;
     let client = anvil.client();
     let stranger: Address = "0x976ea74026e726554db657fa54763abd0c3a0aa9"
         .parse()
@@ -220,23 +209,10 @@ fn revert_data_is_decoded_into_the_custom_error_name() {
 #[test]
 fn subscribed_events_are_read_back_in_small_chunks() {
     let anvil = Anvil::start();
-    let key = anvil.key_file(0);
-    let out = aqueduct(&[
-        "deploy",
-        "--dev",
-        "--json",
-        "--rpc",
-        &anvil.url,
-        "--key",
-        path_str(&key),
-    ])
-    .json();
-    let contract: Address = out["contract"].as_str().unwrap().parse().unwrap();
-    let from = out["deploy_block"].as_u64().unwrap();
-    let token: Address = out["token"].as_str().unwrap().parse().unwrap();
+    let deployed = anvil.deploy_dev(&[]);
+    let (contract, from, token) = (deployed.contract, deployed.block, deployed.token);
     let client = anvil.client();
-    let payer = PrivateKey::from_bytes(&hex::decode_array(anvil::DEV_KEYS[2]).unwrap()).unwrap();
-    let mut sender = Sender::new(payer, 31337);
+    let mut sender = Sender::new(anvil::dev_key(2), 31337);
     sender
         .send(
             &client,

@@ -6,18 +6,13 @@ mod anvil;
 #[path = "support/tools.rs"]
 mod tools;
 
-use anvil::{aqueduct, path_str, Anvil, DEV_KEYS};
+use anvil::{dev_key, Anvil};
 use aqueduct::contract::calls;
 use aqueduct::eth::rpc::{quantity, Client};
 use aqueduct::eth::sender::{SendConfig, SendError, Sender, TxRequest};
-use aqueduct::eth::signer::PrivateKey;
 use aqueduct::eth::{hex, Address};
 use serde_json::{json, Value};
 use std::time::Duration;
-
-fn dev_key(i: usize) -> PrivateKey {
-    PrivateKey::from_bytes(&hex::decode_array(DEV_KEYS[i]).unwrap()).unwrap()
-}
 
 fn transfer(to: Address) -> TxRequest {
     TxRequest {
@@ -166,18 +161,8 @@ fn not_mined_after_every_replacement_is_a_clear_error() {
 #[test]
 fn a_reverted_receipt_names_the_contract_error() {
     let anvil = Anvil::start();
-    let key = anvil.key_file(0);
-    let out = aqueduct(&[
-        "deploy",
-        "--dev",
-        "--json",
-        "--rpc",
-        &anvil.url,
-        "--key",
-        path_str(&key),
-    ])
-    .json();
-    let contract: Address = out["contract"].as_str().unwrap().parse().unwrap();
+    let deployed = anvil.deploy_dev(&[]);
+    let contract = deployed.contract;
     let client = anvil.client();
     let stranger = dev_key(5);
     let address = stranger.address();

@@ -8,7 +8,10 @@
 #![allow(dead_code)]
 
 use aqueduct::eth::rpc::{Client, RpcConfig};
+use aqueduct::eth::signer::PrivateKey;
+use aqueduct::eth::{hex, Address};
 use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -31,6 +34,18 @@ pub const DEV_KEYS: [&str; 10] = [
     "2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
 ];
 
+/// Dev account `i`'s key.
+pub fn dev_key(i: usize) -> PrivateKey {
+    PrivateKey::from_bytes(&hex::decode_array(DEV_KEYS[i]).expect("hex")).expect("key")
+}
+
+/// What `aqueduct deploy --dev --json` reported.
+pub struct Deployed {
+    pub contract: Address,
+    pub token: Address,
+    pub block: u64,
+}
+
 pub struct Anvil {
     child: Option<Child>,
     pub port: u16,
@@ -51,34 +66,61 @@ impl Anvil {
         Anvil::start_with(&[])
     }
 
-    /// Starts anvil with extra flags (e.g. `--no-mining`).
+    /// Starts anvil with extra flags (e.g. `--no-mining`). A port taken between
+    /// picking and binding makes anvil exit: then it is tried again on another port.
     pub fn start_with(extra: &[&str]) -> Anvil {
-        let port = free_port();
-        let child = Command::new(crate::tools::tool("anvil"))
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            // The npm `anvil` is a node wrapper that spawns the real binary: a process
-            // group of its own lets `kill` stop both.
-            .process_group(0)
-            .spawn()
-            .expect("spawn anvil");
         let dir = std::env::temp_dir().join(format!(
             "aqueduct-test-{}-{}",
             std::process::id(),
             DIRS.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&dir).expect("create test dir");
-        let mut anvil = Anvil {
-            child: Some(child),
-            port,
-            url: format!("http://127.0.0.1:{port}"),
-            dir,
-        };
-        anvil.wait_ready();
-        anvil
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new(crate::tools::tool("anvil"))
+                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                .args(extra)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                // The npm `anvil` is a node wrapper that spawns the real binary: a process
+                // group of its own lets `kill` stop both.
+                .process_group(0)
+                .spawn()
+                .expect("spawn anvil");
+            let stdout = child.stdout.take().expect("anvil stdout");
+            let mut anvil = Anvil {
+                child: Some(child),
+                port,
+                url: format!("http://127.0.0.1:{port}"),
+                dir: dir.clone(),
+            };
+            // Our anvil, not whatever else may answer on that port, says it listens;
+            // the reader keeps draining its output so it never blocks on a full pipe.
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let mut tx = Some(tx);
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    if line.contains("Listening on") {
+                        if let Some(tx) = tx.take() {
+                            let _ = tx.send(());
+                        }
+                    }
+                }
+            });
+            match rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(()) => {
+                    anvil.wait_ready();
+                    return anvil;
+                }
+                Err(_) => {
+                    // Exited (port taken) or hung: stop it without removing the dir.
+                    anvil.kill();
+                    anvil.dir = PathBuf::new();
+                }
+            }
+        }
+        panic!("anvil did not start on a free loopback port after 5 tries");
     }
 
     /// A handle on an anvil started elsewhere (e.g. for another thread); dropping it
@@ -152,6 +194,33 @@ impl Anvil {
                 .expect("chmod key");
         }
         path
+    }
+
+    /// Runs `aqueduct deploy --dev` as dev account 0 with `extra` flags.
+    pub fn deploy_dev(&self, extra: &[&str]) -> Deployed {
+        let key = self.key_file(0);
+        let mut args = vec![
+            "deploy",
+            "--dev",
+            "--json",
+            "--rpc",
+            &self.url,
+            "--key",
+            path_str(&key),
+        ];
+        args.extend(extra);
+        let out = aqueduct(&args).json();
+        let address = |k: &str| -> Address {
+            out[k]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .expect("address in deploy output")
+        };
+        Deployed {
+            contract: address("contract"),
+            token: address("token"),
+            block: out["deploy_block"].as_u64().expect("deploy block"),
+        }
     }
 
     /// Stops anvil now (to test an RPC outage).

@@ -3,9 +3,25 @@
 
 use super::units::check_endpoint;
 use super::{contract_failure, output, parse_address, send, tx_hash, Ctx};
-use crate::cli::{Args, CmdResult};
+use crate::cli::{Args, CmdResult, Failure};
 use crate::contract::{calls, Contract};
+use crate::eth::rpc::{Client, Receipt};
 use crate::eth::sender::TxRequest;
+use crate::eth::Address;
+
+/// Sends `data` to the (checked) contract from the command's key; returns the key's
+/// address and the receipt.
+fn send_to_contract(
+    ctx: &Ctx,
+    client: &Client,
+    what: &str,
+    data: Vec<u8>,
+) -> Result<(Address, Receipt), Failure> {
+    let contract = ctx.deployed_contract(client)?;
+    let mut sender = ctx.sender(client, ctx.key()?)?;
+    let r = send(&mut sender, client, what, TxRequest::call(contract, data))?;
+    Ok((sender.address(), r))
+}
 
 pub fn add_node(ctx: Ctx, mut args: Args) -> CmdResult {
     let node = parse_address("node", &args.required("node")?)?;
@@ -13,14 +29,7 @@ pub fn add_node(ctx: Ctx, mut args: Args) -> CmdResult {
     args.finish()?;
     check_endpoint(&endpoint)?;
     let client = ctx.client()?;
-    let contract = ctx.deployed_contract(&client)?;
-    let mut sender = ctx.sender(&client, ctx.key()?)?;
-    let r = send(
-        &mut sender,
-        &client,
-        "add-node",
-        TxRequest::call(contract, calls::add_node(node, &endpoint)),
-    )?;
+    let (_, r) = send_to_contract(&ctx, &client, "add-node", calls::add_node(node, &endpoint))?;
     output(
         &ctx,
         serde_json::json!({"node": node.to_string(), "endpoint": endpoint, "tx": tx_hash(&r), "block": r.block_number}),
@@ -37,14 +46,7 @@ pub fn remove_node(ctx: Ctx, mut args: Args) -> CmdResult {
     let node = parse_address("node", &args.required("node")?)?;
     args.finish()?;
     let client = ctx.client()?;
-    let contract = ctx.deployed_contract(&client)?;
-    let mut sender = ctx.sender(&client, ctx.key()?)?;
-    let r = send(
-        &mut sender,
-        &client,
-        "remove-node",
-        TxRequest::call(contract, calls::remove_node(node)),
-    )?;
+    let (_, r) = send_to_contract(&ctx, &client, "remove-node", calls::remove_node(node))?;
     output(
         &ctx,
         serde_json::json!({"node": node.to_string(), "tx": tx_hash(&r), "block": r.block_number}),
@@ -62,14 +64,11 @@ pub fn set_endpoint(ctx: Ctx, mut args: Args) -> CmdResult {
     args.finish()?;
     check_endpoint(&endpoint)?;
     let client = ctx.client()?;
-    let contract = ctx.deployed_contract(&client)?;
-    let mut sender = ctx.sender(&client, ctx.key()?)?;
-    let node = sender.address();
-    let r = send(
-        &mut sender,
+    let (node, r) = send_to_contract(
+        &ctx,
         &client,
         "set-endpoint",
-        TxRequest::call(contract, calls::set_endpoint(&endpoint)),
+        calls::set_endpoint(&endpoint),
     )?;
     output(
         &ctx,
