@@ -112,14 +112,16 @@ impl fmt::Debug for Signature {
 #[derive(Clone)]
 pub struct PrivateKey {
     inner: SigningKey,
+    /// Derived once: the node asks for it on every heartbeat and log line.
+    address: Address,
 }
 
 impl PrivateKey {
     /// Accepts any 32-byte big-endian scalar in `1..n` (n = the curve order).
     pub fn from_bytes(b: &[u8; 32]) -> Result<PrivateKey, KeyError> {
-        SigningKey::from_bytes(b.into())
-            .map(|inner| PrivateKey { inner })
-            .map_err(|_| KeyError::InvalidScalar)
+        let inner = SigningKey::from_bytes(b.into()).map_err(|_| KeyError::InvalidScalar)?;
+        let address = address_of(inner.verifying_key());
+        Ok(PrivateKey { inner, address })
     }
 
     /// A fresh key from the operating system's random number generator.
@@ -159,7 +161,7 @@ impl PrivateKey {
     }
 
     pub fn address(&self) -> Address {
-        address_of(self.inner.verifying_key())
+        self.address
     }
 
     /// Signs a 32-byte hash: RFC 6979 nonce, low `s`, parity adjusted to match.

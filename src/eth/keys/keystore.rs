@@ -159,6 +159,12 @@ fn kdf_params(kdf: &str, p: &KdfParams) -> Result<Kdf, String> {
             if n < 2 || !n.is_power_of_two() || r == 0 || par == 0 {
                 return Err("scrypt n must be a power of two above 1, r and p at least 1".into());
             }
+            let log_n = n.trailing_zeros();
+            if u64::from(log_n) >= 16 * u64::from(r) {
+                return Err(format!(
+                    "scrypt n={n} is too large for r={r} (RFC 7914 requires n < 2^(16 r))"
+                ));
+            }
             let memory = 128 * u64::from(r) * n;
             let work = n * u64::from(r) * u64::from(par);
             if memory > MAX_SCRYPT_MEMORY || work > MAX_SCRYPT_WORK {
@@ -166,7 +172,7 @@ fn kdf_params(kdf: &str, p: &KdfParams) -> Result<Kdf, String> {
                     "scrypt parameters too costly (n={n}, r={r}, p={par}); refusing to spend that much memory or time"
                 ));
             }
-            scrypt::Params::new(n.trailing_zeros() as u8, r, par, 32)
+            scrypt::Params::new(log_n as u8, r, par, 32)
                 .map(Kdf::Scrypt)
                 .map_err(|_| "invalid scrypt parameters".into())
         }
@@ -188,4 +194,190 @@ fn kdf_params(kdf: &str, p: &KdfParams) -> Result<Kdf, String> {
 
 fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A well-formed keystore around the given `kdf` and `kdfparams` members, with
+    /// a MAC that matches no password.
+    fn keystore(kdf: &str, version: u32, cipher: &str, iv: &str) -> String {
+        format!(
+            r#"{{"crypto": {{"cipher": "{cipher}", "cipherparams": {{"iv": "{iv}"}},
+              "ciphertext": "{ct}", {kdf},
+              "mac": "{mac}"}}, "id": "x", "version": {version}}}"#,
+            ct = "11".repeat(32),
+            mac = "22".repeat(32),
+        )
+    }
+
+    const IV: &str = "000102030405060708090a0b0c0d0e0f";
+    const CHEAP_PBKDF2: &str = r#""kdf": "pbkdf2", "kdfparams": {"c": 1, "dklen": 32, "prf": "hmac-sha256", "salt": "00"}"#;
+
+    fn err(json: &str) -> KeyError {
+        match decrypt(json.as_bytes(), b"pw", Path::new("ks.json")) {
+            Ok(_) => panic!("accepted {json}"),
+            Err(e) => e,
+        }
+    }
+
+    fn reason(json: &str) -> String {
+        match err(json) {
+            KeyError::Keystore { reason, .. } => reason,
+            other => panic!("expected a keystore error, got {other:?}"),
+        }
+    }
+
+    /// Encrypts `secret` the v3 way with a single PBKDF2 round (cheap, for tests).
+    fn encrypt_cheaply(secret: &[u8; 32], password: &[u8], address: Option<&str>) -> String {
+        let mut dk = [0u8; 32];
+        pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password, b"salt", 1, &mut dk);
+        let iv = [9u8; 16];
+        let mut ct = *secret;
+        ctr::Ctr128BE::<aes::Aes128>::new((&dk[..16]).into(), (&iv).into())
+            .apply_keystream(&mut ct);
+        let mut mac_in = dk[16..].to_vec();
+        mac_in.extend_from_slice(&ct);
+        let address = address.map_or(String::new(), |a| format!(r#""address": "{a}","#));
+        format!(
+            r#"{{{address} "crypto": {{"cipher": "aes-128-ctr", "cipherparams": {{"iv": "{iv}"}},
+              "ciphertext": "{ct}", "kdf": "pbkdf2",
+              "kdfparams": {{"c": 1, "dklen": 32, "prf": "hmac-sha256", "salt": "{salt}"}},
+              "mac": "{mac}"}}, "version": 3}}"#,
+            iv = hex::encode(&iv),
+            ct = hex::encode(&ct),
+            salt = hex::encode(b"salt"),
+            mac = hex::encode(&keccak256(&mac_in)),
+        )
+    }
+
+    #[test]
+    fn address_field_must_match_the_key() {
+        let secret = [0x42u8; 32];
+        let key = PrivateKey::from_bytes(&secret).unwrap();
+        let own = hex::encode(&key.address().0);
+        for address in [None, Some(own.as_str()), Some(&*format!("0x{own}"))] {
+            let json = encrypt_cheaply(&secret, b"pw", address);
+            let got = decrypt(json.as_bytes(), b"pw", Path::new("ks.json")).unwrap();
+            assert_eq!(got, key, "{address:?}");
+        }
+        let json = encrypt_cheaply(&secret, b"pw", Some(&"ab".repeat(20)));
+        assert!(matches!(
+            decrypt(json.as_bytes(), b"pw", Path::new("ks.json")),
+            Err(KeyError::AddressMismatch { .. })
+        ));
+        let json = encrypt_cheaply(&secret, b"pw", None);
+        assert!(matches!(
+            decrypt(json.as_bytes(), b"pW", Path::new("ks.json")),
+            Err(KeyError::WrongPassword { .. })
+        ));
+    }
+
+    #[test]
+    fn mac_is_checked_before_anything_is_decrypted() {
+        // Any ciphertext decrypts to 32 bytes; only the MAC tells a wrong password.
+        let e = err(&keystore(CHEAP_PBKDF2, 3, "aes-128-ctr", IV));
+        assert!(matches!(e, KeyError::WrongPassword { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "keystore ks.json: wrong password (MAC mismatch)"
+        );
+    }
+
+    #[test]
+    fn costly_kdf_parameters_are_refused_before_any_work() {
+        for params in [
+            // 2^30 * 8 * 128 bytes = 1 TiB of memory.
+            r#""kdf": "scrypt", "kdfparams": {"n": 1073741824, "r": 8, "p": 1, "dklen": 32, "salt": "00"}"#,
+            // 2^18 * 16 * 128 = 512 MiB.
+            r#""kdf": "scrypt", "kdfparams": {"n": 262144, "r": 16, "p": 1, "dklen": 32, "salt": "00"}"#,
+            // Little memory but 2^32 rounds of work.
+            r#""kdf": "scrypt", "kdfparams": {"n": 16384, "r": 8, "p": 4294967295, "dklen": 32, "salt": "00"}"#,
+            r#""kdf": "pbkdf2", "kdfparams": {"c": 4000000000, "dklen": 32, "prf": "hmac-sha256", "salt": "00"}"#,
+        ] {
+            let r = reason(&keystore(params, 3, "aes-128-ctr", IV));
+            assert!(
+                r.contains("too costly") || r.contains("iteration count"),
+                "{r}"
+            );
+        }
+    }
+
+    #[test]
+    fn unsupported_or_invalid_parameters_say_which() {
+        let cases = [
+            (keystore(CHEAP_PBKDF2, 1, "aes-128-ctr", IV), "version 1"),
+            (keystore(CHEAP_PBKDF2, 3, "aes-128-cbc", IV), "cipher"),
+            (keystore(CHEAP_PBKDF2, 3, "aes-128-ctr", "0001"), "iv"),
+            (
+                keystore(CHEAP_PBKDF2, 3, "aes-128-ctr", "xyz"),
+                "iv is not hex",
+            ),
+            (
+                keystore(
+                    &CHEAP_PBKDF2.replace("sha256", "sha512"),
+                    3,
+                    "aes-128-ctr",
+                    IV,
+                ),
+                "prf",
+            ),
+            (
+                keystore(
+                    &CHEAP_PBKDF2.replace("\"c\": 1", "\"c\": 0"),
+                    3,
+                    "aes-128-ctr",
+                    IV,
+                ),
+                "iteration count",
+            ),
+            (
+                keystore(&CHEAP_PBKDF2.replace("32", "16"), 3, "aes-128-ctr", IV),
+                "dklen",
+            ),
+            (
+                keystore(
+                    &CHEAP_PBKDF2.replace("pbkdf2", "argon2"),
+                    3,
+                    "aes-128-ctr",
+                    IV,
+                ),
+                "unsupported kdf",
+            ),
+            (
+                keystore(
+                    r#""kdf": "scrypt", "kdfparams": {"n": 1000, "r": 8, "p": 1, "dklen": 32, "salt": "00"}"#,
+                    3,
+                    "aes-128-ctr",
+                    IV,
+                ),
+                "power of two",
+            ),
+            (
+                keystore(
+                    r#""kdf": "scrypt", "kdfparams": {"r": 8, "p": 1, "dklen": 32, "salt": "00"}"#,
+                    3,
+                    "aes-128-ctr",
+                    IV,
+                ),
+                "need n, r and p",
+            ),
+        ];
+        for (json, expected) in cases {
+            let r = reason(&json);
+            assert!(r.contains(expected), "expected {expected:?} in {r:?}");
+        }
+        let short_ct = keystore(CHEAP_PBKDF2, 3, "aes-128-ctr", IV).replace(&"11".repeat(32), "11");
+        assert!(reason(&short_ct).contains("ciphertext"));
+    }
+
+    #[test]
+    fn malformed_json_reports_a_position_not_the_contents() {
+        let r = reason(r#"{"crypto": {"cipher": "my-secret-value"#);
+        assert!(r.contains("line 1"), "{r}");
+        let r = reason(r#"{"crypto": ["my-secret-value"], "version": 3}"#);
+        assert!(r.starts_with("malformed keystore JSON"), "{r}");
+        assert!(!r.contains("my-secret-value"), "{r}");
+    }
 }

@@ -149,9 +149,11 @@ pub fn load_key(path: &Path, password: Option<&PasswordSource>) -> Result<Privat
             }),
         }
     } else {
-        // Checked on the opened file's metadata so the file cannot be swapped between
-        // the check and the read.
-        keyfile::check_private(path, &meta).and_then(|()| keyfile::parse_hex_key(&text, path))
+        // A file that is not a key at all is reported as such, not as a permissions
+        // problem. The mode comes from the opened file, so the file cannot be
+        // swapped between the check and the read.
+        keyfile::parse_hex_key(&text, path)
+            .and_then(|key| keyfile::check_private(path, &meta).map(|()| key))
     };
     wipe(&mut text);
     result

@@ -41,7 +41,7 @@ impl LegacyTx {
         s.append(&self.chain_id);
         s.append(&0u8);
         s.append(&0u8);
-        s.out().to_vec()
+        s.out().into()
     }
 
     pub(super) fn encode_signed(&self, sig: &Signature) -> Vec<u8> {
@@ -49,6 +49,6 @@ impl LegacyTx {
         self.append_fields(&mut s);
         s.append(&eip155_v(self.chain_id, sig.y_parity));
         append_rs(&mut s, sig);
-        s.out().to_vec()
+        s.out().into()
     }
 }

@@ -119,7 +119,6 @@ fn trim_leading_zeros(b: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eth::hex;
 
     #[test]
     fn eip155_v_round_trips() {
@@ -146,28 +145,105 @@ mod tests {
         assert_eq!(trim_leading_zeros(&[0, 0]), &[] as &[u8]);
     }
 
+    fn sample(legacy: bool, to: Option<Address>) -> Transaction {
+        if legacy {
+            Transaction::Legacy(LegacyTx {
+                chain_id: 8453,
+                nonce: 3,
+                gas_price: 2,
+                gas_limit: 21_000,
+                to,
+                value: 5,
+                data: vec![0x60, 0x00],
+            })
+        } else {
+            Transaction::Eip1559(Eip1559Tx {
+                chain_id: 8453,
+                nonce: 3,
+                max_priority_fee_per_gas: 1,
+                max_fee_per_gas: 2,
+                gas_limit: 21_000,
+                to,
+                value: 5,
+                data: vec![0x60, 0x00],
+            })
+        }
+    }
+
+    /// The items of an RLP list, each as its raw encoding.
+    fn items(list: &[u8]) -> Vec<Vec<u8>> {
+        rlp::Rlp::new(list)
+            .iter()
+            .map(|item| item.as_raw().to_vec())
+            .collect()
+    }
+
     #[test]
-    fn hash_is_keccak_of_raw() {
+    fn envelope_is_the_signed_fields_plus_the_signature() {
         let key = PrivateKey::from_bytes(&[7; 32]).unwrap();
-        let tx = Transaction::Eip1559(Eip1559Tx {
-            chain_id: 31337,
-            nonce: 3,
-            max_priority_fee_per_gas: 1,
-            max_fee_per_gas: 2,
-            gas_limit: 21_000,
-            to: None,
-            value: 0,
-            data: vec![0x60, 0x00],
-        });
-        let signed = tx.sign(&key);
-        assert_eq!(signed.hash, keccak256(&signed.raw));
-        assert_eq!(signed.raw[0], 2);
-        assert_eq!(tx.nonce(), 3);
-        assert_eq!(tx.chain_id(), 31337);
-        // The signed envelope is the signing payload's fields plus the signature:
-        // same type byte, and the fields' bytes appear unchanged inside it.
-        let payload = tx.signing_payload();
-        let fields_body = &payload[1 + 2..]; // skip type byte and the short list header
-        assert!(hex::encode(&signed.raw).contains(&hex::encode(fields_body)));
+        let to = Some(Address([0x35; 20]));
+        for legacy in [true, false] {
+            for to in [to, None] {
+                let tx = sample(legacy, to);
+                let payload = tx.signing_payload();
+                let signed = tx.sign(&key);
+                assert_eq!(signed.hash, keccak256(&signed.raw));
+                let sig = key.sign_hash(&tx.signing_hash());
+                let (payload_items, signed_items) = if legacy {
+                    (items(&payload), items(&signed.raw))
+                } else {
+                    assert_eq!((payload[0], signed.raw[0]), (2, 2));
+                    (items(&payload[1..]), items(&signed.raw[1..]))
+                };
+                let fields = if legacy { 6 } else { 9 };
+                assert_eq!(signed_items.len(), fields + 3);
+                assert_eq!(payload_items[..fields], signed_items[..fields]);
+                // Legacy signs [chainId, 0, 0] in place of [v, r, s].
+                if legacy {
+                    assert_eq!(
+                        payload_items[fields..],
+                        [vec![0x82, 0x21, 0x05], vec![0x80], vec![0x80]]
+                    );
+                } else {
+                    assert_eq!(payload_items.len(), fields);
+                }
+                let v: u128 = rlp::Rlp::new(&signed_items[fields]).as_val().unwrap();
+                let expected_v = if legacy {
+                    eip155_v(8453, sig.y_parity)
+                } else {
+                    u128::from(sig.y_parity)
+                };
+                assert_eq!(v, expected_v);
+                let to_item = &signed_items[if legacy { 3 } else { 5 }];
+                match to {
+                    Some(a) => assert_eq!(to_item[1..], a.0),
+                    // Contract creation: the empty string.
+                    None => assert_eq!(to_item, &[0x80]),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn signature_scalars_are_minimal_integers() {
+        let sig = Signature {
+            r: {
+                let mut r = [0u8; 32];
+                r[31] = 0x7f;
+                r
+            },
+            s: {
+                let mut s = [0u8; 32];
+                s[1] = 1;
+                s
+            },
+            y_parity: false,
+        };
+        let mut st = RlpStream::new_list(2);
+        append_rs(&mut st, &sig);
+        // 0x7f is its own encoding; s loses its one leading zero byte.
+        let mut expected = vec![0xe1, 0x7f, 0x9f, 0x01];
+        expected.extend_from_slice(&[0; 30]);
+        assert_eq!(st.out().to_vec(), expected);
     }
 }
