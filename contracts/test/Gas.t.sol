@@ -9,6 +9,7 @@ import {AqueductBase} from "./Base.t.sol";
 ///         imOnline < 60k after the node's first heartbeat in an epoch, subscribe < 150k,
 ///         claim < 15k per epoch claimed. Storage is cooled before each measured call, as it is
 ///         at the start of a transaction, and the 21,000 base plus calldata cost is added.
+///         The figures go to snapshots/aqueduct.json, which `forge test` checks (gas_snapshot_check).
 contract AqueductGasTest is AqueductBase {
     address[] internal nodes;
 
@@ -46,7 +47,7 @@ contract AqueductGasTest is AqueductBase {
             aq.imOnline();
         }
         uint256 gas = _heartbeat(nodes[0]);
-        emit log_named_uint("imOnline, later heartbeat in an epoch (tx gas)", gas);
+        vm.snapshotValue("aqueduct", "imOnline_laterInEpoch", gas);
         assertLt(gas, 60_000);
     }
 
@@ -56,7 +57,7 @@ contract AqueductGasTest is AqueductBase {
         vm.prank(nodes[1]);
         aq.imOnline(); // settles epoch 0
         uint256 gas = _heartbeat(nodes[0]);
-        emit log_named_uint("imOnline, node's first heartbeat in an epoch (tx gas)", gas);
+        vm.snapshotValue("aqueduct", "imOnline_firstOfNodeInEpoch", gas);
         assertLt(gas, 100_000);
     }
 
@@ -64,7 +65,7 @@ contract AqueductGasTest is AqueductBase {
         _beat(nodes, 0, SLOTS_PER_EPOCH);
         _warpToEpoch(1);
         uint256 gas = _heartbeat(nodes[0]);
-        emit log_named_uint("imOnline, first heartbeat of an epoch, settles the last (tx gas)", gas);
+        vm.snapshotValue("aqueduct", "imOnline_firstOfEpochSettles", gas);
         assertLt(gas, 150_000);
     }
 
@@ -78,7 +79,7 @@ contract AqueductGasTest is AqueductBase {
         vm.prank(payer);
         aq.subscribe(newMember, 1);
         uint256 gas = _txGas(abi.encodeCall(Aqueduct.subscribe, (newMember, 1)));
-        emit log_named_uint("subscribe, new member, fresh epochs (tx gas)", gas);
+        vm.snapshotValue("aqueduct", "subscribe_newMember", gas);
         assertLt(gas, 150_000);
     }
 
@@ -90,7 +91,7 @@ contract AqueductGasTest is AqueductBase {
         vm.prank(payer);
         aq.subscribe(member, 1);
         uint256 gas = _txGas(abi.encodeCall(Aqueduct.subscribe, (member, 1)));
-        emit log_named_uint("subscribe, renewal (tx gas)", gas);
+        vm.snapshotValue("aqueduct", "subscribe_renewal", gas);
         assertLt(gas, 150_000);
     }
 
@@ -115,9 +116,9 @@ contract AqueductGasTest is AqueductBase {
         uint256 thirty = _txGas(abi.encodeCall(Aqueduct.claim, (30)));
         uint256 marginal = (thirty - one) / 29;
 
-        emit log_named_uint("claim, 1 epoch (tx gas)", one);
-        emit log_named_uint("claim, 30 epochs (tx gas)", thirty);
-        emit log_named_uint("claim, each further epoch", marginal);
+        vm.snapshotValue("aqueduct", "claim_1epoch", one);
+        vm.snapshotValue("aqueduct", "claim_30epochs", thirty);
+        vm.snapshotValue("aqueduct", "claim_eachFurtherEpoch", marginal);
         assertLt(thirty, 30 * 15_000);
         assertLt(marginal, 15_000);
         // One epoch: 21k base and a token transfer dominate.
