@@ -321,6 +321,17 @@ pub struct NodeInfo {
     pub active: bool,
 }
 
+/// Whether a node's `imOnline` would be accepted now: checked before spending gas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeartbeatCheck {
+    /// Active, and no heartbeat yet in the current global `slot`.
+    Due { slot: u64 },
+    /// This slot's heartbeat is already on chain.
+    AlreadySent { slot: u64 },
+    /// Not (or no longer) an active node: `imOnline` would revert.
+    NotActive,
+}
+
 /// Read access to a deployed contract through a client (views via eth_call).
 #[derive(Clone, Copy)]
 pub struct Contract<'c> {
@@ -467,6 +478,19 @@ impl<'c> Contract<'c> {
     pub fn last_heartbeat_slot(&self, node: Address) -> Result<u64, ContractError> {
         self.uint64(sig::LAST_HEARTBEAT_SLOT, &[Value::Address(node)])
     }
+    /// Pre-flight for `imOnline` at the latest block's time (the transaction lands a
+    /// block later, so a slot boundary in between can still make it the next slot's).
+    pub fn heartbeat_check(&self, node: Address) -> Result<HeartbeatCheck, ContractError> {
+        if !self.is_active_node(node)? {
+            return Ok(HeartbeatCheck::NotActive);
+        }
+        let slot = self.current_slot()?;
+        if self.last_heartbeat_slot(node)? == slot + 1 {
+            return Ok(HeartbeatCheck::AlreadySent { slot });
+        }
+        Ok(HeartbeatCheck::Due { slot })
+    }
+
     pub fn heartbeats_in_epoch(&self, node: Address, epoch: u64) -> Result<u64, ContractError> {
         self.uint64(
             sig::HEARTBEATS_IN_EPOCH,

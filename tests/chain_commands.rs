@@ -7,7 +7,7 @@ mod anvil;
 mod tools;
 
 use anvil::{aqueduct, cast, dev_key, path_str, Anvil, DEV_KEYS};
-use aqueduct::contract::{calls, Contract, Heartbeat};
+use aqueduct::contract::{calls, Contract, Heartbeat, HeartbeatCheck};
 use aqueduct::credential::{self, CredentialError, Verifier};
 use aqueduct::eth::sender::{SendError, Sender, TxRequest};
 use aqueduct::eth::signer::PrivateKey;
@@ -27,11 +27,12 @@ struct Net {
 }
 
 impl Net {
-    /// `deploy --dev` with one-hour periods and epochs and one-minute slots.
+    /// `deploy --dev` with one-hour periods and epochs and half-hour slots (long enough
+    /// that a test never straddles a slot boundary in practice).
     fn deploy() -> Net {
         let anvil = Anvil::start();
         let d = anvil.deploy_dev(&[
-            "--price", "10", "--period", "1h", "--epoch", "1h", "--slot", "1m",
+            "--price", "10", "--period", "1h", "--epoch", "1h", "--slot", "30m",
         ]);
         Net {
             contract: d.contract.to_string(),
@@ -84,7 +85,7 @@ fn deploy_dev_mints_to_the_dev_accounts_and_sets_every_parameter() {
     );
     assert_eq!(
         number(&net.cast_call(&net.contract, "slotLength()(uint64)", &[])),
-        60
+        1800
     );
     assert_eq!(
         number(&net.cast_call(&net.contract, "periodLength()(uint64)", &[])),
@@ -305,8 +306,16 @@ fn heartbeat_then_claim_after_the_epoch_pays_the_epoch_share() {
     );
     assert!(net.run(2, &["subscribe", "--periods", "1"]).ok);
 
-    // The node's heartbeat, sent by our sender from the node's key.
+    // The node's heartbeat, sent by our sender from the node's key after the pre-flight.
     let client = net.anvil.client();
+    let c = Contract::new(&client, net.contract_address());
+    assert_eq!(
+        c.heartbeat_check(dev(7)).unwrap(),
+        HeartbeatCheck::NotActive
+    );
+    let HeartbeatCheck::Due { slot } = c.heartbeat_check(dev(1)).unwrap() else {
+        panic!("a fresh node's heartbeat is due");
+    };
     let mut sender = Sender::new(dev_key(1), client.chain_id().unwrap());
     let receipt = sender
         .send(
@@ -320,6 +329,11 @@ fn heartbeat_then_claim_after_the_epoch_pays_the_epoch_share() {
         .find_map(|l| Heartbeat::from_log(l).ok())
         .expect("Heartbeat event");
     assert_eq!(beat.node, dev(1));
+    assert_eq!(beat.slot, slot);
+    assert_eq!(
+        c.heartbeat_check(dev(1)).unwrap(),
+        HeartbeatCheck::AlreadySent { slot }
+    );
 
     // A second heartbeat in the same slot would revert: refused before sending, by name.
     let again = sender
@@ -349,7 +363,6 @@ fn heartbeat_then_claim_after_the_epoch_pays_the_epoch_share() {
 
     // The expected share: the fee is spread evenly over the epochs the paid access
     // touches, and this node was the only one online in the heartbeat's epoch.
-    let c = Contract::new(&client, net.contract_address());
     let genesis = c.genesis().unwrap();
     let until = c.member_until(dev(2)).unwrap();
     let first = (until - PERIOD - genesis) / EPOCH;

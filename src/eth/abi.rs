@@ -427,7 +427,7 @@ fn decode_value(kind: &Kind, data: &[u8], at: usize) -> Result<Value, AbiError> 
         },
         Kind::FixedBytes(n) => {
             let w = word(data, at)?;
-            let n = *n as usize;
+            let n = (*n as usize).min(32);
             if w[n..].iter().any(|&b| b != 0) {
                 return Err(AbiError::BadValue {
                     at,
