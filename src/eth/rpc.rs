@@ -826,6 +826,17 @@ fn parse_log(v: &Value) -> Result<Log, String> {
 mod tests {
     use super::*;
 
+    /// The node moves a client and a sender into its chain thread and may share the
+    /// client with the CLI-style helpers there.
+    #[test]
+    fn client_and_sender_can_live_on_a_chain_thread() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<Client>();
+        send::<crate::eth::sender::Sender>();
+        send::<crate::eth::sender::Pending>();
+    }
+
     #[test]
     fn quantities() {
         assert_eq!(quantity(0), "0x0");
