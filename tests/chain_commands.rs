@@ -456,6 +456,67 @@ fn contract_errors_are_one_line_with_their_name_and_a_fix() {
 }
 
 #[test]
+fn subscribing_without_tokens_says_so_before_sending_anything() {
+    let net = Net::deploy();
+    let fresh = net.anvil.dir.join("fresh.key");
+    let made = aqueduct(&["keygen", "--out", path_str(&fresh), "--json"]).json();
+    let address = made["address"].as_str().unwrap().to_string();
+    let run = aqueduct(&[
+        "subscribe",
+        "--periods",
+        "3",
+        "--rpc",
+        &net.anvil.url,
+        "--contract",
+        &net.contract,
+        "--key",
+        path_str(&fresh),
+    ]);
+    assert_eq!(run.code, Some(1));
+    let first = run.stderr.lines().next().unwrap_or("");
+    assert_eq!(
+        first,
+        format!("error: {address} holds 0 tokens; 3 period(s) cost 30")
+    );
+    assert!(
+        run.stderr.contains("hint: fund the paying key"),
+        "{}",
+        run.stderr
+    );
+    // Nothing was sent from that key.
+    let nonce = net
+        .anvil
+        .client()
+        .pending_nonce(address.parse().unwrap())
+        .unwrap();
+    assert_eq!(nonce, 0);
+}
+
+#[test]
+fn every_chain_command_has_help() {
+    for cmd in [
+        "keygen",
+        "deploy",
+        "add-node",
+        "remove-node",
+        "set-endpoint",
+        "subscribe",
+        "token",
+        "status",
+        "claim",
+        "nodes",
+    ] {
+        let run = aqueduct(&[cmd, "--help"]);
+        assert!(run.ok, "{cmd}: {}", run.stderr);
+        assert!(
+            run.stdout.starts_with(&format!("aqueduct {cmd}")),
+            "{cmd}: {}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
 fn rpc_down_gives_a_clear_error() {
     let mut net = Net::deploy();
     net.anvil.kill();

@@ -22,7 +22,30 @@ use crate::eth::signer::PrivateKey;
 use crate::eth::{hex, Address};
 use std::path::PathBuf;
 
+/// `aqueduct <command> --help`: the command's own flags.
+fn help(name: &str) -> &'static str {
+    match name {
+        "keygen" => "aqueduct keygen --out FILE\n  Writes a new random key (hex, mode 0600, never overwrites) and prints its address.\n",
+        "deploy" => "aqueduct deploy [--dev [--mint-to ADDR]...] [--token ADDR] [--price TOKENS] [--period 30d]\n                [--epoch 1d] [--slot 1h] [--treasury ADDR] [--owner ADDR]\n  Deploys Aqueduct (price in whole tokens, e.g. 10 or 2.5; treasury and owner default to\n  the deploying key). --dev first deploys TestStablecoin and mints 1000 tokens to each\n  --mint-to address (default: anvil's ten development accounts).\n",
+        "add-node" => "aqueduct add-node --node ADDR --endpoint HOST:PORT\n  Owner: whitelists a node and publishes its proxy endpoint.\n",
+        "remove-node" => "aqueduct remove-node --node ADDR\n  Owner: removes a node; it keeps what it earned.\n",
+        "set-endpoint" => "aqueduct set-endpoint --endpoint HOST:PORT\n  Node key: publishes a new endpoint for this node.\n",
+        "subscribe" => "aqueduct subscribe --periods N [--member ADDR]\n  Pays N periods for --member (default: the key's address), approving the token first if needed.\n",
+        "token" => "aqueduct token --node ADDR|any --ttl DURATION\n  Member key: signs a proxy credential (doc/protocol.md) valid for DURATION (30m, 12h, 7d)\n  and prints socks5h:// and http:// proxy URLs for the node(s).\n",
+        "status" => "aqueduct status [--address ADDR]\n  Membership, node state, heartbeats this epoch, claimable earnings and balances.\n",
+        "claim" => "aqueduct claim [--max-epochs N]\n  Node key: pulls the earnings of finished epochs (default up to 256 epochs).\n",
+        "nodes" => "aqueduct nodes\n  Lists the registered nodes, their endpoints and whether they are active.\n",
+        _ => "",
+    }
+}
+
+const COMMON_HELP: &str = "\nconnection: --rpc URL (repeat for failover) or AQUEDUCT_RPC (comma-separated); --key FILE\n  [--password-file F | --password-env VAR]; --contract ADDR; or [chain] in --config FILE;\n  --json prints one JSON object\n";
+
 pub fn run(name: &str, mut args: Args) -> CmdResult {
+    if args.flag("help")? {
+        print!("{}{COMMON_HELP}", help(name));
+        return Ok(());
+    }
     let ctx = Ctx::from_args(&mut args)?;
     match name {
         "keygen" => keygen(ctx, args),
