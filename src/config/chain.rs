@@ -19,6 +19,9 @@ pub struct RawChain {
     /// A keystore's password: a file holding it, or an environment variable naming it.
     pub password_file: Option<PathBuf>,
     pub password_env: Option<String>,
+    /// The contract's deployment block (printed by `aqueduct deploy`): where a scan of
+    /// its events starts.
+    pub deploy_block: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +30,8 @@ pub struct ChainConfig {
     pub key: Option<PathBuf>,
     pub contract: Option<Address>,
     pub password: Option<PasswordSource>,
+    /// 0 when not configured: scan from genesis.
+    pub deploy_block: u64,
 }
 
 impl RawChain {
@@ -62,6 +67,7 @@ impl RawChain {
             key: self.key,
             contract,
             password,
+            deploy_block: self.deploy_block.unwrap_or(0),
         })
     }
 }
@@ -102,12 +108,13 @@ mod tests {
     fn full_section_validates() {
         let c = parse(
             "[chain]\nrpc = [\"http://127.0.0.1:8545\", \"https://b.example\"]\nkey = \"k.json\"\n\
-             contract = \"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed\"\npassword_env = \"PW\"\n",
+             contract = \"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed\"\npassword_env = \"PW\"\ndeploy_block = 12\n",
         )
         .unwrap();
         assert_eq!(c.rpc.len(), 2);
         assert_eq!(c.password, Some(PasswordSource::Env("PW".into())));
         assert!(c.contract.is_some());
+        assert_eq!(c.deploy_block, 12);
     }
 
     #[test]

@@ -140,6 +140,14 @@ pub fn token(ctx: Ctx, mut args: Args) -> CmdResult {
         eprintln!(
             "warning: {member} is not a paying member right now; nodes will refuse this credential until `aqueduct subscribe` is run"
         );
+    } else {
+        let until = aqueduct.member_until(member).map_err(contract_failure)?;
+        if until < expires {
+            eprintln!(
+                "warning: membership ends {} ({until}), before this credential expires; nodes refuse it from then on",
+                utc(until)
+            );
+        }
     }
     let (username, password) = credential::sign(&key, chain_id, address, node, expires);
     let userinfo = format!(

@@ -90,6 +90,7 @@ impl Ctx {
                 key: None,
                 contract: None,
                 password: None,
+                deploy_block: 0,
             },
         };
         let mut rpc = args.values("rpc")?;
