@@ -485,7 +485,7 @@ impl<'c> Contract<'c> {
             return Ok(HeartbeatCheck::NotActive);
         }
         let slot = self.current_slot()?;
-        if self.last_heartbeat_slot(node)? == slot + 1 {
+        if self.last_heartbeat_slot(node)? == slot.saturating_add(1) {
             return Ok(HeartbeatCheck::AlreadySent { slot });
         }
         Ok(HeartbeatCheck::Due { slot })

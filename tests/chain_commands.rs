@@ -261,7 +261,11 @@ fn add_node_subscribe_status_and_token_give_a_verifiable_credential() {
     // Longer than the paid access: still signed, with a warning saying until when.
     let long = net.run(2, &["token", "--node", "any", "--ttl", "7d"]);
     assert!(long.ok, "{}", long.stderr);
-    assert!(long.stderr.contains("warning: membership ends"), "{}", long.stderr);
+    assert!(
+        long.stderr.contains("warning: membership ends"),
+        "{}",
+        long.stderr
+    );
 
     // Scoped to node dev1: good there, refused by another node.
     let tok = net

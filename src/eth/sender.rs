@@ -260,7 +260,7 @@ impl Sender {
             let tx = self.build(request, nonce, gas_limit, fees);
             match self.broadcast(client, &tx) {
                 Ok(hash) => {
-                    self.next_nonce = Some(nonce + 1);
+                    self.next_nonce = Some(nonce.saturating_add(1));
                     log::debug!("sent {} at nonce {nonce}", hex::encode_prefixed(&hash));
                     return Ok(Pending {
                         nonce,

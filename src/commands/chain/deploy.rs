@@ -102,7 +102,12 @@ pub fn run(ctx: Ctx, mut args: Args) -> CmdResult {
             let decimals = Contract::new(&client, t)
                 .decimals()
                 .map_err(contract_failure)?;
-            let amount = DEV_MINT * 10u128.pow(decimals.into());
+            let amount = 10u128
+                .checked_pow(decimals.into())
+                .and_then(|unit| unit.checked_mul(DEV_MINT))
+                .ok_or_else(|| {
+                    Failure::new(format!("the test token's {decimals} decimals are too many"))
+                })?;
             let recipients = if mint_to.is_empty() {
                 anvil_accounts()
             } else {
