@@ -392,8 +392,11 @@ impl Sender {
                     pending.sent_at = Instant::now();
                     return Ok(());
                 }
-                // An earlier version was mined meanwhile: polling will find it.
+                // An earlier version was mined meanwhile, and polling will find it. Counted
+                // as a try, so a nonce taken by another transaction of this key ends the
+                // wait instead of looping.
                 Err(e) if is_nonce_too_low(&e) => {
+                    pending.replacements += 1;
                     pending.sent_at = Instant::now();
                     return Ok(());
                 }
