@@ -243,3 +243,34 @@ fn rpc_dying_while_waiting_for_the_receipt_is_a_clear_error() {
     );
     assert!(text.contains("cannot reach the RPC endpoint"), "{text}");
 }
+
+#[test]
+fn a_nonce_taken_by_another_transaction_ends_the_wait() {
+    let anvil = Anvil::start_with(&["--no-mining"]);
+    let client = anvil.client();
+    let config = SendConfig {
+        mined_timeout: Duration::from_millis(200),
+        poll_interval: Duration::from_millis(50),
+        max_replacements: 2,
+        ..SendConfig::default()
+    };
+    let mut first = Sender::new(dev_key(0), 31337).with_config(config.clone());
+    let mut pending = first
+        .submit(&client, &transfer(dev_key(4).address()))
+        .unwrap();
+    // The pool forgets it; another sender of the same key then uses nonce 0.
+    anvil.rpc(
+        "anvil_dropTransaction",
+        json!([hex::encode_prefixed(&pending.hash())]),
+    );
+    let mut other = Sender::new(dev_key(0), 31337).with_config(config);
+    let mut taken = other
+        .submit(&client, &transfer(dev_key(5).address()))
+        .unwrap();
+    assert_eq!(taken.nonce, pending.nonce);
+    anvil.rpc("evm_mine", json!([]));
+    assert!(other.wait(&client, &mut taken).is_ok());
+    let err = first.wait(&client, &mut pending).unwrap_err();
+    assert!(matches!(err, SendError::NotMined { .. }), "{err}");
+    assert!(client.receipt(&pending.hashes[0]).unwrap().is_none());
+}
