@@ -526,6 +526,35 @@ fn every_chain_command_has_help() {
 }
 
 #[test]
+fn rpc_urls_from_flags_or_environment_fail_over() {
+    let net = Net::deploy();
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let key = net.anvil.key_file(2);
+    let base = [
+        "status",
+        "--json",
+        "--contract",
+        &net.contract,
+        "--key",
+        path_str(&key),
+    ];
+    let mut flags = base.to_vec();
+    flags.extend(["--rpc", &dead, "--rpc", &net.anvil.url]);
+    assert_eq!(aqueduct(&flags).json()["address"], dev(2).to_string());
+    let env = format!("{dead},{}", net.anvil.url);
+    let run = anvil::aqueduct_with_rpc_env(&base, Some(&env));
+    assert_eq!(run.json()["chain_id"], 31337);
+    // A flag wins over the environment.
+    let mut flags = base.to_vec();
+    flags.extend(["--rpc", &dead]);
+    let run = anvil::aqueduct_with_rpc_env(&flags, Some(&net.anvil.url));
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+}
+
+#[test]
 fn rpc_down_gives_a_clear_error() {
     let mut net = Net::deploy();
     net.anvil.kill();

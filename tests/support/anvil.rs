@@ -261,13 +261,19 @@ impl Run {
 
 /// Runs `aqueduct <args>` with progress output silenced and no AQUEDUCT_RPC inherited.
 pub fn aqueduct(args: &[&str]) -> Run {
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_aqueduct"))
-        .args(args)
+    aqueduct_with_rpc_env(args, None)
+}
+
+/// Like [`aqueduct`], with AQUEDUCT_RPC set to `rpc_env` when given.
+pub fn aqueduct_with_rpc_env(args: &[&str], rpc_env: Option<&str>) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aqueduct"));
+    cmd.args(args)
         .env("AQUEDUCT_QUIET", "1")
-        .env_remove("AQUEDUCT_RPC")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run aqueduct");
+        .env_remove("AQUEDUCT_RPC");
+    if let Some(v) = rpc_env {
+        cmd.env("AQUEDUCT_RPC", v);
+    }
+    let out: Output = cmd.stdin(Stdio::null()).output().expect("run aqueduct");
     Run {
         ok: out.status.success(),
         code: out.status.code(),
