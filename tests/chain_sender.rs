@@ -30,6 +30,16 @@ fn fast() -> SendConfig {
     }
 }
 
+/// Replaces after 200 ms, twice at most: for tests where nothing will be mined.
+fn impatient() -> SendConfig {
+    SendConfig {
+        mined_timeout: Duration::from_millis(200),
+        poll_interval: Duration::from_millis(50),
+        max_replacements: 2,
+        ..SendConfig::default()
+    }
+}
+
 fn u128_of(v: &Value) -> u128 {
     u128::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
 }
@@ -137,12 +147,7 @@ fn explicit_replace_keeps_the_nonce_and_raises_both_fees() {
 fn not_mined_after_every_replacement_is_a_clear_error() {
     let anvil = Anvil::start_with(&["--no-mining"]);
     let client = anvil.client();
-    let config = SendConfig {
-        mined_timeout: Duration::from_millis(200),
-        poll_interval: Duration::from_millis(50),
-        max_replacements: 2,
-        ..SendConfig::default()
-    };
+    let config = impatient();
     let mut sender = Sender::new(dev_key(0), 31337).with_config(config);
     let err = sender
         .send(&client, &transfer(dev_key(4).address()))
@@ -248,12 +253,7 @@ fn rpc_dying_while_waiting_for_the_receipt_is_a_clear_error() {
 fn a_nonce_taken_by_another_transaction_ends_the_wait() {
     let anvil = Anvil::start_with(&["--no-mining"]);
     let client = anvil.client();
-    let config = SendConfig {
-        mined_timeout: Duration::from_millis(200),
-        poll_interval: Duration::from_millis(50),
-        max_replacements: 2,
-        ..SendConfig::default()
-    };
+    let config = impatient();
     let mut first = Sender::new(dev_key(0), 31337).with_config(config.clone());
     let mut pending = first
         .submit(&client, &transfer(dev_key(4).address()))
