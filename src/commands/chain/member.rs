@@ -45,6 +45,15 @@ pub fn subscribe(ctx: Ctx, mut args: Args) -> CmdResult {
     }
     let allowance = token.allowance(payer, address).map_err(contract_failure)?;
     let mut approve_tx = None;
+    if allowance != 0 && allowance < cost {
+        // Tokens such as mainnet USDT refuse to change one non-zero allowance into another.
+        send(
+            &mut sender,
+            &client,
+            "approve (reset to 0)",
+            TxRequest::call(token.address, calls::approve(address, 0)),
+        )?;
+    }
     if allowance < cost {
         let r = send(
             &mut sender,
