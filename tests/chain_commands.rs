@@ -203,7 +203,19 @@ fn add_node_subscribe_status_and_token_give_a_verifiable_credential() {
     assert_eq!(node_status["node_active"], true);
     assert_eq!(node_status["endpoint"], "127.0.0.1:1080");
 
-    // Paying for someone else: dev3 pays, dev4 becomes a member.
+    // Paying for someone else: dev3 pays, dev4 becomes a member. dev3 has a small
+    // allowance left over, which is reset and raised on the way.
+    cast(&[
+        "send",
+        "--rpc-url",
+        &net.anvil.url,
+        "--private-key",
+        DEV_KEYS[3],
+        &net.token,
+        "approve(address,uint256)",
+        &net.contract,
+        "1",
+    ]);
     let d4 = dev(4).to_string();
     let other = net
         .run(
@@ -212,6 +224,7 @@ fn add_node_subscribe_status_and_token_give_a_verifiable_credential() {
         )
         .json();
     assert_eq!(other["member"], d4.as_str());
+    assert!(other["approve_tx"].is_string());
     assert_eq!(
         net.cast_call(&net.contract, "isMember(address)(bool)", &[&d4]),
         "true"
