@@ -32,11 +32,7 @@ contract AqueductFuzzTest is AqueductBase {
         Aqueduct a = new Aqueduct(address(t), price, period, epoch, slot, treasury, owner);
         vm.warp(block.timestamp + offset);
         uint256 amount = price * periods;
-        t.mint(payer, amount);
-        vm.startPrank(payer);
-        t.approve(address(a), amount);
-        a.subscribe(member, periods);
-        vm.stopPrank();
+        _payTo(a, t, payer, member, periods);
 
         uint256 end = block.timestamp + periods * period;
         uint256 touched = (end - 1 - a.genesis()) / epoch - (block.timestamp - a.genesis()) / epoch + 1;

@@ -45,11 +45,16 @@ abstract contract AqueductBase is Test {
 
     /// @dev `who` mints, approves and pays for `periods` periods of `forMember`.
     function _pay(address who, address forMember, uint256 periods) internal {
-        uint256 amount = PRICE * periods;
-        usd.mint(who, amount);
+        _payTo(aq, usd, who, forMember, periods);
+    }
+
+    /// @dev The same against any deployment and its token.
+    function _payTo(Aqueduct a, TestStablecoin t, address who, address forMember, uint256 periods) internal {
+        uint256 amount = a.price() * periods;
+        t.mint(who, amount);
         vm.startPrank(who);
-        usd.approve(address(aq), amount);
-        aq.subscribe(forMember, periods);
+        t.approve(address(a), amount);
+        a.subscribe(forMember, periods);
         vm.stopPrank();
     }
 

@@ -69,28 +69,26 @@ contract AqueductGasTest is AqueductBase {
         assertLt(gas, 150_000);
     }
 
-    function test_gas_subscribe_newMember() public {
-        address newMember = makeAddr("new member");
-        vm.warp(block.timestamp + 3 days + 5 hours); // epochs nobody has paid into yet
+    /// @dev Tx gas of `payer` buying one period for `forMember`, allowance already in place.
+    function _subscribeGas(address forMember) internal returns (uint256) {
         usd.mint(payer, PRICE);
         vm.prank(payer);
         usd.approve(address(aq), PRICE);
         _cool();
         vm.prank(payer);
-        aq.subscribe(newMember, 1);
-        uint256 gas = _txGas(abi.encodeCall(Aqueduct.subscribe, (newMember, 1)));
+        aq.subscribe(forMember, 1);
+        return _txGas(abi.encodeCall(Aqueduct.subscribe, (forMember, 1)));
+    }
+
+    function test_gas_subscribe_newMember() public {
+        vm.warp(block.timestamp + 3 days + 5 hours); // epochs nobody has paid into yet
+        uint256 gas = _subscribeGas(makeAddr("new member"));
         vm.snapshotValue("aqueduct", "subscribe_newMember", gas);
         assertLt(gas, 150_000);
     }
 
     function test_gas_subscribe_renewal() public {
-        usd.mint(payer, PRICE);
-        vm.prank(payer);
-        usd.approve(address(aq), PRICE);
-        _cool();
-        vm.prank(payer);
-        aq.subscribe(member, 1);
-        uint256 gas = _txGas(abi.encodeCall(Aqueduct.subscribe, (member, 1)));
+        uint256 gas = _subscribeGas(member);
         vm.snapshotValue("aqueduct", "subscribe_renewal", gas);
         assertLt(gas, 150_000);
     }
