@@ -1,6 +1,7 @@
 //! The `[chain]` section: where the chain is and which key and contract to use.
 
 use super::ConfigError;
+use crate::eth::keys::PasswordSource;
 use crate::eth::Address;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -15,6 +16,12 @@ pub struct RawChain {
     pub key: Option<PathBuf>,
     /// The Aqueduct contract's address.
     pub contract: Option<String>,
+    /// A keystore's password: a file holding it, or an environment variable naming it.
+    pub password_file: Option<PathBuf>,
+    pub password_env: Option<String>,
+    /// The contract's deployment block (printed by `aqueduct deploy`): where a scan of
+    /// its events starts.
+    pub deploy_block: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +29,9 @@ pub struct ChainConfig {
     pub rpc: Vec<String>,
     pub key: Option<PathBuf>,
     pub contract: Option<Address>,
+    pub password: Option<PasswordSource>,
+    /// 0 when not configured: scan from genesis.
+    pub deploy_block: u64,
 }
 
 impl RawChain {
@@ -41,10 +51,88 @@ impl RawChain {
                     .map_err(|e| ConfigError::new("chain.contract", e.to_string()))?,
             ),
         };
+        let password = match (self.password_file, self.password_env) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    "chain.password_file",
+                    "set password_file or password_env, not both",
+                ))
+            }
+            (Some(f), None) => Some(PasswordSource::File(f)),
+            (None, Some(e)) => Some(PasswordSource::Env(e)),
+            (None, None) => None,
+        };
         Ok(ChainConfig {
             rpc: self.rpc,
             key: self.key,
             contract,
+            password,
+            deploy_block: self.deploy_block.unwrap_or(0),
         })
+    }
+}
+
+/// Reads only the `[chain]` section of a config file, for the chain commands (the
+/// node reads the whole file through the engine's loader).
+pub fn load_chain_section(path: &std::path::Path) -> Result<ChainConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new("", format!("cannot read {}: {e}", path.display())))?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|e| ConfigError::new("", format!("{}: {}", path.display(), e.message())))?;
+    match table.get("chain") {
+        None => RawChain::default().validate(),
+        Some(v) => v
+            .clone()
+            .try_into::<RawChain>()
+            .map_err(|e| ConfigError::new("chain", e.message().to_string()))?
+            .validate(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ChainConfig, ConfigError> {
+        let table: toml::Table = toml::from_str(text).unwrap();
+        table
+            .get("chain")
+            .cloned()
+            .unwrap()
+            .try_into::<RawChain>()
+            .map_err(|e| ConfigError::new("chain", e.message().to_string()))?
+            .validate()
+    }
+
+    #[test]
+    fn full_section_validates() {
+        let c = parse(
+            "[chain]\nrpc = [\"http://127.0.0.1:8545\", \"https://b.example\"]\nkey = \"k.json\"\n\
+             contract = \"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed\"\npassword_env = \"PW\"\ndeploy_block = 12\n",
+        )
+        .unwrap();
+        assert_eq!(c.rpc.len(), 2);
+        assert_eq!(c.password, Some(PasswordSource::Env("PW".into())));
+        assert!(c.contract.is_some());
+        assert_eq!(c.deploy_block, 12);
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        assert_eq!(
+            parse("[chain]\nrpc = [\"ftp://x\"]").unwrap_err().key,
+            "chain.rpc"
+        );
+        assert_eq!(
+            parse("[chain]\ncontract = \"0x12\"").unwrap_err().key,
+            "chain.contract"
+        );
+        assert_eq!(
+            parse("[chain]\npassword_env = \"A\"\npassword_file = \"b\"")
+                .unwrap_err()
+                .key,
+            "chain.password_file"
+        );
+        assert!(parse("[chain]\nrcp = []").is_err());
     }
 }

@@ -1,0 +1,191 @@
+//! `aqueduct deploy`: the Aqueduct contract from the embedded artifact, and with
+//! `--dev` a TestStablecoin minted to development accounts first.
+
+use super::units::{format_amount, parse_amount, parse_duration};
+use super::{contract_failure, output, parse_address, send, Ctx};
+use crate::cli::{Args, CmdResult, Failure};
+use crate::contract::{self, calls, Contract, DeployParams};
+use crate::eth::sender::TxRequest;
+use crate::eth::Address;
+
+/// The ten accounts of anvil's (and hardhat's) default test mnemonic.
+pub const ANVIL_ACCOUNTS: [&str; 10] = [
+    "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266",
+    "0x70997970c51812dc3a010c7d01b50e0d17dc79c8",
+    "0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc",
+    "0x90f79bf6eb2c4f870365e785982e1f101e93b906",
+    "0x15d34aaf54267db7d7c367839aaf71a00a2c6a65",
+    "0x9965507d1a55bcc2695c58ba16fb37d819b0a4dc",
+    "0x976ea74026e726554db657fa54763abd0c3a0aa9",
+    "0x14dc79964da2c08b23698b3d3cc7ca32193d9955",
+    "0x23618e81e3f5cdf7f54c3d65f7fbc0abf5b21e8f",
+    "0xa0ee7a142d267c1f36714e4a8f75612f20a79720",
+];
+
+fn anvil_accounts() -> Vec<Address> {
+    ANVIL_ACCOUNTS
+        .iter()
+        .filter_map(|a| a.parse::<Address>().ok())
+        .collect()
+}
+
+/// Whole tokens minted to each `--mint-to` address with `--dev`.
+const DEV_MINT: u128 = 1_000;
+
+pub fn run(ctx: Ctx, mut args: Args) -> CmdResult {
+    let dev = args.flag("dev")?;
+    let token = args
+        .value("token")?
+        .map(|s| parse_address("token", &s))
+        .transpose()?;
+    let price = args.value("price")?.unwrap_or_else(|| "10".into());
+    let period = parse_duration(
+        "period",
+        &args.value("period")?.unwrap_or_else(|| "30d".into()),
+    )?;
+    let epoch = parse_duration(
+        "epoch",
+        &args.value("epoch")?.unwrap_or_else(|| "1d".into()),
+    )?;
+    let slot = parse_duration("slot", &args.value("slot")?.unwrap_or_else(|| "1h".into()))?;
+    let treasury = args
+        .value("treasury")?
+        .map(|s| parse_address("treasury", &s))
+        .transpose()?;
+    let owner = args
+        .value("owner")?
+        .map(|s| parse_address("owner", &s))
+        .transpose()?;
+    let mint_to = args
+        .values("mint-to")?
+        .iter()
+        .map(|s| parse_address("mint-to", s))
+        .collect::<Result<Vec<_>, _>>()?;
+    args.finish()?;
+    if !mint_to.is_empty() && !dev {
+        return Err(Failure::usage("--mint-to only applies with --dev"));
+    }
+    if dev && token.is_some() {
+        return Err(Failure::usage(
+            "--dev deploys its own test token; leave out --token",
+        ));
+    }
+    if !dev && token.is_none() {
+        return Err(Failure::usage("--token is required")
+            .hint("give the ERC-20 the fees are paid in, or --dev on a local chain"));
+    }
+    if epoch % slot != 0 {
+        return Err(Failure::usage(format!(
+            "--epoch ({epoch}s) is not a whole number of --slot ({slot}s)"
+        )));
+    }
+
+    let client = ctx.client()?;
+    let key = ctx.key()?;
+    let deployer = key.address();
+    let mut sender = ctx.sender(&client, key)?;
+
+    let mut minted = Vec::new();
+    let token = match token {
+        Some(t) => t,
+        None => {
+            let code = contract::stablecoin_creation_code().map_err(Failure::new)?;
+            let r = send(
+                &mut sender,
+                &client,
+                "TestStablecoin deployment",
+                TxRequest::create(code),
+            )?;
+            let t = r.contract_address.ok_or_else(|| {
+                Failure::new("the TestStablecoin deployment receipt has no contract address")
+            })?;
+            let decimals = Contract::new(&client, t)
+                .decimals()
+                .map_err(contract_failure)?;
+            let amount = 10u128
+                .checked_pow(decimals.into())
+                .and_then(|unit| unit.checked_mul(DEV_MINT))
+                .ok_or_else(|| {
+                    Failure::new(format!("the test token's {decimals} decimals are too many"))
+                })?;
+            let recipients = if mint_to.is_empty() {
+                anvil_accounts()
+            } else {
+                mint_to
+            };
+            for to in recipients {
+                send(
+                    &mut sender,
+                    &client,
+                    &format!("mint to {to}"),
+                    TxRequest::call(t, calls::mint(to, amount)),
+                )?;
+                minted.push((to, amount));
+            }
+            t
+        }
+    };
+    let decimals = Contract::new(&client, token)
+        .decimals()
+        .map_err(|e| contract_failure(e).hint("--token must be an ERC-20 token contract"))?;
+    let price = parse_amount("price", &price, decimals)?;
+    let params = DeployParams {
+        token,
+        price,
+        period_length: period,
+        epoch_length: epoch,
+        slot_length: slot,
+        treasury: treasury.unwrap_or(deployer),
+        owner: owner.unwrap_or(deployer),
+    };
+    let code = contract::aqueduct_creation_code(&params).map_err(Failure::new)?;
+    let r = send(
+        &mut sender,
+        &client,
+        "Aqueduct deployment",
+        TxRequest::create(code),
+    )?;
+    let address = r
+        .contract_address
+        .ok_or_else(|| Failure::new("the deployment receipt has no contract address"))?;
+
+    let mut text = format!(
+        "contract: {address}\ntoken: {token}\ndeploy block: {}\nprice: {} per {period}s period; epoch {epoch}s; slot {slot}s\nowner: {}\ntreasury: {}\n",
+        r.block_number,
+        format_amount(price, decimals),
+        params.owner,
+        params.treasury,
+    );
+    for (to, amount) in &minted {
+        text.push_str(&format!(
+            "minted {} to {to}\n",
+            format_amount(*amount, decimals)
+        ));
+    }
+    output(
+        &ctx,
+        serde_json::json!({
+            "contract": address.to_string(),
+            "token": token.to_string(),
+            "chain_id": sender.chain_id(),
+            "deploy_block": r.block_number,
+            "price": price.to_string(),
+            "period": period,
+            "epoch": epoch,
+            "slot": slot,
+            "owner": params.owner.to_string(),
+            "treasury": params.treasury.to_string(),
+            "minted": minted.iter().map(|(a, _)| a.to_string()).collect::<Vec<_>>(),
+        }),
+        &text,
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn all_anvil_accounts_parse() {
+        assert_eq!(super::anvil_accounts().len(), 10);
+    }
+}

@@ -1,0 +1,212 @@
+//! Member commands: `subscribe` (approve the token as needed, then pay) and `token`
+//! (sign a proxy credential and print ready-to-use proxy URLs).
+
+use super::units::{format_amount, parse_duration, utc};
+use super::{contract_failure, output, parse_address, rpc_failure, send, tx_hash, Ctx};
+use crate::cli::{Args, CmdResult, Failure};
+use crate::contract::{calls, Contract};
+use crate::credential::{self, NodeScope};
+use crate::eth::sender::TxRequest;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub fn subscribe(ctx: Ctx, mut args: Args) -> CmdResult {
+    let periods: u64 = args
+        .required("periods")?
+        .parse()
+        .ok()
+        .filter(|&p| p > 0)
+        .ok_or_else(|| Failure::usage("--periods must be a whole number above zero"))?;
+    let member = args
+        .value("member")?
+        .map(|s| parse_address("member", &s))
+        .transpose()?;
+    args.finish()?;
+    let address = ctx.contract()?;
+    let client = ctx.client()?;
+    let mut sender = ctx.sender(&client, ctx.key()?)?;
+    let payer = sender.address();
+    let member = member.unwrap_or(payer);
+
+    let aqueduct = Contract::new(&client, address);
+    let token = Contract::new(&client, aqueduct.token().map_err(contract_failure)?);
+    let price = aqueduct.price().map_err(contract_failure)?;
+    let decimals = token.decimals().map_err(contract_failure)?;
+    let cost = price
+        .checked_mul(periods.into())
+        .ok_or_else(|| Failure::usage("--periods is far too large"))?;
+    let balance = token.balance_of(payer).map_err(contract_failure)?;
+    if balance < cost {
+        return Err(Failure::new(format!(
+            "{payer} holds {} tokens; {periods} period(s) cost {}",
+            format_amount(balance, decimals),
+            format_amount(cost, decimals)
+        ))
+        .hint("fund the paying key with the fee token, or buy fewer --periods"));
+    }
+    let allowance = token.allowance(payer, address).map_err(contract_failure)?;
+    let mut approve_tx = None;
+    if allowance != 0 && allowance < cost {
+        // Tokens such as mainnet USDT refuse to change one non-zero allowance into another.
+        send(
+            &mut sender,
+            &client,
+            "approve (reset to 0)",
+            TxRequest::call(token.address, calls::approve(address, 0)),
+        )?;
+    }
+    if allowance < cost {
+        let r = send(
+            &mut sender,
+            &client,
+            "approve",
+            TxRequest::call(token.address, calls::approve(address, cost)),
+        )?;
+        approve_tx = Some(tx_hash(&r));
+    }
+    let r = send(
+        &mut sender,
+        &client,
+        "subscribe",
+        TxRequest::call(address, calls::subscribe(member, periods)),
+    )?;
+    let until = aqueduct.member_until(member).map_err(contract_failure)?;
+    output(
+        &ctx,
+        serde_json::json!({
+            "member": member.to_string(),
+            "payer": payer.to_string(),
+            "periods": periods,
+            "paid": cost.to_string(),
+            "until": until,
+            "approve_tx": approve_tx,
+            "tx": tx_hash(&r),
+            "block": r.block_number,
+        }),
+        &format!(
+            "member {member} paid {} for {periods} period(s); access until {} ({until})\ntx {}\n",
+            format_amount(cost, decimals),
+            utc(until),
+            tx_hash(&r)
+        ),
+    );
+    Ok(())
+}
+
+/// `%`-escapes what may not appear raw in a URL's userinfo (the password's `:` and `*`).
+fn userinfo_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+pub fn token(ctx: Ctx, mut args: Args) -> CmdResult {
+    let node = args.required("node")?;
+    let node = if node == "any" || node == "*" {
+        NodeScope::Any
+    } else {
+        NodeScope::One(parse_address("node", &node)?)
+    };
+    let ttl = parse_duration("ttl", &args.required("ttl")?)?;
+    args.finish()?;
+    let address = ctx.contract()?;
+    let client = ctx.client()?;
+    let key = ctx.key()?;
+    let chain_id = client.chain_id().map_err(rpc_failure)?;
+    let aqueduct = Contract::new(&client, address);
+    let registry = aqueduct.nodes().map_err(contract_failure)?;
+    let endpoints: Vec<String> = match node {
+        NodeScope::One(n) => {
+            let entry = registry.iter().find(|e| e.node == n).ok_or_else(|| {
+                Failure::new(format!("node {n} is not in the registry"))
+                    .hint("see `aqueduct nodes` for the registered nodes, or use --node any")
+            })?;
+            if !entry.active {
+                eprintln!("warning: node {n} has been removed from the registry");
+            }
+            vec![entry.endpoint.clone()]
+        }
+        NodeScope::Any => registry
+            .iter()
+            .filter(|e| e.active)
+            .map(|e| e.endpoint.clone())
+            .collect(),
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let expires = now
+        .checked_add(ttl)
+        .ok_or_else(|| Failure::usage("--ttl is far too long"))?;
+    let member = key.address();
+    if !aqueduct.is_member(member).map_err(contract_failure)? {
+        eprintln!(
+            "warning: {member} is not a paying member right now; nodes will refuse this credential until `aqueduct subscribe` is run"
+        );
+    } else {
+        let until = aqueduct.member_until(member).map_err(contract_failure)?;
+        if until < expires {
+            eprintln!(
+                "warning: membership ends {} ({until}), before this credential expires; nodes refuse it from then on",
+                utc(until)
+            );
+        }
+    }
+    let (username, password) = credential::sign(&key, chain_id, address, node, expires);
+    let userinfo = format!(
+        "{}:{}",
+        userinfo_escape(&username),
+        userinfo_escape(&password)
+    );
+    let hosts = if endpoints.is_empty() {
+        vec!["HOST:PORT".to_string()]
+    } else {
+        endpoints
+    };
+    let urls: Vec<(String, String)> = hosts
+        .iter()
+        .map(|h| {
+            (
+                format!("socks5h://{userinfo}@{h}"),
+                format!("http://{userinfo}@{h}"),
+            )
+        })
+        .collect();
+    let mut text = format!(
+        "username: {username}\npassword: {password}\nexpires: {} ({expires})\nnode: {node}\n",
+        utc(expires)
+    );
+    for (socks, http) in &urls {
+        text.push_str(&format!("{socks}\n{http}\n"));
+    }
+    output(
+        &ctx,
+        serde_json::json!({
+            "username": username,
+            "password": password,
+            "expires": expires,
+            "node": node.to_string(),
+            "chain_id": chain_id,
+            "contract": address.to_lower_hex(),
+            "socks5": urls.iter().map(|u| u.0.clone()).collect::<Vec<_>>(),
+            "http": urls.iter().map(|u| u.1.clone()).collect::<Vec<_>>(),
+        }),
+        &text,
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn userinfo_escapes_colons_and_stars() {
+        assert_eq!(super::userinfo_escape("12:*:ab"), "12%3A%2A%3Aab");
+        assert_eq!(super::userinfo_escape("0xAb"), "0xAb");
+    }
+}

@@ -1,0 +1,331 @@
+//! The chain commands: keygen, deploy, add-node, remove-node, set-endpoint, subscribe,
+//! token, status, claim, nodes.
+//!
+//! Every command reads the same connection options ([`Ctx`]): `--rpc URL` (repeatable,
+//! for failover) or `AQUEDUCT_RPC`, `--key FILE` with `--password-file`/`--password-env`
+//! for keystores, `--contract ADDR`, any of them from `--config FILE`'s `[chain]`
+//! section, and `--json` for one JSON object on stdout instead of text.
+
+mod deploy;
+mod member;
+mod registry;
+mod status;
+mod units;
+
+use crate::cli::{Args, CmdResult, Failure};
+use crate::config::chain::{load_chain_section, ChainConfig};
+use crate::contract;
+use crate::eth::keys::{self, PasswordSource};
+use crate::eth::rpc::{Client, Receipt, RpcConfig, RpcError};
+use crate::eth::sender::{SendError, Sender, TxRequest};
+use crate::eth::signer::PrivateKey;
+use crate::eth::{hex, Address};
+use std::path::PathBuf;
+
+/// `aqueduct <command> --help`: the command's own flags.
+fn help(name: &str) -> &'static str {
+    match name {
+        "keygen" => "aqueduct keygen --out FILE\n  Writes a new random key (hex, mode 0600, never overwrites) and prints its address.\n",
+        "deploy" => "aqueduct deploy [--dev [--mint-to ADDR]...] [--token ADDR] [--price TOKENS] [--period 30d]\n                [--epoch 1d] [--slot 1h] [--treasury ADDR] [--owner ADDR]\n  Deploys Aqueduct (price in whole tokens, e.g. 10 or 2.5; treasury and owner default to\n  the deploying key). --dev first deploys TestStablecoin and mints 1000 tokens to each\n  --mint-to address (default: anvil's ten development accounts).\n",
+        "add-node" => "aqueduct add-node --node ADDR --endpoint HOST:PORT\n  Owner: whitelists a node and publishes its proxy endpoint.\n",
+        "remove-node" => "aqueduct remove-node --node ADDR\n  Owner: removes a node; it keeps what it earned.\n",
+        "set-endpoint" => "aqueduct set-endpoint --endpoint HOST:PORT\n  Node key: publishes a new endpoint for this node.\n",
+        "subscribe" => "aqueduct subscribe --periods N [--member ADDR]\n  Pays N periods for --member (default: the key's address), approving the token first if needed.\n",
+        "token" => "aqueduct token --node ADDR|any --ttl DURATION\n  Member key: signs a proxy credential (doc/protocol.md) valid for DURATION (30m, 12h, 7d)\n  and prints socks5h:// and http:// proxy URLs for the node(s).\n",
+        "status" => "aqueduct status [--address ADDR]\n  Membership, node state, heartbeats this epoch, claimable earnings and balances.\n",
+        "claim" => "aqueduct claim [--max-epochs N]\n  Node key: pulls the earnings of finished epochs (default up to 256 epochs).\n",
+        "nodes" => "aqueduct nodes\n  Lists the registered nodes, their endpoints and whether they are active.\n",
+        _ => "",
+    }
+}
+
+const COMMON_HELP: &str = "\nconnection: --rpc URL (repeat for failover) or AQUEDUCT_RPC (comma-separated); --key FILE\n  [--password-file F | --password-env VAR]; --contract ADDR; or [chain] in --config FILE;\n  --json prints one JSON object\n";
+
+pub fn run(name: &str, mut args: Args) -> CmdResult {
+    if args.flag("help")? {
+        print!("{}{COMMON_HELP}", help(name));
+        return Ok(());
+    }
+    let ctx = Ctx::from_args(&mut args)?;
+    match name {
+        "keygen" => keygen(ctx, args),
+        "deploy" => deploy::run(ctx, args),
+        "add-node" => registry::add_node(ctx, args),
+        "remove-node" => registry::remove_node(ctx, args),
+        "set-endpoint" => registry::set_endpoint(ctx, args),
+        "nodes" => registry::nodes(ctx, args),
+        "subscribe" => member::subscribe(ctx, args),
+        "token" => member::token(ctx, args),
+        "status" => status::status(ctx, args),
+        "claim" => status::claim(ctx, args),
+        other => Err(Failure::usage(format!("unknown chain command `{other}`"))),
+    }
+}
+
+/// Connection options shared by the chain commands.
+pub(crate) struct Ctx {
+    rpc: Vec<String>,
+    key: Option<PathBuf>,
+    password: Option<PasswordSource>,
+    contract: Option<Address>,
+    pub json: bool,
+}
+
+/// Parses an address flag value, naming the flag on error.
+pub(crate) fn parse_address(flag: &str, s: &str) -> Result<Address, Failure> {
+    s.parse::<Address>().map_err(|e| {
+        Failure::usage(format!("--{flag} `{s}`: {e}"))
+            .hint("an address is 0x followed by 40 hex digits")
+    })
+}
+
+impl Ctx {
+    fn from_args(args: &mut Args) -> Result<Ctx, Failure> {
+        let config = match args.value("config")? {
+            Some(path) => load_chain_section(path.as_ref()).map_err(|e| {
+                Failure::new(format!("config {path}: {e}")).hint("fix the [chain] section")
+            })?,
+            None => ChainConfig {
+                rpc: Vec::new(),
+                key: None,
+                contract: None,
+                password: None,
+                deploy_block: 0,
+            },
+        };
+        let mut rpc = args.values("rpc")?;
+        if rpc.is_empty() {
+            if let Ok(env) = std::env::var("AQUEDUCT_RPC") {
+                rpc = env
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect();
+            }
+        }
+        if rpc.is_empty() {
+            rpc = config.rpc;
+        }
+        for url in &rpc {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(Failure::usage(format!("RPC URL `{url}` is not http(s)"))
+                    .hint("e.g. --rpc http://127.0.0.1:8545"));
+            }
+        }
+        let key = args.value("key")?.map(PathBuf::from).or(config.key);
+        let password = match (args.value("password-file")?, args.value("password-env")?) {
+            (Some(_), Some(_)) => {
+                return Err(Failure::usage(
+                    "give --password-file or --password-env, not both",
+                ))
+            }
+            (Some(f), None) => Some(PasswordSource::File(f.into())),
+            (None, Some(e)) => Some(PasswordSource::Env(e)),
+            (None, None) => config.password,
+        };
+        let contract = match args.value("contract")? {
+            Some(s) => Some(parse_address("contract", &s)?),
+            None => config.contract,
+        };
+        Ok(Ctx {
+            rpc,
+            key,
+            password,
+            contract,
+            json: args.flag("json")?,
+        })
+    }
+
+    pub(crate) fn client(&self) -> Result<Client, Failure> {
+        if self.rpc.is_empty() {
+            return Err(Failure::usage("no RPC endpoint given").hint(
+                "pass --rpc URL, set AQUEDUCT_RPC, or set rpc in --config FILE's [chain] section",
+            ));
+        }
+        Client::new(RpcConfig::new(self.rpc.clone()))
+            .map(|c| c.with_revert_decoder(contract::decode_revert))
+            .map_err(rpc_failure)
+    }
+
+    pub(crate) fn key(&self) -> Result<PrivateKey, Failure> {
+        let path = self.key.as_ref().ok_or_else(|| {
+            Failure::usage("this command signs, but no key was given")
+                .hint("pass --key FILE (make one with `aqueduct keygen --out FILE`)")
+        })?;
+        keys::load_key(path, self.password.as_ref()).map_err(|e| {
+            let hint = match e {
+                keys::KeyError::PasswordRequired { .. } => {
+                    "a keystore needs --password-file FILE or --password-env VAR"
+                }
+                keys::KeyError::InsecurePermissions { .. } => "run chmod 600 on the key file",
+                _ => "check the --key path and password",
+            };
+            Failure::new(format!("cannot load the key: {e}")).hint(hint)
+        })
+    }
+
+    /// The key's address if a key is configured, without asking for it otherwise.
+    pub(crate) fn has_key(&self) -> bool {
+        self.key.is_some()
+    }
+
+    pub(crate) fn contract(&self) -> Result<Address, Failure> {
+        self.contract.ok_or_else(|| {
+            Failure::usage("no contract address given").hint(
+                "pass --contract ADDR (printed by `aqueduct deploy`) or set contract in [chain]",
+            )
+        })
+    }
+
+    /// The contract address, checked to hold code before anything is sent to it.
+    pub(crate) fn deployed_contract(&self, client: &Client) -> Result<Address, Failure> {
+        let address = self.contract()?;
+        contract::Contract::new(client, address)
+            .ensure_code()
+            .map_err(contract_failure)?;
+        Ok(address)
+    }
+
+    /// A sender for `key` on the client's chain.
+    pub(crate) fn sender(&self, client: &Client, key: PrivateKey) -> Result<Sender, Failure> {
+        let chain_id = client.chain_id().map_err(rpc_failure)?;
+        Ok(Sender::new(key, chain_id))
+    }
+}
+
+/// What to do about a contract error, by its name.
+fn revert_hint(revert: &str) -> Option<&'static str> {
+    let name = revert.split('(').next().unwrap_or(revert);
+    Some(match name {
+        "OwnableUnauthorizedAccount" => {
+            "only the contract owner can do this: use the owner's --key"
+        }
+        "NodeNotActive" => {
+            "this address is not an active node: the owner adds it with `aqueduct add-node`"
+        }
+        "NodeAlreadyActive" => "the node is already registered; see `aqueduct nodes`",
+        "AlreadyOnlineThisSlot" => "this node already sent its heartbeat for the current slot",
+        "NothingToClaim" => {
+            "no finished epoch with heartbeats is unpaid yet; try again after the epoch ends"
+        }
+        "InvalidTiming" => "--epoch must be a whole multiple of --slot, and all lengths above zero",
+        "InvalidPrice" => "--price must be above zero",
+        "InvalidPeriods" => "--periods must be between 1 and 1000",
+        "InvalidEndpoint" => "the endpoint must be 1 to 260 bytes of host:port",
+        "EnforcedPause" => "subscriptions are paused by the contract owner",
+        "ERC20InsufficientBalance" => "the paying key does not hold enough tokens",
+        "ERC20InsufficientAllowance" => {
+            "the token allowance is too low; run subscribe again to approve"
+        }
+        "ZeroAddress" => "an address argument is zero",
+        _ => return None,
+    })
+}
+
+pub(crate) fn rpc_failure(e: RpcError) -> Failure {
+    let hint = match &e {
+        RpcError::Unreachable { .. } | RpcError::Http { .. } => {
+            Some("check that the chain node is running and that --rpc / AQUEDUCT_RPC points at it")
+        }
+        RpcError::Rpc { message, .. } if message.contains("insufficient funds") => {
+            Some("the key's address needs ETH for gas: fund it and retry")
+        }
+        _ => e.revert().and_then(revert_hint),
+    };
+    let f = Failure::new(e.to_string());
+    match hint {
+        Some(h) => f.hint(h),
+        None => f,
+    }
+}
+
+pub(crate) fn contract_failure(e: contract::ContractError) -> Failure {
+    match e {
+        contract::ContractError::Rpc(e) => rpc_failure(e),
+        other => Failure::new(other.to_string())
+            .hint("check --contract: it must be the Aqueduct contract on this chain"),
+    }
+}
+
+pub(crate) fn send_failure(what: &str, e: SendError) -> Failure {
+    match e {
+        SendError::Rpc(e) => {
+            let f = rpc_failure(e);
+            Failure {
+                message: format!("{what}: {}", f.message),
+                ..f
+            }
+        }
+        SendError::Reverted { ref reason, .. } => {
+            let hint = reason.as_deref().and_then(revert_hint);
+            let f = Failure::new(format!("{what}: {e}"));
+            match hint {
+                Some(h) => f.hint(h),
+                None => f,
+            }
+        }
+        SendError::NotMined { .. } => Failure::new(format!("{what}: {e}"))
+            .hint("the chain is congested or the fee too low; check the hash in an explorer"),
+        SendError::Unconfirmed { .. } => Failure::new(format!("{what}: {e}"))
+            .hint("check the transaction hash once the RPC endpoint answers again"),
+    }
+}
+
+/// Sends one transaction and reports failures as `what: cause`.
+pub(crate) fn send(
+    sender: &mut Sender,
+    client: &Client,
+    what: &str,
+    request: TxRequest,
+) -> Result<Receipt, Failure> {
+    if !sender_quiet() {
+        eprintln!("sending {what} from {} ...", sender.address());
+    }
+    sender
+        .send(client, &request)
+        .map_err(|e| send_failure(what, e))
+}
+
+/// Progress lines go to stderr unless AQUEDUCT_QUIET is set (tests and scripts).
+fn sender_quiet() -> bool {
+    std::env::var_os("AQUEDUCT_QUIET").is_some()
+}
+
+pub(crate) fn tx_hash(r: &Receipt) -> String {
+    hex::encode_prefixed(&r.transaction_hash)
+}
+
+/// Prints `value` as JSON, or the text lines.
+pub(crate) fn output(ctx: &Ctx, value: serde_json::Value, text: &str) {
+    if ctx.json {
+        println!("{value}");
+    } else {
+        print!("{text}");
+    }
+}
+
+fn keygen(ctx: Ctx, mut args: Args) -> CmdResult {
+    let out = args.required("out")?;
+    args.finish()?;
+    let key = PrivateKey::try_random()
+        .map_err(|e| Failure::new(format!("the system random number generator failed: {e}")))?;
+    keys::write_key_file(out.as_ref(), &key).map_err(|e| {
+        let f = Failure::new(format!("cannot write the key: {e}"));
+        match e {
+            keys::KeyError::Exists { .. } => {
+                f.hint("choose another --out path; keys are never overwritten")
+            }
+            _ => f,
+        }
+    })?;
+    let address = key.address();
+    output(
+        &ctx,
+        serde_json::json!({"address": address.to_string(), "file": out}),
+        &format!(
+            "address: {address}\nkey file: {out} (mode 0600; back it up, it cannot be recovered)\n"
+        ),
+    );
+    Ok(())
+}

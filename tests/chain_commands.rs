@@ -1,0 +1,647 @@
+//! The chain commands against a real anvil: deploy, the node registry, subscribing,
+//! credentials, heartbeats and claiming, cross-checked with `cast`.
+
+#[path = "support/anvil.rs"]
+mod anvil;
+#[path = "support/tools.rs"]
+mod tools;
+
+use anvil::{aqueduct, cast, dev_key, path_str, Anvil, DEV_KEYS};
+use aqueduct::contract::{calls, Contract, Heartbeat, HeartbeatCheck};
+use aqueduct::credential::{self, CredentialError, Verifier};
+use aqueduct::eth::sender::{SendError, Sender, TxRequest};
+use aqueduct::eth::signer::PrivateKey;
+use aqueduct::eth::{hex, Address};
+
+const EPOCH: u64 = 3600;
+const PERIOD: u64 = 3600;
+
+fn dev(i: usize) -> Address {
+    dev_key(i).address()
+}
+
+struct Net {
+    anvil: Anvil,
+    contract: String,
+    token: String,
+}
+
+impl Net {
+    /// `deploy --dev` with one-hour periods and epochs and half-hour slots (long enough
+    /// that a test never straddles a slot boundary in practice).
+    fn deploy() -> Net {
+        let anvil = Anvil::start();
+        let d = anvil.deploy_dev(&[
+            "--price", "10", "--period", "1h", "--epoch", "1h", "--slot", "30m",
+        ]);
+        Net {
+            contract: d.contract.to_string(),
+            token: d.token.to_string(),
+            anvil,
+        }
+    }
+
+    /// Runs a chain command as dev account `key` against this network.
+    fn run(&self, key: usize, args: &[&str]) -> anvil::Run {
+        let key = self.anvil.key_file(key);
+        let mut full: Vec<&str> = args.to_vec();
+        full.extend(["--rpc", &self.anvil.url, "--contract", &self.contract]);
+        full.extend(["--key", path_str(&key)]);
+        aqueduct(&full)
+    }
+
+    fn cast_call(&self, to: &str, sig: &str, args: &[&str]) -> String {
+        let mut full = vec!["call", "--rpc-url", &self.anvil.url, to, sig];
+        full.extend(args);
+        cast(&full)
+    }
+
+    fn contract_address(&self) -> Address {
+        self.contract.parse().unwrap()
+    }
+}
+
+/// cast prints uint256 results as `1000000000 [1e9]`: the first word is the number.
+fn number(cast_output: &str) -> u128 {
+    cast_output
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn deploy_dev_mints_to_the_dev_accounts_and_sets_every_parameter() {
+    let net = Net::deploy();
+    let d0 = dev(0).to_string();
+    assert_eq!(
+        number(&net.cast_call(&net.contract, "price()(uint256)", &[])),
+        10_000_000
+    );
+    assert_eq!(
+        number(&net.cast_call(&net.contract, "epochLength()(uint64)", &[])),
+        EPOCH as u128
+    );
+    assert_eq!(
+        number(&net.cast_call(&net.contract, "slotLength()(uint64)", &[])),
+        1800
+    );
+    assert_eq!(
+        number(&net.cast_call(&net.contract, "periodLength()(uint64)", &[])),
+        PERIOD as u128
+    );
+    assert_eq!(net.cast_call(&net.contract, "owner()(address)", &[]), d0);
+    assert_eq!(net.cast_call(&net.contract, "treasury()(address)", &[]), d0);
+    assert_eq!(
+        net.cast_call(&net.contract, "token()(address)", &[])
+            .to_lowercase(),
+        net.token.to_lowercase()
+    );
+    for i in [0, 5, 9] {
+        let bal = net.cast_call(
+            &net.token,
+            "balanceOf(address)(uint256)",
+            &[&dev(i).to_string()],
+        );
+        assert_eq!(number(&bal), 1_000_000_000, "dev account {i}");
+    }
+}
+
+#[test]
+fn deploy_with_explicit_token_and_mint_to_list() {
+    let anvil = Anvil::start();
+    let key = anvil.key_file(0);
+    let base = [
+        "--rpc",
+        anvil.url.as_str(),
+        "--key",
+        path_str(&key),
+        "--json",
+    ];
+    let d3 = dev(3).to_string();
+    let mut args = vec!["deploy", "--dev", "--mint-to", &d3];
+    args.extend(base);
+    let first = aqueduct(&args).json();
+    assert_eq!(first["minted"].as_array().unwrap().len(), 1);
+    let token = first["token"].as_str().unwrap();
+    // A second deployment reusing that token, with every parameter given.
+    let d7 = dev(7).to_string();
+    let mut args = vec![
+        "deploy",
+        "--token",
+        token,
+        "--price",
+        "2.5",
+        "--period",
+        "30d",
+        "--epoch",
+        "1d",
+        "--slot",
+        "1h",
+        "--treasury",
+        &d7,
+        "--owner",
+        &d3,
+    ];
+    args.extend(base);
+    let second = aqueduct(&args).json();
+    let contract = second["contract"].as_str().unwrap();
+    let call = |sig: &str| cast(&["call", "--rpc-url", &anvil.url, contract, sig]);
+    assert_eq!(number(&call("price()(uint256)")), 2_500_000);
+    assert_eq!(call("owner()(address)"), d3);
+    assert_eq!(call("treasury()(address)"), d7);
+    assert_eq!(number(&call("periodLength()(uint64)")), 30 * 86_400);
+}
+
+#[test]
+fn add_node_subscribe_status_and_token_give_a_verifiable_credential() {
+    let net = Net::deploy();
+    let node = dev(1).to_string();
+    let added = net.run(
+        0,
+        &[
+            "add-node",
+            "--node",
+            &node,
+            "--endpoint",
+            "127.0.0.1:1080",
+            "--json",
+        ],
+    );
+    assert!(added.ok, "{}", added.stderr);
+    assert_eq!(
+        net.cast_call(&net.contract, "isActiveNode(address)(bool)", &[&node]),
+        "true"
+    );
+    let listed = net.run(0, &["nodes", "--json"]).json();
+    assert_eq!(listed["nodes"][0]["node"], node.as_str());
+    assert_eq!(listed["nodes"][0]["endpoint"], "127.0.0.1:1080");
+    assert_eq!(listed["nodes"][0]["active"], true);
+
+    // dev2 pays for two periods; the allowance is approved on the way.
+    let member = dev(2).to_string();
+    let sub = net
+        .run(2, &["subscribe", "--periods", "2", "--json"])
+        .json();
+    assert!(sub["approve_tx"].is_string());
+    assert_eq!(sub["paid"], "20000000");
+    assert_eq!(
+        net.cast_call(&net.contract, "isMember(address)(bool)", &[&member]),
+        "true"
+    );
+    let until = number(&net.cast_call(&net.contract, "memberUntil(address)(uint64)", &[&member]));
+    assert_eq!(sub["until"].as_u64().unwrap() as u128, until);
+    let bal = net.cast_call(&net.token, "balanceOf(address)(uint256)", &[&member]);
+    assert_eq!(number(&bal), 1_000_000_000 - 20_000_000);
+
+    let status = net.run(2, &["status", "--json"]).json();
+    assert_eq!(status["member"], true);
+    assert_eq!(status["member_until"].as_u64().unwrap() as u128, until);
+    assert_eq!(status["node_registered"], false);
+    let node_status = net.run(0, &["status", "--address", &node, "--json"]).json();
+    assert_eq!(node_status["node_active"], true);
+    assert_eq!(node_status["endpoint"], "127.0.0.1:1080");
+
+    // Paying for someone else: dev3 pays, dev4 becomes a member. dev3 has a small
+    // allowance left over, which is reset and raised on the way.
+    cast(&[
+        "send",
+        "--rpc-url",
+        &net.anvil.url,
+        "--private-key",
+        DEV_KEYS[3],
+        &net.token,
+        "approve(address,uint256)",
+        &net.contract,
+        "1",
+    ]);
+    let d4 = dev(4).to_string();
+    let other = net
+        .run(
+            3,
+            &["subscribe", "--periods", "1", "--member", &d4, "--json"],
+        )
+        .json();
+    assert_eq!(other["member"], d4.as_str());
+    assert!(other["approve_tx"].is_string());
+    assert_eq!(
+        net.cast_call(&net.contract, "isMember(address)(bool)", &[&d4]),
+        "true"
+    );
+
+    // A credential for any node, printed with proxy URLs for the registered endpoint.
+    let tok = net
+        .run(2, &["token", "--node", "any", "--ttl", "30m", "--json"])
+        .json();
+    let user = tok["username"].as_str().unwrap();
+    let pass = tok["password"].as_str().unwrap();
+    assert!(tok["socks5"][0].as_str().unwrap().starts_with("socks5h://"));
+    assert!(tok["socks5"][0]
+        .as_str()
+        .unwrap()
+        .ends_with("@127.0.0.1:1080"));
+    assert!(tok["http"][0].as_str().unwrap().starts_with("http://"));
+    let verifier = Verifier {
+        chain_id: 31337,
+        contract: net.contract_address(),
+        node: dev(1),
+        max_lifetime: 7200,
+    };
+    let now = tok["expires"].as_u64().unwrap() - 1800;
+    assert_eq!(
+        verifier.check(user.as_bytes(), pass.as_bytes(), now),
+        Ok(dev(2))
+    );
+
+    // cast agrees the signature is by the member over the documented text.
+    let text = credential::message(
+        31337,
+        net.contract_address(),
+        credential::NodeScope::Any,
+        now + 1800,
+    );
+    let sig = pass.rsplit(':').next().unwrap();
+    cast(&[
+        "wallet",
+        "verify",
+        "--address",
+        &member,
+        &text,
+        &format!("0x{sig}"),
+    ]);
+
+    // Longer than the paid access: still signed, with a warning saying until when.
+    let long = net.run(2, &["token", "--node", "any", "--ttl", "7d"]);
+    assert!(long.ok, "{}", long.stderr);
+    assert!(
+        long.stderr.contains("warning: membership ends"),
+        "{}",
+        long.stderr
+    );
+
+    // Scoped to node dev1: good there, refused by another node.
+    let tok = net
+        .run(2, &["token", "--node", &node, "--ttl", "1h", "--json"])
+        .json();
+    let pass = tok["password"].as_str().unwrap();
+    assert_eq!(
+        verifier.check(user.as_bytes(), pass.as_bytes(), now),
+        Ok(dev(2))
+    );
+    let elsewhere = Verifier {
+        node: dev(5),
+        ..verifier.clone()
+    };
+    assert_eq!(
+        elsewhere.check(user.as_bytes(), pass.as_bytes(), now),
+        Err(CredentialError::WrongNode { scoped_to: dev(1) })
+    );
+}
+
+#[test]
+fn token_without_nodes_prints_placeholders() {
+    let net = Net::deploy();
+    let run = net.run(2, &["token", "--node", "any", "--ttl", "7d"]);
+    assert!(run.ok, "{}", run.stderr);
+    assert!(run.stdout.contains("@HOST:PORT"), "{}", run.stdout);
+    assert!(run.stderr.contains("not a paying member"), "{}", run.stderr);
+    let unknown = net.run(2, &["token", "--node", &dev(8).to_string(), "--ttl", "7d"]);
+    assert_eq!(unknown.code, Some(1));
+    assert!(
+        unknown.stderr.contains("not in the registry"),
+        "{}",
+        unknown.stderr
+    );
+}
+
+#[test]
+fn heartbeat_then_claim_after_the_epoch_pays_the_epoch_share() {
+    let net = Net::deploy();
+    let node = dev(1).to_string();
+    assert!(
+        net.run(
+            0,
+            &["add-node", "--node", &node, "--endpoint", "n1.example:1080"]
+        )
+        .ok
+    );
+    assert!(net.run(2, &["subscribe", "--periods", "1"]).ok);
+
+    // The node's heartbeat, sent by our sender from the node's key after the pre-flight.
+    let client = net.anvil.client();
+    let c = Contract::new(&client, net.contract_address());
+    assert_eq!(
+        c.heartbeat_check(dev(7)).unwrap(),
+        HeartbeatCheck::NotActive
+    );
+    let HeartbeatCheck::Due { slot } = c.heartbeat_check(dev(1)).unwrap() else {
+        panic!("a fresh node's heartbeat is due");
+    };
+    let mut sender = Sender::new(dev_key(1), client.chain_id().unwrap());
+    let receipt = sender
+        .send(
+            &client,
+            &TxRequest::call(net.contract_address(), calls::im_online()),
+        )
+        .unwrap();
+    let beat = receipt
+        .logs
+        .iter()
+        .find_map(|l| Heartbeat::from_log(l).ok())
+        .expect("Heartbeat event");
+    assert_eq!(beat.node, dev(1));
+    assert_eq!(beat.slot, slot);
+    assert_eq!(
+        c.heartbeat_check(dev(1)).unwrap(),
+        HeartbeatCheck::AlreadySent { slot }
+    );
+
+    // A second heartbeat in the same slot would revert: refused before sending, by name.
+    let again = sender
+        .send(
+            &client,
+            &TxRequest::call(net.contract_address(), calls::im_online()),
+        )
+        .unwrap_err();
+    match &again {
+        SendError::Rpc(e) => assert!(
+            e.revert()
+                .is_some_and(|r| r.starts_with("AlreadyOnlineThisSlot(")),
+            "{again}"
+        ),
+        other => panic!("expected a refused estimate, got {other}"),
+    }
+
+    let status = net.run(1, &["status", "--json"]).json();
+    assert_eq!(status["heartbeats_this_epoch"], 1);
+    assert_eq!(status["last_heartbeat_slot"], beat.slot);
+
+    // Nothing is claimable before the epoch is over.
+    let early = net.run(1, &["claim"]);
+    assert_eq!(early.code, Some(1));
+    assert!(early.stderr.contains("NothingToClaim"), "{}", early.stderr);
+    assert!(early.stderr.contains("hint:"), "{}", early.stderr);
+
+    // The expected share: the fee is spread evenly over the epochs the paid access
+    // touches, and this node was the only one online in the heartbeat's epoch.
+    let genesis = c.genesis().unwrap();
+    let until = c.member_until(dev(2)).unwrap();
+    let first = (until - PERIOD - genesis) / EPOCH;
+    let last = (until - 1 - genesis) / EPOCH;
+    assert_eq!(beat.epoch, first);
+    let expected = 10_000_000 / u128::from(last - first + 1);
+
+    net.anvil.warp(EPOCH);
+    assert_eq!(c.claimable(dev(1)).unwrap(), expected);
+    let claimed = net.run(1, &["claim", "--json"]).json();
+    assert_eq!(claimed["paid"], expected.to_string());
+    let bal = net.cast_call(&net.token, "balanceOf(address)(uint256)", &[&node]);
+    assert_eq!(number(&bal), 1_000_000_000 + expected);
+    assert_eq!(c.claimable(dev(1)).unwrap(), 0);
+}
+
+#[test]
+fn set_endpoint_and_remove_node() {
+    let net = Net::deploy();
+    let node = dev(1).to_string();
+    assert!(
+        net.run(
+            0,
+            &["add-node", "--node", &node, "--endpoint", "a.example:1"]
+        )
+        .ok
+    );
+    let set = net.run(1, &["set-endpoint", "--endpoint", "[::1]:1080"]);
+    assert!(set.ok, "{}", set.stderr);
+    let info = net.cast_call(
+        &net.contract,
+        "nodeAt(uint256)(address,string,bool)",
+        &["0"],
+    );
+    assert!(info.contains("[::1]:1080"), "{info}");
+    assert!(net.run(0, &["remove-node", "--node", &node]).ok);
+    assert_eq!(
+        net.cast_call(&net.contract, "isActiveNode(address)(bool)", &[&node]),
+        "false"
+    );
+    let text = net.run(0, &["nodes"]);
+    assert!(text.stdout.contains("removed"), "{}", text.stdout);
+}
+
+#[test]
+fn contract_errors_are_one_line_with_their_name_and_a_fix() {
+    let net = Net::deploy();
+    let node = dev(1).to_string();
+    // Not the owner.
+    let run = net.run(
+        3,
+        &["add-node", "--node", &node, "--endpoint", "n.example:1"],
+    );
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stderr.contains("OwnableUnauthorizedAccount"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("hint: only the contract owner"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"));
+    // Twice.
+    assert!(
+        net.run(
+            0,
+            &["add-node", "--node", &node, "--endpoint", "n.example:1"]
+        )
+        .ok
+    );
+    let run = net.run(
+        0,
+        &["add-node", "--node", &node, "--endpoint", "n.example:1"],
+    );
+    assert!(run.stderr.contains("NodeAlreadyActive"), "{}", run.stderr);
+    // A non-node setting an endpoint.
+    let run = net.run(4, &["set-endpoint", "--endpoint", "x.example:1"]);
+    assert!(run.stderr.contains("NodeNotActive"), "{}", run.stderr);
+    // Usage errors exit with 2 and say what is missing.
+    let run = net.run(0, &["add-node", "--endpoint", "n.example:1"]);
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.contains("--node is required"), "{}", run.stderr);
+    let run = net.run(0, &["add-node", "--node", &node, "--endpoint", "no-port"]);
+    assert_eq!(run.code, Some(2));
+    let run = aqueduct(&["status", "--address", &node]);
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.contains("no RPC endpoint"), "{}", run.stderr);
+}
+
+#[test]
+fn subscribing_without_tokens_says_so_before_sending_anything() {
+    let net = Net::deploy();
+    let fresh = net.anvil.dir.join("fresh.key");
+    let made = aqueduct(&["keygen", "--out", path_str(&fresh), "--json"]).json();
+    let address = made["address"].as_str().unwrap().to_string();
+    let run = aqueduct(&[
+        "subscribe",
+        "--periods",
+        "3",
+        "--rpc",
+        &net.anvil.url,
+        "--contract",
+        &net.contract,
+        "--key",
+        path_str(&fresh),
+    ]);
+    assert_eq!(run.code, Some(1));
+    let first = run.stderr.lines().next().unwrap_or("");
+    assert_eq!(
+        first,
+        format!("error: {address} holds 0 tokens; 3 period(s) cost 30")
+    );
+    assert!(
+        run.stderr.contains("hint: fund the paying key"),
+        "{}",
+        run.stderr
+    );
+    // Nothing was sent from that key.
+    let nonce = net
+        .anvil
+        .client()
+        .pending_nonce(address.parse().unwrap())
+        .unwrap();
+    assert_eq!(nonce, 0);
+}
+
+#[test]
+fn every_chain_command_has_help() {
+    for cmd in [
+        "keygen",
+        "deploy",
+        "add-node",
+        "remove-node",
+        "set-endpoint",
+        "subscribe",
+        "token",
+        "status",
+        "claim",
+        "nodes",
+    ] {
+        let run = aqueduct(&[cmd, "--help"]);
+        assert!(run.ok, "{cmd}: {}", run.stderr);
+        assert!(
+            run.stdout.starts_with(&format!("aqueduct {cmd}")),
+            "{cmd}: {}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn rpc_urls_from_flags_or_environment_fail_over() {
+    let net = Net::deploy();
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let key = net.anvil.key_file(2);
+    let base = [
+        "status",
+        "--json",
+        "--contract",
+        &net.contract,
+        "--key",
+        path_str(&key),
+    ];
+    let mut flags = base.to_vec();
+    flags.extend(["--rpc", &dead, "--rpc", &net.anvil.url]);
+    assert_eq!(aqueduct(&flags).json()["address"], dev(2).to_string());
+    let env = format!("{dead},{}", net.anvil.url);
+    let run = anvil::aqueduct_with_rpc_env(&base, Some(&env));
+    assert_eq!(run.json()["chain_id"], 31337);
+    // A flag wins over the environment.
+    let mut flags = base.to_vec();
+    flags.extend(["--rpc", &dead]);
+    let run = anvil::aqueduct_with_rpc_env(&flags, Some(&net.anvil.url));
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+}
+
+#[test]
+fn rpc_down_gives_a_clear_error() {
+    let mut net = Net::deploy();
+    net.anvil.kill();
+    let run = net.run(0, &["status"]);
+    assert_eq!(run.code, Some(1));
+    let first = run.stderr.lines().next().unwrap_or("");
+    assert!(
+        first.contains(&format!(
+            "cannot reach the RPC endpoint http://127.0.0.1:{}",
+            net.anvil.port
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(run
+        .stderr
+        .contains("hint: check that the chain node is running"));
+}
+
+#[test]
+fn config_file_chain_section_and_keystore_password() {
+    let net = Net::deploy();
+    // A keystore made by cast, unlocked with a password file named in the config.
+    let dir = &net.anvil.dir;
+    let pw = dir.join("pw");
+    std::fs::write(&pw, "correct horse\n").unwrap();
+    cast(&[
+        "wallet",
+        "import",
+        "member",
+        "--keystore-dir",
+        path_str(dir),
+        "--private-key",
+        DEV_KEYS[6],
+        "--unsafe-password",
+        "correct horse",
+    ]);
+    let config = dir.join("aqueduct.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[chain]\nrpc = [\"{}\"]\nkey = \"{}\"\ncontract = \"{}\"\npassword_file = \"{}\"\n",
+            net.anvil.url,
+            path_str(&dir.join("member")),
+            net.contract,
+            path_str(&pw)
+        ),
+    )
+    .unwrap();
+    let run = aqueduct(&["status", "--config", path_str(&config), "--json"]);
+    assert_eq!(run.json()["address"], dev(6).to_string());
+    let wrong = dir.join("wrong");
+    std::fs::write(&wrong, "nope").unwrap();
+    let run = aqueduct(&[
+        "status",
+        "--config",
+        path_str(&config),
+        "--password-file",
+        path_str(&wrong),
+    ]);
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains("wrong password"), "{}", run.stderr);
+}
+
+#[test]
+fn keygen_writes_a_private_key_file_once() {
+    let anvil = Anvil::start();
+    let out = anvil.dir.join("new.key");
+    let run = aqueduct(&["keygen", "--out", path_str(&out), "--json"]).json();
+    let address: Address = run["address"].as_str().unwrap().parse().unwrap();
+    let text = std::fs::read_to_string(&out).unwrap();
+    let key = PrivateKey::from_bytes(&hex::decode_array(text.trim()).unwrap()).unwrap();
+    assert_eq!(key.address(), address);
+    let again = aqueduct(&["keygen", "--out", path_str(&out)]);
+    assert_eq!(again.code, Some(1));
+    assert!(again.stderr.contains("hint:"), "{}", again.stderr);
+}
