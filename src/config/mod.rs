@@ -37,7 +37,7 @@ impl std::error::Error for ConfigError {}
 // The whole file
 // ---------------------------------------------------------------------------
 
-use crate::proxy::shims::policy::{Cidr, PolicyConfig, PortRange};
+use crate::proxy::policy::{Cidr, PolicyConfig, PortRange};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

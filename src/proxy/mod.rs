@@ -17,7 +17,6 @@ mod io;
 pub mod policy;
 pub mod server;
 mod session;
-pub(crate) mod shims;
 mod signals;
 mod slab;
 pub mod socks5;

@@ -5,8 +5,8 @@
 use super::auth::{self, Account, Authenticator, Rejected};
 use super::io::is_resource_exhaustion;
 use super::session::{token_owner, Outcome, Session, Verdict};
-use super::shims::dns::{Addrs, DnsError, Resolver, ResolverConfig};
-use super::shims::policy::{self, Policy};
+use super::dns::{Addrs, DnsError, Resolver, ResolverConfig};
+use super::policy::{self, Policy};
 use super::signals::SignalPipe;
 use super::slab::Slab;
 use super::timers::Timers;
