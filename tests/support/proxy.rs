@@ -472,3 +472,73 @@ pub fn closed_by_peer(s: &mut TcpStream) -> bool {
 pub fn half_close(s: &TcpStream) {
     s.shutdown(Shutdown::Write).unwrap();
 }
+
+/// An origin that echoes every connection's bytes back until EOF, then closes.
+pub struct Echo {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Echo {
+    pub fn start() -> Echo {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = thread::spawn(move || {
+            for conn in listener.incoming() {
+                if flag.load(Ordering::Relaxed) {
+                    return;
+                }
+                let Ok(mut conn) = conn else { continue };
+                thread::spawn(move || {
+                    conn.set_read_timeout(Some(WAIT)).unwrap();
+                    let mut buf = [0u8; 16384];
+                    loop {
+                        match conn.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => {
+                                if conn.write_all(&buf[..n]).is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Echo {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Echo {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Writes `data`, then reads exactly as many bytes back.
+pub fn round_trip(s: &mut TcpStream, data: &[u8]) -> Vec<u8> {
+    s.write_all(data).unwrap();
+    let mut back = vec![0u8; data.len()];
+    s.read_exact(&mut back).unwrap();
+    back
+}
+
+/// True while the peer has neither sent anything nor closed (a non-blocking peek).
+pub fn still_open(s: &TcpStream) -> bool {
+    s.set_nonblocking(true).unwrap();
+    let mut b = [0u8; 1];
+    let open = matches!(s.peek(&mut b), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+    s.set_nonblocking(false).unwrap();
+    open
+}
