@@ -23,8 +23,17 @@ fn socks5_with_ip_and_with_hostname() {
     let page = curl_ok(&["--socks5-hostname", &proxy, "-U", "alice:s3cret:pw", &url]);
     assert_eq!(page, PAGE);
     let log = node.wait_log("outcome=ok", 2);
-    assert!(log.contains(&format!("account=alice target=localhost:{}", origin.addr.port())), "{log}");
-    assert!(!log.contains("s3cret"), "passwords must never be logged:\n{log}");
+    assert!(
+        log.contains(&format!(
+            "account=alice target=localhost:{}",
+            origin.addr.port()
+        )),
+        "{log}"
+    );
+    assert!(
+        !log.contains("s3cret"),
+        "passwords must never be logged:\n{log}"
+    );
 }
 
 #[test]
@@ -55,7 +64,10 @@ fn http_forward_and_connect_with_basic_auth() {
     // Absolute-form forward: the origin sees an origin-form request without Proxy-*.
     let echoed = curl_ok(&["-x", &proxy, "-U", "alice:s3cret:pw", &url]);
     assert!(echoed.starts_with("GET /echo HTTP/1.1\r\n"), "{echoed}");
-    assert!(!echoed.to_ascii_lowercase().contains("proxy-authorization"), "{echoed}");
+    assert!(
+        !echoed.to_ascii_lowercase().contains("proxy-authorization"),
+        "{echoed}"
+    );
     // CONNECT tunnel (-p).
     let echoed = curl_ok(&["-x", &proxy, "-U", "alice:s3cret:pw", "-p", &url]);
     assert!(echoed.starts_with("GET /echo HTTP/1.1\r\n"), "{echoed}");
@@ -68,7 +80,11 @@ fn http_without_or_with_wrong_credentials_gets_407() {
     let node = Node::start(&private_ok());
     let proxy = format!("http://{}", node.addr());
     let url = format!("http://{}/", origin.addr);
-    for extra in [&[][..], &["-U", "alice:wrong"][..], &["-U", "bob:s3cret:pw"][..]] {
+    for extra in [
+        &[][..],
+        &["-U", "alice:wrong"][..],
+        &["-U", "bob:s3cret:pw"][..],
+    ] {
         let mut args = vec!["-x", proxy.as_str(), "-D", "-", url.as_str()];
         args.extend_from_slice(extra);
         let out = curl(&args);
@@ -90,13 +106,22 @@ fn ipv6_listener_and_ipv6_target() {
     assert!(node.addr().is_ipv6());
     let socks = format!("socks5h://[::1]:{}", node.addr().port());
     let url = format!("http://[::1]:{}/", origin.addr.port());
-    assert_eq!(curl_ok(&["-x", &socks, "-U", "alice:s3cret:pw", &url]), PAGE);
+    assert_eq!(
+        curl_ok(&["-x", &socks, "-U", "alice:s3cret:pw", &url]),
+        PAGE
+    );
     let http = format!("http://[::1]:{}", node.addr().port());
     assert_eq!(curl_ok(&["-x", &http, "-U", "alice:s3cret:pw", &url]), PAGE);
-    assert_eq!(curl_ok(&["-x", &http, "-U", "alice:s3cret:pw", "-p", &url]), PAGE);
+    assert_eq!(
+        curl_ok(&["-x", &http, "-U", "alice:s3cret:pw", "-p", &url]),
+        PAGE
+    );
     // The SOCKS5 success reply carries the real (IPv6) bound address of the upstream socket.
     let (_tunnel, bound) = socks_tunnel(node.addr(), SocksTarget::Addr(origin.addr));
-    assert!(bound.is_ipv6() && bound.ip().is_loopback() && bound.port() != 0, "{bound}");
+    assert!(
+        bound.is_ipv6() && bound.ip().is_loopback() && bound.port() != 0,
+        "{bound}"
+    );
 }
 
 #[test]
@@ -115,7 +140,11 @@ fn auth_none_on_loopback_needs_no_credentials() {
 fn open_proxy_on_a_public_address_is_refused_at_startup() {
     let dir = TempDir::new("badcfg");
     let config = dir.path().join("open.toml");
-    std::fs::write(&config, "[node]\nlisten = [\"0.0.0.0:0\"]\n[auth]\nmode = \"none\"\n").unwrap();
+    std::fs::write(
+        &config,
+        "[node]\nlisten = [\"0.0.0.0:0\"]\n[auth]\nmode = \"none\"\n",
+    )
+    .unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_aqueduct"))
         .args(["node", "--config"])
         .arg(&config)
@@ -123,5 +152,8 @@ fn open_proxy_on_a_public_address_is_refused_at_startup() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("auth.mode") && err.contains("loopback"), "{err}");
+    assert!(
+        err.contains("auth.mode") && err.contains("loopback"),
+        "{err}"
+    );
 }

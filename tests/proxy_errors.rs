@@ -22,7 +22,10 @@ fn socks_code(node: SocketAddr, target: SocksTarget) -> u8 {
         .unwrap();
     let (code, _) = read_socks_replies(&mut s).unwrap();
     if code != 0 {
-        assert!(closed_by_peer(&mut s), "node must close after a failure reply");
+        assert!(
+            closed_by_peer(&mut s),
+            "node must close after a failure reply"
+        );
     }
     code
 }
@@ -34,10 +37,22 @@ fn refused_target_is_reply_5_and_502() {
     assert_eq!(socks_code(node.addr(), SocksTarget::Addr(target)), 5);
     let url = format!("http://{target}/");
     let proxy = format!("http://{}", node.addr());
-    assert_eq!(curl_status(&["-x", &proxy, "-U", "alice:s3cret:pw", &url]), 502);
+    assert_eq!(
+        curl_status(&["-x", &proxy, "-U", "alice:s3cret:pw", &url]),
+        502
+    );
     let out = curl(&["-x", &proxy, "-U", "alice:s3cret:pw", "-p", &url]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("502"), "{out:?}");
-    let out = curl(&["--socks5", &node.addr().to_string(), "-U", "alice:s3cret:pw", &url]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("502"),
+        "{out:?}"
+    );
+    let out = curl(&[
+        "--socks5",
+        &node.addr().to_string(),
+        "-U",
+        "alice:s3cret:pw",
+        &url,
+    ]);
     assert_eq!(out.status.code(), Some(97), "curl: SOCKS5 connect failure");
     node.wait_log("outcome=connection refused", 4);
 }
@@ -64,10 +79,19 @@ fn dns_failure_is_reply_4_and_502() {
     let dir = TempDir::new("dnsfail");
     let stub = DnsStub::start("known.test", "127.0.0.1".parse().unwrap());
     let node = Node::start(&format!("{ALICE}{}", stub.config(dir.path())));
-    assert_eq!(socks_code(node.addr(), SocksTarget::Name("unknown.test", 80)), 4);
+    assert_eq!(
+        socks_code(node.addr(), SocksTarget::Name("unknown.test", 80)),
+        4
+    );
     let proxy = format!("http://{}", node.addr());
     assert_eq!(
-        curl_status(&["-x", &proxy, "-U", "alice:s3cret:pw", "http://unknown.test/"]),
+        curl_status(&[
+            "-x",
+            &proxy,
+            "-U",
+            "alice:s3cret:pw",
+            "http://unknown.test/"
+        ]),
         502
     );
     node.wait_log("outcome=dns:", 2);
@@ -84,7 +108,10 @@ fn name_resolved_through_dns_is_connected() {
     ));
     let url = format!("http://origin.test:{}/", origin.addr.port());
     let socks = format!("socks5h://{}", node.addr());
-    assert_eq!(curl_ok(&["-x", &socks, "-U", "alice:s3cret:pw", &url]), PAGE);
+    assert_eq!(
+        curl_ok(&["-x", &socks, "-U", "alice:s3cret:pw", &url]),
+        PAGE
+    );
     let http = format!("http://{}", node.addr());
     assert_eq!(curl_ok(&["-x", &http, "-U", "alice:s3cret:pw", &url]), PAGE);
 }
@@ -106,17 +133,33 @@ fn loopback_is_denied_by_default_even_through_names() {
     );
     let node = Node::start(&format!("{ALICE}[policy]\nallow_private = false\n{dns}"));
     assert_eq!(socks_code(node.addr(), SocksTarget::Addr(origin.addr)), 2);
-    assert_eq!(socks_code(node.addr(), SocksTarget::Name("localhost", port)), 2);
-    assert_eq!(socks_code(node.addr(), SocksTarget::Name("sneaky.test", port)), 2);
+    assert_eq!(
+        socks_code(node.addr(), SocksTarget::Name("localhost", port)),
+        2
+    );
+    assert_eq!(
+        socks_code(node.addr(), SocksTarget::Name("sneaky.test", port)),
+        2
+    );
     let proxy = format!("http://{}", node.addr());
     for host in ["127.0.0.1", "localhost", "sneaky.test"] {
         let url = format!("http://{host}:{port}/");
-        assert_eq!(curl_status(&["-x", &proxy, "-U", "alice:s3cret:pw", &url]), 403, "{host}");
+        assert_eq!(
+            curl_status(&["-x", &proxy, "-U", "alice:s3cret:pw", &url]),
+            403,
+            "{host}"
+        );
         let out = curl(&["-x", &proxy, "-U", "alice:s3cret:pw", "-p", &url]);
-        assert!(String::from_utf8_lossy(&out.stderr).contains("403"), "{host}: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("403"),
+            "{host}: {out:?}"
+        );
     }
     let log = node.wait_log("denied by policy", 9);
-    assert!(!log.contains("outcome=ok"), "nothing may get through:\n{log}");
+    assert!(
+        !log.contains("outcome=ok"),
+        "nothing may get through:\n{log}"
+    );
 }
 
 #[test]

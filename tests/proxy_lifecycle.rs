@@ -23,8 +23,14 @@ fn slow_handshake_is_closed_at_the_timeout_while_others_are_served() {
     slow.write_all(&[5, 1]).unwrap();
     let url = format!("http://{}/", origin.addr);
     let proxy = node.addr().to_string();
-    assert_eq!(curl_ok(&["--socks5", &proxy, "-U", "alice:s3cret:pw", &url]), PAGE);
-    assert!(still_open(&slow), "the slow client is still waiting while curl was served");
+    assert_eq!(
+        curl_ok(&["--socks5", &proxy, "-U", "alice:s3cret:pw", &url]),
+        PAGE
+    );
+    assert!(
+        still_open(&slow),
+        "the slow client is still waiting while curl was served"
+    );
     assert!(closed_by_peer(&mut slow), "closed at the handshake timeout");
     node.wait_log("outcome=handshake timeout", 1);
 }
@@ -164,7 +170,10 @@ fn sigterm_drains_open_sessions_then_exits_0() {
     node.signal(libc::SIGTERM);
     node.wait_log("no longer accepting", 1);
     // New clients are turned away; the open tunnel keeps working.
-    assert!(TcpStream::connect(node.addr()).is_err(), "listener must be closed");
+    assert!(
+        TcpStream::connect(node.addr()).is_err(),
+        "listener must be closed"
+    );
     assert_eq!(round_trip(&mut tunnel, b"after SIGTERM"), b"after SIGTERM");
     assert!(node.is_running(), "the node waits for its session");
     // The client finishes: the session ends and the node exits cleanly.
@@ -184,5 +193,45 @@ fn sigterm_grace_period_ends_stuck_sessions() {
     let status = node.wait_exit();
     assert!(status.success(), "{status}");
     assert!(closed_by_peer(&mut tunnel));
-    assert!(node.log().contains("outcome=node shutting down"), "{}", node.log());
+    assert!(
+        node.log().contains("outcome=node shutting down"),
+        "{}",
+        node.log()
+    );
+}
+
+#[test]
+fn out_of_descriptors_pauses_accepting_and_recovers() {
+    let origin = Origin::start("127.0.0.1:0");
+    // Room for the node's own descriptors and a few sessions only.
+    let node = Node::start_with_fd_limit(&config(""), 24);
+    let mut clients = Vec::new();
+    for _ in 0..40 {
+        clients.push(connect(node.addr()));
+    }
+    let log = node.wait_log("pausing accepts", 1);
+    assert_eq!(
+        log.matches("pausing accepts").count(),
+        1,
+        "logged once:\n{log}"
+    );
+    // Free the descriptors: the queued connections are accepted and closed, and new
+    // clients are served again.
+    drop(clients);
+    let url = format!("http://{}/", origin.addr);
+    let proxy = node.addr().to_string();
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let out = curl(&["--socks5", &proxy, "-U", "alice:s3cret:pw", &url]);
+        if out.status.success() {
+            assert_eq!(String::from_utf8_lossy(&out.stdout), PAGE);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never recovered:\n{}",
+            node.log()
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
 }

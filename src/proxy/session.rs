@@ -5,11 +5,11 @@
 use super::auth::{Account, AuthAnswer, Rejected};
 use super::buffer::Buffer;
 use super::codec::Parsed;
-use super::io::{ConnectError, IoOutcome};
-use super::server::Ctx;
 use super::codec::{detect, OwnedTarget, Protocol};
 use super::dns::{Addrs, DnsError, Lookup};
 use super::http::{self, RequestKind, Status};
+use super::io::{ConnectError, IoOutcome};
+use super::server::Ctx;
 use super::socks5::{self, Command, Method, Reply};
 use mio::event::Event;
 use mio::net::TcpStream;
@@ -277,6 +277,8 @@ pub struct Session {
     /// Deadline of every stage but Relay (whose deadline follows activity).
     stage_deadline: Instant,
     outcome: Outcome,
+    /// Bytes of our own success reply in `down`, left out of the logged byte count.
+    reply_bytes: u64,
     /// The earliest deadline the server's timer heap holds for this session.
     pub armed: Option<Instant>,
     pub generation: u64,
@@ -307,6 +309,7 @@ impl Session {
             last_active: now,
             stage_deadline: now + handshake,
             outcome: Outcome::Ok,
+            reply_bytes: 0,
             armed: None,
             generation: 0,
         }
@@ -763,12 +766,16 @@ impl Session {
             .local_addr()
             .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
         match proto {
-            Proto::Socks => self
-                .down
-                .push(socks5::encode_reply(Reply::Succeeded, bound).as_ref()),
-            Proto::HttpConnect => self
-                .down
-                .push(http::response(Status::ConnectionEstablished)),
+            Proto::Socks => {
+                let reply = socks5::encode_reply(Reply::Succeeded, bound);
+                self.reply_bytes = reply.as_ref().len() as u64;
+                self.down.push(reply.as_ref());
+            }
+            Proto::HttpConnect => {
+                let reply = http::response(Status::ConnectionEstablished);
+                self.reply_bytes = reply.len() as u64;
+                self.down.push(reply);
+            }
             Proto::HttpForward => {
                 let max = ctx.settings.limits.max_handshake_bytes;
                 let data = self.up.data();
@@ -983,7 +990,7 @@ impl Session {
             target,
             via,
             self.up_flow.bytes,
-            self.down_flow.bytes,
+            self.down_flow.bytes.saturating_sub(self.reply_bytes),
             ctx.now.saturating_duration_since(self.started).as_secs_f64(),
             self.outcome
         );

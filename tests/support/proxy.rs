@@ -6,6 +6,7 @@
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -52,7 +53,8 @@ pub fn base_config(dir: &Path) -> String {
     )
 }
 
-pub const ALICE: &str = "[auth]\nmode = \"static\"\n[[auth.users]]\nname = \"alice\"\npassword = \"s3cret:pw\"\n";
+pub const ALICE: &str =
+    "[auth]\nmode = \"static\"\n[[auth.users]]\nname = \"alice\"\npassword = \"s3cret:pw\"\n";
 
 /// A running `aqueduct node`.
 pub struct Node {
@@ -66,6 +68,15 @@ impl Node {
     /// Starts the node with `sections` plus `[node]` (listen on `listen`, a ready file)
     /// and `base_config` unless `sections` has its own `[dns]`.
     pub fn start_on(listen: &[&str], sections: &str) -> Node {
+        Node::spawn(listen, sections, None)
+    }
+
+    /// Like [`Node::start`], with the node's descriptor limit (RLIMIT_NOFILE) set to `limit`.
+    pub fn start_with_fd_limit(sections: &str, limit: u64) -> Node {
+        Node::spawn(&["127.0.0.1:0"], sections, Some(limit))
+    }
+
+    fn spawn(listen: &[&str], sections: &str, fd_limit: Option<u64>) -> Node {
         let dir = TempDir::new("node");
         let ready = dir.path().join("ready");
         let listen: Vec<String> = listen.iter().map(|a| format!("\"{a}\"")).collect();
@@ -80,15 +91,30 @@ impl Node {
         let config = dir.path().join("node.toml");
         fs::write(&config, text).unwrap();
         let log = dir.path().join("node.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_aqueduct"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_aqueduct"));
+        command
             .args(["node", "--config"])
             .arg(&config)
             .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start aqueduct");
+            .stderr(fs::File::create(&log).unwrap());
+        if let Some(fd_limit) = fd_limit {
+            // SAFETY: setrlimit is async-signal-safe, as pre_exec requires.
+            unsafe {
+                command.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: fd_limit as libc::rlim_t,
+                        rlim_max: fd_limit as libc::rlim_t,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let child = command.spawn().expect("start aqueduct");
         let mut node = Node {
             child: Some(child),
             addrs: Vec::new(),
@@ -118,7 +144,10 @@ impl Node {
     }
 
     pub fn log(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
+        match fs::read(&self.log) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(e) => format!("(cannot read the node log: {e})"),
+        }
     }
 
     /// Waits (bounded) until the log contains `needle` `count` times.
@@ -151,7 +180,11 @@ impl Node {
             if let Some(status) = child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "node did not exit:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "node did not exit:\n{}",
+                self.log()
+            );
             thread::sleep(Duration::from_millis(20));
         }
     }
@@ -257,7 +290,8 @@ pub struct DnsStub {
 impl DnsStub {
     pub fn start(name: &str, ip: Ipv4Addr) -> DnsStub {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
         let addr = sock.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
@@ -357,7 +391,10 @@ pub fn curl_status(args: &[&str]) -> u16 {
     let mut all = vec!["-o", "/dev/null", "-w", "%{http_code}"];
     all.extend_from_slice(args);
     let out = curl(&all);
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
 }
 
 pub fn connect(addr: SocketAddr) -> TcpStream {
@@ -461,7 +498,9 @@ pub fn closed_by_peer(s: &mut TcpStream) -> bool {
         match s.read(&mut buf) {
             Ok(0) => return true,
             Ok(_) => continue,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => {
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut =>
+            {
                 return false
             }
             Err(_) => return true,
