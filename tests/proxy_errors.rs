@@ -209,3 +209,61 @@ fn garbage_and_malformed_http_are_closed_or_400() {
     let reply = String::from_utf8_lossy(&read_to_end(&mut s)).to_string();
     assert!(reply.starts_with("HTTP/1.1 431"), "{reply}");
 }
+
+/// A loopback listener whose accept queue is full: further SYNs are dropped, so a
+/// connect to it neither succeeds nor fails until the connector gives up.
+struct FullListener {
+    fd: i32,
+    pub addr: SocketAddr,
+    _filler: std::net::TcpStream,
+}
+
+impl FullListener {
+    fn new() -> FullListener {
+        // SAFETY: plain socket calls on a descriptor this function owns; the sockaddr is
+        // a correctly sized sockaddr_in.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+            assert!(fd >= 0);
+            let mut sin: libc::sockaddr_in = std::mem::zeroed();
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            assert_eq!(libc::bind(fd, (&sin as *const libc::sockaddr_in).cast(), len), 0);
+            // Backlog 0: one connection fills the queue.
+            assert_eq!(libc::listen(fd, 0), 0);
+            let mut len = len;
+            assert_eq!(
+                libc::getsockname(fd, (&mut sin as *mut libc::sockaddr_in).cast(), &mut len),
+                0
+            );
+            let addr = SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, u16::from_be(sin.sin_port)));
+            let filler = std::net::TcpStream::connect_timeout(&addr, WAIT).unwrap();
+            FullListener {
+                fd,
+                addr,
+                _filler: filler,
+            }
+        }
+    }
+}
+
+impl Drop for FullListener {
+    fn drop(&mut self) {
+        // SAFETY: closing the descriptor created in `new`, once.
+        unsafe { libc::close(self.fd) };
+    }
+}
+
+#[test]
+fn connect_timeout_is_reply_6_and_504() {
+    let full = FullListener::new();
+    let node = Node::start(&format!(
+        "{ALICE}[policy]\nallow_private = true\n[timeouts]\nconnect_secs = 1\n"
+    ));
+    assert_eq!(socks_code(node.addr(), SocksTarget::Addr(full.addr)), 6);
+    let proxy = format!("http://{}", node.addr());
+    let url = format!("http://{}/", full.addr);
+    assert_eq!(curl_status(&["-x", &proxy, "-U", "alice:s3cret:pw", &url]), 504);
+    node.wait_log("outcome=connect timeout", 2);
+}

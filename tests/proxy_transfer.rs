@@ -141,14 +141,15 @@ fn transfer_256_mib_each_way_is_intact() {
 fn half_close_from_the_origin_keeps_the_other_direction_open() {
     let node = Node::start(&config());
     let (addr, origin) = origin(|mut conn| {
+        let peer = conn.peer_addr().unwrap();
         conn.write_all(b"greeting then FIN").unwrap();
         conn.shutdown(std::net::Shutdown::Write).unwrap();
         // Still reading: the client's data after our FIN must arrive.
         let mut got = Vec::new();
         conn.read_to_end(&mut got).unwrap();
-        got
+        (got, peer)
     });
-    let (mut tunnel, _) = socks_tunnel(node.addr(), SocksTarget::Addr(addr));
+    let (mut tunnel, bound) = socks_tunnel(node.addr(), SocksTarget::Addr(addr));
     let mut first = [0u8; 17];
     tunnel.read_exact(&mut first).unwrap();
     assert_eq!(&first, b"greeting then FIN");
@@ -160,7 +161,9 @@ fn half_close_from_the_origin_keeps_the_other_direction_open() {
     );
     tunnel.write_all(b"late words").unwrap();
     half_close(&tunnel);
-    assert_eq!(origin.join().unwrap(), b"late words");
+    let (got, peer) = origin.join().unwrap();
+    assert_eq!(got, b"late words");
+    assert_eq!(bound, peer, "the success reply names the upstream socket's real address");
     node.wait_log("outcome=ok", 1);
 }
 

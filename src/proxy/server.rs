@@ -3,10 +3,10 @@
 //! own; every other token belongs to a session through the slab (see `session::token_owner`).
 
 use super::auth::{self, Account, Authenticator, Rejected};
-use super::io::is_resource_exhaustion;
-use super::session::{token_owner, Outcome, Session, Verdict};
 use super::dns::{Addrs, DnsError, Resolver, ResolverConfig};
+use super::io::is_resource_exhaustion;
 use super::policy::{self, Policy};
+use super::session::{token_owner, Outcome, Session, Verdict};
 use super::signals::SignalPipe;
 use super::slab::Slab;
 use super::timers::Timers;
@@ -115,6 +115,14 @@ impl Server {
             )))?;
         if let Some(nameservers) = &dns.nameservers {
             resolver_config.nameservers = nameservers.clone();
+        }
+        if resolver_config.nameservers.is_empty() {
+            // What the C library does without a nameserver line.
+            log::warn!(
+                "no nameserver in {}; asking 127.0.0.1:53 (set dns.nameservers to choose)",
+                dns.resolv_conf.display()
+            );
+            resolver_config.nameservers = vec![SocketAddr::from(([127, 0, 0, 1], 53))];
         }
         let resolver = Resolver::new(resolver_config, registry, DNS_V4, DNS_V6)
             .map_err(context("DNS resolver".into()))?;
