@@ -229,7 +229,10 @@ impl FullListener {
             sin.sin_family = libc::AF_INET as libc::sa_family_t;
             sin.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
             let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-            assert_eq!(libc::bind(fd, (&sin as *const libc::sockaddr_in).cast(), len), 0);
+            assert_eq!(
+                libc::bind(fd, (&sin as *const libc::sockaddr_in).cast(), len),
+                0
+            );
             // Backlog 0: one connection fills the queue.
             assert_eq!(libc::listen(fd, 0), 0);
             let mut len = len;
@@ -237,7 +240,8 @@ impl FullListener {
                 libc::getsockname(fd, (&mut sin as *mut libc::sockaddr_in).cast(), &mut len),
                 0
             );
-            let addr = SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, u16::from_be(sin.sin_port)));
+            let addr =
+                SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, u16::from_be(sin.sin_port)));
             let filler = std::net::TcpStream::connect_timeout(&addr, WAIT).unwrap();
             FullListener {
                 fd,
@@ -264,6 +268,9 @@ fn connect_timeout_is_reply_6_and_504() {
     assert_eq!(socks_code(node.addr(), SocksTarget::Addr(full.addr)), 6);
     let proxy = format!("http://{}", node.addr());
     let url = format!("http://{}/", full.addr);
-    assert_eq!(curl_status(&["-x", &proxy, "-U", "alice:s3cret:pw", &url]), 504);
+    assert_eq!(
+        curl_status(&["-x", &proxy, "-U", "alice:s3cret:pw", &url]),
+        504
+    );
     node.wait_log("outcome=connect timeout", 2);
 }

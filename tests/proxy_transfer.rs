@@ -163,7 +163,10 @@ fn half_close_from_the_origin_keeps_the_other_direction_open() {
     half_close(&tunnel);
     let (got, peer) = origin.join().unwrap();
     assert_eq!(got, b"late words");
-    assert_eq!(bound, peer, "the success reply names the upstream socket's real address");
+    assert_eq!(
+        bound, peer,
+        "the success reply names the upstream socket's real address"
+    );
     node.wait_log("outcome=ok", 1);
 }
 
