@@ -209,16 +209,15 @@ impl Drop for Node {
 /// The page the origin serves.
 pub const PAGE: &str = "hello through aqueduct\n";
 
-/// A tiny HTTP/1.1 origin on loopback: answers every request with `PAGE` (or echoes the
-/// request head back for `/echo`), one thread per connection.
-pub struct Origin {
+/// A loopback TCP server running `handler` on a thread per connection; stopped on drop.
+pub struct TestServer {
     pub addr: SocketAddr,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl Origin {
-    pub fn start(bind: &str) -> Origin {
+impl TestServer {
+    pub fn start(bind: &str, handler: fn(TcpStream)) -> TestServer {
         let listener = TcpListener::bind(bind).unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
@@ -229,15 +228,36 @@ impl Origin {
                     return;
                 }
                 if let Ok(conn) = conn {
-                    thread::spawn(move || serve_http(conn));
+                    thread::spawn(move || handler(conn));
                 }
             }
         });
-        Origin {
+        TestServer {
             addr,
             stop,
             thread: Some(thread),
         }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A tiny HTTP/1.1 origin: answers every request with `PAGE`, or with the request head
+/// it received for `/echo`.
+pub struct Origin;
+
+impl Origin {
+    pub fn start(bind: &str) -> TestServer {
+        TestServer::start(bind, serve_http)
     }
 }
 
@@ -267,16 +287,6 @@ fn serve_http(conn: TcpStream) {
         "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-}
-
-impl Drop for Origin {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
 
 /// A DNS stub on 127.0.0.1 that answers A queries for `name` with `ip`, AAAA with no
@@ -513,54 +523,25 @@ pub fn half_close(s: &TcpStream) {
 }
 
 /// An origin that echoes every connection's bytes back until EOF, then closes.
-pub struct Echo {
-    pub addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
+pub struct Echo;
 
 impl Echo {
-    pub fn start() -> Echo {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = thread::spawn(move || {
-            for conn in listener.incoming() {
-                if flag.load(Ordering::Relaxed) {
-                    return;
-                }
-                let Ok(mut conn) = conn else { continue };
-                thread::spawn(move || {
-                    conn.set_read_timeout(Some(WAIT)).unwrap();
-                    let mut buf = [0u8; 16384];
-                    loop {
-                        match conn.read(&mut buf) {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => {
-                                if conn.write_all(&buf[..n]).is_err() {
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                });
-            }
-        });
-        Echo {
-            addr,
-            stop,
-            thread: Some(thread),
-        }
+    pub fn start() -> TestServer {
+        TestServer::start("127.0.0.1:0", echo)
     }
 }
 
-impl Drop for Echo {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+fn echo(mut conn: TcpStream) {
+    conn.set_read_timeout(Some(WAIT)).unwrap();
+    let mut buf = [0u8; 16384];
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if conn.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
         }
     }
 }
