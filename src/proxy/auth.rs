@@ -33,6 +33,15 @@ impl fmt::Display for Account {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rejected;
 
+/// Names the session a check is for. Opaque: it carries the session's slab key and
+/// generation, so an answer that arrives after its session closed (and the slot was
+/// reused) is recognised and dropped by the engine, however late it comes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ticket {
+    pub(crate) key: usize,
+    pub(crate) generation: u64,
+}
+
 pub enum AuthAnswer {
     Done(Result<Account, Rejected>),
     /// The answer for this session will come from `drain_completed`.
@@ -42,12 +51,14 @@ pub enum AuthAnswer {
 pub trait Authenticator {
     /// False when clients need no credentials at all.
     fn required(&self) -> bool;
-    /// Checks one username/password pair for session `session`.
-    fn check(&mut self, username: &[u8], password: &[u8], session: usize) -> AuthAnswer;
-    /// The session went away before its pending answer came.
-    fn cancel(&mut self, _session: usize) {}
-    /// Answers that became ready since the last call.
-    fn drain_completed(&mut self, _out: &mut Vec<(usize, Result<Account, Rejected>)>) {}
+    /// Checks one username/password pair. `Pending` promises an answer for `ticket`
+    /// from a later `drain_completed`; whoever produces it calls the loop's `Waker`.
+    fn check(&mut self, username: &[u8], password: &[u8], ticket: Ticket) -> AuthAnswer;
+    /// The session went away before its pending answer came; the answer may be dropped
+    /// (a late one is ignored anyway).
+    fn cancel(&mut self, _ticket: Ticket) {}
+    /// Appends the answers that became ready since the last call.
+    fn drain_completed(&mut self, _out: &mut Vec<(Ticket, Result<Account, Rejected>)>) {}
 }
 
 pub fn from_config(cfg: &AuthConfig) -> Box<dyn Authenticator> {
@@ -69,7 +80,7 @@ impl Authenticator for NoAuth {
         false
     }
 
-    fn check(&mut self, _username: &[u8], _password: &[u8], _session: usize) -> AuthAnswer {
+    fn check(&mut self, _username: &[u8], _password: &[u8], _ticket: Ticket) -> AuthAnswer {
         // A client that insists on sending credentials is let in without an account name:
         // an unchecked name would only mislead the log reader.
         AuthAnswer::Done(Ok(Account::new("-")))
@@ -98,7 +109,7 @@ impl Authenticator for StaticAuth {
         true
     }
 
-    fn check(&mut self, username: &[u8], password: &[u8], _session: usize) -> AuthAnswer {
+    fn check(&mut self, username: &[u8], password: &[u8], _ticket: Ticket) -> AuthAnswer {
         let offered: [u8; 32] = Sha256::digest(password).into();
         let user = self
             .users
@@ -125,7 +136,11 @@ mod tests {
     use super::*;
 
     fn verdict(a: &mut dyn Authenticator, u: &str, p: &str) -> Result<Account, Rejected> {
-        match a.check(u.as_bytes(), p.as_bytes(), 0) {
+        let ticket = Ticket {
+            key: 0,
+            generation: 0,
+        };
+        match a.check(u.as_bytes(), p.as_bytes(), ticket) {
             AuthAnswer::Done(r) => r,
             AuthAnswer::Pending => panic!("static answers at once"),
         }

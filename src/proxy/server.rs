@@ -2,7 +2,7 @@
 //! DNS resolver, the authenticator and the timers. Reserved low tokens are the server's
 //! own; every other token belongs to a session through the slab (see `session::token_owner`).
 
-use super::auth::{self, Account, Authenticator, Rejected};
+use super::auth::{self, Account, Authenticator, Rejected, Ticket};
 use super::dns::{Addrs, DnsError, Resolver, ResolverConfig};
 use super::io::is_resource_exhaustion;
 use super::policy::{self, Policy};
@@ -45,8 +45,10 @@ pub struct Ctx<'a> {
     pub policy: &'a Policy,
     pub settings: &'a Settings,
     pub now: Instant,
-    /// The session's slab key (also its owner id at the resolver and authenticator).
+    /// The session's slab key (also its owner id at the resolver).
     pub key: usize,
+    /// The session's id at the authenticator.
+    pub ticket: Ticket,
 }
 
 pub struct Server {
@@ -74,7 +76,7 @@ struct Core {
     limit_logged: bool,
     shutdown_deadline: Option<Instant>,
     dns_done: Vec<(usize, Result<Addrs, DnsError>)>,
-    auth_done: Vec<(usize, Result<Account, Rejected>)>,
+    auth_done: Vec<(Ticket, Result<Account, Rejected>)>,
 }
 
 fn context(what: String) -> impl FnOnce(io::Error) -> io::Error {
@@ -370,6 +372,10 @@ impl Core {
             settings: &self.settings,
             now,
             key,
+            ticket: Ticket {
+                key,
+                generation: session.generation,
+            },
         };
         match handler(session, &mut ctx) {
             Verdict::Close => {
@@ -398,8 +404,15 @@ impl Core {
 
         let mut done = std::mem::take(&mut self.auth_done);
         self.auth.drain_completed(&mut done);
-        for (key, result) in done.drain(..) {
-            self.drive(registry, key, now, |s, ctx| s.on_auth(result, ctx));
+        for (ticket, result) in done.drain(..) {
+            // An answer for a session that has gone (its slot maybe reused) is dropped.
+            if self
+                .sessions
+                .get_current(ticket.key, ticket.generation)
+                .is_some()
+            {
+                self.drive(registry, ticket.key, now, |s, ctx| s.on_auth(result, ctx));
+            }
         }
         self.auth_done = done;
 

@@ -489,7 +489,7 @@ impl Session {
         let (answer, consumed) = match socks5::parse_user_pass(self.up.data()) {
             Ok(Parsed::NeedMore) => return Step::Idle,
             Ok(Parsed::Done { value, consumed }) => (
-                ctx.auth.check(value.username, value.password, ctx.key),
+                ctx.auth.check(value.username, value.password, ctx.ticket),
                 consumed,
             ),
             Err(_) => {
@@ -550,7 +550,7 @@ impl Session {
             let mut scratch = [0u8; 512];
             head.proxy_authorization
                 .and_then(|value| http::decode_basic(value, &mut scratch))
-                .map(|(user, pass)| ctx.auth.check(user, pass, ctx.key))
+                .map(|(user, pass)| ctx.auth.check(user, pass, ctx.ticket))
         } else {
             None
         };
@@ -941,7 +941,7 @@ impl Session {
                 self.run(ctx)
             }
             Stage::AuthPending(_) => {
-                ctx.auth.cancel(ctx.key);
+                ctx.auth.cancel(ctx.ticket);
                 self.outcome = Outcome::HandshakeTimeout;
                 Verdict::Close
             }
@@ -965,7 +965,7 @@ impl Session {
     pub fn finish(mut self, ctx: &mut Ctx<'_>) {
         match self.stage {
             Stage::Resolving(_) => ctx.resolver.cancel(ctx.key),
-            Stage::AuthPending(_) => ctx.auth.cancel(ctx.key),
+            Stage::AuthPending(_) => ctx.auth.cancel(ctx.ticket),
             _ => {}
         }
         if matches!(self.outcome, Outcome::Reset("upstream")) {
