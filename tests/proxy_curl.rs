@@ -68,10 +68,22 @@ fn http_forward_and_connect_with_basic_auth() {
         !echoed.to_ascii_lowercase().contains("proxy-authorization"),
         "{echoed}"
     );
+    // A request body after the head is relayed as it is.
+    let echoed = curl_ok(&[
+        "-x",
+        &proxy,
+        "-U",
+        "alice:s3cret:pw",
+        "--data-binary",
+        "a=1&b=2",
+        &url,
+    ]);
+    assert!(echoed.starts_with("POST /echo HTTP/1.1\r\n"), "{echoed}");
+    assert!(echoed.ends_with("\r\n\r\na=1&b=2"), "{echoed}");
     // CONNECT tunnel (-p).
     let echoed = curl_ok(&["-x", &proxy, "-U", "alice:s3cret:pw", "-p", &url]);
     assert!(echoed.starts_with("GET /echo HTTP/1.1\r\n"), "{echoed}");
-    node.wait_log("outcome=ok", 2);
+    node.wait_log("outcome=ok", 3);
 }
 
 #[test]

@@ -274,3 +274,12 @@ fn connect_timeout_is_reply_6_and_504() {
     );
     node.wait_log("outcome=connect timeout", 2);
 }
+
+#[test]
+fn socks_client_offering_only_no_auth_gets_no_acceptable_method() {
+    let node = Node::start(&format!("{ALICE}[policy]\nallow_private = true\n"));
+    let mut s = connect(node.addr());
+    s.write_all(&[5, 1, 0]).unwrap();
+    assert_eq!(read_to_end(&mut s), [5, 0xff], "method 0xFF, then close");
+    node.wait_log("outcome=authentication failed", 1);
+}

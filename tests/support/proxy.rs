@@ -251,8 +251,8 @@ impl Drop for TestServer {
     }
 }
 
-/// A tiny HTTP/1.1 origin: answers every request with `PAGE`, or with the request head
-/// it received for `/echo`.
+/// A tiny HTTP/1.1 origin: answers every request with `PAGE`, or with the request it
+/// received (head and body) for `/echo`.
 pub struct Origin;
 
 impl Origin {
@@ -276,8 +276,21 @@ fn serve_http(conn: TcpStream) {
             break;
         }
     }
-    let body = if head.starts_with("GET /echo") {
-        head.clone()
+    // `/echo` answers with the request as received: head, then the body if it has one.
+    let body = if head.split(' ').nth(1) == Some("/echo") {
+        let length = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().ok())?
+            })
+            .unwrap_or(0usize);
+        let mut body = vec![0u8; length.min(1 << 20)];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        head.clone() + &String::from_utf8_lossy(&body)
     } else {
         PAGE.to_string()
     };
