@@ -181,12 +181,13 @@ pub fn parse_request_head(
         }
     };
 
+    // The method is judged first and as soon as it has arrived: a client speaking another
+    // protocol entirely is turned away without waiting for a line end.
+    check_method(window)?;
     let Some((line, mut pos)) = next_line(window, 0)? else {
-        // Reject a non-token method before the whole line arrives: this is what a client
-        // speaking something else entirely looks like.
-        let method = window.split(|&b| b == b' ').next().unwrap_or_default();
-        if !method.iter().all(|&b| is_tchar(b)) {
-            return Err(HttpError::BadMethod);
+        // A CR followed by anything but LF is wrong whatever comes next.
+        if window.windows(2).any(|w| w[0] == b'\r' && w[1] != b'\n') {
+            return Err(HttpError::BadLineEnding);
         }
         return incomplete();
     };
@@ -270,15 +271,28 @@ struct RequestLine<'a> {
     version: &'a [u8],
 }
 
+/// The method is the bytes before the first SP, CR or LF: a non-empty run of tchars. It
+/// can be judged empty only once its end has arrived.
+fn check_method(window: &[u8]) -> Result<(), HttpError> {
+    let end = window
+        .iter()
+        .position(|&b| matches!(b, b' ' | b'\r' | b'\n'));
+    let method = window
+        .get(..end.unwrap_or(window.len()))
+        .unwrap_or_default();
+    if !method.iter().all(|&b| is_tchar(b)) || (end.is_some() && method.is_empty()) {
+        return Err(HttpError::BadMethod);
+    }
+    Ok(())
+}
+
 fn parse_request_line(line: &[u8]) -> Result<RequestLine<'_>, HttpError> {
+    check_method(line)?;
     let mut parts = line.splitn(3, |&b| b == b' ');
     let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
     else {
         return Err(HttpError::BadRequestLine);
     };
-    if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
-        return Err(HttpError::BadMethod);
-    }
     let method = std::str::from_utf8(method).map_err(|_| HttpError::BadMethod)?;
     if target.is_empty() || version.contains(&b' ') {
         return Err(HttpError::BadRequestLine);
@@ -752,7 +766,7 @@ mod tests {
             ),
             (b"GET http://a/\r\n\r\n", HttpError::BadRequestLine),
             (b"GET\r\n\r\n", HttpError::BadRequestLine),
-            (b"\r\n\r\n", HttpError::BadRequestLine),
+            (b"\r\n\r\n", HttpError::BadMethod),
             (b" GET http://a/ HTTP/1.1\r\n\r\n", HttpError::BadMethod),
             (b"G(T http://a/ HTTP/1.1\r\n\r\n", HttpError::BadMethod),
             (b"GET\x00", HttpError::BadMethod),
@@ -884,6 +898,40 @@ mod tests {
             parse_request_head(b"GET https://a/ HTTP/1.1\r\n", MAX),
             Err(HttpError::UnsupportedScheme)
         );
+    }
+
+    /// An error seen in a prefix is the error of every longer input: it never depends on
+    /// bytes that have not arrived.
+    #[test]
+    fn errors_are_stable_as_bytes_arrive() {
+        let cases: &[&[u8]] = &[
+            b"G(T http://a/ HTTP/1.1\r\n\r\n",
+            b"G(T\rX\r\n\r\n",
+            b"GET\rX\r\n\r\n",
+            b"GET \rX\r\n\r\n",
+            b"\x16\x03\x01\x02\x00",
+            b" GET http://a/ HTTP/1.1\r\n\r\n",
+            b"\r\n\r\n",
+            b"GET http://a/ HTTP/1.1\r\nX: y\rZ\r\n\r\n",
+            b"GET http://a/ HTTP/1.1\r\nX: y\r\n z\r\n\r\n",
+        ];
+        for msg in cases {
+            let Err(last) = parse_request_head(msg, MAX) else {
+                panic!("{:?} parsed", String::from_utf8_lossy(msg));
+            };
+            for cut in 0..msg.len() {
+                match parse_request_head(&msg[..cut], MAX) {
+                    Ok(Parsed::NeedMore) => {}
+                    Err(e) => assert_eq!(
+                        e,
+                        last,
+                        "prefix {cut} of {:?}",
+                        String::from_utf8_lossy(msg)
+                    ),
+                    Ok(done) => panic!("prefix {cut} of {msg:?} gave {done:?}"),
+                }
+            }
+        }
     }
 
     #[test]
@@ -1127,6 +1175,53 @@ mod tests {
         assert!(auth.contains("\r\nProxy-Authenticate: Basic realm=\"aqueduct\"\r\n"));
         assert_eq!(HttpError::HeadTooLarge.status().code(), 431);
         assert_eq!(HttpError::UnsupportedScheme.status().code(), 501);
+    }
+
+    /// A bounded pseudo-random walk of byte edits over real heads (the fuzz/ targets do
+    /// this at length): no panic, `consumed` within bounds, the consumed prefix alone parses
+    /// the same, and a forwarded head always ends in exactly one blank line.
+    #[test]
+    fn mutated_heads_keep_invariants() {
+        let seeds: &[&[u8]] = &[
+            b"CONNECT example.com:443 HTTP/1.1\r\nProxy-Authorization: Basic YTpi\r\n\r\n",
+            b"GET http://[::1]:8080/a?b HTTP/1.1\r\nHost: x\r\nConnection: x-a\r\nX-A: 1\r\n\r\nbody",
+        ];
+        let alphabet = b"\r\n :/[]@?#=\t\x00\x7fA";
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for i in 0..20_000 {
+            let mut input = seeds[i % seeds.len()].to_vec();
+            for _ in 0..1 + i % 4 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let at = (state >> 8) as usize % input.len();
+                let byte = alphabet[(state >> 40) as usize % alphabet.len()];
+                match state % 3 {
+                    0 => input[at] = byte,
+                    1 => input.insert(at, byte),
+                    _ => {
+                        input.remove(at);
+                    }
+                }
+            }
+            let max = 16 + (state >> 20) as usize % 128;
+            if let Ok(Parsed::Done { value, consumed }) = parse_request_head(&input, max) {
+                assert!(consumed <= input.len() && consumed <= max);
+                assert_eq!(
+                    parse_request_head(&input[..consumed], max),
+                    Ok(Parsed::Done {
+                        value: value.clone(),
+                        consumed
+                    })
+                );
+                let mut out = Vec::new();
+                write_forward_head(&input, &value, &mut out);
+                if value.kind == RequestKind::Forward {
+                    assert!(out.ends_with(b"\r\n\r\n"));
+                    assert_eq!(out.windows(4).filter(|w| w == b"\r\n\r\n").count(), 1);
+                }
+            }
+        }
     }
 
     #[test]
