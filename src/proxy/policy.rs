@@ -345,6 +345,7 @@ impl fmt::Display for Denial {
                     " is one of this node's own addresses; see policy.allow_private"
                 )
             }
+            Denial::DefaultPort { port: 0 } => f.write_str("port 0 is not a destination port"),
             Denial::DefaultPort { port } => write!(
                 f,
                 "port {port} is on the default deny list (Tor's exit reject list); see policy.allow_ports"
@@ -957,6 +958,7 @@ mod tests {
             "destination 93.184.216.34 is one of this node's own addresses; see policy.allow_private"
         );
         assert!(line("1.1.1.1:25").contains("Tor's exit reject list"));
+        assert_eq!(line("1.1.1.1:0"), "port 0 is not a destination port");
     }
 
     #[test]

@@ -20,10 +20,16 @@ use std::net::IpAddr;
 
 /// Up to [`Addrs::CAPACITY`] addresses of one name, without heap: IPv4 first, then IPv6, each
 /// in the order the nameserver (or hosts file) gave them; duplicates are dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Addrs {
     addrs: [IpAddr; Addrs::CAPACITY],
     len: u8,
+}
+
+impl fmt::Debug for Addrs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 impl Default for Addrs {

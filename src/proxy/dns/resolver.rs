@@ -37,6 +37,8 @@ const RECV_BUF_LEN: usize = 4096;
 const MAX_SERVERS: usize = 8;
 /// Random draws before concluding the ID space is exhausted (it is 65536 wide).
 const MAX_ID_DRAWS: usize = 64;
+/// Longest wait for one server; resolv.conf itself allows at most 30 s.
+const MAX_TIMEOUT: Duration = Duration::from_secs(60);
 const A: usize = 0;
 const AAAA: usize = 1;
 
@@ -136,7 +138,8 @@ impl Resolver {
         Ok(Resolver {
             nameservers,
             hosts: config.hosts,
-            timeout: config.timeout.max(Duration::from_millis(1)),
+            // Bounded so `now + timeout` cannot overflow whatever the configuration says.
+            timeout: config.timeout.clamp(Duration::from_millis(1), MAX_TIMEOUT),
             attempts: config.attempts.max(1),
             negative_ttl: config.negative_ttl,
             max_ttl: config.max_ttl,
