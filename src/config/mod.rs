@@ -224,14 +224,38 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 
 /// Parses and validates config text.
 pub fn parse(text: &str) -> Result<Config, ConfigError> {
-    let raw: RawConfig = toml::from_str(text).map_err(toml_error)?;
+    let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
     raw.validate()
 }
 
-/// Syntax and type errors: toml's message already names the key (e.g. "unknown field
-/// `x`"), and the line is added so the operator can find it.
-fn toml_error(e: toml::de::Error) -> ConfigError {
-    ConfigError::new("", e.to_string().trim_end().replace('\n', " "))
+/// Syntax and type errors, with the key named as `section.key` where toml points at one,
+/// and the line number.
+fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
+    let Some(span) = e.span() else {
+        return ConfigError::new("", e.message());
+    };
+    let before = text.get(..span.start).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let section = before
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim());
+    // The span covers the key itself for an unknown key, the value for a bad value: either
+    // way the key is what precedes `=` on that line.
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let key = (text.get(line_start..).and_then(|l| l.lines().next()))
+        .and_then(|l| l.split_once('='))
+        .map(|(k, _)| k.trim())
+        .filter(|k| k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or("");
+    let key = match (section, key) {
+        (_, "") => String::new(),
+        (Some(section), key) => format!("{section}.{key}"),
+        (None, key) => key.to_string(),
+    };
+    ConfigError::new(key, format!("line {line}: {}", e.message()))
 }
 
 impl RawConfig {
@@ -519,6 +543,21 @@ mod tests {
                 .contains("role")
         );
         assert!(err("[nodes]\n").message.contains("nodes"));
+    }
+
+    #[test]
+    fn syntax_and_type_errors_name_the_key_and_line() {
+        let e = err(&format!("{USERS}[timeouts]\nhandshake = 5\n"));
+        assert_eq!(e.key, "timeouts.handshake");
+        assert!(
+            e.message.starts_with("line 5: unknown field `handshake`"),
+            "{e}"
+        );
+        let e = err("[node]\nlisten = \"127.0.0.1:1080\"\n");
+        assert_eq!(e.key, "node.listen");
+        assert!(e.message.starts_with("line 2: invalid type"), "{e}");
+        let e = err("[limits]\nmax_sessions = -1\n");
+        assert_eq!(e.key, "limits.max_sessions", "{e}");
     }
 
     #[test]

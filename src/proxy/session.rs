@@ -351,6 +351,12 @@ impl Session {
     }
 
     /// Handles whatever the current readiness allows, until nothing more can be done now.
+    ///
+    /// Interest is derived afresh from the session's state on every step: each stage's
+    /// handler asks whether a buffer has room or bytes waiting and whether that stage
+    /// reads at all, and acts only where that meets the readiness the kernel reported.
+    /// The sockets stay registered for both directions (edge-triggered), so no
+    /// re-registration is needed when interest changes.
     pub fn run(&mut self, ctx: &mut Ctx<'_>) -> Verdict {
         let budget = 8 * ctx.settings.limits.buffer_bytes as u64;
         let moved_before = self.moved();
