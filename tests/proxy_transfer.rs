@@ -72,6 +72,7 @@ fn receive_stream(s: &mut TcpStream) -> (u64, [u8; 32]) {
             Ok(n) => {
                 hash.update(&buf[..n]);
                 total += n as u64;
+                assert!(total <= TOTAL, "more bytes than were sent");
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => panic!("read after {total} bytes: {e}"),

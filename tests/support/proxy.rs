@@ -517,7 +517,8 @@ pub fn read_to_end(s: &mut TcpStream) -> Vec<u8> {
 /// True if the peer has closed: a read returns EOF or a reset within the bound.
 pub fn closed_by_peer(s: &mut TcpStream) -> bool {
     let mut buf = [0u8; 64];
-    loop {
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
         match s.read(&mut buf) {
             Ok(0) => return true,
             Ok(_) => continue,
@@ -529,6 +530,7 @@ pub fn closed_by_peer(s: &mut TcpStream) -> bool {
             Err(_) => return true,
         }
     }
+    false
 }
 
 pub fn half_close(s: &TcpStream) {
