@@ -32,13 +32,13 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 /// What sessions need to know of the config.
 #[derive(Debug, Clone, Copy)]
-pub struct Settings {
+pub(crate) struct Settings {
     pub timeouts: Timeouts,
     pub limits: Limits,
 }
 
 /// What a session handler may use besides itself.
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     pub registry: &'a Registry,
     pub resolver: &'a mut Resolver,
     pub auth: &'a mut dyn Authenticator,
