@@ -459,7 +459,8 @@ impl Session {
         let (greeting, consumed) = match socks5::parse_greeting(self.up.data()) {
             Ok(Parsed::NeedMore) => return Step::Idle,
             Ok(Parsed::Done { value, consumed }) => (value, consumed),
-            Err(_) => {
+            Err(e) => {
+                log::debug!("session {}: greeting: {e}", self.client_addr);
                 self.outcome = Outcome::BadHandshake("malformed SOCKS5 greeting");
                 return Step::Close;
             }
@@ -498,7 +499,8 @@ impl Session {
                 ctx.auth.check(value.username, value.password, ctx.ticket),
                 consumed,
             ),
-            Err(_) => {
+            Err(e) => {
+                log::debug!("session {}: username/password: {e}", self.client_addr);
                 self.outcome = Outcome::BadHandshake("malformed SOCKS5 username/password");
                 return Step::Close;
             }
@@ -520,7 +522,8 @@ impl Session {
                 (value.command, value.target.to_owned(), consumed)
             }
             Err(e) => {
-                self.outcome = Outcome::BadHandshake("malformed SOCKS5 request");
+                log::debug!("session {}: request: {e}", self.client_addr);
+                self.outcome = Outcome::BadHandshake("unusable SOCKS5 request");
                 return match e.reply() {
                     Some(reply) => self.reply_socks(reply, ctx.now),
                     None => Step::Close,
@@ -542,7 +545,8 @@ impl Session {
             Ok(Parsed::NeedMore) => return Step::Idle,
             Ok(Parsed::Done { value, .. }) => value,
             Err(e) => {
-                self.outcome = Outcome::BadHandshake("malformed HTTP request");
+                log::debug!("session {}: HTTP request: {e}", self.client_addr);
+                self.outcome = Outcome::BadHandshake("unusable HTTP request");
                 return self.reply_http(e.status(), ctx.now);
             }
         };
