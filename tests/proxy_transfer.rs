@@ -171,29 +171,33 @@ fn half_close_from_the_origin_keeps_the_other_direction_open() {
     node.wait_log("outcome=ok", 1);
 }
 
+/// Closes with an RST instead of a FIN (SO_LINGER 0).
+fn reset(conn: TcpStream) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid socket and a correctly sized linger struct.
+    let rc = unsafe {
+        libc::setsockopt(
+            conn.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0);
+    drop(conn);
+}
+
 #[test]
 fn reset_by_the_origin_reaches_the_client() {
     let node = Node::start(&config());
     let (addr, origin) = origin(|mut conn| {
         let mut b = [0u8; 4];
         conn.read_exact(&mut b).unwrap();
-        // SO_LINGER 0 then close: an RST instead of a FIN.
-        let linger = libc::linger {
-            l_onoff: 1,
-            l_linger: 0,
-        };
-        // SAFETY: a valid socket and a correctly sized linger struct.
-        let rc = unsafe {
-            libc::setsockopt(
-                conn.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_LINGER,
-                (&linger as *const libc::linger).cast(),
-                std::mem::size_of::<libc::linger>() as libc::socklen_t,
-            )
-        };
-        assert_eq!(rc, 0);
-        drop(conn);
+        reset(conn);
     });
     let (mut tunnel, _) = socks_tunnel(node.addr(), SocksTarget::Addr(addr));
     tunnel.write_all(b"ping").unwrap();
@@ -204,4 +208,28 @@ fn reset_by_the_origin_reaches_the_client() {
         .expect_err("the reset must be passed on, not a clean EOF");
     assert_eq!(err.kind(), ErrorKind::ConnectionReset);
     node.wait_log("outcome=reset by upstream", 1);
+}
+
+#[test]
+fn reset_by_the_client_reaches_the_origin() {
+    let node = Node::start(&config());
+    let (got_ping, wait_ping) = std::sync::mpsc::channel();
+    let (addr, origin) = origin(move |mut conn| {
+        let mut b = [0u8; 4];
+        conn.read_exact(&mut b).unwrap();
+        got_ping.send(()).unwrap();
+        let mut rest = [0u8; 16];
+        conn.read(&mut rest)
+    });
+    let (mut tunnel, _) = socks_tunnel(node.addr(), SocksTarget::Addr(addr));
+    tunnel.write_all(b"ping").unwrap();
+    // Reset only once the tunnel is known to carry data end to end.
+    wait_ping.recv_timeout(WAIT).unwrap();
+    reset(tunnel);
+    let err = origin
+        .join()
+        .unwrap()
+        .expect_err("the reset must be passed on, not a clean EOF");
+    assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+    node.wait_log("outcome=reset by client", 1);
 }

@@ -978,9 +978,11 @@ impl Session {
             Stage::AuthPending(_) => ctx.auth.cancel(ctx.ticket),
             _ => {}
         }
-        if matches!(self.outcome, Outcome::Reset("upstream")) {
-            // Pass the reset on, so the client does not mistake it for a clean end.
-            abort_on_close(&self.client.sock);
+        // Pass a reset on, so the other side does not mistake it for a clean end.
+        match (&self.outcome, self.upstream.as_ref()) {
+            (Outcome::Reset("upstream"), _) => abort_on_close(&self.client.sock),
+            (Outcome::Reset("client"), Some(upstream)) => abort_on_close(&upstream.sock),
+            _ => {}
         }
         let _ = ctx.registry.deregister(&mut self.client.sock);
         if let Some(upstream) = self.upstream.as_mut() {
