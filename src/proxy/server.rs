@@ -431,6 +431,17 @@ impl Core {
             }
         }
 
+        // Entries of closed sessions wait in the heap until due; when they outnumber the
+        // live ones, drop them all at once (each live session keeps its armed entry).
+        if self.timers.len() > 1024 + 4 * self.sessions.len() {
+            let sessions = &mut self.sessions;
+            self.timers.retain(|when, key, generation| {
+                sessions
+                    .get_current(key, generation)
+                    .is_some_and(|s| s.armed == Some(when))
+            });
+        }
+
         for (key, generation) in std::mem::take(&mut self.yielded) {
             if self.sessions.get_current(key, generation).is_some() {
                 self.drive(registry, key, now, |s, ctx| s.run(ctx));

@@ -21,6 +21,15 @@ impl Timers {
         self.heap.peek().map(|Reverse((t, _, _))| *t)
     }
 
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// Keeps only the entries `keep(deadline, key, generation)` accepts.
+    pub fn retain(&mut self, mut keep: impl FnMut(Instant, usize, u64) -> bool) {
+        self.heap.retain(|Reverse((t, k, g))| keep(*t, *k, *g));
+    }
+
     /// Removes and returns one entry that is due at `now`.
     pub fn pop_due(&mut self, now: Instant) -> Option<(Instant, usize, u64)> {
         match self.heap.peek() {
@@ -49,5 +58,9 @@ mod tests {
         assert_eq!(t.pop_due(later).map(|e| e.1), Some(1));
         assert!(t.pop_due(later).is_none());
         assert_eq!(t.next_deadline(), Some(now + Duration::from_secs(9)));
+        t.push(now + Duration::from_secs(7), 4, 1);
+        t.retain(|_, key, _| key != 3);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t.next_deadline(), Some(now + Duration::from_secs(7)));
     }
 }
