@@ -9,6 +9,7 @@ use super::codec::{detect, OwnedTarget, Protocol};
 use super::dns::{Addrs, DnsError, Lookup};
 use super::http::{self, RequestKind, Status};
 use super::io::{ConnectError, IoOutcome};
+use super::relay::{abort_on_close, pump, Endpoint, Flow};
 use super::server::Ctx;
 use super::socks5::{self, Command, Method, Reply};
 use mio::event::Event;
@@ -17,7 +18,6 @@ use mio::{Interest, Registry, Token};
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr};
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 /// Tokens below this are the server's own (listeners, signals, DNS, waker).
@@ -62,24 +62,6 @@ enum Step {
     Progress,
     Idle,
     Close,
-}
-
-/// One socket with the readiness the kernel last reported (edge-triggered: a flag stays
-/// set until an operation returns WouldBlock).
-struct Endpoint {
-    sock: TcpStream,
-    readable: bool,
-    writable: bool,
-}
-
-impl Endpoint {
-    fn new(sock: TcpStream) -> Endpoint {
-        Endpoint {
-            sock,
-            readable: false,
-            writable: false,
-        }
-    }
 }
 
 /// How the client asked for its tunnel, which decides how success and failure are told.
@@ -246,15 +228,6 @@ impl fmt::Display for Outcome {
             Outcome::Stuck => f.write_str("internal error (session stuck)"),
         }
     }
-}
-
-/// One direction of the relay: end-of-stream seen on its source, shutdown sent to its
-/// destination, bytes delivered.
-#[derive(Default)]
-struct Flow {
-    eof: bool,
-    shut: bool,
-    bytes: u64,
 }
 
 pub struct Session {
@@ -1005,79 +978,6 @@ impl Session {
             self.down_flow.bytes.saturating_sub(self.reply_bytes),
             ctx.now.saturating_duration_since(self.started).as_secs_f64(),
             self.outcome
-        );
-    }
-}
-
-/// Which socket a relay error came from.
-#[derive(Debug, Clone, Copy)]
-enum Broken {
-    Source,
-    Destination,
-}
-
-impl Broken {
-    /// `client_to_upstream`: the direction the error happened in.
-    fn name(self, client_to_upstream: bool) -> &'static str {
-        match (self, client_to_upstream) {
-            (Broken::Source, true) | (Broken::Destination, false) => "client",
-            (Broken::Source, false) | (Broken::Destination, true) => "upstream",
-        }
-    }
-}
-
-/// Moves what it can of one direction: write what is buffered, read while there is room
-/// (a full buffer stops reading: backpressure), and pass end-of-stream on as a
-/// `shutdown(Write)` once the buffer has drained. Returns whether anything changed.
-fn pump(
-    src: &mut Endpoint,
-    dst: &mut Endpoint,
-    buf: &mut Buffer,
-    flow: &mut Flow,
-    cap: usize,
-) -> Result<bool, (Broken, io::Error)> {
-    let mut changed = false;
-    if !buf.is_empty() && dst.writable {
-        changed = true;
-        match buf.write_to(&mut dst.sock) {
-            IoOutcome::Done(n) => flow.bytes += n as u64,
-            IoOutcome::WouldBlock => dst.writable = false,
-            IoOutcome::Error(e) => return Err((Broken::Destination, e)),
-            IoOutcome::Eof => return Err((Broken::Destination, io::ErrorKind::WriteZero.into())),
-        }
-    }
-    if !flow.eof && buf.has_room(cap) && src.readable {
-        changed = true;
-        match buf.read_from(&mut src.sock, cap) {
-            IoOutcome::Done(_) => {}
-            IoOutcome::Eof => flow.eof = true,
-            IoOutcome::WouldBlock => src.readable = false,
-            IoOutcome::Error(e) => return Err((Broken::Source, e)),
-        }
-    }
-    if flow.eof && buf.is_empty() && !flow.shut {
-        changed = true;
-        flow.shut = true;
-        // ENOTCONN here means the destination already went away; its own read will say so.
-        let _ = dst.sock.shutdown(Shutdown::Write);
-    }
-    Ok(changed)
-}
-
-/// SO_LINGER 0: close() then sends RST instead of FIN.
-fn abort_on_close(sock: &TcpStream) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: setsockopt reads exactly size_of::<linger>() bytes from a valid struct.
-    unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
         );
     }
 }
