@@ -538,6 +538,28 @@ contract AqueductUnitTest is AqueductBase {
         assertEq(aq.claim(2), 166_666 + 200 * 166_666);
     }
 
+    function test_claim_afterLongSilencePaysInStepsWhatClaimableAnnounced() public {
+        address[] memory nodes = _addNodes(1);
+        _pay(payer, member, 10); // 166_666 per epoch for 300 epochs
+        _beat(nodes, 0, 1);
+        _warpToEpoch(200);
+        vm.prank(nodes[0]);
+        aq.imOnline(); // settles epochs 0..63 only
+        _warpToEpoch(201);
+        uint256 expected = aq.claimable(nodes[0]);
+        assertEq(expected, 166_666 + 200 * 166_666);
+
+        vm.startPrank(nodes[0]);
+        assertEq(aq.claim(10), 166_666); // settles 64..127, pays epoch 0
+        assertEq(aq.claim(10), 0); // settles 128..191: epoch 200 not reached yet, nothing reverted
+        assertEq(aq.settledEpoch(), 192);
+        assertEq(aq.claim(10), 200 * 166_666); // settles 192..200, pays epoch 200
+        vm.expectRevert(Aqueduct.NothingToClaim.selector);
+        aq.claim(10);
+        vm.stopPrank();
+        assertEq(usd.balanceOf(nodes[0]), expected);
+    }
+
     /*//////////////////////////////////////////////////////////////
                                   OWNER
     //////////////////////////////////////////////////////////////*/
