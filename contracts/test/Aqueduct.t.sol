@@ -393,6 +393,9 @@ contract AqueductUnitTest is AqueductBase {
         vm.prank(nodes[1]);
         assertEq(aq.claim(1), 12 * 4_629);
         assertEq(2 * usd.balanceOf(nodes[1]), usd.balanceOf(nodes[0]));
+        (uint64 totalSlots, uint256 perSlot) = aq.epochPayout(0);
+        assertEq(totalSlots, 36);
+        assertEq(perSlot, 4_629);
     }
 
     function test_split_epochWithNoHeartbeatsRollsOver() public {
@@ -400,6 +403,10 @@ contract AqueductUnitTest is AqueductBase {
         _pay(payer, member, 1); // 166_666 per epoch for epochs 0..29
         // Nobody online in epochs 0 and 1; one heartbeat in epoch 2 takes all three pools.
         _warpToEpoch(2);
+        vm.expectEmit(address(aq));
+        emit Aqueduct.EpochSettled(0, 166_666, 0, 0, 166_666);
+        vm.expectEmit(address(aq));
+        emit Aqueduct.EpochSettled(1, 2 * 166_666, 0, 0, 2 * 166_666);
         vm.prank(nodes[0]);
         aq.imOnline();
         assertEq(aq.settledEpoch(), 2);
