@@ -385,12 +385,15 @@ contract Aqueduct is Ownable2Step, Pausable, ReentrancyGuardTransient {
     }
 
     /// @notice Pays the caller what it earned in up to `maxEpochs` finished epochs, oldest first.
-    ///         Removed nodes can claim too: earned is earned.
+    ///         Removed nodes can claim too: earned is earned. Settles up to MAX_SETTLE_PER_CALL
+    ///         finished epochs first; if that was not yet enough to reach any of the caller's
+    ///         epochs it returns 0 (keeping the settlement done) and a later call pays.
     /// @return paid Token units sent to the caller.
     function claim(uint256 maxEpochs) external nonReentrant returns (uint256 paid) {
         if (maxEpochs == 0) revert ZeroMaxEpochs();
         uint64 current = currentEpoch();
-        if (_stream.settledEpoch < current) _settle(current, MAX_SETTLE_PER_CALL);
+        uint64 before = _stream.settledEpoch;
+        if (before < current) _settle(current, MAX_SETTLE_PER_CALL);
         uint64 settled = _stream.settledEpoch;
 
         uint64 cursor = _nodes[msg.sender].cursorPlus1;
@@ -406,7 +409,12 @@ contract Aqueduct is Ownable2Step, Pausable, ReentrancyGuardTransient {
                 ++claimed;
             }
         }
-        if (claimed == 0) revert NothingToClaim();
+        if (claimed == 0) {
+            // After a long silence the node's epochs may lie beyond this call's settlement
+            // budget: keep the progress made and let the next call go on from there.
+            if (settled != before) return 0;
+            revert NothingToClaim();
+        }
         _nodes[msg.sender].cursorPlus1 = cursor;
         emit Claimed(msg.sender, paid, claimed);
         if (paid > 0) token.safeTransfer(msg.sender, paid);

@@ -393,6 +393,9 @@ contract AqueductUnitTest is AqueductBase {
         vm.prank(nodes[1]);
         assertEq(aq.claim(1), 12 * 4_629);
         assertEq(2 * usd.balanceOf(nodes[1]), usd.balanceOf(nodes[0]));
+        (uint64 totalSlots, uint256 perSlot) = aq.epochPayout(0);
+        assertEq(totalSlots, 36);
+        assertEq(perSlot, 4_629);
     }
 
     function test_split_epochWithNoHeartbeatsRollsOver() public {
@@ -400,6 +403,10 @@ contract AqueductUnitTest is AqueductBase {
         _pay(payer, member, 1); // 166_666 per epoch for epochs 0..29
         // Nobody online in epochs 0 and 1; one heartbeat in epoch 2 takes all three pools.
         _warpToEpoch(2);
+        vm.expectEmit(address(aq));
+        emit Aqueduct.EpochSettled(0, 166_666, 0, 0, 166_666);
+        vm.expectEmit(address(aq));
+        emit Aqueduct.EpochSettled(1, 2 * 166_666, 0, 0, 2 * 166_666);
         vm.prank(nodes[0]);
         aq.imOnline();
         assertEq(aq.settledEpoch(), 2);
@@ -536,6 +543,28 @@ contract AqueductUnitTest is AqueductBase {
         _warpToEpoch(201);
         vm.prank(nodes[0]);
         assertEq(aq.claim(2), 166_666 + 200 * 166_666);
+    }
+
+    function test_claim_afterLongSilencePaysInStepsWhatClaimableAnnounced() public {
+        address[] memory nodes = _addNodes(1);
+        _pay(payer, member, 10); // 166_666 per epoch for 300 epochs
+        _beat(nodes, 0, 1);
+        _warpToEpoch(200);
+        vm.prank(nodes[0]);
+        aq.imOnline(); // settles epochs 0..63 only
+        _warpToEpoch(201);
+        uint256 expected = aq.claimable(nodes[0]);
+        assertEq(expected, 166_666 + 200 * 166_666);
+
+        vm.startPrank(nodes[0]);
+        assertEq(aq.claim(10), 166_666); // settles 64..127, pays epoch 0
+        assertEq(aq.claim(10), 0); // settles 128..191: epoch 200 not reached yet, nothing reverted
+        assertEq(aq.settledEpoch(), 192);
+        assertEq(aq.claim(10), 200 * 166_666); // settles 192..200, pays epoch 200
+        vm.expectRevert(Aqueduct.NothingToClaim.selector);
+        aq.claim(10);
+        vm.stopPrank();
+        assertEq(usd.balanceOf(nodes[0]), expected);
     }
 
     /*//////////////////////////////////////////////////////////////
