@@ -4,7 +4,7 @@ CARGO ?= cargo
 TOOLS := $(CURDIR)/tools/node_modules/.bin
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: all build release tools lint test test-rust test-contracts demo clean
+.PHONY: all build release tools lint test test-rust test-contracts demo clean fuzz fuzz-stable
 
 all: build
 
@@ -39,3 +39,15 @@ demo: tools build
 clean:
 	$(CARGO) clean
 	rm -rf tools/node_modules contracts/out contracts/cache
+
+# Coverage-guided fuzzing of the protocol parsers (cargo-fuzz on stable via RUSTC_BOOTSTRAP).
+FUZZ_SECONDS ?= 300
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
+	for t in socks5 http; do mkdir -p fuzz/corpus/$$t; \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t fuzz/corpus/$$t fuzz/seeds/$$t -- \
+	    -dict=fuzz/$$t.dict -max_total_time=$(FUZZ_SECONDS) || exit 1; done
+
+# The same invariants over mutated seeds, without sanitizers; bounded in count and time.
+fuzz-stable:
+	cd fuzz && $(CARGO) run --release --bin mutate -- all 100000000 60

@@ -10,4 +10,6 @@ pub mod config;
 pub mod contract;
 pub mod credential;
 pub mod eth;
+pub mod local;
+pub mod node;
 pub mod proxy;

@@ -3,6 +3,7 @@
 use crate::cli::{Args, CmdResult, Failure};
 
 pub mod chain;
+pub mod local;
 pub mod node;
 
 pub const USAGE: &str = "\
@@ -12,6 +13,7 @@ usage: aqueduct <command> [flags]
 
 Running a node
   node --config FILE           run the SOCKS5 + HTTP proxy node
+  local                        one local proxy that uses the whole network (members)
 
 Chain commands (flags: --rpc URL | AQUEDUCT_RPC, --key FILE, --contract ADDR,
 or the same from --config FILE's [chain] section; --json for machine output)
@@ -32,6 +34,7 @@ or the same from --config FILE's [chain] section; --json for machine output)
 pub fn dispatch(name: &str, args: Args) -> CmdResult {
     match name {
         "node" => node::run(args),
+        "local" => local::run(args),
         "keygen" | "deploy" | "add-node" | "remove-node" | "set-endpoint" | "subscribe"
         | "token" | "status" | "claim" | "nodes" => chain::run(name, args),
         other => Err(Failure::usage(format!("unknown command `{other}`"))

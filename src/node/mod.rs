@@ -1,0 +1,1 @@
+//! The node's chain side (being written): membership sync, chain-backed auth, heartbeats.
