@@ -1,5 +1,6 @@
 //! Bulk data through a SOCKS5 tunnel arrives intact (256 MiB each way, SHA-256 checked),
-//! half-close works in both directions, and a reset from the origin reaches the client.
+//! half-close works in both directions, and a reset from the origin reaches the client;
+//! each in both relay modes (`[relay] mode`: splice(2) through pipes, and userspace copy).
 
 #[path = "support/proxy.rs"]
 mod proxy;
@@ -14,9 +15,28 @@ use std::thread;
 const TOTAL: u64 = 256 * 1024 * 1024;
 const CHUNK: usize = 64 * 1024;
 
-fn config() -> String {
-    format!("{ALICE}[policy]\nallow_private = true\n")
+fn config(relay: &str) -> String {
+    format!("{ALICE}[policy]\nallow_private = true\n[relay]\nmode = \"{relay}\"\n")
 }
+
+/// One `#[test]` per relay mode for a scenario taking the mode.
+macro_rules! in_both_relay_modes {
+    ($scenario:ident: $splice:ident, $copy:ident) => {
+        #[test]
+        fn $splice() {
+            $scenario("splice");
+        }
+        #[test]
+        fn $copy() {
+            $scenario("copy");
+        }
+    };
+}
+
+in_both_relay_modes!(transfer_256_mib_each_way: transfer_256_mib_each_way_is_intact, transfer_256_mib_each_way_is_intact_copying);
+in_both_relay_modes!(half_close_from_the_origin: half_close_from_the_origin_keeps_the_other_direction_open, half_close_from_the_origin_copying);
+in_both_relay_modes!(reset_by_the_origin: reset_by_the_origin_reaches_the_client, reset_by_the_origin_copying);
+in_both_relay_modes!(reset_by_the_client: reset_by_the_client_reaches_the_origin, reset_by_the_client_copying);
 
 /// Deterministic pseudo-random bytes, generated chunk by chunk (xorshift64*), so the
 /// stream never has to exist in memory as a whole.
@@ -95,9 +115,8 @@ fn origin<T: Send + 'static>(
     (addr, handle)
 }
 
-#[test]
-fn transfer_256_mib_each_way_is_intact() {
-    let node = Node::start(&config());
+fn transfer_256_mib_each_way(relay: &str) {
+    let node = Node::start(&config(relay));
     // Upload: client -> origin, then the client half-closes and the origin reports what
     // it received.
     let (up_addr, up_origin) = origin(|mut conn| {
@@ -134,13 +153,17 @@ fn transfer_256_mib_each_way_is_intact() {
         "download arrived intact"
     );
     let log = node.wait_log("outcome=ok", 2);
+    let mode_line = match relay {
+        "splice" => "relay: splice(2)",
+        _ => "relay: userspace buffers",
+    };
+    assert!(log.contains(mode_line), "{log}");
     assert!(log.contains(&format!("up={TOTAL} down=32 ")), "{log}");
     assert!(log.contains(&format!("up=0 down={TOTAL} ")), "{log}");
 }
 
-#[test]
-fn half_close_from_the_origin_keeps_the_other_direction_open() {
-    let node = Node::start(&config());
+fn half_close_from_the_origin(relay: &str) {
+    let node = Node::start(&config(relay));
     let (addr, origin) = origin(|mut conn| {
         let peer = conn.peer_addr().unwrap();
         conn.write_all(b"greeting then FIN").unwrap();
@@ -191,9 +214,8 @@ fn reset(conn: TcpStream) {
     drop(conn);
 }
 
-#[test]
-fn reset_by_the_origin_reaches_the_client() {
-    let node = Node::start(&config());
+fn reset_by_the_origin(relay: &str) {
+    let node = Node::start(&config(relay));
     let (addr, origin) = origin(|mut conn| {
         let mut b = [0u8; 4];
         conn.read_exact(&mut b).unwrap();
@@ -210,9 +232,8 @@ fn reset_by_the_origin_reaches_the_client() {
     node.wait_log("outcome=reset by upstream", 1);
 }
 
-#[test]
-fn reset_by_the_client_reaches_the_origin() {
-    let node = Node::start(&config());
+fn reset_by_the_client(relay: &str) {
+    let node = Node::start(&config(relay));
     let (got_ping, wait_ping) = std::sync::mpsc::channel();
     let (addr, origin) = origin(move |mut conn| {
         let mut b = [0u8; 4];

@@ -4,6 +4,7 @@
 use std::fmt;
 
 pub mod chain;
+pub mod relay;
 
 /// A config problem, naming the key (`section.key`) it is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +60,8 @@ pub struct RawConfig {
     pub limits: RawLimits,
     #[serde(default)]
     pub dns: RawDns,
+    #[serde(default)]
+    pub relay: relay::RawRelay,
     pub chain: Option<chain::RawChain>,
 }
 
@@ -132,6 +135,7 @@ pub struct Config {
     pub timeouts: Timeouts,
     pub limits: Limits,
     pub dns: DnsConfig,
+    pub relay: relay::RelayConfig,
     pub chain: Option<chain::ChainConfig>,
 }
 
@@ -289,6 +293,7 @@ impl RawConfig {
         let timeouts = validate_timeouts(self.timeouts)?;
         let limits = validate_limits(self.limits)?;
         let dns = validate_dns(self.dns)?;
+        let relay = self.relay.validate()?;
         let chain = self.chain.map(chain::RawChain::validate).transpose()?;
         Ok(Config {
             node: NodeConfig {
@@ -300,6 +305,7 @@ impl RawConfig {
             timeouts,
             limits,
             dns,
+            relay,
             chain,
         })
     }
@@ -532,7 +538,7 @@ mod tests {
     #[test]
     fn unknown_keys_are_errors_in_every_section() {
         for section in [
-            "node", "auth", "policy", "timeouts", "limits", "dns", "chain",
+            "node", "auth", "policy", "timeouts", "limits", "dns", "relay", "chain",
         ] {
             let e = err(&format!("{USERS}[{section}]\nbogus_key = 1\n"));
             assert!(e.message.contains("bogus_key"), "{section}: {e}");

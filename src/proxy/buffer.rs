@@ -1,8 +1,9 @@
-//! A bounded byte queue for one direction of a session. Memory is allocated on first use,
-//! so a session that never relays never holds a full-size buffer; issue 7 will take
-//! buffers from a pool here and hand them back while a session is idle.
+//! A bounded byte queue for one direction of a session. Its memory comes from the
+//! [`Pool`] when bytes are about to arrive and goes back as soon as it has drained, so an
+//! idle session holds no buffer memory at all.
 
 use super::io::{self, IoOutcome};
+use super::pool::Pool;
 use std::io::{Read, Write};
 
 #[derive(Default)]
@@ -19,6 +20,34 @@ impl Buffer {
 
     pub fn is_empty(&self) -> bool {
         self.start == self.end
+    }
+
+    /// Whether the buffer holds memory (pooled or not).
+    pub fn is_attached(&self) -> bool {
+        self.mem.capacity() != 0
+    }
+
+    /// Takes memory from the pool unless it already has some.
+    pub fn attach(&mut self, pool: &mut Pool) {
+        if !self.is_attached() {
+            self.mem = pool.take_buffer();
+        }
+    }
+
+    /// Gives the memory back once there is nothing left in it.
+    pub fn release_if_empty(&mut self, pool: &mut Pool) {
+        if self.is_empty() && self.is_attached() {
+            pool.give_buffer(std::mem::take(&mut self.mem));
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Gives the memory back whatever it holds (the session is ending).
+    pub fn release(&mut self, pool: &mut Pool) {
+        self.start = 0;
+        self.end = 0;
+        self.release_if_empty(pool);
     }
 
     pub fn data(&self) -> &[u8] {
@@ -60,11 +89,12 @@ impl Buffer {
         self.end += bytes.len();
     }
 
-    /// Replaces the content with `bytes` (the rewritten head of a forwarded HTTP request).
-    pub fn replace(&mut self, bytes: Vec<u8>) {
+    /// Replaces the content with `bytes` (the rewritten head of a forwarded HTTP request);
+    /// returns the old memory for the caller to give back.
+    pub fn replace(&mut self, bytes: Vec<u8>) -> Vec<u8> {
         self.start = 0;
         self.end = bytes.len();
-        self.mem = bytes;
+        std::mem::replace(&mut self.mem, bytes)
     }
 
     /// One read from `src` into the buffer, keeping it at most `cap` bytes long.
@@ -113,5 +143,26 @@ mod tests {
         assert!(b.is_empty());
         assert!(matches!(b.read_from(&mut src, 64), IoOutcome::Done(4)));
         assert!(matches!(b.read_from(&mut src, 64), IoOutcome::Eof));
+    }
+
+    #[test]
+    fn memory_comes_from_the_pool_and_goes_back_when_drained() {
+        let mut pool = Pool::copying(1024);
+        let mut b = Buffer::default();
+        assert!(!b.is_attached());
+        b.attach(&mut pool);
+        assert_eq!(pool.in_use(), (1, 0));
+        let mut src: &[u8] = b"abc";
+        assert!(matches!(b.read_from(&mut src, 1024), IoOutcome::Done(3)));
+        b.release_if_empty(&mut pool);
+        assert_eq!(pool.in_use(), (1, 0), "kept while it holds bytes");
+        b.consume(3);
+        b.release_if_empty(&mut pool);
+        assert!(!b.is_attached());
+        assert_eq!(pool.in_use(), (0, 0));
+        b.attach(&mut pool);
+        b.push(b"x");
+        b.release(&mut pool);
+        assert_eq!(pool.in_use(), (0, 0), "released even with bytes left");
     }
 }

@@ -4,7 +4,8 @@
 //! - [`server`]: the loop, listeners, timers, signals, limits.
 //! - `session`: one connection from first byte to close (see doc/lifetime-of-a-session.md).
 //! - [`auth`]: who may use the proxy; answers may arrive later through the loop.
-//! - `relay`: one direction of an open tunnel (`pump`).
+//! - `relay`: one direction of an open tunnel (`pump`); `splice`: its zero-copy path;
+//!   `pool`: the buffers and pipes sessions borrow while bytes are in flight.
 //! - `buffer`, `io`, `slab`, `timers`, `signals`: the small parts the loop is made of.
 //! - [`codec`], [`socks5`], [`http`]: pure protocol parsers; [`dns`], [`policy`]: where
 //!   a session may go and how names become addresses.
@@ -16,12 +17,14 @@ pub mod dns;
 pub mod http;
 mod io;
 pub mod policy;
+mod pool;
 mod relay;
 pub mod server;
 mod session;
 mod signals;
 mod slab;
 pub mod socks5;
+mod splice;
 mod timers;
 
 pub use server::Server;

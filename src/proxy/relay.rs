@@ -1,9 +1,11 @@
 //! The relay's moving parts: a socket with its readiness, one direction's state, and
-//! `pump`, the only place bytes move while a tunnel is open (where issue 7's splice(2)
-//! variant goes).
+//! `pump`, the only place bytes move while a tunnel is open: through a kernel pipe with
+//! splice(2) when the pool has one, else through a userspace buffer.
 
 use super::buffer::Buffer;
 use super::io::IoOutcome;
+use super::pool::Pool;
+use super::splice::Pipe;
 use mio::net::TcpStream;
 use std::io;
 use std::net::Shutdown;
@@ -28,12 +30,34 @@ impl Endpoint {
 }
 
 /// One direction of the relay: end-of-stream seen on its source, shutdown sent to its
-/// destination, bytes delivered.
+/// destination, bytes delivered, and the pipe it holds while bytes are in flight.
 #[derive(Default)]
 pub struct Flow {
     pub eof: bool,
     pub shut: bool,
     pub bytes: u64,
+    pipe: Option<Pipe>,
+    /// The last splice into the pipe would block while the pipe held bytes: either the
+    /// socket is drained or the pipe is full. Reading waits until the pipe drains a
+    /// little, which tells the two apart without spinning.
+    pipe_full: bool,
+}
+
+impl Flow {
+    /// Bytes read from the source and not yet written (in the pipe).
+    pub fn in_pipe(&self) -> usize {
+        self.pipe.as_ref().map_or(0, Pipe::len)
+    }
+
+    /// Gives the pipe back once it has drained (or whatever it holds, if `always`).
+    pub fn release(&mut self, pool: &mut Pool, always: bool) {
+        if self.in_pipe() == 0 || always {
+            if let Some(pipe) = self.pipe.take() {
+                pool.give_pipe(pipe);
+            }
+            self.pipe_full = false;
+        }
+    }
 }
 
 /// Which socket a relay error came from.
@@ -54,35 +78,78 @@ impl Broken {
 }
 
 /// Moves what it can of one direction: write what is buffered, read while there is room
-/// (a full buffer stops reading: backpressure), and pass end-of-stream on as a
-/// `shutdown(Write)` once the buffer has drained. Returns whether anything changed.
+/// (a full buffer or pipe stops reading: backpressure), and pass end-of-stream on as a
+/// `shutdown(Write)` once everything has drained. Returns whether anything changed.
+///
+/// Bytes in `buf` (handshake leftovers, or read while no pipe was free) are always older
+/// than bytes in the pipe: the buffer is written first and only read into while the
+/// direction holds no pipe.
 pub fn pump(
     src: &mut Endpoint,
     dst: &mut Endpoint,
     buf: &mut Buffer,
     flow: &mut Flow,
     cap: usize,
+    pool: &mut Pool,
 ) -> Result<bool, (Broken, io::Error)> {
     let mut changed = false;
-    if !buf.is_empty() && dst.writable {
-        changed = true;
-        match buf.write_to(&mut dst.sock) {
-            IoOutcome::Done(n) => flow.bytes += n as u64,
-            IoOutcome::WouldBlock => dst.writable = false,
-            IoOutcome::Error(e) => return Err((Broken::Destination, e)),
-            IoOutcome::Eof => return Err((Broken::Destination, io::ErrorKind::WriteZero.into())),
+    if dst.writable {
+        let written = if !buf.is_empty() {
+            Some(buf.write_to(&mut dst.sock))
+        } else {
+            match flow.pipe.as_mut() {
+                Some(pipe) if !pipe.is_empty() => Some(pipe.drain_to(&dst.sock)),
+                _ => None,
+            }
+        };
+        if let Some(outcome) = written {
+            changed = true;
+            match outcome {
+                IoOutcome::Done(n) => {
+                    flow.bytes += n as u64;
+                    flow.pipe_full = false;
+                }
+                IoOutcome::WouldBlock => dst.writable = false,
+                IoOutcome::Error(e) => return Err((Broken::Destination, e)),
+                IoOutcome::Eof => {
+                    return Err((Broken::Destination, io::ErrorKind::WriteZero.into()))
+                }
+            }
         }
     }
-    if !flow.eof && buf.has_room(cap) && src.readable {
-        changed = true;
-        match buf.read_from(&mut src.sock, cap) {
-            IoOutcome::Done(_) => {}
-            IoOutcome::Eof => flow.eof = true,
-            IoOutcome::WouldBlock => src.readable = false,
-            IoOutcome::Error(e) => return Err((Broken::Source, e)),
+    if !flow.eof && src.readable {
+        if flow.pipe.is_none() && buf.is_empty() && pool.splices() {
+            flow.pipe = pool.take_pipe();
+        }
+        let read = match flow.pipe.as_mut() {
+            Some(pipe) if !flow.pipe_full && pipe.room() > 0 => {
+                let empty_before = pipe.is_empty();
+                match pipe.fill_from(&src.sock) {
+                    IoOutcome::WouldBlock if !empty_before => {
+                        flow.pipe_full = true;
+                        Some(IoOutcome::Done(0))
+                    }
+                    other => Some(other),
+                }
+            }
+            Some(_) => None,
+            None if buf.has_room(cap) => {
+                buf.attach(pool);
+                Some(buf.read_from(&mut src.sock, cap))
+            }
+            None => None,
+        };
+        if let Some(outcome) = read {
+            changed = true;
+            match outcome {
+                IoOutcome::Done(_) => {}
+                IoOutcome::Eof => flow.eof = true,
+                IoOutcome::WouldBlock => src.readable = false,
+                IoOutcome::Error(e) => return Err((Broken::Source, e)),
+            }
         }
     }
-    if flow.eof && buf.is_empty() && !flow.shut {
+    if flow.eof && buf.is_empty() && flow.in_pipe() == 0 && !flow.shut {
         changed = true;
         flow.shut = true;
         // ENOTCONN here means the destination already went away; its own read will say so.
@@ -112,6 +179,7 @@ pub fn abort_on_close(sock: &TcpStream) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::relay::{RelayConfig, RelayMode};
     use std::io::{Read, Write};
     use std::time::Duration;
 
@@ -129,6 +197,20 @@ mod tests {
         (end, peer)
     }
 
+    /// A copying pool and, where the kernel splices, a splicing one.
+    fn pools() -> Vec<Pool> {
+        let mut pools = vec![Pool::copying(1024)];
+        if cfg!(target_os = "linux") {
+            let relay = RelayConfig {
+                mode: RelayMode::Splice,
+                pipe_bytes: 4096,
+                max_pipes: 4,
+            };
+            pools.push(Pool::new(1024, &relay).unwrap());
+        }
+        pools
+    }
+
     /// Pumps until nothing changes (bounded).
     fn settle(
         src: &mut Endpoint,
@@ -136,9 +218,10 @@ mod tests {
         buf: &mut Buffer,
         flow: &mut Flow,
         cap: usize,
+        pool: &mut Pool,
     ) {
         for _ in 0..100 {
-            match pump(src, dst, buf, flow, cap) {
+            match pump(src, dst, buf, flow, cap, pool) {
                 Ok(true) => {}
                 Ok(false) => return,
                 Err((side, e)) => panic!("{side:?}: {e}"),
@@ -149,45 +232,79 @@ mod tests {
 
     #[test]
     fn bytes_then_end_of_stream_pass_through() {
-        let (mut src, mut src_peer) = pair();
-        let (mut dst, mut dst_peer) = pair();
-        src_peer.write_all(b"hello").unwrap();
-        src_peer.shutdown(Shutdown::Write).unwrap();
-        let (mut buf, mut flow) = (Buffer::default(), Flow::default());
-        for _ in 0..100 {
-            src.readable = true;
-            settle(&mut src, &mut dst, &mut buf, &mut flow, 1024);
-            if flow.shut {
-                break;
+        for mut pool in pools() {
+            let (mut src, mut src_peer) = pair();
+            let (mut dst, mut dst_peer) = pair();
+            src_peer.write_all(b"hello").unwrap();
+            src_peer.shutdown(Shutdown::Write).unwrap();
+            let (mut buf, mut flow) = (Buffer::default(), Flow::default());
+            for _ in 0..100 {
+                src.readable = true;
+                settle(&mut src, &mut dst, &mut buf, &mut flow, 1024, &mut pool);
+                if flow.shut {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
             }
-            std::thread::sleep(Duration::from_millis(5));
+            assert!(flow.eof && flow.shut, "splice: {}", pool.splices());
+            assert_eq!(flow.bytes, 5);
+            let mut got = Vec::new();
+            dst_peer.read_to_end(&mut got).unwrap();
+            assert_eq!(got, b"hello", "data, then FIN");
+            buf.release_if_empty(&mut pool);
+            flow.release(&mut pool, false);
+            assert_eq!(pool.in_use(), (0, 0), "everything went back");
         }
-        assert!(flow.eof && flow.shut);
-        assert_eq!(flow.bytes, 5);
-        let mut got = Vec::new();
-        dst_peer.read_to_end(&mut got).unwrap();
-        assert_eq!(got, b"hello", "data, then FIN");
     }
 
     #[test]
-    fn a_full_buffer_stops_reading_until_it_drains() {
-        let (mut src, mut src_peer) = pair();
-        let (mut dst, mut dst_peer) = pair();
-        src_peer.write_all(b"0123456789").unwrap();
-        std::thread::sleep(Duration::from_millis(20));
-        let (mut buf, mut flow) = (Buffer::default(), Flow::default());
-        dst.writable = false; // as if the destination were not draining
-        settle(&mut src, &mut dst, &mut buf, &mut flow, 4);
-        assert_eq!(buf.data(), b"0123", "stopped at the cap");
-        assert!(
-            src.readable,
-            "the source is left unread, not marked drained"
-        );
-        dst.writable = true;
-        settle(&mut src, &mut dst, &mut buf, &mut flow, 4);
-        let mut got = [0u8; 10];
-        dst_peer.read_exact(&mut got).unwrap();
-        assert_eq!(&got, b"0123456789");
-        assert!(!flow.shut, "no end-of-stream yet");
+    fn a_full_buffer_or_pipe_stops_reading_until_it_drains() {
+        for mut pool in pools() {
+            let splices = pool.splices();
+            let (mut src, mut src_peer) = pair();
+            let (mut dst, mut dst_peer) = pair();
+            // More than either the 1 KiB buffer or the 4 KiB pipe holds.
+            let data: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+            src_peer.write_all(&data).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+            let (mut buf, mut flow) = (Buffer::default(), Flow::default());
+            dst.writable = false; // as if the destination were not draining
+            settle(&mut src, &mut dst, &mut buf, &mut flow, 1024, &mut pool);
+            let held = buf.len() + flow.in_pipe();
+            assert!(
+                held > 0 && held < data.len(),
+                "splice {splices}: held {held}"
+            );
+            if splices {
+                assert_eq!(buf.len(), 0, "the pipe, not the buffer");
+                assert!(flow.in_pipe() <= 4096);
+            } else {
+                assert_eq!(buf.len(), 1024, "stopped at the cap");
+            }
+            assert!(
+                src.readable,
+                "the source is left unread, not marked drained"
+            );
+            assert_eq!(flow.bytes, 0);
+            let mut got = vec![0u8; data.len()];
+            let mut read = 0;
+            for _ in 0..1000 {
+                dst.writable = true;
+                src.readable = true;
+                settle(&mut src, &mut dst, &mut buf, &mut flow, 1024, &mut pool);
+                dst_peer
+                    .set_read_timeout(Some(Duration::from_millis(20)))
+                    .unwrap();
+                if let Ok(n) = dst_peer.read(&mut got[read..]) {
+                    read += n;
+                }
+                if read == data.len() {
+                    break;
+                }
+            }
+            assert_eq!(got, data, "splice {splices}: in order, nothing lost");
+            assert_eq!(flow.bytes, data.len() as u64);
+            assert!(!flow.shut, "no end-of-stream yet");
+        }
     }
 }

@@ -6,6 +6,7 @@ use super::auth::{self, Account, Authenticator, Rejected, Ticket};
 use super::dns::{Addrs, DnsError, Resolver, ResolverConfig};
 use super::io::is_resource_exhaustion;
 use super::policy::{self, Policy};
+use super::pool::Pool;
 use super::session::{token_owner, Outcome, Session, Verdict};
 use super::signals::SignalPipe;
 use super::slab::Slab;
@@ -44,6 +45,8 @@ pub(crate) struct Ctx<'a> {
     pub auth: &'a mut dyn Authenticator,
     pub policy: &'a Policy,
     pub settings: &'a Settings,
+    /// Relay buffers and pipes, lent to sessions while they have bytes in flight.
+    pub pool: &'a mut Pool,
     pub now: Instant,
     /// The session's slab key (also its owner id at the resolver).
     pub key: usize,
@@ -71,6 +74,7 @@ struct Core {
     auth: Box<dyn Authenticator>,
     policy: Policy,
     settings: Settings,
+    pool: Pool,
     accept_paused_until: Option<Instant>,
     exhaustion_logged: bool,
     limit_logged: bool,
@@ -132,6 +136,15 @@ impl Server {
             log::warn!("cannot list this machine's addresses ({e}); policy denies only the configured ranges");
             Vec::new()
         });
+        let pool = Pool::new(config.limits.buffer_bytes, &config.relay)?;
+        log::info!(
+            "relay: {}",
+            if pool.splices() {
+                "splice(2) through pooled pipes"
+            } else {
+                "userspace buffers (copy)"
+            }
+        );
         let core = Core {
             sessions: Slab::new(),
             timers: Timers::default(),
@@ -143,6 +156,7 @@ impl Server {
                 timeouts: config.timeouts,
                 limits: config.limits,
             },
+            pool,
             accept_paused_until: None,
             exhaustion_logged: false,
             limit_logged: false,
@@ -370,6 +384,7 @@ impl Core {
             auth: &mut *self.auth,
             policy: &self.policy,
             settings: &self.settings,
+            pool: &mut self.pool,
             now,
             key,
             ticket: Ticket {
@@ -381,6 +396,8 @@ impl Core {
             Verdict::Close => {
                 if let Some(session) = self.sessions.remove(key) {
                     session.finish(&mut ctx);
+                    let (buffers, pipes) = ctx.pool.in_use();
+                    log::debug!("relay pool: {buffers} buffers, {pipes} pipes in use");
                 }
             }
             Verdict::Yield => {

@@ -9,6 +9,7 @@ use super::codec::{detect, OwnedTarget, Protocol};
 use super::dns::{Addrs, DnsError, Lookup};
 use super::http::{self, RequestKind, Status};
 use super::io::{ConnectError, IoOutcome};
+use super::pool::Pool;
 use super::relay::{abort_on_close, pump, Endpoint, Flow};
 use super::server::Ctx;
 use super::socks5::{self, Command, Method, Reply};
@@ -346,9 +347,15 @@ impl Session {
                 Stage::Closing => self.step_closing(),
             };
             match step {
-                Step::Idle => return Verdict::Continue,
+                Step::Idle => {
+                    self.release_drained(ctx.pool);
+                    return Verdict::Continue;
+                }
                 Step::Close => return Verdict::Close,
-                Step::Progress if self.moved() - moved_before >= budget => return Verdict::Yield,
+                Step::Progress if self.moved() - moved_before >= budget => {
+                    self.release_drained(ctx.pool);
+                    return Verdict::Yield;
+                }
                 Step::Progress => {}
             }
         }
@@ -359,6 +366,14 @@ impl Session {
         );
         self.outcome = Outcome::Stuck;
         Verdict::Close
+    }
+
+    /// Gives back buffers and pipes that hold nothing, so a waiting session holds none.
+    fn release_drained(&mut self, pool: &mut Pool) {
+        self.up.release_if_empty(pool);
+        self.down.release_if_empty(pool);
+        self.up_flow.release(pool, false);
+        self.down_flow.release(pool, false);
     }
 
     fn moved(&self) -> u64 {
@@ -390,6 +405,7 @@ impl Session {
                 _ => Step::Close,
             };
         }
+        self.up.attach(ctx.pool);
         match self.up.read_from(&mut self.client.sock, limit) {
             IoOutcome::Done(_) => Step::Progress,
             IoOutcome::WouldBlock => {
@@ -461,6 +477,7 @@ impl Session {
                 Stage::Closing
             }
         };
+        self.down.attach(ctx.pool);
         self.down.push(&socks5::method_selection(method));
         Step::Progress
     }
@@ -567,6 +584,7 @@ impl Session {
         match (result, after) {
             (Ok(account), AfterAuth::SocksRequest) => {
                 self.account = Some(account);
+                self.down.attach(ctx.pool);
                 self.down.push(&socks5::auth_status(true));
                 self.stage = Stage::SocksRequest;
                 Step::Progress
@@ -748,6 +766,7 @@ impl Session {
             .sock
             .local_addr()
             .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
+        self.down.attach(ctx.pool);
         match proto {
             Proto::Socks => {
                 let reply = socks5::encode_reply(Reply::Succeeded, bound);
@@ -762,7 +781,8 @@ impl Session {
             Proto::HttpForward => {
                 let max = ctx.settings.limits.max_handshake_bytes;
                 let data = self.up.data();
-                let mut out = Vec::with_capacity(data.len() + 32);
+                let mut out = ctx.pool.take_buffer();
+                out.clear();
                 match http::parse_request_head(data, max) {
                     Ok(Parsed::Done { value: head, .. }) => {
                         http::write_forward_head(data, &head, &mut out);
@@ -771,7 +791,8 @@ impl Session {
                     // The same bytes parsed before; anything else is a bug, not input.
                     _ => return Step::Close,
                 }
-                self.up.replace(out);
+                let old = self.up.replace(out);
+                ctx.pool.give_buffer(old);
             }
         }
         self.stage = Stage::Relay;
@@ -829,6 +850,7 @@ impl Session {
                     &mut self.up,
                     &mut self.up_flow,
                     cap,
+                    ctx.pool,
                 )
             } else {
                 pump(
@@ -837,6 +859,7 @@ impl Session {
                     &mut self.down,
                     &mut self.down_flow,
                     cap,
+                    ctx.pool,
                 )
             };
             match result {
@@ -951,6 +974,10 @@ impl Session {
             Stage::AuthPending(_) => ctx.auth.cancel(ctx.ticket),
             _ => {}
         }
+        self.up.release(ctx.pool);
+        self.down.release(ctx.pool);
+        self.up_flow.release(ctx.pool, true);
+        self.down_flow.release(ctx.pool, true);
         // Pass a reset on, so the other side does not mistake it for a clean end.
         match (&self.outcome, self.upstream.as_ref()) {
             (Outcome::Reset("upstream"), _) => abort_on_close(&self.client.sock),
