@@ -6,11 +6,13 @@
 use crate::config::{AuthConfig, AuthMode};
 use sha2::{Digest, Sha256};
 use std::fmt;
+use std::sync::Arc;
 
-/// The account a session runs under, for the session log line.
+/// The account a session runs under, for the session log line. Shared, so a session
+/// that logs in costs a reference count, not an allocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
-    name: Box<str>,
+    name: Arc<str>,
 }
 
 impl Account {

@@ -988,13 +988,8 @@ impl Session {
         if let Some(upstream) = self.upstream.as_mut() {
             let _ = ctx.registry.deregister(&mut upstream.sock);
         }
-        let target = self
-            .target
-            .as_ref()
-            .map_or_else(|| "-".to_string(), |t| t.to_string());
-        let via = self
-            .connected_to
-            .map_or_else(|| "-".to_string(), |a| a.to_string());
+        let target = OrDash(self.target.as_ref());
+        let via = OrDash(self.connected_to.as_ref());
         log::info!(
             "session client={} account={} target={} via={} up={} down={} duration={:.3}s outcome={}",
             self.client_addr,
@@ -1006,6 +1001,18 @@ impl Session {
             ctx.now.saturating_duration_since(self.started).as_secs_f64(),
             self.outcome
         );
+    }
+}
+
+/// Formats as the value or `-`, without building a String for the log line.
+struct OrDash<'a, T>(Option<&'a T>);
+
+impl<T: fmt::Display> fmt::Display for OrDash<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(v) => v.fmt(f),
+            None => f.write_str("-"),
+        }
     }
 }
 
@@ -1080,5 +1087,13 @@ mod tests {
         let one = AddrList::one("10.0.0.1".parse().unwrap());
         assert_eq!(one.get(0), Some("10.0.0.1".parse().unwrap()));
         assert_eq!(one.get(1), None);
+    }
+
+    #[test]
+    fn a_session_slot_stays_under_a_kilobyte() {
+        // Idle relayed connections hold only this (no buffers, no pipes): it is most of
+        // the node's memory per connection.
+        let size = std::mem::size_of::<Session>();
+        assert!(size <= 1024, "Session is {size} bytes");
     }
 }

@@ -143,6 +143,11 @@ impl Node {
         self.addrs[0]
     }
 
+    /// The node's process id (for reading /proc/PID/status).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
     pub fn log(&self) -> String {
         match fs::read(&self.log) {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
