@@ -31,10 +31,14 @@ pub struct RelayConfig {
     pub max_pipes: usize,
 }
 
+/// 1 MiB pipes (the unprivileged maximum, fs.pipe-max-size) measured about 1.3x the single
+/// stream throughput of 256 KiB ones and 0.8x the CPU per GiB; 256 of them bound the
+/// bytes pinned in pipes to what 4096 sessions' copy buffers would hold. An unprivileged
+/// user past fs.pipe-user-pages-soft gets smaller pipes, which still work.
 pub const DEFAULT_RELAY: RelayConfig = RelayConfig {
     mode: RelayMode::Auto,
-    pipe_bytes: 256 * 1024,
-    max_pipes: 1024,
+    pipe_bytes: 1024 * 1024,
+    max_pipes: 256,
 };
 
 impl RawRelay {

@@ -41,13 +41,27 @@ impl Pool {
                 true
             }
         };
+        let splice = splice && relay.max_pipes > 0;
+        let mut pipes = Vec::new();
+        if splice {
+            // One pipe made now says whether the size asked for is granted (it is kept).
+            let pipe = Pipe::new(relay.pipe_bytes)?;
+            if pipe.capacity() < relay.pipe_bytes {
+                log::warn!(
+                    "relay.pipe_bytes = {}: the kernel grants {} (fs.pipe-max-size, fs.pipe-user-pages-soft)",
+                    relay.pipe_bytes,
+                    pipe.capacity()
+                );
+            }
+            pipes.push(pipe);
+        }
         Ok(Pool {
             buffer_bytes,
             buffers: Vec::new(),
             buffers_out: 0,
-            pipes: Vec::new(),
+            pipes,
             pipes_out: 0,
-            splice: splice && relay.max_pipes > 0,
+            splice,
             pipe_bytes: relay.pipe_bytes,
             max_pipes: relay.max_pipes,
             pipe_error_logged: false,

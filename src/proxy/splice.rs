@@ -59,6 +59,10 @@ impl Pipe {
         self.len == 0
     }
 
+    pub fn capacity(&self) -> usize {
+        self.capacity as usize
+    }
+
     pub fn room(&self) -> usize {
         self.capacity.saturating_sub(self.len) as usize
     }
