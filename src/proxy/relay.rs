@@ -307,4 +307,54 @@ mod tests {
             assert!(!flow.shut, "no end-of-stream yet");
         }
     }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_direction_that_copied_while_no_pipe_was_free_keeps_the_order() {
+        let relay = RelayConfig {
+            mode: RelayMode::Splice,
+            pipe_bytes: 4096,
+            max_pipes: 1,
+        };
+        let mut pool = Pool::new(1024, &relay).unwrap();
+        let elsewhere = pool.take_pipe().expect("the only pipe");
+        let (mut src, mut src_peer) = pair();
+        let (mut dst, mut dst_peer) = pair();
+        let data: Vec<u8> = (0..50_000u32).map(|i| (i % 241) as u8).collect();
+        let writer = {
+            let data = data.clone();
+            std::thread::spawn(move || src_peer.write_all(&data).unwrap())
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        let (mut buf, mut flow) = (Buffer::default(), Flow::default());
+        dst.writable = false;
+        settle(&mut src, &mut dst, &mut buf, &mut flow, 1024, &mut pool);
+        assert_eq!(buf.len(), 1024, "no pipe free: the buffer took the bytes");
+        assert_eq!(flow.in_pipe(), 0);
+        pool.give_pipe(elsewhere);
+        let mut got = vec![0u8; data.len()];
+        let mut read = 0;
+        let mut piped = false;
+        dst_peer
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        for _ in 0..2000 {
+            dst.writable = true;
+            src.readable = true;
+            settle(&mut src, &mut dst, &mut buf, &mut flow, 1024, &mut pool);
+            piped |= flow.in_pipe() > 0 || pool.in_use().1 > 0;
+            if let Ok(n) = dst_peer.read(&mut got[read..]) {
+                read += n;
+            }
+            if read == data.len() {
+                break;
+            }
+        }
+        writer.join().unwrap();
+        assert!(piped, "the pipe was taken once the buffer drained");
+        assert_eq!(got, data, "in order, nothing lost");
+        buf.release_if_empty(&mut pool);
+        flow.release(&mut pool, false);
+        assert_eq!(pool.in_use(), (0, 0));
+    }
 }
