@@ -59,6 +59,8 @@ pub struct RawConfig {
     pub limits: RawLimits,
     #[serde(default)]
     pub dns: RawDns,
+    #[serde(default)]
+    pub metrics: RawMetrics,
     pub chain: Option<chain::RawChain>,
 }
 
@@ -123,6 +125,12 @@ pub struct RawDns {
     pub hosts_file: Option<PathBuf>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    pub listen: Option<String>,
+}
+
 /// The validated config the node runs with.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -132,7 +140,14 @@ pub struct Config {
     pub timeouts: Timeouts,
     pub limits: Limits,
     pub dns: DnsConfig,
+    pub metrics: MetricsConfig,
     pub chain: Option<chain::ChainConfig>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// Where `GET /metrics` (Prometheus text) is served; off when unset.
+    pub listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -289,6 +304,7 @@ impl RawConfig {
         let timeouts = validate_timeouts(self.timeouts)?;
         let limits = validate_limits(self.limits)?;
         let dns = validate_dns(self.dns)?;
+        let metrics = validate_metrics(self.metrics)?;
         let chain = self.chain.map(chain::RawChain::validate).transpose()?;
         Ok(Config {
             node: NodeConfig {
@@ -300,6 +316,7 @@ impl RawConfig {
             timeouts,
             limits,
             dns,
+            metrics,
             chain,
         })
     }
@@ -460,6 +477,16 @@ fn validate_limits(raw: RawLimits) -> Result<Limits, ConfigError> {
     })
 }
 
+fn validate_metrics(raw: RawMetrics) -> Result<MetricsConfig, ConfigError> {
+    let listen = match raw.listen {
+        None => None,
+        Some(s) => Some(s.parse::<SocketAddr>().map_err(|_| {
+            ConfigError::new("metrics.listen", format!("`{s}` is not an IP:port address"))
+        })?),
+    };
+    Ok(MetricsConfig { listen })
+}
+
 fn validate_dns(raw: RawDns) -> Result<DnsConfig, ConfigError> {
     let nameservers = match raw.nameservers {
         None => None,
@@ -517,6 +544,7 @@ mod tests {
         assert_eq!(cfg.timeouts, DEFAULT_TIMEOUTS);
         assert_eq!(cfg.limits, DEFAULT_LIMITS);
         assert!(!cfg.policy.allow_private);
+        assert_eq!(cfg.metrics.listen, None);
     }
 
     #[test]
@@ -532,7 +560,7 @@ mod tests {
     #[test]
     fn unknown_keys_are_errors_in_every_section() {
         for section in [
-            "node", "auth", "policy", "timeouts", "limits", "dns", "chain",
+            "node", "auth", "policy", "timeouts", "limits", "dns", "metrics", "chain",
         ] {
             let e = err(&format!("{USERS}[{section}]\nbogus_key = 1\n"));
             assert!(e.message.contains("bogus_key"), "{section}: {e}");
@@ -606,6 +634,7 @@ mod tests {
             ),
             ("[policy]\nallow_ports=[\"http\"]\n", "policy.allow_ports"),
             ("[chain]\nrpc=[\"ftp://x\"]\n", "chain.rpc"),
+            ("[metrics]\nlisten=\"localhost:9464\"\n", "metrics.listen"),
         ];
         for (text, key) in cases {
             assert_eq!(err(&format!("{USERS}{text}")).key, key, "{text}");

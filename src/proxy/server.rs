@@ -5,6 +5,7 @@
 use super::auth::{self, Account, Authenticator, Rejected, Ticket};
 use super::dns::{Addrs, DnsError, Resolver, ResolverConfig};
 use super::io::is_resource_exhaustion;
+use super::metrics::{self, ChainStats, Metrics};
 use super::policy::{self, Policy};
 use super::session::{token_owner, Outcome, Session, Verdict};
 use super::signals::SignalPipe;
@@ -23,9 +24,11 @@ pub const SIGNAL: Token = Token(0);
 pub const WAKER: Token = Token(1);
 pub const DNS_V4: Token = Token(2);
 pub const DNS_V6: Token = Token(3);
-/// Reserved for the metrics listener (issue 7).
+/// The `[metrics] listen` socket; its connections take the tokens after the listeners'.
 pub const METRICS: Token = Token(4);
 const FIRST_LISTENER: usize = 16;
+const FIRST_SCRAPE: usize = FIRST_LISTENER + MAX_LISTENERS;
+const _: () = assert!(FIRST_SCRAPE + metrics::MAX_SCRAPERS <= super::session::FIRST_SESSION_TOKEN);
 
 /// How long accepting pauses when the process is out of descriptors.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
@@ -44,6 +47,7 @@ pub(crate) struct Ctx<'a> {
     pub auth: &'a mut dyn Authenticator,
     pub policy: &'a Policy,
     pub settings: &'a Settings,
+    pub metrics: &'a mut Metrics,
     pub now: Instant,
     /// The session's slab key (also its owner id at the resolver).
     pub key: usize,
@@ -77,6 +81,9 @@ struct Core {
     shutdown_deadline: Option<Instant>,
     dns_done: Vec<(usize, Result<Addrs, DnsError>)>,
     auth_done: Vec<(Ticket, Result<Account, Rejected>)>,
+    metrics: Metrics,
+    /// The `/metrics` responder, when `[metrics] listen` is set.
+    scrapes: Option<metrics::Endpoint>,
 }
 
 fn context(what: String) -> impl FnOnce(io::Error) -> io::Error {
@@ -128,6 +135,15 @@ impl Server {
         }
         let resolver = Resolver::new(resolver_config, registry, DNS_V4, DNS_V6)
             .map_err(context("DNS resolver".into()))?;
+        let scrapes = match config.metrics.listen {
+            None => None,
+            Some(addr) => {
+                let endpoint = metrics::Endpoint::bind(addr, registry, METRICS, FIRST_SCRAPE)
+                    .map_err(context(format!("metrics listen on {addr}")))?;
+                log::info!("metrics on http://{}/metrics", endpoint.local_addr());
+                Some(endpoint)
+            }
+        };
         let own = policy::local_addresses().unwrap_or_else(|e| {
             log::warn!("cannot list this machine's addresses ({e}); policy denies only the configured ranges");
             Vec::new()
@@ -149,6 +165,8 @@ impl Server {
             shutdown_deadline: None,
             dns_done: Vec::new(),
             auth_done: Vec::new(),
+            metrics: Metrics::default(),
+            scrapes,
         };
         Ok(Server {
             poll,
@@ -168,6 +186,19 @@ impl Server {
     /// For other threads to wake the loop after queueing work for it.
     pub fn waker(&self) -> Arc<Waker> {
         Arc::clone(&self.waker)
+    }
+
+    /// Where `/metrics` is served, if it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.core
+            .scrapes
+            .as_ref()
+            .map(metrics::Endpoint::local_addr)
+    }
+
+    /// The chain thread's statistics, published on `/metrics` from now on.
+    pub fn set_chain_stats(&mut self, stats: Arc<ChainStats>) {
+        self.core.metrics.chain = Some(stats);
     }
 
     /// Replaces the authenticator (the chain-backed one, issue 5).
@@ -210,7 +241,10 @@ impl Server {
                     }
                     WAKER => {} // completions are collected below, every turn
                     token @ (DNS_V4 | DNS_V6) => self.core.resolver.handle_readable(token, now),
-                    METRICS => {}
+                    METRICS => self.core.accept_scrapes(self.poll.registry(), now),
+                    token if self.core.scrapes.as_ref().is_some_and(|e| e.owns(token)) => {
+                        self.core.on_scrape(self.poll.registry(), token)
+                    }
                     Token(t) if (FIRST_LISTENER..FIRST_LISTENER + MAX_LISTENERS).contains(&t) => {
                         self.accept(t - FIRST_LISTENER, now)
                     }
@@ -315,11 +349,27 @@ impl Core {
             self.resolver.next_deadline(),
             self.accept_paused_until,
             self.shutdown_deadline,
+            self.scrapes
+                .as_ref()
+                .and_then(metrics::Endpoint::next_deadline),
         ]
         .into_iter()
         .flatten()
         .min()
         .map(|t| t.saturating_duration_since(now))
+    }
+
+    fn accept_scrapes(&mut self, registry: &Registry, now: Instant) {
+        if let Some(endpoint) = self.scrapes.as_mut() {
+            endpoint.accept(registry, now);
+        }
+    }
+
+    fn on_scrape(&mut self, registry: &Registry, token: Token) {
+        let (metrics, open) = (&self.metrics, self.sessions.len());
+        if let Some(endpoint) = self.scrapes.as_mut() {
+            endpoint.on_event(registry, token, || metrics.render(open));
+        }
     }
 
     fn open(&mut self, registry: &Registry, sock: TcpStream, addr: SocketAddr, now: Instant) {
@@ -370,6 +420,7 @@ impl Core {
             auth: &mut *self.auth,
             policy: &self.policy,
             settings: &self.settings,
+            metrics: &mut self.metrics,
             now,
             key,
             ticket: Ticket {
@@ -395,6 +446,9 @@ impl Core {
     /// that yielded.
     fn after_events(&mut self, registry: &Registry, now: Instant) {
         self.resolver.handle_timeouts(now);
+        if let Some(endpoint) = self.scrapes.as_mut() {
+            endpoint.sweep(registry, now);
+        }
         let mut done = std::mem::take(&mut self.dns_done);
         self.resolver.drain_completed(&mut done);
         for (key, result) in done.drain(..) {

@@ -9,6 +9,7 @@ use super::codec::{detect, OwnedTarget, Protocol};
 use super::dns::{Addrs, DnsError, Lookup};
 use super::http::{self, RequestKind, Status};
 use super::io::{ConnectError, IoOutcome};
+use super::metrics::AuthFailure;
 use super::relay::{abort_on_close, pump, Endpoint, Flow};
 use super::server::Ctx;
 use super::socks5::{self, Command, Method, Reply};
@@ -457,6 +458,7 @@ impl Session {
             Method::UserPass => Stage::SocksAuth,
             Method::NoAcceptable => {
                 self.outcome = Outcome::AuthFailed;
+                ctx.metrics.auth_failed(AuthFailure::NoAcceptableMethod);
                 self.enter_closing(ctx.now);
                 Stage::Closing
             }
@@ -546,6 +548,7 @@ impl Session {
             _ if !required => self.dial(proto, ctx),
             None => {
                 self.outcome = Outcome::AuthFailed;
+                ctx.metrics.auth_failed(AuthFailure::NoCredentials);
                 self.reply_http(Status::ProxyAuthRequired, ctx.now)
             }
             Some(AuthAnswer::Done(result)) => {
@@ -577,12 +580,14 @@ impl Session {
             }
             (Err(Rejected), AfterAuth::SocksRequest) => {
                 self.outcome = Outcome::AuthFailed;
+                ctx.metrics.auth_failed(AuthFailure::Rejected);
                 self.down.push(&socks5::auth_status(false));
                 self.enter_closing(ctx.now);
                 Step::Progress
             }
             (Err(Rejected), AfterAuth::Http(_)) => {
                 self.outcome = Outcome::AuthFailed;
+                ctx.metrics.auth_failed(AuthFailure::Rejected);
                 self.reply_http(Status::ProxyAuthRequired, ctx.now)
             }
         }
@@ -776,6 +781,8 @@ impl Session {
         }
         self.stage = Stage::Relay;
         self.last_active = ctx.now;
+        ctx.metrics
+            .handshake_done(ctx.now.saturating_duration_since(self.started));
         Step::Progress
     }
 
@@ -961,6 +968,9 @@ impl Session {
         if let Some(upstream) = self.upstream.as_mut() {
             let _ = ctx.registry.deregister(&mut upstream.sock);
         }
+        let down = self.down_flow.bytes.saturating_sub(self.reply_bytes);
+        ctx.metrics
+            .session_ended(&self.outcome, self.up_flow.bytes, down);
         let target = self
             .target
             .as_ref()
@@ -975,7 +985,7 @@ impl Session {
             target,
             via,
             self.up_flow.bytes,
-            self.down_flow.bytes.saturating_sub(self.reply_bytes),
+            down,
             ctx.now.saturating_duration_since(self.started).as_secs_f64(),
             self.outcome
         );
