@@ -118,6 +118,14 @@ fn scrape_until(url: &str, done: impl Fn(&HashMap<String, f64>) -> bool) -> Hash
     }
 }
 
+/// The address in `http://IP:PORT/metrics`.
+fn socket_of(url: &str) -> SocketAddr {
+    url.trim_start_matches("http://")
+        .trim_end_matches("/metrics")
+        .parse()
+        .unwrap()
+}
+
 fn closed_port() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap()
@@ -225,11 +233,7 @@ fn raw(addr: SocketAddr, request: &[u8]) -> String {
 #[test]
 fn only_get_metrics_is_served_and_requests_are_bounded() {
     let (_node, url) = node_with_metrics();
-    let addr: SocketAddr = url
-        .trim_start_matches("http://")
-        .trim_end_matches("/metrics")
-        .parse()
-        .unwrap();
+    let addr = socket_of(&url);
     let base = url.trim_end_matches("/metrics");
     assert_eq!(curl_status(&[&format!("{base}/")]), 404);
     assert_eq!(curl_status(&[&format!("{base}/metrics/x")]), 404);
@@ -250,11 +254,7 @@ fn only_get_metrics_is_served_and_requests_are_bounded() {
 fn stalled_scrapers_do_not_disturb_the_proxy() {
     let origin = Origin::start("127.0.0.1:0");
     let (node, url) = node_with_metrics();
-    let addr: SocketAddr = url
-        .trim_start_matches("http://")
-        .trim_end_matches("/metrics")
-        .parse()
-        .unwrap();
+    let addr = socket_of(&url);
     // More silent scrapers than the node serves at once; the extra ones are closed.
     let mut stalled: Vec<TcpStream> = (0..6)
         .map(|_| {
