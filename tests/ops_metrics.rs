@@ -2,29 +2,18 @@
 //! the node: counters move by exactly what was done, the text parses as Prometheus
 //! exposition, and scrapers (too many, too large, wrong path) never disturb sessions.
 
+#[path = "support/ops.rs"]
+mod ops;
 #[path = "support/proxy.rs"]
 mod proxy;
 
+use ops::node_with_metrics;
 use proxy::*;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
-
-const METRICS: &str = "[metrics]\nlisten = \"127.0.0.1:0\"\n";
-
-fn node_with_metrics() -> (Node, String) {
-    let node = Node::start(&format!("{ALICE}[policy]\nallow_private = true\n{METRICS}"));
-    let log = node.wait_log("metrics on http://", 1);
-    let url = log
-        .split("metrics on ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .expect("metrics URL in the log")
-        .to_string();
-    (node, url)
-}
 
 /// Parses Prometheus text exposition: every sample's family must have been declared
 /// with `# HELP` and `# TYPE` first. Returns series (name with labels) → value.
