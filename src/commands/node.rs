@@ -39,10 +39,16 @@ pub fn run(mut args: Args) -> CmdResult {
         .map_err(|e| Failure::new(format!("event loop: {e}")))
 }
 
-/// `RUST_LOG` wins; otherwise info, which includes one line per finished session.
+/// `RUST_LOG` wins; otherwise info, which includes one line per finished session. The
+/// HTTP client's own debug lines (one per RPC call) stay out unless asked for by name.
 fn init_logging() {
-    let env = env_logger::Env::default().default_filter_or("info");
-    let _ = env_logger::Builder::from_env(env).try_init();
+    let _ = env_logger::Builder::new()
+        .filter_level(log::LevelFilter::Info)
+        .filter_module("ureq", log::LevelFilter::Warn)
+        .filter_module("ureq_proto", log::LevelFilter::Warn)
+        .filter_module("rustls", log::LevelFilter::Warn)
+        .parse_env(env_logger::Env::default())
+        .try_init();
 }
 
 /// Written whole under a temporary name and renamed, so a reader never sees half of it.

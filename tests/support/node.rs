@@ -161,3 +161,60 @@ pub fn eventually(what: &str, node: &Node, mut f: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(250));
     }
 }
+
+/// Every `Heartbeat` event of `node` so far.
+pub fn heartbeats(net: &ChainNet, node: Address) -> Vec<aqueduct::contract::Heartbeat> {
+    use aqueduct::contract::{sig, Heartbeat};
+    let client = net.anvil.client();
+    let head = client.block_number().unwrap();
+    let filter = net.contract(&client).event_filter(sig::HEARTBEAT);
+    client
+        .logs(&filter, 0, head)
+        .unwrap()
+        .iter()
+        .filter_map(|l| Heartbeat::from_log(l).ok())
+        .filter(|h| h.node == node)
+        .collect()
+}
+
+/// An anvil restarted by the test on the port of one it killed, loading the state the
+/// first one kept dumping (`--state FILE --state-interval 1`), mining every second;
+/// killed on drop.
+pub struct RestartedAnvil(Option<std::process::Child>);
+
+impl RestartedAnvil {
+    pub fn start(port: u16, state: &std::path::Path) -> RestartedAnvil {
+        use std::os::unix::process::CommandExt;
+        let child = std::process::Command::new(crate::tools::tool("anvil"))
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--block-time", "1", "--state"])
+            .arg(state)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("spawn anvil");
+        let restarted = RestartedAnvil(Some(child));
+        let client = Anvil::attach(&format!("http://127.0.0.1:{port}")).client();
+        let deadline = Instant::now() + WAIT;
+        while client.chain_id().is_err() {
+            assert!(Instant::now() < deadline, "restarted anvil does not answer");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        restarted
+    }
+}
+
+impl Drop for RestartedAnvil {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            if let Ok(pgid) = i32::try_from(child.id()) {
+                // SAFETY: kill(2) with a negative pid signals the group we created.
+                unsafe { libc::kill(-pgid, libc::SIGKILL) };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
