@@ -41,11 +41,13 @@ const SCRAPE_DEADLINE: Duration = Duration::from_secs(10);
 // -------------------------------------------------------------------------------------
 
 /// How a session ended, as the `outcome` label of `aqueduct_sessions_total`.
-const OUTCOMES: [&str; 12] = [
+const OUTCOMES: [&str; 14] = [
     "ok",
     "client_gone",
     "bad_handshake",
     "auth_failed",
+    "too_many_sessions",
+    "access_ended",
     "denied",
     "dns_failed",
     "connect_failed",
@@ -62,14 +64,16 @@ fn outcome_index(outcome: &Outcome) -> usize {
         Outcome::ClientGone => 1,
         Outcome::BadHandshake(_) => 2,
         Outcome::AuthFailed => 3,
-        Outcome::Failed(Failure::Denied(_)) => 4,
-        Outcome::Failed(Failure::Dns(_)) => 5,
-        Outcome::Failed(Failure::Connect(_)) => 6,
-        Outcome::HandshakeTimeout => 7,
-        Outcome::IdleTimeout => 8,
-        Outcome::Reset(_) => 9,
-        Outcome::Shutdown => 10,
-        Outcome::Stuck => 11,
+        Outcome::TooManySessions => 4,
+        Outcome::AccessEnded => 5,
+        Outcome::Failed(Failure::Denied(_)) => 6,
+        Outcome::Failed(Failure::Dns(_)) => 7,
+        Outcome::Failed(Failure::Connect(_)) => 8,
+        Outcome::HandshakeTimeout => 9,
+        Outcome::IdleTimeout => 10,
+        Outcome::Reset(_) => 11,
+        Outcome::Shutdown => 12,
+        Outcome::Stuck => 13,
     }
 }
 

@@ -84,6 +84,7 @@ struct Core {
     metrics: Metrics,
     /// The `/metrics` responder, when `[metrics] listen` is set.
     scrapes: Option<metrics::Endpoint>,
+    revoked: Vec<Account>,
 }
 
 fn context(what: String) -> impl FnOnce(io::Error) -> io::Error {
@@ -167,6 +168,7 @@ impl Server {
             auth_done: Vec::new(),
             metrics: Metrics::default(),
             scrapes,
+            revoked: Vec::new(),
         };
         Ok(Server {
             poll,
@@ -259,6 +261,7 @@ impl Server {
             self.core.after_events(self.poll.registry(), now);
             if self.core.accept_paused_until.is_some_and(|t| now >= t) {
                 self.core.accept_paused_until = None;
+                self.core.auth.set_serving(true);
                 // Edge-triggered: connections that queued meanwhile raise no new event.
                 for i in 0..self.listeners.len() {
                     self.accept(i, now);
@@ -312,6 +315,7 @@ impl Server {
                     }
                     // Retrying at once would fail the same way and spin the loop.
                     core.accept_paused_until = Some(now + ACCEPT_PAUSE);
+                    core.auth.set_serving(false);
                     return;
                 }
             }
@@ -329,6 +333,7 @@ impl Server {
                 let _ = self.poll.registry().deregister(&mut l);
             }
         }
+        self.core.auth.set_serving(false);
         let grace = self.core.settings.timeouts.shutdown_grace;
         log::info!(
             "signal {signal}: no longer accepting; {} sessions have {}s to finish",
@@ -469,6 +474,27 @@ impl Core {
             }
         }
         self.auth_done = done;
+
+        let mut revoked = std::mem::take(&mut self.revoked);
+        self.auth.drain_revoked(&mut revoked);
+        if !revoked.is_empty() {
+            // Rare (an access ending), so a scan of every session is fine.
+            for key in self.sessions.keys() {
+                let ended = self
+                    .sessions
+                    .get_mut(key)
+                    .and_then(|s| s.account())
+                    .is_some_and(|a| revoked.contains(a));
+                if ended {
+                    self.drive(registry, key, now, |s, _| {
+                        s.set_outcome(Outcome::AccessEnded);
+                        Verdict::Close
+                    });
+                }
+            }
+            revoked.clear();
+        }
+        self.revoked = revoked;
 
         while let Some((when, key, generation)) = self.timers.pop_due(now) {
             let Some(session) = self.sessions.get_current(key, generation) else {

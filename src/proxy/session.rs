@@ -206,6 +206,10 @@ pub enum Outcome {
     ClientGone,
     BadHandshake(&'static str),
     AuthFailed,
+    /// The account already holds as many sessions as the authenticator allows.
+    TooManySessions,
+    /// The account's access ended while the session was open.
+    AccessEnded,
     Failed(Failure),
     HandshakeTimeout,
     IdleTimeout,
@@ -221,6 +225,8 @@ impl fmt::Display for Outcome {
             Outcome::ClientGone => f.write_str("client left during handshake"),
             Outcome::BadHandshake(why) => write!(f, "bad handshake: {why}"),
             Outcome::AuthFailed => f.write_str("authentication failed"),
+            Outcome::TooManySessions => f.write_str("too many sessions for this account"),
+            Outcome::AccessEnded => f.write_str("account's access ended"),
             Outcome::Failed(failure) => write!(f, "{failure}"),
             Outcome::HandshakeTimeout => f.write_str("handshake timeout"),
             Outcome::IdleTimeout => f.write_str("idle timeout"),
@@ -567,6 +573,22 @@ impl Session {
         after: AfterAuth,
         ctx: &mut Ctx<'_>,
     ) -> Step {
+        let result = match result {
+            Ok(account) if !ctx.auth.admit(&account) => {
+                // SOCKS5 has only "failure" for this; HTTP says 403, not 407: the
+                // credential is good, retrying it will not help until a session ends.
+                self.outcome = Outcome::TooManySessions;
+                return match after {
+                    AfterAuth::SocksRequest => {
+                        self.down.push(&socks5::auth_status(false));
+                        self.enter_closing(ctx.now);
+                        Step::Progress
+                    }
+                    AfterAuth::Http(_) => self.reply_http(Status::Forbidden, ctx.now),
+                };
+            }
+            other => other,
+        };
         match (result, after) {
             (Ok(account), AfterAuth::SocksRequest) => {
                 self.account = Some(account);
@@ -947,6 +969,11 @@ impl Session {
         }
     }
 
+    /// The account the session was admitted under, once authenticated.
+    pub fn account(&self) -> Option<&Account> {
+        self.account.as_ref()
+    }
+
     pub fn set_outcome(&mut self, outcome: Outcome) {
         self.outcome = outcome;
     }
@@ -957,6 +984,9 @@ impl Session {
             Stage::Resolving(_) => ctx.resolver.cancel(ctx.key),
             Stage::AuthPending(_) => ctx.auth.cancel(ctx.ticket),
             _ => {}
+        }
+        if let Some(account) = &self.account {
+            ctx.auth.release(account);
         }
         // Pass a reset on, so the other side does not mistake it for a clean end.
         match (&self.outcome, self.upstream.as_ref()) {

@@ -88,13 +88,7 @@ impl Ctx {
             Some(path) => load_chain_section(path.as_ref()).map_err(|e| {
                 Failure::new(format!("config {path}: {e}")).hint("fix the [chain] section")
             })?,
-            None => ChainConfig {
-                rpc: Vec::new(),
-                key: None,
-                contract: None,
-                password: None,
-                deploy_block: 0,
-            },
+            None => ChainConfig::default(),
         };
         let mut rpc = args.values("rpc")?;
         if rpc.is_empty() {
