@@ -108,6 +108,9 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# The node's log line for a heartbeat transaction that made it into a block.
+landed='heartbeat sent for'
+
 json_field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
 # The chain commands, each with the RPC and contract of this demo.
@@ -201,8 +204,8 @@ node_pid=$last_pid
 wait_for "$work/node.ready" '.' 30 "$node_pid"
 say "node (pid $node_pid) serves SOCKS5 and HTTP proxy clients on 127.0.0.1:$node_port"
 say "and Prometheus metrics on http://127.0.0.1:$metrics_port/metrics"
-wait_for "$work/node.log" 'heartbeat for slot [0-9]+ is on chain' 60 "$node_pid"
-say "node log: $(grep -m1 -oE 'heartbeat for slot [0-9]+ is on chain' "$work/node.log")"
+wait_for "$work/node.log" "$landed slot [0-9]+" 60 "$node_pid"
+say "node log: $(grep -m1 -oE "$landed slot [0-9]+.*" "$work/node.log")"
 
 step "8. The member fetches the page through the node"
 say "The member signs a credential with their own wallet; nothing is sent to the chain:"
@@ -220,7 +223,10 @@ curl --silent --show-error --max-time 20 --proxy "http://127.0.0.1:$node_port" \
     --proxy-user "$username:$password" "$page" | sed 's/^/     > /'
 
 step "9. The stranger is refused"
-stranger_credential=$(chain token --key "$work/stranger.key" --node any --ttl 1h --json)
+stranger_credential=$(chain token --key "$work/stranger.key" --node any --ttl 1h --json \
+    2> "$work/stranger-token.log")
+say "aqueduct token signs it anyway, with a warning:"
+sed 's/^/     /' "$work/stranger-token.log"
 s_user=$(json_field username <<< "$stranger_credential")
 s_pass=$(json_field password <<< "$stranger_credential")
 code=$(curl --silent --max-time 20 --output /dev/null --write-out '%{http_code}' \
@@ -237,8 +243,8 @@ step "10. Heartbeats landing, one per slot"
 say "The chain's clock jumps 10 minutes ahead (cast rpc evm_increaseTime 600; evm_mine):"
 cast rpc --rpc-url "$rpc" evm_increaseTime 600 > /dev/null
 cast rpc --rpc-url "$rpc" evm_mine > /dev/null
-wait_for "$work/node.log" 'heartbeat for slot [1-9][0-9]* is on chain' 60 "$node_pid"
-grep -oE 'heartbeat for slot [0-9]+ is on chain' "$work/node.log" | sed 's/^/   node log: /'
+wait_for "$work/node.log" "$landed slot [1-9][0-9]*" 60 "$node_pid"
+grep -oE "$landed slot [0-9]+.*" "$work/node.log" | sed 's/^/   node log: /'
 say "aqueduct status for the node (the chain's view, then the running node's):"
 chain status --address "$node_address" --metrics "http://127.0.0.1:$metrics_port/metrics" \
     | sed 's/^/     | /'
@@ -247,8 +253,10 @@ step "11. An hour later: the epoch is over, the node's share is waiting"
 cast rpc --rpc-url "$rpc" evm_increaseTime 3600 > /dev/null
 cast rpc --rpc-url "$rpc" evm_mine > /dev/null
 claimable=$(chain status --address "$node_address" --json | json_field claimable)
-say "claimable: $claimable token units (6 decimals), the node's share of epoch 0"
 [ "$claimable" -gt 0 ] || die "nothing claimable after the epoch"
+say "The member's 10 tUSD are spread over the 25 hourly epochs their day touches; the node"
+say "was the only one online in epoch 0, so that epoch's whole share is the node's:"
+chain status --address "$node_address" | grep -E '^claimable' | sed 's/^/     | /'
 
 step "12. The operator stops the node (SIGTERM: it drains, then exits) and claims"
 kill -TERM -- "-$node_pid"
