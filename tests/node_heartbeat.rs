@@ -14,6 +14,7 @@ mod tools;
 use anvil::Anvil;
 use node::{dev, heartbeats, ChainNet, RestartedAnvil, MEMBER, NODE_KEY};
 use proxy::{connect, socks_handshake_bytes, Echo, SocksTarget, TempDir};
+use serde_json::json;
 use std::collections::HashSet;
 use std::io::Write;
 use std::time::Duration;
@@ -158,4 +159,21 @@ fn heartbeats_over_several_slots_then_claim_after_the_epoch_pays_the_share() {
     let claimed = net.run_ok(NODE_KEY, &["claim", "--json"]).json();
     assert_eq!(claimed["paid"], expected.to_string());
     assert_eq!(c.claimable(dev(NODE_KEY)).unwrap(), 0);
+}
+
+#[test]
+fn low_balance_is_warned_and_an_empty_one_skips_the_heartbeat() {
+    let net = ChainNet::deploy(&["--period", "1h", "--epoch", "10m", "--slot", "1m"]);
+    let node_addr = dev(NODE_KEY).to_lower_hex();
+    // 0.001 ETH: a few heartbeats, far from a week's worth at one a minute.
+    net.anvil
+        .rpc("anvil_setBalance", json!([node_addr, "0x38d7ea4c68000"]));
+    let node = net.start_node("", "");
+    node.wait_log(SENT, 1);
+    node.wait_log("low balance:", 1);
+
+    net.anvil.rpc("anvil_setBalance", json!([node_addr, "0x0"]));
+    net.anvil.warp(60);
+    node.wait_log("cannot pay one heartbeat", 1);
+    assert_eq!(assert_one_per_slot(&net), 1);
 }

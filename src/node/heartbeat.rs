@@ -74,6 +74,8 @@ struct State {
     last_skip: Option<(Option<u64>, Skip)>,
     low_balance_warned: Option<Instant>,
     slot_length: Option<u64>,
+    /// The error of the last failed round, while rounds keep failing.
+    failing: Option<String>,
 }
 
 impl Heartbeats {
@@ -84,6 +86,7 @@ impl Heartbeats {
             last_skip: None,
             low_balance_warned: None,
             slot_length: None,
+            failing: None,
         };
         log::info!(
             "heartbeats: sending imOnline once per slot from {}",
@@ -92,12 +95,26 @@ impl Heartbeats {
         while !self.stop.load(Ordering::Relaxed) {
             if !self.serving.load(Ordering::Relaxed) {
                 self.skipped(&mut st, None, Skip::NotServing);
-            } else if let Err(e) = self.round(&mut st) {
-                self.stats.rpc_errors.fetch_add(1, Ordering::Relaxed);
-                log::warn!(
-                    "heartbeats: {e}; trying again in {}s",
-                    self.poll_interval.as_secs()
-                );
+            } else {
+                match self.round(&mut st) {
+                    Ok(()) => {
+                        if st.failing.take().is_some() {
+                            log::info!("heartbeats: the chain answers again");
+                        }
+                    }
+                    Err(e) => {
+                        self.stats.rpc_errors.fetch_add(1, Ordering::Relaxed);
+                        // Once per kind of failure, not once per poll through an outage.
+                        let text = e.to_string();
+                        if st.failing.as_deref() != Some(text.as_str()) {
+                            log::warn!(
+                                "heartbeats: {text}; trying again every {}s",
+                                self.poll_interval.as_secs()
+                            );
+                            st.failing = Some(text);
+                        }
+                    }
+                }
             }
             std::thread::sleep(self.poll_interval);
         }

@@ -45,6 +45,8 @@ struct Run {
     rpc_up: bool,
     save_failed: bool,
     chain_time: u64,
+    /// The last error logged, so a persistent one is not logged every poll.
+    last_error: Option<String>,
 }
 
 impl Membership {
@@ -57,6 +59,7 @@ impl Membership {
             rpc_up: true,
             save_failed: false,
             chain_time: super::auth::unix_now(),
+            last_error: None,
         };
         let mut next_poll = Instant::now();
         loop {
@@ -97,13 +100,16 @@ impl Run {
             self.rpc_up = false;
             return self.send(ToLoop::Rpc { up: false });
         }
-        if !unreachable {
-            log::warn!("chain: {what}: {e}");
+        let text = format!("{what}: {e}");
+        if !unreachable && self.last_error.as_deref() != Some(text.as_str()) {
+            log::warn!("chain: {text}");
         }
+        self.last_error = Some(text);
         Ok(())
     }
 
     fn rpc_ok(&mut self) -> Result<(), Stop> {
+        self.last_error = None;
         if !self.rpc_up {
             log::info!("chain RPC answers again: unknown addresses are checked again");
             self.rpc_up = true;

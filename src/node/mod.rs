@@ -9,6 +9,27 @@
 //!
 //! The threads block on the RPC; the loop never does. They talk to it through an mpsc
 //! channel and wake it with the server's `mio::Waker`.
+//!
+//! What a client sees:
+//! - a credential that fails a check (malformed, expired, lifetime beyond
+//!   `auth.max_credential_lifetime_secs`, scoped to another node, signature not by the
+//!   username) or a non-member: SOCKS5 auth status 1 / HTTP 407, and one log line naming
+//!   the check (never the password);
+//! - a member already holding `auth.max_sessions_per_member` sessions here: SOCKS5 auth
+//!   status 1 / HTTP 403 (the credential is fine; retrying helps once a session ends);
+//! - a member whose access ends: their open sessions are closed within seconds
+//!   (`outcome=account's access ended`).
+//!
+//! With the RPC down, members already known are served until their access ends (by the
+//! chain's clock, extrapolated) and unknown addresses are refused; lookups resume when
+//! it answers. Membership is judged by the chain's clock (its head's timestamp), the
+//! credential's expiry by the local one.
+//!
+//! Config: `[auth] mode = "chain"`, `max_credential_lifetime_secs` (30 days),
+//! `max_sessions_per_member` (64), `negative_cache_secs` (30); `[heartbeat] enabled`
+//! (true); `[chain] rpc, contract, key, password_file|password_env, deploy_block,
+//! state_file` (default `$STATE_DIRECTORY/chain-state.json`, else `<config>.state.json`
+//! next to the config file), `reorg_depth` (12), `poll_secs` (5).
 
 pub mod auth;
 pub mod heartbeat;

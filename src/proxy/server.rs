@@ -261,7 +261,9 @@ impl Server {
             self.core.after_events(self.poll.registry(), now);
             if self.core.accept_paused_until.is_some_and(|t| now >= t) {
                 self.core.accept_paused_until = None;
-                self.core.auth.set_serving(true);
+                if self.core.shutdown_deadline.is_none() {
+                    self.core.auth.set_serving(true);
+                }
                 // Edge-triggered: connections that queued meanwhile raise no new event.
                 for i in 0..self.listeners.len() {
                     self.accept(i, now);
