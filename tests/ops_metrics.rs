@@ -7,105 +7,12 @@ mod ops;
 #[path = "support/proxy.rs"]
 mod proxy;
 
-use ops::node_with_metrics;
+use ops::{finished, get, node_with_metrics, scrape, scrape_until};
 use proxy::*;
-use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
-use std::time::{Duration, Instant};
-
-/// Parses Prometheus text exposition: every sample's family must have been declared
-/// with `# HELP` and `# TYPE` first. Returns series (name with labels) → value.
-fn parse(text: &str) -> HashMap<String, f64> {
-    let mut helped = Vec::new();
-    let mut typed: HashMap<String, String> = HashMap::new();
-    let mut samples = HashMap::new();
-    for line in text.lines() {
-        if let Some(rest) = line.strip_prefix("# HELP ") {
-            let (name, help) = rest.split_once(' ').expect("HELP has text");
-            assert!(!help.is_empty(), "{line}");
-            helped.push(name.to_string());
-        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
-            let (name, kind) = rest.split_once(' ').expect("TYPE has a kind");
-            assert!(["counter", "gauge", "histogram"].contains(&kind), "{line}");
-            typed.insert(name.to_string(), kind.to_string());
-        } else {
-            assert!(
-                !line.starts_with('#') && !line.is_empty(),
-                "stray line {line:?}"
-            );
-            let (series, value) = line.rsplit_once(' ').expect("series and value");
-            let name = series.split('{').next().unwrap();
-            let family = ["_bucket", "_sum", "_count"]
-                .iter()
-                .find_map(|s| {
-                    name.strip_suffix(s)
-                        .filter(|f| typed.get(*f).is_some_and(|k| k == "histogram"))
-                })
-                .unwrap_or(name);
-            assert!(
-                helped.iter().any(|h| h == family) && typed.contains_key(family),
-                "{series} has no HELP/TYPE"
-            );
-            if typed[family] == "counter" {
-                assert!(
-                    name.ends_with("_total"),
-                    "counter {name} must end in _total"
-                );
-            }
-            let value: f64 = value.parse().unwrap_or_else(|_| panic!("value of {line}"));
-            assert!(
-                samples.insert(series.to_string(), value).is_none(),
-                "{series} twice"
-            );
-        }
-    }
-    samples
-}
-
-fn scrape(url: &str) -> HashMap<String, f64> {
-    let out = curl(&["--fail", "-D", "-", url]);
-    assert!(
-        out.status.success(),
-        "scrape failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").expect("head and body");
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert!(
-        head.contains("Content-Type: text/plain; version=0.0.4"),
-        "{head}"
-    );
-    parse(body)
-}
-
-fn get(m: &HashMap<String, f64>, series: &str) -> f64 {
-    *m.get(series)
-        .unwrap_or_else(|| panic!("{series} missing from {m:#?}"))
-}
-
-fn finished(m: &HashMap<String, f64>) -> f64 {
-    m.iter()
-        .filter(|(k, _)| k.starts_with("aqueduct_sessions_total{"))
-        .map(|(_, v)| v)
-        .sum()
-}
-
-/// Scrapes until `done` holds (bounded): sessions are counted when the node has closed
-/// them, a moment after curl is satisfied.
-fn scrape_until(url: &str, done: impl Fn(&HashMap<String, f64>) -> bool) -> HashMap<String, f64> {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let m = scrape(url);
-        if done(&m) {
-            return m;
-        }
-        assert!(Instant::now() < deadline, "metrics never settled: {m:#?}");
-        thread::sleep(Duration::from_millis(50));
-    }
-}
+use std::time::Duration;
 
 /// The address in `http://IP:PORT/metrics`.
 fn socket_of(url: &str) -> SocketAddr {
