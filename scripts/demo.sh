@@ -100,8 +100,9 @@ stop_within() {
 # True while the process lives (an exited child not yet waited for does not count).
 running() {
     local state
-    state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-    [[ $state != Z* ]]
+    # The state letter follows the command name, which ends at the last ')'.
+    state=$(sed -E 's/.*\) ([A-Za-z]).*/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$state" ] && [ "$state" != Z ]
 }
 
 free_port() {
