@@ -196,6 +196,9 @@ impl Heartbeats {
         }
         self.warn_if_low(st, &contract, balance, gas, fees);
         st.attempts.1 += 1;
+        // One send per slot: reading the nonce afresh costs one call and means a chain
+        // that lost our last transaction (a restarted dev chain, a reorg) leaves no gap.
+        self.sender.resync_nonce();
         let request = TxRequest::call(self.contract, calls::im_online());
         match self.sender.send(&self.client, &request) {
             Ok(receipt) => {

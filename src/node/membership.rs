@@ -154,6 +154,9 @@ impl Run {
     }
 
     fn poll(&mut self) -> Result<(), Stop> {
+        // The loop checks live sessions against their members' access on each turn; an
+        // idle loop must still get one per poll, outage or not.
+        let _ = self.m.waker.wake();
         let head = match self.m.client.block(BlockId::Latest) {
             Ok(Some(b)) => b,
             Ok(None) => return Ok(()),
