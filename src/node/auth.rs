@@ -23,6 +23,9 @@ const VERIFIED_TTL: Duration = Duration::from_secs(300);
 const CACHE_PRUNE_AT: usize = 4096;
 /// How often live sessions are checked against their member's access end.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// Addresses being looked up at once. Anyone can sign for a fresh address, so a flood
+/// of them is refused here rather than queued against the RPC.
+const MAX_LOOKUPS: usize = 64;
 
 /// What the chain said of one address.
 #[derive(Debug, Clone, Copy)]
@@ -287,6 +290,12 @@ impl Authenticator for ChainAuth {
                 return AuthAnswer::Done(Err(Rejected));
             }
         }
+        if !self.asked.contains(&member) && self.asked.len() >= MAX_LOOKUPS {
+            log::warn!(
+                "refused: {MAX_LOOKUPS} unknown addresses are already being looked up; {member} may try again shortly"
+            );
+            return AuthAnswer::Done(Err(Rejected));
+        }
         if self.asked.insert(member) && self.to_chain.send(ToChain::Lookup(member)).is_err() {
             self.asked.remove(&member);
             self.chain_gone = true;
@@ -476,6 +485,20 @@ mod tests {
             );
         }
         assert!(r.asks.try_recv().is_err());
+    }
+
+    #[test]
+    fn lookups_in_flight_are_bounded() {
+        let mut r = rig(Members::new());
+        for i in 0..MAX_LOOKUPS {
+            let k = PrivateKey::from_bytes(&[u8::try_from(i + 1).unwrap(); 32]).unwrap();
+            let (u, p) = cred(&k);
+            assert!(done(r.auth.check(u.as_bytes(), p.as_bytes(), ticket(i))).is_none());
+        }
+        let (u, p) = cred(&key(200));
+        let refused = r.auth.check(u.as_bytes(), p.as_bytes(), ticket(999));
+        assert_eq!(done(refused), Some(Err(Rejected)));
+        assert_eq!(r.asks.try_iter().count(), MAX_LOOKUPS);
     }
 
     #[test]
