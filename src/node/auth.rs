@@ -153,12 +153,12 @@ impl ChainAuth {
                 return Some(member);
             }
         }
-        match self.verifier.check(username, password, wall) {
-            Ok(member) => {
-                if let Ok(cred) = crate::credential::parse(username, password) {
-                    self.prune(now);
-                    self.verified.insert(key, (member, cred.expires, now));
-                }
+        let checked = crate::credential::parse(username, password)
+            .and_then(|cred| Ok((self.verifier.verify(&cred, wall)?, cred.expires)));
+        match checked {
+            Ok((member, expires)) => {
+                self.prune(now);
+                self.verified.insert(key, (member, expires, now));
                 Some(member)
             }
             Err(e) => {
@@ -485,6 +485,32 @@ mod tests {
             );
         }
         assert!(r.asks.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_verified_credential_is_not_verified_again_until_it_expires() {
+        let member = key(5);
+        let mut members = Members::new();
+        members.insert(member.address(), unix_now() + 1000);
+        let mut r = rig(members);
+        let (u, p) = cred(&member);
+        assert!(done(r.auth.check(u.as_bytes(), p.as_bytes(), ticket(0)))
+            .unwrap()
+            .is_ok());
+        // Were it checked again, this verifier would refuse it: the cache answers.
+        r.auth.verifier.contract = Address([0x33; 20]);
+        assert!(done(r.auth.check(u.as_bytes(), p.as_bytes(), ticket(1)))
+            .unwrap()
+            .is_ok());
+        assert_eq!(r.auth.verified.len(), 1);
+        // Once the cached expiry passes, the full check runs (and now fails).
+        for entry in r.auth.verified.values_mut() {
+            entry.1 = unix_now() - 1;
+        }
+        assert_eq!(
+            done(r.auth.check(u.as_bytes(), p.as_bytes(), ticket(2))),
+            Some(Err(Rejected))
+        );
     }
 
     #[test]
