@@ -7,7 +7,7 @@ use super::members::{MemberState, Members};
 use super::stats::ChainStats;
 use super::{LookupAnswer, ToChain, ToLoop};
 use crate::contract::{Contract, ContractError};
-use crate::eth::rpc::{Block, BlockId, Client};
+use crate::eth::rpc::{Block, BlockId, Client, RpcError};
 use crate::eth::Address;
 use mio::Waker;
 use std::path::PathBuf;
@@ -197,23 +197,32 @@ impl Run {
             .m
             .state
             .synced_to
-            .map_or(self.m.deploy_block, |n| n + 1);
+            .map_or(self.m.deploy_block, |n| n.saturating_add(1));
         while from <= safe {
             let to = from.saturating_add(CHUNK - 1).min(safe);
             for (member, until) in self.subscribed(from, to)? {
                 MemberState::apply(&mut self.m.state.members, member, until);
             }
-            let hash = self
+            let Some(block) = self
                 .m
                 .client
                 .block(BlockId::Number(to))
                 .map_err(ContractError::from)?
-                .map(|b| b.hash)
-                .unwrap_or_default();
+            else {
+                return Err(SyncError::Chain(ContractError::Rpc(
+                    RpcError::BadResponse {
+                        method: "eth_getBlockByNumber".into(),
+                        message: format!("block {to} is missing below the head"),
+                    },
+                )));
+            };
             self.m.state.synced_to = Some(to);
-            self.m.state.synced_hash = hash;
+            self.m.state.synced_hash = block.hash;
             self.save();
-            from = to + 1;
+            let Some(next) = to.checked_add(1) else {
+                break;
+            };
+            from = next;
             if from <= safe {
                 log::info!("chain: members synced to block {to} of {safe}");
                 self.publish()?;
