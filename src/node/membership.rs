@@ -47,6 +47,8 @@ struct Run {
     chain_time: u64,
     /// The last error logged, so a persistent one is not logged every poll.
     last_error: Option<String>,
+    /// Hash of the head the last complete sync read up to.
+    synced_head: Option<[u8; 32]>,
 }
 
 impl Membership {
@@ -60,6 +62,7 @@ impl Membership {
             save_failed: false,
             chain_time: super::auth::unix_now(),
             last_error: None,
+            synced_head: None,
         };
         let mut next_poll = Instant::now();
         loop {
@@ -167,8 +170,14 @@ impl Run {
         // is then at least the local one.
         self.chain_time = head.timestamp.max(super::auth::unix_now());
         self.send(ToLoop::Clock(self.chain_time))?;
+        if self.synced_head == Some(head.hash) {
+            return Ok(()); // the same chain as last time: nothing new to read
+        }
         match self.sync(&head) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.synced_head = Some(head.hash);
+                Ok(())
+            }
             Err(SyncError::Stop) => Err(Stop),
             Err(SyncError::Chain(e)) => self.rpc_failed("syncing members", &e),
         }
