@@ -207,6 +207,16 @@ impl Run {
             .state
             .synced_to
             .map_or(self.m.deploy_block, |n| n.saturating_add(1));
+        if safe.saturating_sub(from) > 10 * CHUNK {
+            log::info!(
+                "chain: scanning Subscribed logs from block {from} to {safe}; this takes a while{}",
+                if self.m.deploy_block == 0 {
+                    " (set chain.deploy_block to the block printed by `aqueduct deploy` to skip the blocks before it)"
+                } else {
+                    ""
+                }
+            );
+        }
         while from <= safe {
             let to = from.saturating_add(CHUNK - 1).min(safe);
             for (member, until) in self.subscribed(from, to)? {
@@ -233,7 +243,7 @@ impl Run {
             };
             from = next;
             if from <= safe {
-                log::info!("chain: members synced to block {to} of {safe}");
+                log::debug!("chain: members synced to block {to} of {safe}");
                 self.publish()?;
                 self.serve_requests()?;
             }
