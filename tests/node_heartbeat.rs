@@ -177,3 +177,42 @@ fn low_balance_is_warned_and_an_empty_one_skips_the_heartbeat() {
     node.wait_log("cannot pay one heartbeat", 1);
     assert_eq!(assert_one_per_slot(&net), 1);
 }
+
+#[test]
+fn node_key_from_a_keystore_with_a_password_file() {
+    let net = ChainNet::deploy(&["--period", "1h", "--epoch", "10m", "--slot", "1m"]);
+    let dir = &net.anvil.dir;
+    anvil::cast(&[
+        "wallet",
+        "import",
+        "node",
+        "--keystore-dir",
+        anvil::path_str(dir),
+        "--private-key",
+        anvil::DEV_KEYS[NODE_KEY],
+        "--unsafe-password",
+        "node pass",
+    ]);
+    let keystore = dir.join("node").display().to_string();
+    let raw_key = net.anvil.key_file(NODE_KEY).display().to_string();
+    let pw = dir.join("pw");
+    std::fs::write(&pw, "node pass\n").unwrap();
+    let chain = net.chain_section().replace(&raw_key, &keystore)
+        + &format!("password_file = \"{}\"\n", pw.display());
+    let node = net.start_node_with("", "", &chain);
+    let log = node.wait_log(SENT, 1);
+    assert!(log.contains(&dev(NODE_KEY).to_string()), "{log}");
+    drop(node);
+
+    // A wrong password stops the node at startup with a clear line.
+    std::fs::write(&pw, "nope\n").unwrap();
+    let config = dir.join("wrong.toml");
+    std::fs::write(
+        &config,
+        format!("[node]\nlisten = [\"127.0.0.1:0\"]\n[auth]\nmode = \"chain\"\n{chain}"),
+    )
+    .unwrap();
+    let run = anvil::aqueduct(&["node", "--config", anvil::path_str(&config)]);
+    assert!(!run.ok);
+    assert!(run.stderr.contains("wrong password"), "{}", run.stderr);
+}

@@ -155,3 +155,42 @@ fn after_an_rpc_outage_unknown_addresses_are_checked_again() {
         http_status(&node, &net.good(4), &url) == 200
     });
 }
+
+#[test]
+fn during_an_outage_a_known_member_is_served_until_their_access_ends() {
+    let mut net = ChainNet::deploy(&FLAGS);
+    net.subscribe(MEMBER, 1);
+    // Bring the chain's clock to ten seconds before the membership ends.
+    let client = net.anvil.client();
+    let until = net
+        .contract(&client)
+        .member_until(node::dev(MEMBER))
+        .unwrap();
+    let head = client
+        .block(aqueduct::eth::rpc::BlockId::Latest)
+        .unwrap()
+        .unwrap();
+    net.anvil.warp(until - head.timestamp - 10);
+    let node = net.start_node("", NO_HEARTBEATS);
+    node.wait_log("chain: 1 members known (1 active)", 1);
+    let echo = Echo::start();
+    let (u, p) = net.good(MEMBER);
+    let mut live = connect(node.addr());
+    live.write_all(&socks_handshake_bytes(
+        &u,
+        &p,
+        &SocksTarget::Addr(echo.addr),
+    ))
+    .unwrap();
+    assert_eq!(proxy::read_socks_replies(&mut live).unwrap().0, 0);
+
+    net.anvil.kill();
+    node.wait_log("chain RPC unreachable", 1);
+    // No chain to ask: the node runs the chain's clock on and ends the session itself.
+    assert!(
+        closed_by_peer(&mut live),
+        "the session ends with the membership"
+    );
+    let log = node.wait_log("outcome=account's access ended", 1);
+    assert!(log.contains("access of"), "{log}");
+}

@@ -23,6 +23,9 @@ const VERIFIED_TTL: Duration = Duration::from_secs(300);
 const CACHE_PRUNE_AT: usize = 4096;
 /// How often live sessions are checked against their member's access end.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// Addresses being looked up at once. Anyone can sign for a fresh address, so a flood
+/// of them is refused here rather than queued against the RPC.
+const MAX_LOOKUPS: usize = 64;
 
 /// What the chain said of one address.
 #[derive(Debug, Clone, Copy)]
@@ -150,12 +153,12 @@ impl ChainAuth {
                 return Some(member);
             }
         }
-        match self.verifier.check(username, password, wall) {
-            Ok(member) => {
-                if let Ok(cred) = crate::credential::parse(username, password) {
-                    self.prune(now);
-                    self.verified.insert(key, (member, cred.expires, now));
-                }
+        let checked = crate::credential::parse(username, password)
+            .and_then(|cred| Ok((self.verifier.verify(&cred, wall)?, cred.expires)));
+        match checked {
+            Ok((member, expires)) => {
+                self.prune(now);
+                self.verified.insert(key, (member, expires, now));
                 Some(member)
             }
             Err(e) => {
@@ -286,6 +289,12 @@ impl Authenticator for ChainAuth {
                 log::info!("refused: {}", self.refusal_reason(member, status));
                 return AuthAnswer::Done(Err(Rejected));
             }
+        }
+        if !self.asked.contains(&member) && self.asked.len() >= MAX_LOOKUPS {
+            log::warn!(
+                "refused: {MAX_LOOKUPS} unknown addresses are already being looked up; {member} may try again shortly"
+            );
+            return AuthAnswer::Done(Err(Rejected));
         }
         if self.asked.insert(member) && self.to_chain.send(ToChain::Lookup(member)).is_err() {
             self.asked.remove(&member);
@@ -476,6 +485,46 @@ mod tests {
             );
         }
         assert!(r.asks.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_verified_credential_is_not_verified_again_until_it_expires() {
+        let member = key(5);
+        let mut members = Members::new();
+        members.insert(member.address(), unix_now() + 1000);
+        let mut r = rig(members);
+        let (u, p) = cred(&member);
+        assert!(done(r.auth.check(u.as_bytes(), p.as_bytes(), ticket(0)))
+            .unwrap()
+            .is_ok());
+        // Were it checked again, this verifier would refuse it: the cache answers.
+        r.auth.verifier.contract = Address([0x33; 20]);
+        assert!(done(r.auth.check(u.as_bytes(), p.as_bytes(), ticket(1)))
+            .unwrap()
+            .is_ok());
+        assert_eq!(r.auth.verified.len(), 1);
+        // Once the cached expiry passes, the full check runs (and now fails).
+        for entry in r.auth.verified.values_mut() {
+            entry.1 = unix_now() - 1;
+        }
+        assert_eq!(
+            done(r.auth.check(u.as_bytes(), p.as_bytes(), ticket(2))),
+            Some(Err(Rejected))
+        );
+    }
+
+    #[test]
+    fn lookups_in_flight_are_bounded() {
+        let mut r = rig(Members::new());
+        for i in 0..MAX_LOOKUPS {
+            let k = PrivateKey::from_bytes(&[u8::try_from(i + 1).unwrap(); 32]).unwrap();
+            let (u, p) = cred(&k);
+            assert!(done(r.auth.check(u.as_bytes(), p.as_bytes(), ticket(i))).is_none());
+        }
+        let (u, p) = cred(&key(200));
+        let refused = r.auth.check(u.as_bytes(), p.as_bytes(), ticket(999));
+        assert_eq!(done(refused), Some(Err(Rejected)));
+        assert_eq!(r.asks.try_iter().count(), MAX_LOOKUPS);
     }
 
     #[test]

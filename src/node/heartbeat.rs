@@ -5,12 +5,14 @@
 //! from this key may still be pending, the call must estimate without reverting, and
 //! the balance must pay for it. Since the check reads the chain, a restart or an RPC
 //! outage cannot lead to a second heartbeat in a slot; a slot missed is simply missed.
+//! Once a slot is settled (heartbeat on chain, node inactive, attempts used up), rounds
+//! only read the head block until the next slot starts: one call per poll, not five.
 //! It runs apart from the membership thread so that waiting for a receipt never delays
 //! a member's lookup.
 
 use super::stats::ChainStats;
 use crate::contract::{calls, Contract, ContractError, HeartbeatCheck};
-use crate::eth::rpc::{CallRequest, Client, FeeData, RpcError};
+use crate::eth::rpc::{BlockId, CallRequest, Client, FeeData, RpcError};
 use crate::eth::sender::{Sender, TxRequest};
 use crate::eth::{hex, Address};
 use serde_json::json;
@@ -73,7 +75,11 @@ struct State {
     attempts: (u64, u32),
     last_skip: Option<(Option<u64>, Skip)>,
     low_balance_warned: Option<Instant>,
-    slot_length: Option<u64>,
+    /// The contract's (genesis, slotLength), read once.
+    timing: Option<(u64, u64)>,
+    /// Nothing more can happen in this slot (its heartbeat is on chain, the node is not
+    /// active, or attempts are used up): rounds only watch the head until the slot ends.
+    quiet_slot: Option<u64>,
     /// The error of the last failed round, while rounds keep failing.
     failing: Option<String>,
 }
@@ -85,7 +91,8 @@ impl Heartbeats {
             attempts: (0, 0),
             last_skip: None,
             low_balance_warned: None,
-            slot_length: None,
+            timing: None,
+            quiet_slot: None,
             failing: None,
         };
         log::info!(
@@ -137,13 +144,40 @@ impl Heartbeats {
         st.last_skip = entry;
     }
 
+    /// The slot of the chain's head, as the contract computes it, in one call.
+    fn head_slot(&self, st: &mut State) -> Result<u64, ContractError> {
+        let (genesis, length) = match st.timing {
+            Some(t) => t,
+            None => {
+                let contract = Contract::new(&self.client, self.contract);
+                let t = (contract.genesis()?, contract.slot_length()?.max(1));
+                *st.timing.insert(t)
+            }
+        };
+        let head = self
+            .client
+            .block(BlockId::Latest)?
+            .ok_or_else(|| RpcError::BadResponse {
+                method: "eth_getBlockByNumber".into(),
+                message: "no latest block".into(),
+            })?;
+        Ok(head.timestamp.saturating_sub(genesis) / length)
+    }
+
     fn round(&mut self, st: &mut State) -> Result<(), ContractError> {
+        if let Some(quiet) = st.quiet_slot {
+            if self.head_slot(st)? == quiet {
+                return Ok(());
+            }
+            st.quiet_slot = None;
+        }
         let node = self.sender.address();
         let contract = Contract::new(&self.client, self.contract);
         let slot = match contract.heartbeat_check(node)? {
             HeartbeatCheck::NotActive => {
                 let slot = contract.current_slot()?;
                 self.skipped(st, Some(slot), Skip::NotActive);
+                st.quiet_slot = Some(slot);
                 return Ok(());
             }
             HeartbeatCheck::AlreadySent { slot } => {
@@ -151,6 +185,7 @@ impl Heartbeats {
                     log::info!("heartbeat for slot {slot} is on chain");
                     st.done_slot = Some(slot);
                 }
+                st.quiet_slot = Some(slot);
                 return Ok(());
             }
             HeartbeatCheck::Due { slot } => slot,
@@ -160,6 +195,7 @@ impl Heartbeats {
         }
         if st.attempts.1 >= MAX_ATTEMPTS_PER_SLOT {
             self.skipped(st, Some(slot), Skip::GaveUp);
+            st.quiet_slot = Some(slot);
             return Ok(());
         }
         let latest = self.latest_nonce(node)?;
@@ -196,6 +232,9 @@ impl Heartbeats {
         }
         self.warn_if_low(st, &contract, balance, gas, fees);
         st.attempts.1 += 1;
+        // One send per slot: reading the nonce afresh costs one call and means a chain
+        // that lost our last transaction (a restarted dev chain, a reorg) leaves no gap.
+        self.sender.resync_nonce();
         let request = TxRequest::call(self.contract, calls::im_online());
         match self.sender.send(&self.client, &request) {
             Ok(receipt) => {
@@ -209,6 +248,7 @@ impl Heartbeats {
                     receipt.block_number
                 );
                 st.done_slot = Some(slot);
+                st.quiet_slot = Some(slot);
                 st.last_skip = None;
             }
             Err(e) => {
@@ -249,10 +289,10 @@ impl Heartbeats {
         {
             return;
         }
-        let slot_length = match st.slot_length {
-            Some(s) => s,
+        let slot_length = match st.timing {
+            Some((_, length)) => length,
             None => match contract.slot_length() {
-                Ok(s) if s > 0 => *st.slot_length.insert(s),
+                Ok(length) if length > 0 => length,
                 _ => return,
             },
         };

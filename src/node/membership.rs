@@ -7,7 +7,7 @@ use super::members::{MemberState, Members};
 use super::stats::ChainStats;
 use super::{LookupAnswer, ToChain, ToLoop};
 use crate::contract::{Contract, ContractError};
-use crate::eth::rpc::{Block, BlockId, Client};
+use crate::eth::rpc::{Block, BlockId, Client, RpcError};
 use crate::eth::Address;
 use mio::Waker;
 use std::path::PathBuf;
@@ -47,6 +47,8 @@ struct Run {
     chain_time: u64,
     /// The last error logged, so a persistent one is not logged every poll.
     last_error: Option<String>,
+    /// Hash of the head the last complete sync read up to.
+    synced_head: Option<[u8; 32]>,
 }
 
 impl Membership {
@@ -60,6 +62,7 @@ impl Membership {
             save_failed: false,
             chain_time: super::auth::unix_now(),
             last_error: None,
+            synced_head: None,
         };
         let mut next_poll = Instant::now();
         loop {
@@ -154,6 +157,9 @@ impl Run {
     }
 
     fn poll(&mut self) -> Result<(), Stop> {
+        // The loop checks live sessions against their members' access on each turn; an
+        // idle loop must still get one per poll, outage or not.
+        let _ = self.m.waker.wake();
         let head = match self.m.client.block(BlockId::Latest) {
             Ok(Some(b)) => b,
             Ok(None) => return Ok(()),
@@ -164,8 +170,14 @@ impl Run {
         // is then at least the local one.
         self.chain_time = head.timestamp.max(super::auth::unix_now());
         self.send(ToLoop::Clock(self.chain_time))?;
+        if self.synced_head == Some(head.hash) {
+            return Ok(()); // the same chain as last time: nothing new to read
+        }
         match self.sync(&head) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.synced_head = Some(head.hash);
+                Ok(())
+            }
             Err(SyncError::Stop) => Err(Stop),
             Err(SyncError::Chain(e)) => self.rpc_failed("syncing members", &e),
         }
@@ -194,25 +206,44 @@ impl Run {
             .m
             .state
             .synced_to
-            .map_or(self.m.deploy_block, |n| n + 1);
+            .map_or(self.m.deploy_block, |n| n.saturating_add(1));
+        if safe.saturating_sub(from) > 10 * CHUNK {
+            log::info!(
+                "chain: scanning Subscribed logs from block {from} to {safe}; this takes a while{}",
+                if self.m.deploy_block == 0 {
+                    " (set chain.deploy_block to the block printed by `aqueduct deploy` to skip the blocks before it)"
+                } else {
+                    ""
+                }
+            );
+        }
         while from <= safe {
             let to = from.saturating_add(CHUNK - 1).min(safe);
             for (member, until) in self.subscribed(from, to)? {
                 MemberState::apply(&mut self.m.state.members, member, until);
             }
-            let hash = self
+            let Some(block) = self
                 .m
                 .client
                 .block(BlockId::Number(to))
                 .map_err(ContractError::from)?
-                .map(|b| b.hash)
-                .unwrap_or_default();
+            else {
+                return Err(SyncError::Chain(ContractError::Rpc(
+                    RpcError::BadResponse {
+                        method: "eth_getBlockByNumber".into(),
+                        message: format!("block {to} is missing below the head"),
+                    },
+                )));
+            };
             self.m.state.synced_to = Some(to);
-            self.m.state.synced_hash = hash;
+            self.m.state.synced_hash = block.hash;
             self.save();
-            from = to + 1;
+            let Some(next) = to.checked_add(1) else {
+                break;
+            };
+            from = next;
             if from <= safe {
-                log::info!("chain: members synced to block {to} of {safe}");
+                log::debug!("chain: members synced to block {to} of {safe}");
                 self.publish()?;
                 self.serve_requests()?;
             }

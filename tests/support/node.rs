@@ -100,9 +100,13 @@ impl ChainNet {
 
     /// Starts the node; `auth_keys` go into `[auth]`, `sections` after it.
     pub fn start_node(&self, auth_keys: &str, sections: &str) -> Node {
+        self.start_node_with(auth_keys, sections, &self.chain_section())
+    }
+
+    /// Like [`ChainNet::start_node`], with a `[chain]` section of the caller's.
+    pub fn start_node_with(&self, auth_keys: &str, sections: &str, chain: &str) -> Node {
         Node::start(&format!(
-            "[auth]\nmode = \"chain\"\n{auth_keys}\n[policy]\nallow_private = true\n{sections}\n{}",
-            self.chain_section()
+            "[auth]\nmode = \"chain\"\n{auth_keys}\n[policy]\nallow_private = true\n{sections}\n{chain}"
         ))
     }
 
