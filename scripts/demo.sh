@@ -83,18 +83,18 @@ wait_for() {
 
 # Waits for the given background processes to exit; after $1 seconds, kills their groups.
 stop_within() {
-    local seconds=$1
+    local seconds=$1 pid
     shift
-    [ $# -gt 0 ] || return 0
-    # A watchdog, since `wait` itself has no timeout.
-    (
-        sleep "$seconds"
-        for pid in "$@"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
-    ) &
-    local watchdog=$!
-    for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
-    kill "$watchdog" 2>/dev/null || true
-    wait "$watchdog" 2>/dev/null || true
+    for pid in "$@"; do
+        for _ in $(seq $((seconds * 10))); do
+            running "$pid" || break
+            sleep 0.1
+        done
+        if running "$pid"; then
+            kill -KILL -- "-$pid" 2>/dev/null || true
+        fi
+        wait "$pid" 2>/dev/null || true
+    done
 }
 
 # True while the process lives (an exited child not yet waited for does not count).
@@ -255,8 +255,9 @@ cast rpc --rpc-url "$rpc" evm_increaseTime 3600 > /dev/null
 cast rpc --rpc-url "$rpc" evm_mine > /dev/null
 claimable=$(chain status --address "$node_address" --json | json_field claimable)
 [ "$claimable" -gt 0 ] || die "nothing claimable after the epoch"
-say "The member's 10 tUSD are spread over the 25 hourly epochs their day touches; the node"
-say "was the only one online in epoch 0, so that epoch's whole share is the node's:"
+say "The member's 10 tUSD are spread evenly over the hourly epochs their day touches (24,"
+say "or 25 if it began mid-epoch). The node was the only one online in epoch 0, so that"
+say "epoch's whole share is the node's:"
 chain status --address "$node_address" | grep -E '^claimable' | sed 's/^/     | /'
 
 step "12. The operator stops the node (SIGTERM: it drains, then exits) and claims"

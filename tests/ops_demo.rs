@@ -53,14 +53,27 @@ fn demo_runs_end_to_end_and_stops_everything() {
         "| running node: yes (http://127.0.0.1:",
         "|   members known: 1",
         "| heartbeats this epoch: 2 of 2 slots so far (6 per epoch)",
-        "| claimable: 0.4 tUSD",
-        "claimed 0.4 for 1 epoch(s)",
         "claimable: 0 tUSD",
         "Everything the demo started has been stopped.",
     ];
     for line in expect {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
+    // What was claimable after the epoch (the last status) is what the claim paid: epoch 0's share of the
+    // member's fee (the day spans 24 or 25 epochs, by where it began).
+    let last_after = |marker: &str| {
+        stdout
+            .lines()
+            .rev()
+            .find_map(|l| l.split(marker).nth(1))
+            .and_then(|rest| rest.split(' ').next())
+            .unwrap_or_else(|| panic!("no amount after {marker:?} in:\n{stdout}"))
+    };
+    // 10 tUSD (6 decimals) over 24 epochs, or over 25.
+    let claimable = last_after("| claimable: ");
+    assert!(["0.416666", "0.4"].contains(&claimable), "{claimable}");
+    assert_eq!(last_after("   claimed "), claimable, "{stdout}");
+    assert!(stdout.contains("for 1 epoch(s)"), "{stdout}");
     // Nothing it started still listens: not anvil, not the node, not its metrics.
     for marker in [
         "answers at http://",
