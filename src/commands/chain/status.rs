@@ -236,7 +236,7 @@ fn running_text(url: Option<&str>, running: Option<&Scraped>) -> String {
             utc(last)
         };
         text.push_str(&format!(
-            "  last heartbeat sent: {when}; since start: {} sent, {} failed, {} skipped\n",
+            "  last heartbeat sent: {when} (node's clock); since start: {} sent, {} failed, {} skipped\n",
             sample(m, "aqueduct_heartbeats_total{result=\"sent\"}").unwrap_or(0),
             sample(m, "aqueduct_heartbeats_total{result=\"failed\"}").unwrap_or(0),
             sample(m, "aqueduct_heartbeats_total{result=\"skipped\"}").unwrap_or(0),
