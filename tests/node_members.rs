@@ -194,3 +194,26 @@ fn during_an_outage_a_known_member_is_served_until_their_access_ends() {
     let log = node.wait_log("outcome=account's access ended", 1);
     assert!(log.contains("access of"), "{log}");
 }
+
+#[test]
+fn members_are_synced_in_chunks_from_the_deploy_block() {
+    let net = ChainNet::deploy(&FLAGS);
+    net.subscribe(MEMBER, 1);
+    // 30 blocks after the subscription, read in ranges of 8.
+    net.anvil.rpc("anvil_mine", json!(["0x1e"]));
+    net.subscribe(3, 1);
+    let chain = net.chain_section() + "log_chunk = 8\n";
+    let node = net.start_node_with("", NO_HEARTBEATS, &chain);
+    node.wait_log("chain: members synced to block", 3);
+    node.wait_log("chain: 2 members known (2 active)", 1);
+    // Both were found by the scan, not by a lookup.
+    let origin = Origin::start("127.0.0.1:0");
+    let url = format!("http://{}/", origin.addr);
+    assert_eq!(http_status(&node, &net.good(MEMBER), &url), 200);
+    assert_eq!(http_status(&node, &net.good(3), &url), 200);
+    assert!(!node.log().contains("lookup of"), "{}", node.log());
+    // Saved: what is past the reorg window; the newest subscription is re-read instead.
+    let saved = std::fs::read_to_string(&net.state_file).unwrap();
+    assert!(saved.contains(&node::dev(MEMBER).to_lower_hex()), "{saved}");
+    assert!(!saved.contains(&node::dev(3).to_lower_hex()), "{saved}");
+}

@@ -29,6 +29,8 @@ pub struct RawChain {
     pub reorg_depth: Option<u64>,
     /// Seconds between the node's looks at the chain.
     pub poll_secs: Option<u64>,
+    /// Blocks per eth_getLogs request (some providers allow only small ranges).
+    pub log_chunk: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +44,7 @@ pub struct ChainConfig {
     pub state_file: Option<PathBuf>,
     pub reorg_depth: u64,
     pub poll_interval: std::time::Duration,
+    pub log_chunk: u64,
 }
 
 impl Default for ChainConfig {
@@ -55,6 +58,7 @@ impl Default for ChainConfig {
             state_file: None,
             reorg_depth: DEFAULT_REORG_DEPTH,
             poll_interval: std::time::Duration::from_secs(DEFAULT_POLL_SECS),
+            log_chunk: DEFAULT_LOG_CHUNK,
         }
     }
 }
@@ -62,6 +66,7 @@ impl Default for ChainConfig {
 /// Base and most L2s finalise far sooner; 12 blocks covers the reorgs seen in practice.
 pub const DEFAULT_REORG_DEPTH: u64 = 12;
 pub const DEFAULT_POLL_SECS: u64 = 5;
+pub const DEFAULT_LOG_CHUNK: u64 = 5_000;
 
 impl RawChain {
     pub fn validate(self) -> Result<ChainConfig, ConfigError> {
@@ -102,6 +107,10 @@ impl RawChain {
         if !(1..=3600).contains(&poll_secs) {
             return Err(ConfigError::new("chain.poll_secs", "must be 1 to 3600"));
         }
+        let log_chunk = self.log_chunk.unwrap_or(DEFAULT_LOG_CHUNK);
+        if !(1..=1_000_000).contains(&log_chunk) {
+            return Err(ConfigError::new("chain.log_chunk", "must be 1 to 1000000"));
+        }
         Ok(ChainConfig {
             rpc: self.rpc,
             key: self.key,
@@ -111,6 +120,7 @@ impl RawChain {
             state_file: self.state_file,
             reorg_depth,
             poll_interval: std::time::Duration::from_secs(poll_secs),
+            log_chunk,
         })
     }
 }

@@ -16,13 +16,12 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Blocks per eth_getLogs request while catching up; the state is saved after each.
-const CHUNK: u64 = 5_000;
-
 pub struct Membership {
     pub client: Client,
     pub contract: Address,
     pub deploy_block: u64,
+    /// Blocks per eth_getLogs range while catching up; the state is saved after each.
+    pub log_chunk: u64,
     pub reorg_depth: u64,
     pub poll_interval: Duration,
     pub state_file: PathBuf,
@@ -207,7 +206,8 @@ impl Run {
             .state
             .synced_to
             .map_or(self.m.deploy_block, |n| n.saturating_add(1));
-        if safe.saturating_sub(from) > 10 * CHUNK {
+        let chunk = self.m.log_chunk.max(1);
+        if safe.saturating_sub(from) > 10 * chunk.max(5_000) {
             log::info!(
                 "chain: scanning Subscribed logs from block {from} to {safe}; this takes a while{}",
                 if self.m.deploy_block == 0 {
@@ -218,7 +218,7 @@ impl Run {
             );
         }
         while from <= safe {
-            let to = from.saturating_add(CHUNK - 1).min(safe);
+            let to = from.saturating_add(chunk - 1).min(safe);
             for (member, until) in self.subscribed(from, to)? {
                 MemberState::apply(&mut self.m.state.members, member, until);
             }

@@ -29,7 +29,7 @@
 //! `max_sessions_per_member` (64), `negative_cache_secs` (30); `[heartbeat] enabled`
 //! (true); `[chain] rpc, contract, key, password_file|password_env, deploy_block,
 //! state_file` (default `$STATE_DIRECTORY/chain-state.json`, else `<config>.state.json`
-//! next to the config file), `reorg_depth` (12), `poll_secs` (5).
+//! next to the config file), `reorg_depth` (12), `poll_secs` (5), `log_chunk` (5000).
 
 pub mod auth;
 pub mod heartbeat;
@@ -117,8 +117,9 @@ pub fn default_state_file(config_path: &Path) -> PathBuf {
     config_path.with_file_name(name)
 }
 
-fn rpc_client(urls: &[String]) -> Result<Client, String> {
+fn rpc_client(urls: &[String], log_chunk: u64) -> Result<Client, String> {
     let mut cfg = RpcConfig::new(urls.to_vec());
+    cfg.log_chunk = log_chunk;
     // A lookup holds a session in its handshake: fail fast and let the next poll retry.
     cfg.timeout = Duration::from_secs(8);
     cfg.attempts = 2;
@@ -147,7 +148,7 @@ pub fn attach(
     let key = load_key(key_path, chain.password.as_ref())
         .map_err(|e| format!("chain.key {}: {e}", key_path.display()))?;
     let node = key.address();
-    let client = rpc_client(&chain.rpc)?;
+    let client = rpc_client(&chain.rpc, chain.log_chunk)?;
     let state_file = chain
         .state_file
         .clone()
@@ -224,6 +225,7 @@ pub fn attach(
         client,
         contract,
         deploy_block: chain.deploy_block,
+        log_chunk: chain.log_chunk,
         reorg_depth: chain.reorg_depth,
         poll_interval: chain.poll_interval,
         state_file,
@@ -240,7 +242,7 @@ pub fn attach(
 
     if config.heartbeat.enabled {
         let heartbeats = heartbeat::Heartbeats {
-            client: rpc_client(&chain.rpc)?,
+            client: rpc_client(&chain.rpc, chain.log_chunk)?,
             sender: Sender::new(key, chain_id),
             contract,
             poll_interval: chain.poll_interval,
