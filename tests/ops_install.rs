@@ -66,6 +66,23 @@ fn default_prefix_under_destdir() {
     assert!(unit.contains("\nLoadCredential=node.key:/etc/aqueduct/node.key\n"));
     assert!(unit.contains("\nLoadCredential=aqueduct.toml:/etc/aqueduct/aqueduct.toml\n"));
     assert!(unit.contains("key = \"/run/credentials/aqueduct.service/node.key\""));
+    // What issue 5 asks of the service, line by line.
+    for line in [
+        "Restart=on-failure",
+        "DynamicUser=yes",
+        "StateDirectory=aqueduct",
+        "LimitNOFILE=65536",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "CapabilityBoundingSet=CAP_NET_BIND_SERVICE",
+        "AmbientCapabilities=CAP_NET_BIND_SERVICE",
+        "KillSignal=SIGTERM",
+    ] {
+        assert!(
+            unit.lines().any(|l| l == line),
+            "unit lacks {line}:\n{unit}"
+        );
+    }
     // DESTDIR is for staging only: it never leaks into the unit.
     assert!(!unit.contains(stage.to_str().unwrap()), "{unit}");
 
