@@ -5,6 +5,7 @@
 use super::auth::{self, Account, Authenticator, Rejected, Ticket};
 use super::dns::{Addrs, DnsError, Resolver, ResolverConfig};
 use super::io::is_resource_exhaustion;
+use super::metrics::{self, ChainStats, Metrics};
 use super::policy::{self, Policy};
 use super::pool::Pool;
 use super::session::{token_owner, Outcome, Session, Verdict};
@@ -24,9 +25,11 @@ pub const SIGNAL: Token = Token(0);
 pub const WAKER: Token = Token(1);
 pub const DNS_V4: Token = Token(2);
 pub const DNS_V6: Token = Token(3);
-/// Reserved for the metrics listener (issue 7).
+/// The `[metrics] listen` socket; its connections take the tokens after the listeners'.
 pub const METRICS: Token = Token(4);
 const FIRST_LISTENER: usize = 16;
+const FIRST_SCRAPE: usize = FIRST_LISTENER + MAX_LISTENERS;
+const _: () = assert!(FIRST_SCRAPE + metrics::MAX_SCRAPERS <= super::session::FIRST_SESSION_TOKEN);
 
 /// How long accepting pauses when the process is out of descriptors.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
@@ -45,6 +48,7 @@ pub(crate) struct Ctx<'a> {
     pub auth: &'a mut dyn Authenticator,
     pub policy: &'a Policy,
     pub settings: &'a Settings,
+    pub metrics: &'a mut Metrics,
     /// Relay buffers and pipes, lent to sessions while they have bytes in flight.
     pub pool: &'a mut Pool,
     pub now: Instant,
@@ -81,6 +85,10 @@ struct Core {
     shutdown_deadline: Option<Instant>,
     dns_done: Vec<(usize, Result<Addrs, DnsError>)>,
     auth_done: Vec<(Ticket, Result<Account, Rejected>)>,
+    metrics: Metrics,
+    /// The `/metrics` responder, when `[metrics] listen` is set.
+    scrapes: Option<metrics::Endpoint>,
+    revoked: Vec<Account>,
 }
 
 fn context(what: String) -> impl FnOnce(io::Error) -> io::Error {
@@ -132,6 +140,15 @@ impl Server {
         }
         let resolver = Resolver::new(resolver_config, registry, DNS_V4, DNS_V6)
             .map_err(context("DNS resolver".into()))?;
+        let scrapes = match config.metrics.listen {
+            None => None,
+            Some(addr) => {
+                let endpoint = metrics::Endpoint::bind(addr, registry, METRICS, FIRST_SCRAPE)
+                    .map_err(context(format!("metrics listen on {addr}")))?;
+                log::info!("metrics on http://{}/metrics", endpoint.local_addr());
+                Some(endpoint)
+            }
+        };
         let own = policy::local_addresses().unwrap_or_else(|e| {
             log::warn!("cannot list this machine's addresses ({e}); policy denies only the configured ranges");
             Vec::new()
@@ -163,6 +180,9 @@ impl Server {
             shutdown_deadline: None,
             dns_done: Vec::new(),
             auth_done: Vec::new(),
+            metrics: Metrics::default(),
+            scrapes,
+            revoked: Vec::new(),
         };
         Ok(Server {
             poll,
@@ -182,6 +202,19 @@ impl Server {
     /// For other threads to wake the loop after queueing work for it.
     pub fn waker(&self) -> Arc<Waker> {
         Arc::clone(&self.waker)
+    }
+
+    /// Where `/metrics` is served, if it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.core
+            .scrapes
+            .as_ref()
+            .map(metrics::Endpoint::local_addr)
+    }
+
+    /// The chain thread's statistics, published on `/metrics` from now on.
+    pub fn set_chain_stats(&mut self, stats: Arc<ChainStats>) {
+        self.core.metrics.chain = Some(stats);
     }
 
     /// Replaces the authenticator (the chain-backed one, issue 5).
@@ -224,7 +257,10 @@ impl Server {
                     }
                     WAKER => {} // completions are collected below, every turn
                     token @ (DNS_V4 | DNS_V6) => self.core.resolver.handle_readable(token, now),
-                    METRICS => {}
+                    METRICS => self.core.accept_scrapes(self.poll.registry(), now),
+                    token if self.core.scrapes.as_ref().is_some_and(|e| e.owns(token)) => {
+                        self.core.on_scrape(self.poll.registry(), token)
+                    }
                     Token(t) if (FIRST_LISTENER..FIRST_LISTENER + MAX_LISTENERS).contains(&t) => {
                         self.accept(t - FIRST_LISTENER, now)
                     }
@@ -239,6 +275,9 @@ impl Server {
             self.core.after_events(self.poll.registry(), now);
             if self.core.accept_paused_until.is_some_and(|t| now >= t) {
                 self.core.accept_paused_until = None;
+                if self.core.shutdown_deadline.is_none() {
+                    self.core.auth.set_serving(true);
+                }
                 // Edge-triggered: connections that queued meanwhile raise no new event.
                 for i in 0..self.listeners.len() {
                     self.accept(i, now);
@@ -292,6 +331,7 @@ impl Server {
                     }
                     // Retrying at once would fail the same way and spin the loop.
                     core.accept_paused_until = Some(now + ACCEPT_PAUSE);
+                    core.auth.set_serving(false);
                     return;
                 }
             }
@@ -309,6 +349,7 @@ impl Server {
                 let _ = self.poll.registry().deregister(&mut l);
             }
         }
+        self.core.auth.set_serving(false);
         let grace = self.core.settings.timeouts.shutdown_grace;
         log::info!(
             "signal {signal}: no longer accepting; {} sessions have {}s to finish",
@@ -329,11 +370,27 @@ impl Core {
             self.resolver.next_deadline(),
             self.accept_paused_until,
             self.shutdown_deadline,
+            self.scrapes
+                .as_ref()
+                .and_then(metrics::Endpoint::next_deadline),
         ]
         .into_iter()
         .flatten()
         .min()
         .map(|t| t.saturating_duration_since(now))
+    }
+
+    fn accept_scrapes(&mut self, registry: &Registry, now: Instant) {
+        if let Some(endpoint) = self.scrapes.as_mut() {
+            endpoint.accept(registry, now);
+        }
+    }
+
+    fn on_scrape(&mut self, registry: &Registry, token: Token) {
+        let (metrics, open) = (&self.metrics, self.sessions.len());
+        if let Some(endpoint) = self.scrapes.as_mut() {
+            endpoint.on_event(registry, token, || metrics.render(open));
+        }
     }
 
     fn open(&mut self, registry: &Registry, sock: TcpStream, addr: SocketAddr, now: Instant) {
@@ -384,6 +441,7 @@ impl Core {
             auth: &mut *self.auth,
             policy: &self.policy,
             settings: &self.settings,
+            metrics: &mut self.metrics,
             pool: &mut self.pool,
             now,
             key,
@@ -412,6 +470,9 @@ impl Core {
     /// that yielded.
     fn after_events(&mut self, registry: &Registry, now: Instant) {
         self.resolver.handle_timeouts(now);
+        if let Some(endpoint) = self.scrapes.as_mut() {
+            endpoint.sweep(registry, now);
+        }
         let mut done = std::mem::take(&mut self.dns_done);
         self.resolver.drain_completed(&mut done);
         for (key, result) in done.drain(..) {
@@ -432,6 +493,27 @@ impl Core {
             }
         }
         self.auth_done = done;
+
+        let mut revoked = std::mem::take(&mut self.revoked);
+        self.auth.drain_revoked(&mut revoked);
+        if !revoked.is_empty() {
+            // Rare (an access ending), so a scan of every session is fine.
+            for key in self.sessions.keys() {
+                let ended = self
+                    .sessions
+                    .get_mut(key)
+                    .and_then(|s| s.account())
+                    .is_some_and(|a| revoked.contains(a));
+                if ended {
+                    self.drive(registry, key, now, |s, _| {
+                        s.set_outcome(Outcome::AccessEnded);
+                        Verdict::Close
+                    });
+                }
+            }
+            revoked.clear();
+        }
+        self.revoked = revoked;
 
         while let Some((when, key, generation)) = self.timers.pop_due(now) {
             let Some(session) = self.sessions.get_current(key, generation) else {

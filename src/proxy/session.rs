@@ -9,6 +9,7 @@ use super::codec::{detect, OwnedTarget, Protocol};
 use super::dns::{Addrs, DnsError, Lookup};
 use super::http::{self, RequestKind, Status};
 use super::io::{ConnectError, IoOutcome};
+use super::metrics::AuthFailure;
 use super::pool::Pool;
 use super::relay::{abort_on_close, pump, Endpoint, Flow};
 use super::server::Ctx;
@@ -206,6 +207,10 @@ pub enum Outcome {
     ClientGone,
     BadHandshake(&'static str),
     AuthFailed,
+    /// The account already holds as many sessions as the authenticator allows.
+    TooManySessions,
+    /// The account's access ended while the session was open.
+    AccessEnded,
     Failed(Failure),
     HandshakeTimeout,
     IdleTimeout,
@@ -221,6 +226,8 @@ impl fmt::Display for Outcome {
             Outcome::ClientGone => f.write_str("client left during handshake"),
             Outcome::BadHandshake(why) => write!(f, "bad handshake: {why}"),
             Outcome::AuthFailed => f.write_str("authentication failed"),
+            Outcome::TooManySessions => f.write_str("too many sessions for this account"),
+            Outcome::AccessEnded => f.write_str("account's access ended"),
             Outcome::Failed(failure) => write!(f, "{failure}"),
             Outcome::HandshakeTimeout => f.write_str("handshake timeout"),
             Outcome::IdleTimeout => f.write_str("idle timeout"),
@@ -473,6 +480,7 @@ impl Session {
             Method::UserPass => Stage::SocksAuth,
             Method::NoAcceptable => {
                 self.outcome = Outcome::AuthFailed;
+                ctx.metrics.auth_failed(AuthFailure::NoAcceptableMethod);
                 self.enter_closing(ctx.now);
                 Stage::Closing
             }
@@ -563,6 +571,7 @@ impl Session {
             _ if !required => self.dial(proto, ctx),
             None => {
                 self.outcome = Outcome::AuthFailed;
+                ctx.metrics.auth_failed(AuthFailure::NoCredentials);
                 self.reply_http(Status::ProxyAuthRequired, ctx.now)
             }
             Some(AuthAnswer::Done(result)) => {
@@ -581,6 +590,22 @@ impl Session {
         after: AfterAuth,
         ctx: &mut Ctx<'_>,
     ) -> Step {
+        let result = match result {
+            Ok(account) if !ctx.auth.admit(&account) => {
+                // SOCKS5 has only "failure" for this; HTTP says 403, not 407: the
+                // credential is good, retrying it will not help until a session ends.
+                self.outcome = Outcome::TooManySessions;
+                return match after {
+                    AfterAuth::SocksRequest => {
+                        self.down.push(&socks5::auth_status(false));
+                        self.enter_closing(ctx.now);
+                        Step::Progress
+                    }
+                    AfterAuth::Http(_) => self.reply_http(Status::Forbidden, ctx.now),
+                };
+            }
+            other => other,
+        };
         match (result, after) {
             (Ok(account), AfterAuth::SocksRequest) => {
                 self.account = Some(account);
@@ -595,12 +620,14 @@ impl Session {
             }
             (Err(Rejected), AfterAuth::SocksRequest) => {
                 self.outcome = Outcome::AuthFailed;
+                ctx.metrics.auth_failed(AuthFailure::Rejected);
                 self.down.push(&socks5::auth_status(false));
                 self.enter_closing(ctx.now);
                 Step::Progress
             }
             (Err(Rejected), AfterAuth::Http(_)) => {
                 self.outcome = Outcome::AuthFailed;
+                ctx.metrics.auth_failed(AuthFailure::Rejected);
                 self.reply_http(Status::ProxyAuthRequired, ctx.now)
             }
         }
@@ -797,6 +824,8 @@ impl Session {
         }
         self.stage = Stage::Relay;
         self.last_active = ctx.now;
+        ctx.metrics
+            .handshake_done(ctx.now.saturating_duration_since(self.started));
         Step::Progress
     }
 
@@ -963,6 +992,11 @@ impl Session {
         }
     }
 
+    /// The account the session was admitted under, once authenticated.
+    pub fn account(&self) -> Option<&Account> {
+        self.account.as_ref()
+    }
+
     pub fn set_outcome(&mut self, outcome: Outcome) {
         self.outcome = outcome;
     }
@@ -973,6 +1007,9 @@ impl Session {
             Stage::Resolving(_) => ctx.resolver.cancel(ctx.key),
             Stage::AuthPending(_) => ctx.auth.cancel(ctx.ticket),
             _ => {}
+        }
+        if let Some(account) = &self.account {
+            ctx.auth.release(account);
         }
         self.up.release(ctx.pool);
         self.down.release(ctx.pool);
@@ -986,6 +1023,9 @@ impl Session {
         }
         // No deregister: closing a descriptor nobody else holds takes it out of the epoll
         // set, and two epoll_ctl calls per session are measurable at high connection rates.
+        let down = self.down_flow.bytes.saturating_sub(self.reply_bytes);
+        ctx.metrics
+            .session_ended(&self.outcome, self.up_flow.bytes, down);
         let target = OrDash(self.target.as_ref());
         let via = OrDash(self.connected_to.as_ref());
         log::info!(
@@ -995,7 +1035,7 @@ impl Session {
             target,
             via,
             self.up_flow.bytes,
-            self.down_flow.bytes.saturating_sub(self.reply_bytes),
+            down,
             ctx.now.saturating_duration_since(self.started).as_secs_f64(),
             self.outcome
         );
