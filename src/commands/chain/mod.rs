@@ -80,7 +80,7 @@ pub(crate) fn parse_address(flag: &str, s: &str) -> Result<Address, Failure> {
 }
 
 impl Ctx {
-    fn from_args(args: &mut Args) -> Result<Ctx, Failure> {
+    pub(crate) fn from_args(args: &mut Args) -> Result<Ctx, Failure> {
         let config = match args.value("config")? {
             Some(path) => load_chain_section(path.as_ref()).map_err(|e| {
                 Failure::new(format!("config {path}: {e}")).hint("fix the [chain] section")
