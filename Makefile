@@ -31,7 +31,7 @@ test-contracts: tools
 	$(MAKE) -C contracts test
 
 test-rust: tools
-	$(CARGO) test --no-fail-fast
+	$(CARGO) test --no-fail-fast --lib --bins --tests
 
 demo: tools build
 	bash scripts/demo.sh
