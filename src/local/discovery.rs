@@ -211,3 +211,80 @@ fn resolve(endpoint: &str) -> Result<SocketAddr, String> {
         .next()
         .ok_or_else(|| format!("{endpoint} has no address"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credential::Verifier;
+    use crate::eth::rpc::RpcConfig;
+
+    fn discovery(ttl: u64) -> Discovery {
+        let settings = LocalSettings {
+            nodes: [7u8, 8]
+                .iter()
+                .map(|b| super::super::config::ExtraNode {
+                    endpoint: format!("127.0.0.1:{}", 4000 + u16::from(*b)),
+                    address: Address([*b; 20]),
+                })
+                .collect(),
+            registry: false,
+            refresh: Duration::from_secs(60),
+            probe_every: Duration::from_secs(60),
+            probe_timeout: Duration::from_secs(1),
+            credential_ttl: Duration::from_secs(ttl),
+        };
+        // Never contacted: the registry is off.
+        let client = Client::new(RpcConfig::new(vec!["http://127.0.0.1:9".into()])).unwrap();
+        let key = PrivateKey::from_bytes(&[5; 32]).unwrap();
+        Discovery::new(client, Address([1; 20]), 31337, key, settings)
+    }
+
+    #[test]
+    fn each_node_gets_its_own_credential_renewed_before_expiry() {
+        let d = discovery(3600);
+        assert_eq!(d.refresh().unwrap(), 2);
+        let now = unix_now();
+        let logins: Vec<(Address, Arc<Login>, u64)> = d
+            .table
+            .lock()
+            .nodes()
+            .iter()
+            .map(|n| (n.address, n.login.clone().unwrap(), n.login_expires))
+            .collect();
+        for (node, login, expires) in &logins {
+            assert!((now + 3600..=now + 3601).contains(expires));
+            let verifier = Verifier {
+                chain_id: 31337,
+                contract: Address([1; 20]),
+                node: *node,
+                max_lifetime: 3600 + 5,
+            };
+            let check =
+                |v: &Verifier| v.check(login.username.as_bytes(), login.password.as_bytes(), now);
+            assert!(check(&verifier).is_ok());
+            // The other node refuses it.
+            let other = Verifier {
+                node: logins.iter().find(|l| l.0 != *node).unwrap().0,
+                ..verifier.clone()
+            };
+            assert!(check(&other).is_err());
+        }
+        // Fresh credentials are kept; one close to expiry is replaced.
+        d.renew_credentials();
+        let mut table = d.table.lock();
+        assert!(Arc::ptr_eq(
+            table.nodes()[0].login.as_ref().unwrap(),
+            &logins[0].1
+        ));
+        let id = table.nodes()[1].id;
+        table.get_mut(id).unwrap().login_expires = now + 60;
+        drop(table);
+        d.renew_credentials();
+        let table = d.table.lock();
+        assert!(!Arc::ptr_eq(
+            table.nodes()[1].login.as_ref().unwrap(),
+            &logins[1].1
+        ));
+        assert!(table.nodes()[1].login_expires >= now + 3600);
+    }
+}

@@ -52,8 +52,8 @@ pub struct Node {
     pub login_expires: u64,
     /// When the discovery thread should measure it next.
     pub probe_due: Option<Instant>,
-    /// Tunnels opened through it.
-    pub tunnels: u64,
+    /// Connections sent to it (each pick counts, whether or not the tunnel opened).
+    pub picks: u64,
 }
 
 impl Node {
@@ -141,7 +141,7 @@ impl NodeTable {
                 login: None,
                 login_expires: 0,
                 probe_due: None,
-                tunnels: 0,
+                picks: 0,
             });
             self.next_id += 1;
         }
@@ -160,7 +160,7 @@ impl NodeTable {
             .iter_mut()
             .filter(|n| n.usable(now) && !exclude.contains(&n.id))
             .min_by_key(|n| n.rank())?;
-        best.tunnels += 1;
+        best.picks += 1;
         Some(Hop {
             node: best.id,
             addr: best.addr?,
@@ -287,7 +287,7 @@ mod tests {
         assert_eq!(t.pick(&[1], now).unwrap().node, 2);
         assert_eq!(t.pick(&[1, 2], now).unwrap().node, 0);
         assert!(t.pick(&[0, 1, 2], now).is_none());
-        assert_eq!(t.get_mut(1).unwrap().tunnels, 1);
+        assert_eq!(t.get_mut(1).unwrap().picks, 1);
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! or refuse, so the bytes after the greeting can only mean what we meant.
 
 use super::codec::{Parsed, Target};
-use super::io::{self, ConnectError, IoOutcome};
+pub use super::io::ConnectError;
+use super::io::{self, IoOutcome};
 use super::relay::Endpoint;
 use super::socks5::consts::*;
 use super::socks5::Reply;
