@@ -2,8 +2,9 @@
 //! in its registry, a member who paid, and curl as the browser.
 //!
 //! The nodes are stand-ins (tests/support/local.rs) that check credentials with the
-//! same `Verifier` a chain-mode node uses; two of them answer each greeting a second
-//! late, so the fast one must get the traffic.
+//! same `Verifier` a chain-mode node uses. Each is registered behind a forwarder that
+//! records what the member sent; two of the forwarders hold every first answer back
+//! for 1.5 s, so the fast node must get the traffic.
 
 #[path = "support/tools.rs"]
 mod tools;
@@ -20,7 +21,7 @@ mod proxy;
 use anvil::{aqueduct, dev_key, path_str, Anvil};
 use aqueduct::credential::Verifier;
 use aqueduct::eth::Address;
-use local::{socks_login, Local, StubNode};
+use local::{socks_login, Forwarder, Local, StubNode};
 use proxy::{curl, curl_ok, Origin, PAGE};
 use std::time::Duration;
 
@@ -32,6 +33,8 @@ struct Network {
     contract: Address,
     /// Dev accounts 1, 2, 3; node 0 is the fast one.
     nodes: Vec<StubNode>,
+    /// In front of each node: what is registered as its endpoint.
+    fronts: Vec<Forwarder>,
     addresses: Vec<Address>,
 }
 
@@ -45,18 +48,17 @@ impl Network {
         let chain_id = anvil.client().chain_id().unwrap();
         let owner = anvil.key_file(0);
         let mut nodes = Vec::new();
+        let mut fronts = Vec::new();
         let mut addresses = Vec::new();
         for (i, delay) in [(1, Duration::ZERO), (2, SLOW), (3, SLOW)] {
             let address = dev_key(i).address();
-            let node = StubNode::start(
-                Verifier {
-                    chain_id,
-                    contract,
-                    node: address,
-                    max_lifetime: 7 * 86400,
-                },
-                delay,
-            );
+            let node = StubNode::start(Verifier {
+                chain_id,
+                contract,
+                node: address,
+                max_lifetime: 7 * 86400,
+            });
+            let front = Forwarder::start(node.addr, delay);
             let run = aqueduct(&[
                 "add-node",
                 "--rpc",
@@ -68,10 +70,11 @@ impl Network {
                 "--node",
                 &address.to_string(),
                 "--endpoint",
-                &node.addr.to_string(),
+                &front.addr.to_string(),
             ]);
             assert!(run.ok, "add-node: {}", run.stderr);
             nodes.push(node);
+            fronts.push(front);
             addresses.push(address);
         }
         let member = anvil.key_file(MEMBER);
@@ -91,6 +94,7 @@ impl Network {
             anvil,
             contract,
             nodes,
+            fronts,
             addresses,
         }
     }
@@ -171,6 +175,7 @@ fn the_fastest_node_carries_the_traffic_and_a_stopped_node_is_routed_around() {
     // The fast node goes away: the next request still works, through another node,
     // and the stopped one is marked down.
     net.nodes[0].stop();
+    net.fronts[0].stop();
     assert_eq!(curl_ok(&["-x", &socks, &url]), PAGE);
     assert_eq!(net.nodes[1].tunnels() + net.nodes[2].tunnels(), 1);
     let log = local.wait_log("marked down", 1);
@@ -197,12 +202,8 @@ fn a_credential_captured_at_one_node_is_refused_at_another() {
     );
 
     // What node A's operator could have recorded.
-    let (user, pass) = net.nodes[0]
-        .seen
-        .credential
-        .lock()
-        .unwrap()
-        .clone()
+    let (user, pass) = net.fronts[0]
+        .captured_login()
         .expect("node A saw a credential");
     assert_eq!(user, dev_key(MEMBER).address().to_lower_hex());
     assert!(
@@ -248,8 +249,8 @@ fn a_public_listen_address_without_auth_is_refused() {
 #[test]
 fn without_any_node_the_client_gets_a_clear_failure() {
     let mut net = Network::start();
-    for n in net.nodes.iter_mut() {
-        n.stop();
+    for f in net.fronts.iter_mut() {
+        f.stop();
     }
     let args = net.chain_args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();

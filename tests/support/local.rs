@@ -23,14 +23,12 @@ pub struct Seen {
     pub logins_ok: AtomicUsize,
     pub logins_refused: AtomicUsize,
     pub tunnels: AtomicUsize,
-    /// The last credential presented (what an operator could capture).
-    pub credential: Mutex<Option<(String, String)>>,
     /// The last CONNECT target as sent (a name stays a name).
     pub target: Mutex<Option<String>>,
 }
 
 /// A SOCKS5 node that verifies credentials like a chain-mode node (membership is
-/// assumed), answers each greeting after `delay`, and connects only to 127.0.0.1
+/// assumed) and connects only to 127.0.0.1
 /// (`localhost` is the one name it knows: no DNS query ever leaves the test).
 pub struct StubNode {
     pub addr: SocketAddr,
@@ -40,7 +38,7 @@ pub struct StubNode {
 }
 
 impl StubNode {
-    pub fn start(verifier: Verifier, delay: Duration) -> StubNode {
+    pub fn start(verifier: Verifier) -> StubNode {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind stub node");
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Seen::default());
@@ -55,7 +53,7 @@ impl StubNode {
                 if let Ok(conn) = conn {
                     let (v, s) = (verifier.clone(), seen2.clone());
                     thread::spawn(move || {
-                        let _ = serve(conn, &v, &s, delay);
+                        let _ = serve(conn, &v, &s);
                     });
                 }
             }
@@ -94,16 +92,10 @@ fn read_exact_vec(s: &mut TcpStream, n: usize) -> std::io::Result<Vec<u8>> {
     Ok(v)
 }
 
-fn serve(
-    mut c: TcpStream,
-    verifier: &Verifier,
-    seen: &Seen,
-    delay: Duration,
-) -> std::io::Result<()> {
+fn serve(mut c: TcpStream, verifier: &Verifier, seen: &Seen) -> std::io::Result<()> {
     c.set_read_timeout(Some(WAIT))?;
     let head = read_exact_vec(&mut c, 2)?;
     let methods = read_exact_vec(&mut c, usize::from(head[1]))?;
-    thread::sleep(delay);
     if head[0] != 5 || !methods.contains(&2) {
         c.write_all(&[5, 0xff])?;
         return Ok(());
@@ -113,10 +105,6 @@ fn serve(
     let user = read_exact_vec(&mut c, usize::from(v[1]))?;
     let plen = read_exact_vec(&mut c, 1)?;
     let pass = read_exact_vec(&mut c, usize::from(plen[0]))?;
-    *seen.credential.lock().unwrap() = Some((
-        String::from_utf8_lossy(&user).into_owned(),
-        String::from_utf8_lossy(&pass).into_owned(),
-    ));
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -175,6 +163,122 @@ fn serve(
     let _ = up.shutdown(Shutdown::Write);
     let _ = t.join();
     Ok(())
+}
+
+/// A TCP forwarder in front of a node: it holds the node's first answer on each
+/// connection for `delay` (a slow node, as seen from the member), and keeps the first
+/// bytes the client sent on the latest connection (what the node's operator sees).
+pub struct Forwarder {
+    pub addr: SocketAddr,
+    pub first_bytes: Arc<Mutex<Vec<u8>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Forwarder {
+    pub fn start(backend: SocketAddr, delay: Duration) -> Forwarder {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind forwarder");
+        let addr = listener.local_addr().unwrap();
+        let first_bytes = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (flag, record) = (stop.clone(), first_bytes.clone());
+        let thread = thread::spawn(move || {
+            for conn in listener.incoming() {
+                if flag.load(Ordering::SeqCst) {
+                    return;
+                }
+                if let Ok(conn) = conn {
+                    let record = record.clone();
+                    thread::spawn(move || forward(conn, backend, delay, &record));
+                }
+            }
+        });
+        Forwarder {
+            addr,
+            first_bytes,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// The username and password of the latest login that passed through.
+    pub fn captured_login(&self) -> Option<(String, String)> {
+        parse_login(&self.first_bytes.lock().unwrap())
+    }
+}
+
+impl Forwarder {
+    /// Stops accepting and closes the listening socket (connections open stay).
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn forward(client: TcpStream, backend: SocketAddr, delay: Duration, record: &Mutex<Vec<u8>>) {
+    let Ok(node) = TcpStream::connect_timeout(&backend, WAIT) else {
+        return; // the node is gone: so is this connection
+    };
+    let (Ok(mut from_node), Ok(mut to_client)) = (node.try_clone(), client.try_clone()) else {
+        return;
+    };
+    let back = thread::spawn(move || {
+        let mut buf = [0u8; 16384];
+        let mut first = true;
+        while let Ok(n) = from_node.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if first {
+                thread::sleep(delay);
+                first = false;
+            }
+            if to_client.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = to_client.shutdown(Shutdown::Write);
+    });
+    let (mut client, mut node) = (client, node);
+    let mut buf = [0u8; 16384];
+    let mut seen = Vec::new();
+    while let Ok(n) = client.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        if seen.len() < 600 {
+            seen.extend_from_slice(&buf[..n]);
+            *record.lock().unwrap() = seen.clone();
+        }
+        if node.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = node.shutdown(Shutdown::Write);
+    let _ = back.join();
+}
+
+/// The RFC 1929 username and password after a SOCKS5 greeting, if all there.
+pub fn parse_login(bytes: &[u8]) -> Option<(String, String)> {
+    let methods = usize::from(*bytes.get(1)?);
+    let rest = bytes.get(2 + methods..)?;
+    let ulen = usize::from(*rest.get(1)?);
+    let user = rest.get(2..2 + ulen)?;
+    let plen = usize::from(*rest.get(2 + ulen)?);
+    let pass = rest.get(3 + ulen..3 + ulen + plen)?;
+    Some((
+        String::from_utf8_lossy(user).into_owned(),
+        String::from_utf8_lossy(pass).into_owned(),
+    ))
 }
 
 /// A raw SOCKS5 login at `node` with a username and password; true when accepted.
