@@ -129,6 +129,12 @@ impl Network {
     }
 }
 
+/// A loopback port nothing listens on.
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
 /// The line of `--list` output about `node`.
 fn line_of(list: &str, node: Address) -> String {
     list.lines()
@@ -171,6 +177,12 @@ fn the_fastest_node_carries_the_traffic_and_a_stopped_node_is_routed_around() {
             .starts_with(&net.addresses[0].to_string()),
         "the fast node ranks first:\n{list}"
     );
+
+    // A target the node cannot reach is the target's fault, not the node's.
+    let refused = format!("http://localhost:{}/", closed_port());
+    assert_eq!(proxy::curl_status(&["-x", &http, &refused]), 502);
+    assert!(!curl(&["-x", &socks, &refused]).status.success());
+    assert!(!local.log().contains("marked down"), "{}", local.log());
 
     // The fast node goes away: the next request still works, through another node,
     // and the stopped one is marked down.
