@@ -66,14 +66,27 @@ pub fn run(mut args: Args) -> CmdResult {
         return list_nodes(&discovery, ctx.json);
     }
 
+    let refresh_every = discovery.settings().refresh;
     let mut server = Server::bind(cfg.engine).map_err(|e| Failure::new(e.to_string()))?;
+    // Nodes are known (and credentials signed) before the first client arrives; they are
+    // measured in the background, unmeasured ones being usable meanwhile.
+    let next_refresh = match discovery.refresh() {
+        Ok(n) => {
+            log::info!("{n} nodes known");
+            Instant::now() + refresh_every
+        }
+        Err(e) => {
+            log::warn!("cannot read the node registry yet: {e}; retrying in the background");
+            Instant::now()
+        }
+    };
     server.set_router(Box::new(TableRouter(discovery.table.clone())));
     for addr in server.local_addrs() {
         log::info!("listening on {addr} as {member}");
     }
     std::thread::Builder::new()
         .name("discovery".into())
-        .spawn(move || discovery.run())
+        .spawn(move || discovery.run(next_refresh))
         .map_err(|e| Failure::new(format!("cannot start the discovery thread: {e}")))?;
     server
         .run()

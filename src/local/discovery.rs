@@ -54,6 +54,10 @@ impl Discovery {
         }
     }
 
+    pub fn settings(&self) -> &LocalSettings {
+        &self.settings
+    }
+
     /// Reads the registry (unless disabled) and the extra nodes into the table, resolves
     /// new endpoints and signs missing or expiring credentials. Returns the node count.
     pub fn refresh(&self) -> Result<usize, ContractError> {
@@ -165,9 +169,9 @@ impl Discovery {
         }
     }
 
-    /// The thread's body: refresh, renew and measure as each falls due, forever.
-    pub fn run(self) {
-        let mut next_refresh = Instant::now();
+    /// The thread's body: refresh (first at `next_refresh`), renew and measure as each
+    /// falls due, forever.
+    pub fn run(self, mut next_refresh: Instant) {
         loop {
             if Instant::now() >= next_refresh {
                 match self.refresh() {
