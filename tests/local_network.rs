@@ -23,6 +23,7 @@ use aqueduct::credential::Verifier;
 use aqueduct::eth::Address;
 use local::{socks_login, Forwarder, Local, StubNode};
 use proxy::{curl, curl_ok, Origin, PAGE};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 const SLOW: Duration = Duration::from_millis(1500);
@@ -203,10 +204,10 @@ fn the_fastest_node_carries_the_traffic_and_a_stopped_node_is_routed_around() {
 }
 
 #[test]
-fn a_credential_captured_at_one_node_is_refused_at_another() {
+fn a_credential_captured_at_one_node_is_refused_at_another_and_a_refusing_node_is_skipped() {
     let net = Network::start();
     let origin = Origin::start("127.0.0.1:0");
-    let local = net.local();
+    let mut local = net.local();
     let url = format!("http://127.0.0.1:{}/", origin.addr.port());
     assert_eq!(
         curl_ok(&["-x", &format!("socks5h://{}", local.addr), &url]),
@@ -223,23 +224,30 @@ fn a_credential_captured_at_one_node_is_refused_at_another() {
         "scoped to A: {pass}"
     );
     assert!(socks_login(net.nodes[0].addr, &user, &pass), "valid at A");
-    let refused_before = net.nodes[1]
-        .seen
-        .logins_refused
-        .load(std::sync::atomic::Ordering::SeqCst);
+    let refused_before = net.nodes[1].seen.logins_refused.load(Ordering::SeqCst);
     assert!(
         !socks_login(net.nodes[1].addr, &user, &pass),
         "replayed at B"
     );
     assert_eq!(
-        net.nodes[1]
-            .seen
-            .logins_refused
-            .load(std::sync::atomic::Ordering::SeqCst),
+        net.nodes[1].seen.logins_refused.load(Ordering::SeqCst),
         refused_before + 1
     );
     // And the member's own traffic never used B's refusal path.
     assert_eq!(refused_before, 0);
+
+    // A starts refusing the member: the next connection is retried at another node
+    // before curl sees anything, and A is marked down.
+    net.nodes[0].seen.refuse.store(true, Ordering::SeqCst);
+    assert_eq!(
+        curl_ok(&["-x", &format!("http://{}", local.addr), &url]),
+        PAGE
+    );
+    let log = local.wait_log("marked down", 1);
+    let down = log.lines().find(|l| l.contains("marked down")).unwrap();
+    assert!(down.contains(&net.addresses[0].to_string()), "{down}");
+    assert!(down.contains("credential rejected"), "{down}");
+    assert_eq!(net.nodes[1].tunnels() + net.nodes[2].tunnels(), 1);
 }
 
 #[test]

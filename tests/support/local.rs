@@ -23,6 +23,9 @@ pub struct Seen {
     pub logins_ok: AtomicUsize,
     pub logins_refused: AtomicUsize,
     pub tunnels: AtomicUsize,
+    /// Set by the test: refuse every login from now on (a node that stopped accepting
+    /// the member, e.g. misconfigured).
+    pub refuse: AtomicBool,
     /// The last CONNECT target as sent (a name stays a name).
     pub target: Mutex<Option<String>>,
 }
@@ -109,7 +112,7 @@ fn serve(mut c: TcpStream, verifier: &Verifier, seen: &Seen) -> std::io::Result<
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    if verifier.check(&user, &pass, now).is_err() {
+    if seen.refuse.load(Ordering::SeqCst) || verifier.check(&user, &pass, now).is_err() {
         seen.logins_refused.fetch_add(1, Ordering::SeqCst);
         c.write_all(&[1, 1])?;
         return Ok(());
