@@ -42,12 +42,9 @@ pub fn run(mut args: Args) -> CmdResult {
         listen.as_deref(),
         &extra_nodes,
     )
-    .map_err(|e| {
-        let f = Failure::new(format!("config: {e}"));
-        match &config_path {
-            Some(p) => Failure::new(format!("{p}: {e}")),
-            None => f,
-        }
+    .map_err(|e| match &config_path {
+        Some(path) => Failure::new(format!("{path}: {e}")),
+        None => Failure::new(e.to_string()),
     })?;
     let client = ctx.client()?;
     let contract = ctx.deployed_contract(&client)?;
