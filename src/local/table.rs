@@ -52,8 +52,6 @@ pub struct Node {
     pub login_expires: u64,
     /// When the discovery thread should measure it next.
     pub probe_due: Option<Instant>,
-    /// Connections sent to it (each pick counts, whether or not the tunnel opened).
-    pub picks: u64,
 }
 
 impl Node {
@@ -141,7 +139,6 @@ impl NodeTable {
                 login: None,
                 login_expires: 0,
                 probe_due: None,
-                picks: 0,
             });
             self.next_id += 1;
         }
@@ -157,10 +154,9 @@ impl NodeTable {
     pub fn pick(&mut self, exclude: &[usize], now: Instant) -> Option<Hop> {
         let best = self
             .nodes
-            .iter_mut()
+            .iter()
             .filter(|n| n.usable(now) && !exclude.contains(&n.id))
             .min_by_key(|n| n.rank())?;
-        best.picks += 1;
         Some(Hop {
             node: best.id,
             addr: best.addr?,
@@ -287,7 +283,6 @@ mod tests {
         assert_eq!(t.pick(&[1], now).unwrap().node, 2);
         assert_eq!(t.pick(&[1, 2], now).unwrap().node, 0);
         assert!(t.pick(&[0, 1, 2], now).is_none());
-        assert_eq!(t.get_mut(1).unwrap().picks, 1);
     }
 
     #[test]
