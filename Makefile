@@ -4,7 +4,7 @@ CARGO ?= cargo
 TOOLS := $(CURDIR)/tools/node_modules/.bin
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: all build release tools lint test test-rust test-contracts demo clean fuzz fuzz-stable
+.PHONY: all build release tools lint test test-rust test-contracts demo install clean fuzz fuzz-stable
 
 all: build
 
@@ -35,6 +35,12 @@ test-rust: tools
 
 demo: tools build
 	bash scripts/demo.sh
+
+# The release binary, the systemd unit and the example config (scripts/install.sh).
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+install: release
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" SYSCONFDIR="$(SYSCONFDIR)" bash scripts/install.sh target/release/aqueduct
 
 clean:
 	$(CARGO) clean

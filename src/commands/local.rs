@@ -9,7 +9,6 @@ use crate::local::config;
 use crate::local::discovery::{unix_now, Discovery};
 use crate::local::table::{Node, TableRouter};
 use crate::proxy::Server;
-use std::path::Path;
 use std::time::Instant;
 
 const HELP: &str = "\
@@ -29,23 +28,21 @@ pub fn run(mut args: Args) -> CmdResult {
         print!("{HELP}");
         return Ok(());
     }
-    let config_path = args.clone().value("config")?;
     let ctx = Ctx::from_args(&mut args)?;
+    let config_path = ctx.config.clone();
     let listen = args.value("listen")?;
     let extra_nodes = args.values("node")?;
     let list = args.flag("list")?;
     args.finish()?;
     init_logging(if list { "error" } else { "info" });
 
-    let cfg = config::load(
-        config_path.as_deref().map(Path::new),
-        listen.as_deref(),
-        &extra_nodes,
-    )
-    .map_err(|e| match &config_path {
-        Some(path) => Failure::new(format!("{path}: {e}")),
-        None => Failure::new(e.to_string()),
-    })?;
+    let cfg =
+        config::load(config_path.as_deref(), listen.as_deref(), &extra_nodes).map_err(|e| {
+            match &config_path {
+                Some(path) => Failure::new(format!("{}: {e}", path.display())),
+                None => Failure::new(e.to_string()),
+            }
+        })?;
     let client = ctx.client()?;
     let contract = ctx.deployed_contract(&client)?;
     let key = ctx.key()?;

@@ -2,7 +2,8 @@
 //! hands over to the engine in [`crate::proxy`] until SIGTERM/SIGINT.
 
 use crate::cli::{Args, CmdResult, Failure};
-use crate::config;
+use crate::config::{self, AuthMode};
+use crate::node;
 use crate::proxy::Server;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -14,7 +15,17 @@ pub fn run(mut args: Args) -> CmdResult {
     let config =
         config::load(Path::new(&path)).map_err(|e| Failure::new(format!("{path}: {e}")))?;
     let ready_file = config.node.ready_file.clone();
-    let server = Server::bind(config).map_err(|e| Failure::new(e.to_string()))?;
+    let chain_mode = config.auth.mode == AuthMode::Chain;
+    let full = chain_mode.then(|| config.clone());
+    let mut server = Server::bind(config).map_err(|e| Failure::new(e.to_string()))?;
+    // Mode "chain": the chain side replaces the fail-closed placeholder authenticator.
+    let _chain = match &full {
+        Some(config) => Some(
+            node::attach(config, Path::new(&path), &mut server)
+                .map_err(|e| Failure::new(format!("{path}: {e}")))?,
+        ),
+        None => None,
+    };
     for addr in server.local_addrs() {
         log::info!("listening on {addr}");
     }
@@ -28,10 +39,16 @@ pub fn run(mut args: Args) -> CmdResult {
         .map_err(|e| Failure::new(format!("event loop: {e}")))
 }
 
-/// `RUST_LOG` wins; otherwise info, which includes one line per finished session.
+/// `RUST_LOG` wins; otherwise info, which includes one line per finished session. The
+/// HTTP client's own debug lines (one per RPC call) stay out unless asked for by name.
 fn init_logging() {
-    let env = env_logger::Env::default().default_filter_or("info");
-    let _ = env_logger::Builder::from_env(env).try_init();
+    let _ = env_logger::Builder::new()
+        .filter_level(log::LevelFilter::Info)
+        .filter_module("ureq", log::LevelFilter::Warn)
+        .filter_module("ureq_proto", log::LevelFilter::Warn)
+        .filter_module("rustls", log::LevelFilter::Warn)
+        .parse_env(env_logger::Env::default())
+        .try_init();
 }
 
 /// Written whole under a temporary name and renamed, so a reader never sees half of it.

@@ -22,6 +22,15 @@ pub struct RawChain {
     /// The contract's deployment block (printed by `aqueduct deploy`): where a scan of
     /// its events starts.
     pub deploy_block: Option<u64>,
+    /// The node's member table and sync progress (default: `$STATE_DIRECTORY` or next
+    /// to the config file).
+    pub state_file: Option<PathBuf>,
+    /// Blocks that may still be reorganised away; re-read on every poll.
+    pub reorg_depth: Option<u64>,
+    /// Seconds between the node's looks at the chain.
+    pub poll_secs: Option<u64>,
+    /// Blocks per eth_getLogs request (some providers allow only small ranges).
+    pub log_chunk: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +41,32 @@ pub struct ChainConfig {
     pub password: Option<PasswordSource>,
     /// 0 when not configured: scan from genesis.
     pub deploy_block: u64,
+    pub state_file: Option<PathBuf>,
+    pub reorg_depth: u64,
+    pub poll_interval: std::time::Duration,
+    pub log_chunk: u64,
 }
+
+impl Default for ChainConfig {
+    fn default() -> ChainConfig {
+        ChainConfig {
+            rpc: Vec::new(),
+            key: None,
+            contract: None,
+            password: None,
+            deploy_block: 0,
+            state_file: None,
+            reorg_depth: DEFAULT_REORG_DEPTH,
+            poll_interval: std::time::Duration::from_secs(DEFAULT_POLL_SECS),
+            log_chunk: DEFAULT_LOG_CHUNK,
+        }
+    }
+}
+
+/// Base and most L2s finalise far sooner; 12 blocks covers the reorgs seen in practice.
+pub const DEFAULT_REORG_DEPTH: u64 = 12;
+pub const DEFAULT_POLL_SECS: u64 = 5;
+pub const DEFAULT_LOG_CHUNK: u64 = 5_000;
 
 impl RawChain {
     pub fn validate(self) -> Result<ChainConfig, ConfigError> {
@@ -62,12 +96,31 @@ impl RawChain {
             (None, Some(e)) => Some(PasswordSource::Env(e)),
             (None, None) => None,
         };
+        let reorg_depth = self.reorg_depth.unwrap_or(DEFAULT_REORG_DEPTH);
+        if reorg_depth > 10_000 {
+            return Err(ConfigError::new(
+                "chain.reorg_depth",
+                "must be at most 10000",
+            ));
+        }
+        let poll_secs = self.poll_secs.unwrap_or(DEFAULT_POLL_SECS);
+        if !(1..=3600).contains(&poll_secs) {
+            return Err(ConfigError::new("chain.poll_secs", "must be 1 to 3600"));
+        }
+        let log_chunk = self.log_chunk.unwrap_or(DEFAULT_LOG_CHUNK);
+        if !(1..=1_000_000).contains(&log_chunk) {
+            return Err(ConfigError::new("chain.log_chunk", "must be 1 to 1000000"));
+        }
         Ok(ChainConfig {
             rpc: self.rpc,
             key: self.key,
             contract,
             password,
             deploy_block: self.deploy_block.unwrap_or(0),
+            state_file: self.state_file,
+            reorg_depth,
+            poll_interval: std::time::Duration::from_secs(poll_secs),
+            log_chunk,
         })
     }
 }

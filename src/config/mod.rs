@@ -59,7 +59,11 @@ pub struct RawConfig {
     pub limits: RawLimits,
     #[serde(default)]
     pub dns: RawDns,
+    #[serde(default)]
+    pub metrics: RawMetrics,
     pub chain: Option<chain::RawChain>,
+    #[serde(default)]
+    pub heartbeat: RawHeartbeat,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -75,6 +79,18 @@ pub struct RawAuth {
     pub mode: Option<String>,
     #[serde(default)]
     pub users: Vec<RawUser>,
+    /// Mode "chain": longest credential lifetime accepted, in seconds.
+    pub max_credential_lifetime_secs: Option<u64>,
+    /// Mode "chain": concurrent sessions one member may hold at this node.
+    pub max_sessions_per_member: Option<u32>,
+    /// Mode "chain": how long "not a member" answers are remembered.
+    pub negative_cache_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHeartbeat {
+    pub enabled: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,6 +139,12 @@ pub struct RawDns {
     pub hosts_file: Option<PathBuf>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    pub listen: Option<String>,
+}
+
 /// The validated config the node runs with.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -132,7 +154,21 @@ pub struct Config {
     pub timeouts: Timeouts,
     pub limits: Limits,
     pub dns: DnsConfig,
+    pub metrics: MetricsConfig,
     pub chain: Option<chain::ChainConfig>,
+    pub heartbeat: HeartbeatConfig,
+}
+
+/// `[heartbeat]`: the node's `imOnline` transactions (mode "chain" only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeartbeatConfig {
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// Where `GET /metrics` (Prometheus text) is served; off when unset.
+    pub listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -149,6 +185,8 @@ pub enum AuthMode {
     None,
     /// Username/password pairs from `[[auth.users]]`.
     Static,
+    /// Member credentials signed by paying members' wallets (issue 5, `src/node/`).
+    Chain,
 }
 
 #[derive(Clone)]
@@ -170,7 +208,22 @@ impl fmt::Debug for User {
 pub struct AuthConfig {
     pub mode: AuthMode,
     pub users: Vec<User>,
+    pub chain: ChainAuthConfig,
 }
+
+/// The `[auth]` keys of mode "chain".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainAuthConfig {
+    pub max_credential_lifetime: Duration,
+    pub max_sessions_per_member: u32,
+    pub negative_cache: Duration,
+}
+
+pub const DEFAULT_CHAIN_AUTH: ChainAuthConfig = ChainAuthConfig {
+    max_credential_lifetime: Duration::from_secs(30 * 24 * 3600),
+    max_sessions_per_member: 64,
+    negative_cache: Duration::from_secs(30),
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
@@ -289,7 +342,11 @@ impl RawConfig {
         let timeouts = validate_timeouts(self.timeouts)?;
         let limits = validate_limits(self.limits)?;
         let dns = validate_dns(self.dns)?;
+        let metrics = validate_metrics(self.metrics)?;
         let chain = self.chain.map(chain::RawChain::validate).transpose()?;
+        if auth.mode == AuthMode::Chain {
+            validate_chain_mode(chain.as_ref())?;
+        }
         Ok(Config {
             node: NodeConfig {
                 listen,
@@ -300,28 +357,57 @@ impl RawConfig {
             timeouts,
             limits,
             dns,
+            metrics,
             chain,
+            heartbeat: HeartbeatConfig {
+                enabled: self.heartbeat.enabled.unwrap_or(true),
+            },
         })
     }
+}
+
+/// Mode "chain" needs to know where the chain is, which contract, and the node's key.
+fn validate_chain_mode(chain: Option<&chain::ChainConfig>) -> Result<(), ConfigError> {
+    let Some(chain) = chain else {
+        return Err(ConfigError::new(
+            "chain",
+            "auth.mode \"chain\" needs a [chain] section with rpc, contract and key",
+        ));
+    };
+    if chain.rpc.is_empty() {
+        return Err(ConfigError::new(
+            "chain.rpc",
+            "auth.mode \"chain\" needs an RPC URL",
+        ));
+    }
+    if chain.contract.is_none() {
+        return Err(ConfigError::new(
+            "chain.contract",
+            "auth.mode \"chain\" needs the contract address",
+        ));
+    }
+    if chain.key.is_none() {
+        return Err(ConfigError::new(
+            "chain.key",
+            "auth.mode \"chain\" needs the node's key file (it signs heartbeats and is the node's address)",
+        ));
+    }
+    Ok(())
 }
 
 fn validate_auth(raw: RawAuth, listen: &[SocketAddr]) -> Result<AuthConfig, ConfigError> {
     let mode = match raw.mode.as_deref() {
         None | Some("static") => AuthMode::Static,
         Some("none") => AuthMode::None,
-        Some("chain") => {
-            return Err(ConfigError::new(
-                "auth.mode",
-                "\"chain\" is not available in this build yet; use \"static\" or \"none\"",
-            ))
-        }
+        Some("chain") => AuthMode::Chain,
         Some(other) => {
             return Err(ConfigError::new(
                 "auth.mode",
-                format!("`{other}` is not one of \"none\", \"static\""),
+                format!("`{other}` is not one of \"none\", \"static\", \"chain\""),
             ))
         }
     };
+    let chain = validate_chain_auth(&raw, mode)?;
     let mut users: Vec<User> = Vec::with_capacity(raw.users.len());
     for u in raw.users {
         // RFC 1929 carries each in a one-byte length field.
@@ -356,6 +442,11 @@ fn validate_auth(raw: RawAuth, listen: &[SocketAddr]) -> Result<AuthConfig, Conf
         });
     }
     match mode {
+        AuthMode::Chain if !users.is_empty() => Err(ConfigError::new(
+            "auth.users",
+            "users are only used with mode \"static\"",
+        )),
+        AuthMode::Chain => Ok(AuthConfig { mode, users, chain }),
         AuthMode::Static if users.is_empty() => Err(ConfigError::new(
             "auth.users",
             "mode \"static\" needs at least one [[auth.users]] entry",
@@ -371,10 +462,45 @@ fn validate_auth(raw: RawAuth, listen: &[SocketAddr]) -> Result<AuthConfig, Conf
                     "\"none\" would make an open proxy on {a}; it is only allowed when every node.listen address is loopback"
                 ),
             )),
-            None => Ok(AuthConfig { mode, users }),
+            None => Ok(AuthConfig { mode, users, chain }),
         },
-        AuthMode::Static => Ok(AuthConfig { mode, users }),
+        AuthMode::Static => Ok(AuthConfig { mode, users, chain }),
     }
+}
+
+fn validate_chain_auth(raw: &RawAuth, mode: AuthMode) -> Result<ChainAuthConfig, ConfigError> {
+    let d = DEFAULT_CHAIN_AUTH;
+    let set = raw.max_credential_lifetime_secs.is_some()
+        || raw.max_sessions_per_member.is_some()
+        || raw.negative_cache_secs.is_some();
+    if set && mode != AuthMode::Chain {
+        return Err(ConfigError::new(
+            "auth.mode",
+            "max_credential_lifetime_secs, max_sessions_per_member and negative_cache_secs only apply to mode \"chain\"",
+        ));
+    }
+    let max_sessions_per_member = raw
+        .max_sessions_per_member
+        .unwrap_or(d.max_sessions_per_member);
+    if max_sessions_per_member == 0 {
+        return Err(ConfigError::new(
+            "auth.max_sessions_per_member",
+            "must be at least 1",
+        ));
+    }
+    Ok(ChainAuthConfig {
+        max_credential_lifetime: secs(
+            "auth.max_credential_lifetime_secs",
+            raw.max_credential_lifetime_secs,
+            d.max_credential_lifetime,
+        )?,
+        max_sessions_per_member,
+        negative_cache: secs(
+            "auth.negative_cache_secs",
+            raw.negative_cache_secs,
+            d.negative_cache,
+        )?,
+    })
 }
 
 fn parse_list<T: std::str::FromStr>(key: &str, list: Vec<String>) -> Result<Vec<T>, ConfigError>
@@ -460,6 +586,16 @@ fn validate_limits(raw: RawLimits) -> Result<Limits, ConfigError> {
     })
 }
 
+fn validate_metrics(raw: RawMetrics) -> Result<MetricsConfig, ConfigError> {
+    let listen = match raw.listen {
+        None => None,
+        Some(s) => Some(s.parse::<SocketAddr>().map_err(|_| {
+            ConfigError::new("metrics.listen", format!("`{s}` is not an IP:port address"))
+        })?),
+    };
+    Ok(MetricsConfig { listen })
+}
+
 fn validate_dns(raw: RawDns) -> Result<DnsConfig, ConfigError> {
     let nameservers = match raw.nameservers {
         None => None,
@@ -517,6 +653,7 @@ mod tests {
         assert_eq!(cfg.timeouts, DEFAULT_TIMEOUTS);
         assert_eq!(cfg.limits, DEFAULT_LIMITS);
         assert!(!cfg.policy.allow_private);
+        assert_eq!(cfg.metrics.listen, None);
     }
 
     #[test]
@@ -532,7 +669,7 @@ mod tests {
     #[test]
     fn unknown_keys_are_errors_in_every_section() {
         for section in [
-            "node", "auth", "policy", "timeouts", "limits", "dns", "chain",
+            "node", "auth", "policy", "timeouts", "limits", "dns", "metrics", "chain",
         ] {
             let e = err(&format!("{USERS}[{section}]\nbogus_key = 1\n"));
             assert!(e.message.contains("bogus_key"), "{section}: {e}");
@@ -571,13 +708,59 @@ mod tests {
 
     #[test]
     fn auth_mode_errors_name_the_key() {
-        assert_eq!(err("[auth]\nmode=\"chain\"\n").key, "auth.mode");
+        assert_eq!(err("[auth]\nmode=\"chain\"\n").key, "chain");
         assert_eq!(err("[auth]\nmode=\"ldap\"\n").key, "auth.mode");
         assert_eq!(err("[auth]\nmode=\"static\"\n").key, "auth.users");
         let twice = format!("{USERS}{USERS}");
         assert_eq!(err(&twice).key, "auth.users.name");
         let e = err("[[auth.users]]\nname=\"bob\"\npassword=\"\"\n");
         assert_eq!(e.key, "auth.users.password");
+    }
+
+    #[test]
+    fn chain_mode_needs_the_chain_section_and_takes_its_own_keys() {
+        let chain = "[chain]\nrpc=[\"http://127.0.0.1:8545\"]\ncontract=\"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed\"\nkey=\"node.key\"\n";
+        let cfg = parse(&format!("[auth]\nmode=\"chain\"\n{chain}")).unwrap();
+        assert_eq!(cfg.auth.mode, AuthMode::Chain);
+        assert_eq!(cfg.auth.chain, DEFAULT_CHAIN_AUTH);
+        assert_eq!(cfg.auth.chain.max_sessions_per_member, 64);
+        assert!(cfg.heartbeat.enabled);
+        let c = cfg.chain.unwrap();
+        assert_eq!(c.reorg_depth, chain::DEFAULT_REORG_DEPTH);
+        assert_eq!(c.state_file, None);
+        let cfg = parse(&format!(
+            "[auth]\nmode=\"chain\"\nmax_sessions_per_member=3\nmax_credential_lifetime_secs=60\nnegative_cache_secs=5\n[heartbeat]\nenabled=false\n{chain}reorg_depth=2\npoll_secs=1\nstate_file=\"/tmp/s.json\"\n"
+        ))
+        .unwrap();
+        assert_eq!(cfg.auth.chain.max_sessions_per_member, 3);
+        assert_eq!(
+            cfg.auth.chain.max_credential_lifetime,
+            Duration::from_secs(60)
+        );
+        assert_eq!(cfg.auth.chain.negative_cache, Duration::from_secs(5));
+        assert!(!cfg.heartbeat.enabled);
+        let c = cfg.chain.unwrap();
+        assert_eq!(
+            (c.reorg_depth, c.poll_interval),
+            (2, Duration::from_secs(1))
+        );
+        let no_key = chain.replace("key=\"node.key\"\n", "");
+        assert_eq!(
+            err(&format!("[auth]\nmode=\"chain\"\n{no_key}")).key,
+            "chain.key"
+        );
+        let e = err(&format!(
+            "[auth]\nmode=\"chain\"\nmax_sessions_per_member=0\n{chain}"
+        ));
+        assert_eq!(e.key, "auth.max_sessions_per_member");
+        assert_eq!(
+            err(&format!("{USERS}[auth]\nmax_sessions_per_member=3\n")).key,
+            "auth.mode"
+        );
+        assert_eq!(
+            err(&format!("{USERS}{chain}poll_secs=0\n")).key,
+            "chain.poll_secs"
+        );
     }
 
     #[test]
@@ -606,6 +789,7 @@ mod tests {
             ),
             ("[policy]\nallow_ports=[\"http\"]\n", "policy.allow_ports"),
             ("[chain]\nrpc=[\"ftp://x\"]\n", "chain.rpc"),
+            ("[metrics]\nlisten=\"localhost:9464\"\n", "metrics.listen"),
         ];
         for (text, key) in cases {
             assert_eq!(err(&format!("{USERS}{text}")).key, key, "{text}");

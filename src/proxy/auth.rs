@@ -59,6 +59,18 @@ pub trait Authenticator {
     fn cancel(&mut self, _ticket: Ticket) {}
     /// Appends the answers that became ready since the last call.
     fn drain_completed(&mut self, _out: &mut Vec<(Ticket, Result<Account, Rejected>)>) {}
+    /// A session is about to run under `account`; false refuses it (a per-account cap).
+    /// Every admitted session is later given back through [`Authenticator::release`].
+    fn admit(&mut self, _account: &Account) -> bool {
+        true
+    }
+    /// A session admitted under `account` has ended.
+    fn release(&mut self, _account: &Account) {}
+    /// Appends accounts whose access has ended: the engine closes their live sessions.
+    fn drain_revoked(&mut self, _out: &mut Vec<Account>) {}
+    /// The engine tells whether it is serving (false while draining for shutdown or
+    /// unable to accept connections).
+    fn set_serving(&mut self, _serving: bool) {}
 }
 
 pub fn from_config(cfg: &AuthConfig) -> Box<dyn Authenticator> {
@@ -69,6 +81,21 @@ pub fn from_config(cfg: &AuthConfig) -> Box<dyn Authenticator> {
                 .iter()
                 .map(|u| (u.name.as_str(), u.password.as_bytes())),
         )),
+        // Fails closed until `aqueduct node` installs the chain-backed authenticator.
+        AuthMode::Chain => Box::new(DenyAll),
+    }
+}
+
+/// Refuses every credential: what mode "chain" runs with before its chain side is set up.
+pub struct DenyAll;
+
+impl Authenticator for DenyAll {
+    fn required(&self) -> bool {
+        true
+    }
+
+    fn check(&mut self, _username: &[u8], _password: &[u8], _ticket: Ticket) -> AuthAnswer {
+        AuthAnswer::Done(Err(Rejected))
     }
 }
 

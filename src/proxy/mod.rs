@@ -4,6 +4,7 @@
 //! - [`server`]: the loop, listeners, timers, signals, limits.
 //! - `session`: one connection from first byte to close (see doc/lifetime-of-a-session.md).
 //! - [`auth`]: who may use the proxy; answers may arrive later through the loop.
+//! - [`metrics`]: what the loop counts and the `/metrics` responder; `ChainStats`.
 //! - `relay`: one direction of an open tunnel (`pump`).
 //! - `buffer`, `io`, `slab`, `timers`, `signals`: the small parts the loop is made of.
 //! - [`codec`], [`socks5`], [`http`]: pure protocol parsers; [`dns`], [`policy`]: where
@@ -16,6 +17,7 @@ pub mod codec;
 pub mod dns;
 pub mod http;
 mod io;
+pub mod metrics;
 pub mod policy;
 mod relay;
 pub mod server;

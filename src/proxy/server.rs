@@ -5,6 +5,7 @@
 use super::auth::{self, Account, Authenticator, Rejected, Ticket};
 use super::dns::{Addrs, DnsError, Resolver, ResolverConfig};
 use super::io::is_resource_exhaustion;
+use super::metrics::{self, ChainStats, Metrics};
 use super::policy::{self, Policy};
 use super::session::{token_owner, Outcome, Session, Verdict};
 use super::signals::SignalPipe;
@@ -24,9 +25,11 @@ pub const SIGNAL: Token = Token(0);
 pub const WAKER: Token = Token(1);
 pub const DNS_V4: Token = Token(2);
 pub const DNS_V6: Token = Token(3);
-/// Reserved for the metrics listener (issue 7).
+/// The `[metrics] listen` socket; its connections take the tokens after the listeners'.
 pub const METRICS: Token = Token(4);
 const FIRST_LISTENER: usize = 16;
+const FIRST_SCRAPE: usize = FIRST_LISTENER + MAX_LISTENERS;
+const _: () = assert!(FIRST_SCRAPE + metrics::MAX_SCRAPERS <= super::session::FIRST_SESSION_TOKEN);
 
 /// How long accepting pauses when the process is out of descriptors.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
@@ -47,6 +50,7 @@ pub(crate) struct Ctx<'a> {
     /// Set in `aqueduct local`: targets are reached through nodes, not dialled directly.
     pub router: Option<&'a mut dyn Router>,
     pub settings: &'a Settings,
+    pub metrics: &'a mut Metrics,
     pub now: Instant,
     /// The session's slab key (also its owner id at the resolver).
     pub key: usize,
@@ -81,6 +85,10 @@ struct Core {
     shutdown_deadline: Option<Instant>,
     dns_done: Vec<(usize, Result<Addrs, DnsError>)>,
     auth_done: Vec<(Ticket, Result<Account, Rejected>)>,
+    metrics: Metrics,
+    /// The `/metrics` responder, when `[metrics] listen` is set.
+    scrapes: Option<metrics::Endpoint>,
+    revoked: Vec<Account>,
 }
 
 fn context(what: String) -> impl FnOnce(io::Error) -> io::Error {
@@ -132,6 +140,15 @@ impl Server {
         }
         let resolver = Resolver::new(resolver_config, registry, DNS_V4, DNS_V6)
             .map_err(context("DNS resolver".into()))?;
+        let scrapes = match config.metrics.listen {
+            None => None,
+            Some(addr) => {
+                let endpoint = metrics::Endpoint::bind(addr, registry, METRICS, FIRST_SCRAPE)
+                    .map_err(context(format!("metrics listen on {addr}")))?;
+                log::info!("metrics on http://{}/metrics", endpoint.local_addr());
+                Some(endpoint)
+            }
+        };
         let own = policy::local_addresses().unwrap_or_else(|e| {
             log::warn!("cannot list this machine's addresses ({e}); policy denies only the configured ranges");
             Vec::new()
@@ -154,6 +171,9 @@ impl Server {
             shutdown_deadline: None,
             dns_done: Vec::new(),
             auth_done: Vec::new(),
+            metrics: Metrics::default(),
+            scrapes,
+            revoked: Vec::new(),
         };
         Ok(Server {
             poll,
@@ -173,6 +193,19 @@ impl Server {
     /// For other threads to wake the loop after queueing work for it.
     pub fn waker(&self) -> Arc<Waker> {
         Arc::clone(&self.waker)
+    }
+
+    /// Where `/metrics` is served, if it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.core
+            .scrapes
+            .as_ref()
+            .map(metrics::Endpoint::local_addr)
+    }
+
+    /// The chain thread's statistics, published on `/metrics` from now on.
+    pub fn set_chain_stats(&mut self, stats: Arc<ChainStats>) {
+        self.core.metrics.chain = Some(stats);
     }
 
     /// Replaces the authenticator (the chain-backed one, issue 5).
@@ -220,7 +253,10 @@ impl Server {
                     }
                     WAKER => {} // completions are collected below, every turn
                     token @ (DNS_V4 | DNS_V6) => self.core.resolver.handle_readable(token, now),
-                    METRICS => {}
+                    METRICS => self.core.accept_scrapes(self.poll.registry(), now),
+                    token if self.core.scrapes.as_ref().is_some_and(|e| e.owns(token)) => {
+                        self.core.on_scrape(self.poll.registry(), token)
+                    }
                     Token(t) if (FIRST_LISTENER..FIRST_LISTENER + MAX_LISTENERS).contains(&t) => {
                         self.accept(t - FIRST_LISTENER, now)
                     }
@@ -235,6 +271,9 @@ impl Server {
             self.core.after_events(self.poll.registry(), now);
             if self.core.accept_paused_until.is_some_and(|t| now >= t) {
                 self.core.accept_paused_until = None;
+                if self.core.shutdown_deadline.is_none() {
+                    self.core.auth.set_serving(true);
+                }
                 // Edge-triggered: connections that queued meanwhile raise no new event.
                 for i in 0..self.listeners.len() {
                     self.accept(i, now);
@@ -288,6 +327,7 @@ impl Server {
                     }
                     // Retrying at once would fail the same way and spin the loop.
                     core.accept_paused_until = Some(now + ACCEPT_PAUSE);
+                    core.auth.set_serving(false);
                     return;
                 }
             }
@@ -305,6 +345,7 @@ impl Server {
                 let _ = self.poll.registry().deregister(&mut l);
             }
         }
+        self.core.auth.set_serving(false);
         let grace = self.core.settings.timeouts.shutdown_grace;
         log::info!(
             "signal {signal}: no longer accepting; {} sessions have {}s to finish",
@@ -325,11 +366,27 @@ impl Core {
             self.resolver.next_deadline(),
             self.accept_paused_until,
             self.shutdown_deadline,
+            self.scrapes
+                .as_ref()
+                .and_then(metrics::Endpoint::next_deadline),
         ]
         .into_iter()
         .flatten()
         .min()
         .map(|t| t.saturating_duration_since(now))
+    }
+
+    fn accept_scrapes(&mut self, registry: &Registry, now: Instant) {
+        if let Some(endpoint) = self.scrapes.as_mut() {
+            endpoint.accept(registry, now);
+        }
+    }
+
+    fn on_scrape(&mut self, registry: &Registry, token: Token) {
+        let (metrics, open) = (&self.metrics, self.sessions.len());
+        if let Some(endpoint) = self.scrapes.as_mut() {
+            endpoint.on_event(registry, token, || metrics.render(open));
+        }
     }
 
     fn open(&mut self, registry: &Registry, sock: TcpStream, addr: SocketAddr, now: Instant) {
@@ -384,6 +441,7 @@ impl Core {
                 None => None,
             },
             settings: &self.settings,
+            metrics: &mut self.metrics,
             now,
             key,
             ticket: Ticket {
@@ -409,6 +467,9 @@ impl Core {
     /// that yielded.
     fn after_events(&mut self, registry: &Registry, now: Instant) {
         self.resolver.handle_timeouts(now);
+        if let Some(endpoint) = self.scrapes.as_mut() {
+            endpoint.sweep(registry, now);
+        }
         let mut done = std::mem::take(&mut self.dns_done);
         self.resolver.drain_completed(&mut done);
         for (key, result) in done.drain(..) {
@@ -429,6 +490,27 @@ impl Core {
             }
         }
         self.auth_done = done;
+
+        let mut revoked = std::mem::take(&mut self.revoked);
+        self.auth.drain_revoked(&mut revoked);
+        if !revoked.is_empty() {
+            // Rare (an access ending), so a scan of every session is fine.
+            for key in self.sessions.keys() {
+                let ended = self
+                    .sessions
+                    .get_mut(key)
+                    .and_then(|s| s.account())
+                    .is_some_and(|a| revoked.contains(a));
+                if ended {
+                    self.drive(registry, key, now, |s, _| {
+                        s.set_outcome(Outcome::AccessEnded);
+                        Verdict::Close
+                    });
+                }
+            }
+            revoked.clear();
+        }
+        self.revoked = revoked;
 
         while let Some((when, key, generation)) = self.timers.pop_due(now) {
             let Some(session) = self.sessions.get_current(key, generation) else {

@@ -9,6 +9,7 @@ use super::codec::{detect, OwnedTarget, Protocol};
 use super::dns::{Addrs, DnsError, Lookup};
 use super::http::{self, RequestKind, Status};
 use super::io::{ConnectError, IoOutcome};
+use super::metrics::AuthFailure;
 use super::relay::{abort_on_close, pump, Endpoint, Flow};
 use super::server::Ctx;
 use super::socks5::{self, Command, Method, Reply};
@@ -216,6 +217,10 @@ pub enum Outcome {
     ClientGone,
     BadHandshake(&'static str),
     AuthFailed,
+    /// The account already holds as many sessions as the authenticator allows.
+    TooManySessions,
+    /// The account's access ended while the session was open.
+    AccessEnded,
     Failed(Failure),
     HandshakeTimeout,
     IdleTimeout,
@@ -231,6 +236,8 @@ impl fmt::Display for Outcome {
             Outcome::ClientGone => f.write_str("client left during handshake"),
             Outcome::BadHandshake(why) => write!(f, "bad handshake: {why}"),
             Outcome::AuthFailed => f.write_str("authentication failed"),
+            Outcome::TooManySessions => f.write_str("too many sessions for this account"),
+            Outcome::AccessEnded => f.write_str("account's access ended"),
             Outcome::Failed(failure) => write!(f, "{failure}"),
             Outcome::HandshakeTimeout => f.write_str("handshake timeout"),
             Outcome::IdleTimeout => f.write_str("idle timeout"),
@@ -469,6 +476,7 @@ impl Session {
             Method::UserPass => Stage::SocksAuth,
             Method::NoAcceptable => {
                 self.outcome = Outcome::AuthFailed;
+                ctx.metrics.auth_failed(AuthFailure::NoAcceptableMethod);
                 self.enter_closing(ctx.now);
                 Stage::Closing
             }
@@ -558,6 +566,7 @@ impl Session {
             _ if !required => self.dial(proto, ctx),
             None => {
                 self.outcome = Outcome::AuthFailed;
+                ctx.metrics.auth_failed(AuthFailure::NoCredentials);
                 self.reply_http(Status::ProxyAuthRequired, ctx.now)
             }
             Some(AuthAnswer::Done(result)) => {
@@ -576,6 +585,22 @@ impl Session {
         after: AfterAuth,
         ctx: &mut Ctx<'_>,
     ) -> Step {
+        let result = match result {
+            Ok(account) if !ctx.auth.admit(&account) => {
+                // SOCKS5 has only "failure" for this; HTTP says 403, not 407: the
+                // credential is good, retrying it will not help until a session ends.
+                self.outcome = Outcome::TooManySessions;
+                return match after {
+                    AfterAuth::SocksRequest => {
+                        self.down.push(&socks5::auth_status(false));
+                        self.enter_closing(ctx.now);
+                        Step::Progress
+                    }
+                    AfterAuth::Http(_) => self.reply_http(Status::Forbidden, ctx.now),
+                };
+            }
+            other => other,
+        };
         match (result, after) {
             (Ok(account), AfterAuth::SocksRequest) => {
                 self.account = Some(account);
@@ -589,12 +614,14 @@ impl Session {
             }
             (Err(Rejected), AfterAuth::SocksRequest) => {
                 self.outcome = Outcome::AuthFailed;
+                ctx.metrics.auth_failed(AuthFailure::Rejected);
                 self.down.push(&socks5::auth_status(false));
                 self.enter_closing(ctx.now);
                 Step::Progress
             }
             (Err(Rejected), AfterAuth::Http(_)) => {
                 self.outcome = Outcome::AuthFailed;
+                ctx.metrics.auth_failed(AuthFailure::Rejected);
                 self.reply_http(Status::ProxyAuthRequired, ctx.now)
             }
         }
@@ -843,6 +870,8 @@ impl Session {
         }
         self.stage = Stage::Relay;
         self.last_active = ctx.now;
+        ctx.metrics
+            .handshake_done(ctx.now.saturating_duration_since(self.started));
         Step::Progress
     }
 
@@ -1016,6 +1045,11 @@ impl Session {
         }
     }
 
+    /// The account the session was admitted under, once authenticated.
+    pub fn account(&self) -> Option<&Account> {
+        self.account.as_ref()
+    }
+
     pub fn set_outcome(&mut self, outcome: Outcome) {
         self.outcome = outcome;
     }
@@ -1027,6 +1061,9 @@ impl Session {
             Stage::AuthPending(_) => ctx.auth.cancel(ctx.ticket),
             _ => {}
         }
+        if let Some(account) = &self.account {
+            ctx.auth.release(account);
+        }
         // Pass a reset on, so the other side does not mistake it for a clean end.
         match (&self.outcome, self.upstream.as_ref()) {
             (Outcome::Reset("upstream"), _) => abort_on_close(&self.client.sock),
@@ -1037,6 +1074,9 @@ impl Session {
         if let Some(upstream) = self.upstream.as_mut() {
             let _ = ctx.registry.deregister(&mut upstream.sock);
         }
+        let down = self.down_flow.bytes.saturating_sub(self.reply_bytes);
+        ctx.metrics
+            .session_ended(&self.outcome, self.up_flow.bytes, down);
         let target = self
             .target
             .as_ref()
@@ -1051,7 +1091,7 @@ impl Session {
             target,
             via,
             self.up_flow.bytes,
-            self.down_flow.bytes.saturating_sub(self.reply_bytes),
+            down,
             ctx.now.saturating_duration_since(self.started).as_secs_f64(),
             self.outcome
         );

@@ -32,7 +32,7 @@ fn help(name: &str) -> &'static str {
         "set-endpoint" => "aqueduct set-endpoint --endpoint HOST:PORT\n  Node key: publishes a new endpoint for this node.\n",
         "subscribe" => "aqueduct subscribe --periods N [--member ADDR]\n  Pays N periods for --member (default: the key's address), approving the token first if needed.\n",
         "token" => "aqueduct token --node ADDR|any --ttl DURATION\n  Member key: signs a proxy credential (doc/protocol.md) valid for DURATION (30m, 12h, 7d)\n  and prints socks5h:// and http:// proxy URLs for the node(s).\n",
-        "status" => "aqueduct status [--address ADDR]\n  Membership, node state, heartbeats this epoch, claimable earnings and balances.\n",
+        "status" => "aqueduct status [--address ADDR] [--metrics URL]\n  Membership, node state, heartbeats this epoch, claimable earnings and balances; for a\n  running node also sessions, members known and its last heartbeat, read from its metrics\n  endpoint (--metrics http://127.0.0.1:9464/metrics, or [metrics] listen in --config FILE).\n",
         "claim" => "aqueduct claim [--max-epochs N]\n  Node key: pulls the earnings of finished epochs (default up to 256 epochs).\n",
         "nodes" => "aqueduct nodes\n  Lists the registered nodes, their endpoints and whether they are active.\n",
         _ => "",
@@ -68,6 +68,8 @@ pub(crate) struct Ctx {
     key: Option<PathBuf>,
     password: Option<PasswordSource>,
     contract: Option<Address>,
+    /// `--config FILE`, for commands that read more of it than `[chain]`.
+    pub config: Option<PathBuf>,
     pub json: bool,
 }
 
@@ -81,17 +83,12 @@ pub(crate) fn parse_address(flag: &str, s: &str) -> Result<Address, Failure> {
 
 impl Ctx {
     pub(crate) fn from_args(args: &mut Args) -> Result<Ctx, Failure> {
-        let config = match args.value("config")? {
+        let config_path = args.value("config")?.map(PathBuf::from);
+        let config = match config_path.as_ref().map(|p| p.display().to_string()) {
             Some(path) => load_chain_section(path.as_ref()).map_err(|e| {
                 Failure::new(format!("config {path}: {e}")).hint("fix the [chain] section")
             })?,
-            None => ChainConfig {
-                rpc: Vec::new(),
-                key: None,
-                contract: None,
-                password: None,
-                deploy_block: 0,
-            },
+            None => ChainConfig::default(),
         };
         let mut rpc = args.values("rpc")?;
         if rpc.is_empty() {
@@ -133,6 +130,7 @@ impl Ctx {
             key,
             password,
             contract,
+            config: config_path,
             json: args.flag("json")?,
         })
     }

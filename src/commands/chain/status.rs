@@ -1,5 +1,5 @@
-//! `status` (one address seen as member and as node) and `claim` (a node pulls its
-//! earnings).
+//! `status` (one address seen as member and as node, and what a running node says about
+//! itself on its metrics endpoint) and `claim` (a node pulls its earnings).
 
 use super::units::{format_amount, utc};
 use super::{contract_failure, output, parse_address, rpc_failure, send, tx_hash, Ctx};
@@ -8,12 +8,29 @@ use crate::contract::{calls, sig, Contract};
 use crate::eth::abi::{self, Kind};
 use crate::eth::rpc::BlockId;
 use crate::eth::sender::TxRequest;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
 
 pub fn status(ctx: Ctx, mut args: Args) -> CmdResult {
     let address = args
         .value("address")?
         .map(|s| parse_address("address", &s))
         .transpose()?;
+    let metrics_url = match args.value("metrics")? {
+        Some(url) if url.starts_with("http://") || url.starts_with("https://") => Some(url),
+        Some(url) => {
+            return Err(
+                Failure::usage(format!("--metrics `{url}` is not an http(s) URL"))
+                    .hint("e.g. --metrics http://127.0.0.1:9464/metrics"),
+            )
+        }
+        None => match &ctx.config {
+            Some(path) => metrics_url_from_config(path)?,
+            None => None,
+        },
+    };
     args.finish()?;
     let address = match address {
         Some(a) => a,
@@ -47,6 +64,14 @@ pub fn status(ctx: Ctx, mut args: Args) -> CmdResult {
         .heartbeats_in_epoch(address, epoch)
         .map_err(contract_failure)?;
     let claimable = aqueduct.claimable(address).map_err(contract_failure)?;
+    let genesis = aqueduct.genesis().map_err(contract_failure)?;
+    let epoch_length = aqueduct.epoch_length().map_err(contract_failure)?;
+    let slot_length = aqueduct.slot_length().map_err(contract_failure)?.max(1);
+    let slots_per_epoch = epoch_length / slot_length;
+    // Slots of the current epoch that have begun, this one included.
+    let epoch_first_slot = epoch.saturating_mul(epoch_length) / slot_length;
+    let slots_so_far = slot.saturating_sub(epoch_first_slot).saturating_add(1);
+    let running = metrics_url.as_deref().map(scrape);
 
     let mut text = format!(
         "address: {address}\nchain: {chain_id}, block {} at {}\nbalance: {} ETH, {} {symbol}\n",
@@ -68,15 +93,18 @@ pub fn status(ctx: Ctx, mut args: Args) -> CmdResult {
             n.endpoint
         ),
     });
-    let last_text = if last == 0 {
-        "never".to_string()
-    } else {
-        format!("slot {}", last - 1)
+    let last_text = match last.checked_sub(1) {
+        None => "never".to_string(),
+        Some(s) => format!(
+            "slot {s} (begun {})",
+            utc(genesis.saturating_add(s.saturating_mul(slot_length)))
+        ),
     };
     text.push_str(&format!(
-        "epoch {epoch}, slot {slot}; last heartbeat: {last_text}; heartbeats this epoch: {beats}\nclaimable: {} {symbol}\n",
+        "epoch {epoch}, slot {slot}; last heartbeat: {last_text}\nheartbeats this epoch: {beats} of {slots_so_far} slots so far ({slots_per_epoch} per epoch)\nclaimable: {} {symbol}\n",
         format_amount(claimable, decimals)
     ));
+    text.push_str(&running_text(metrics_url.as_deref(), running.as_ref()));
     output(
         &ctx,
         serde_json::json!({
@@ -95,11 +123,149 @@ pub fn status(ctx: Ctx, mut args: Args) -> CmdResult {
             "slot": slot,
             "last_heartbeat_slot": last.checked_sub(1),
             "heartbeats_this_epoch": beats,
+            "slots_this_epoch": slots_so_far,
+            "slots_per_epoch": slots_per_epoch,
             "claimable": claimable.to_string(),
+            "running": running_json(metrics_url.as_deref(), running.as_ref()),
         }),
         &text,
     );
     Ok(())
+}
+
+// -------------------------------------------------------------------------------------
+// A running node, through its metrics endpoint
+// -------------------------------------------------------------------------------------
+
+/// What a running node's `/metrics` said, or why it could not be asked.
+type Scraped = Result<HashMap<String, f64>, String>;
+
+/// `http://ADDR/metrics` from `[metrics] listen` in the node's config, if set.
+fn metrics_url_from_config(path: &Path) -> Result<Option<String>, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::new(format!("cannot read {}: {e}", path.display())))?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|e| Failure::new(format!("config {}: {}", path.display(), e.message())))?;
+    let Some(listen) = table
+        .get("metrics")
+        .and_then(|m| m.get("listen"))
+        .and_then(|l| l.as_str())
+    else {
+        return Ok(None);
+    };
+    let mut addr: SocketAddr = listen.parse().map_err(|_| {
+        Failure::new(format!(
+            "config {}: `metrics.listen`: `{listen}` is not an IP:port address",
+            path.display()
+        ))
+    })?;
+    if addr.port() == 0 {
+        return Err(Failure::usage(
+            "the config's metrics.listen has port 0, so its port is only known to the node",
+        )
+        .hint("pass --metrics http://IP:PORT/metrics with the port the node logged"));
+    }
+    // A node listening on every address answers on loopback too.
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    Ok(Some(format!("http://{addr}/metrics")))
+}
+
+/// Fetches and parses the node's metrics; an error says why the node did not answer.
+fn scrape(url: &str) -> Scraped {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let mut response = agent.get(url).call().map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    if status != 200 {
+        return Err(format!("HTTP {status}"));
+    }
+    let text = response
+        .body_mut()
+        .with_config()
+        .limit(1 << 20)
+        .read_to_string()
+        .map_err(|e| e.to_string())?;
+    Ok(parse_samples(&text))
+}
+
+/// Prometheus text: `series value` per line; comments and malformed lines are skipped.
+fn parse_samples(text: &str) -> HashMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            Some((series.to_string(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+fn sample(m: &HashMap<String, f64>, series: &str) -> Option<u64> {
+    m.get(series).map(|&v| v as u64)
+}
+
+fn running_text(url: Option<&str>, running: Option<&Scraped>) -> String {
+    let (Some(url), Some(running)) = (url, running) else {
+        return "running node: not checked (pass --metrics URL, or --config FILE with [metrics] listen)\n"
+            .to_string();
+    };
+    let m = match running {
+        Err(e) => return format!("running node: none answering at {url} ({e})\n"),
+        Ok(m) => m,
+    };
+    let mut text = format!("running node: yes ({url})\n");
+    if let Some(open) = sample(m, "aqueduct_sessions_open") {
+        text.push_str(&format!("  sessions open: {open}\n"));
+    }
+    match sample(m, "aqueduct_members_known") {
+        Some(members) => text.push_str(&format!("  members known: {members}\n")),
+        None => text.push_str("  chain side: not running (static or no-auth node)\n"),
+    }
+    if let Some(last) = sample(m, "aqueduct_last_heartbeat_timestamp_seconds") {
+        let when = if last == 0 {
+            "none since start".to_string()
+        } else {
+            utc(last)
+        };
+        text.push_str(&format!(
+            "  last heartbeat sent: {when} (node's clock); since start: {} sent, {} failed, {} skipped\n",
+            sample(m, "aqueduct_heartbeats_total{result=\"sent\"}").unwrap_or(0),
+            sample(m, "aqueduct_heartbeats_total{result=\"failed\"}").unwrap_or(0),
+            sample(m, "aqueduct_heartbeats_total{result=\"skipped\"}").unwrap_or(0),
+        ));
+    }
+    if let Some(errors) = sample(m, "aqueduct_rpc_errors_total").filter(|&n| n > 0) {
+        text.push_str(&format!("  RPC errors since start: {errors}\n"));
+    }
+    text
+}
+
+fn running_json(url: Option<&str>, running: Option<&Scraped>) -> serde_json::Value {
+    match (url, running) {
+        (Some(url), Some(Ok(m))) => serde_json::json!({
+            "url": url,
+            "running": true,
+            "sessions_open": sample(m, "aqueduct_sessions_open"),
+            "members_known": sample(m, "aqueduct_members_known"),
+            "last_heartbeat_unix": sample(m, "aqueduct_last_heartbeat_timestamp_seconds"),
+            "heartbeats_sent": sample(m, "aqueduct_heartbeats_total{result=\"sent\"}"),
+            "heartbeats_failed": sample(m, "aqueduct_heartbeats_total{result=\"failed\"}"),
+            "heartbeats_skipped": sample(m, "aqueduct_heartbeats_total{result=\"skipped\"}"),
+            "rpc_errors": sample(m, "aqueduct_rpc_errors_total"),
+        }),
+        (Some(url), Some(Err(e))) => {
+            serde_json::json!({"url": url, "running": false, "error": e})
+        }
+        _ => serde_json::Value::Null,
+    }
 }
 
 pub fn claim(ctx: Ctx, mut args: Args) -> CmdResult {

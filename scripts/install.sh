@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs a built `aqueduct` binary, its systemd unit and the example config.
+#
+#   scripts/install.sh BINARY
+#
+# Environment: PREFIX (default /usr/local) for bin/ and lib/systemd/system/, SYSCONFDIR
+# (default /etc) for aqueduct/, DESTDIR (default empty) prepended to every path for
+# staged installs and packaging. The unit's paths are rewritten to PREFIX and SYSCONFDIR,
+# never to DESTDIR. `make install` builds the release binary and calls this.
+set -euo pipefail
+
+die() { echo "install.sh: $*" >&2; exit 1; }
+
+[ $# -eq 1 ] || die "usage: scripts/install.sh BINARY"
+binary=$1
+prefix=${PREFIX:-/usr/local}
+sysconfdir=${SYSCONFDIR:-/etc}
+destdir=${DESTDIR:-}
+source_dir=$(cd "$(dirname "$0")/.." && pwd)
+
+[ -f "$binary" ] && [ -x "$binary" ] || die "$binary is not an executable file (build it first: make release)"
+for dir in "$prefix" "$sysconfdir"; do
+    case $dir in
+        /*) ;;
+        *) die "PREFIX and SYSCONFDIR must be absolute paths, got '$dir'" ;;
+    esac
+    case $dir in
+        *'|'* | *'%'* | *[[:space:]]*) die "'$dir' holds a character a unit file path cannot" ;;
+    esac
+done
+
+bin_dir=$destdir$prefix/bin
+unit_dir=$destdir$prefix/lib/systemd/system
+conf_dir=$destdir$sysconfdir/aqueduct
+
+install -d -m 755 "$bin_dir" "$unit_dir" "$conf_dir"
+install -m 755 "$binary" "$bin_dir/aqueduct"
+
+unit=$(mktemp)
+trap 'rm -f "$unit"' EXIT
+sed -e "s|/usr/local/bin/aqueduct|$prefix/bin/aqueduct|g" \
+    -e "s|/etc/aqueduct/|$sysconfdir/aqueduct/|g" \
+    "$source_dir/packaging/aqueduct.service" > "$unit"
+install -m 644 "$unit" "$unit_dir/aqueduct.service"
+install -m 644 "$source_dir/aqueduct.example.toml" "$conf_dir/aqueduct.toml.example"
+
+echo "installed:"
+echo "  $bin_dir/aqueduct"
+echo "  $unit_dir/aqueduct.service"
+echo "  $conf_dir/aqueduct.toml.example"
+if [ -z "$destdir" ]; then
+    echo "next: write $sysconfdir/aqueduct/aqueduct.toml and node.key (see the comments at the"
+    echo "top of the unit), then: systemctl daemon-reload && systemctl enable --now aqueduct"
+fi

@@ -1,0 +1,312 @@
+//! The chain thread's membership side: keeps the member table synced from `Subscribed`
+//! logs, answers the loop's single-address lookups, and tells the loop the chain's
+//! clock and whether the RPC answers. Blocking calls only; the loop hears from it
+//! through a channel and the server's `Waker`.
+
+use super::members::{MemberState, Members};
+use super::stats::ChainStats;
+use super::{LookupAnswer, ToChain, ToLoop};
+use crate::contract::{Contract, ContractError};
+use crate::eth::rpc::{Block, BlockId, Client, RpcError};
+use crate::eth::Address;
+use mio::Waker;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub struct Membership {
+    pub client: Client,
+    pub contract: Address,
+    pub deploy_block: u64,
+    /// Blocks per eth_getLogs range while catching up; the state is saved after each.
+    pub log_chunk: u64,
+    pub reorg_depth: u64,
+    pub poll_interval: Duration,
+    pub state_file: PathBuf,
+    pub state: MemberState,
+    pub to_loop: Sender<ToLoop>,
+    pub requests: Receiver<ToChain>,
+    pub waker: Arc<Waker>,
+    pub stats: Arc<ChainStats>,
+}
+
+/// The loop has gone (the node is exiting): the thread stops.
+struct Stop;
+
+struct Run {
+    m: Membership,
+    /// `Subscribed` logs of blocks after `state.synced_to`, re-read every poll.
+    recent: Vec<(Address, u64)>,
+    /// The table last sent to the loop.
+    sent: Option<Members>,
+    rpc_up: bool,
+    save_failed: bool,
+    chain_time: u64,
+    /// The last error logged, so a persistent one is not logged every poll.
+    last_error: Option<String>,
+    /// Hash of the head the last complete sync read up to.
+    synced_head: Option<[u8; 32]>,
+}
+
+impl Membership {
+    /// Runs until the loop drops its end of the channel.
+    pub fn run(self) {
+        let mut run = Run {
+            m: self,
+            recent: Vec::new(),
+            sent: None,
+            rpc_up: true,
+            save_failed: false,
+            chain_time: super::auth::unix_now(),
+            last_error: None,
+            synced_head: None,
+        };
+        let mut next_poll = Instant::now();
+        loop {
+            let wait = next_poll.saturating_duration_since(Instant::now());
+            match run.m.requests.recv_timeout(wait) {
+                Ok(ToChain::Lookup(member)) => {
+                    if run.lookup(member).is_err() {
+                        return;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if run.poll().is_err() {
+                        return;
+                    }
+                    next_poll = Instant::now() + run.m.poll_interval;
+                }
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    }
+}
+
+impl Run {
+    fn send(&self, msg: ToLoop) -> Result<(), Stop> {
+        self.m.to_loop.send(msg).map_err(|_| Stop)?;
+        // A failed wake-up only delays the answer to the loop's next turn.
+        let _ = self.m.waker.wake();
+        Ok(())
+    }
+
+    fn rpc_failed(&mut self, what: &str, e: &ContractError) -> Result<(), Stop> {
+        self.m.stats.rpc_errors.fetch_add(1, Ordering::Relaxed);
+        let unreachable = matches!(e, ContractError::Rpc(r) if r.is_unreachable());
+        if unreachable && self.rpc_up {
+            log::warn!(
+                "chain RPC unreachable ({what}: {e}): members already known are served until their access ends; unknown addresses are refused until it answers"
+            );
+            self.rpc_up = false;
+            return self.send(ToLoop::Rpc { up: false });
+        }
+        let text = format!("{what}: {e}");
+        if !unreachable && self.last_error.as_deref() != Some(text.as_str()) {
+            log::warn!("chain: {text}");
+        }
+        self.last_error = Some(text);
+        Ok(())
+    }
+
+    fn rpc_ok(&mut self) -> Result<(), Stop> {
+        self.last_error = None;
+        if !self.rpc_up {
+            log::info!("chain RPC answers again: unknown addresses are checked again");
+            self.rpc_up = true;
+            return self.send(ToLoop::Rpc { up: true });
+        }
+        Ok(())
+    }
+
+    /// One `isMember`/`memberUntil` pair for an address the loop does not know.
+    fn lookup(&mut self, member: Address) -> Result<(), Stop> {
+        let contract = Contract::new(&self.m.client, self.m.contract);
+        let answer = match contract
+            .is_member(member)
+            .and_then(|is| Ok((is, contract.member_until(member)?)))
+        {
+            Ok((true, until)) => {
+                self.rpc_ok()?;
+                LookupAnswer::Member { until }
+            }
+            Ok((false, _)) => {
+                self.rpc_ok()?;
+                LookupAnswer::NotMember
+            }
+            Err(e) => {
+                self.rpc_failed(&format!("isMember({member})"), &e)?;
+                LookupAnswer::Unavailable
+            }
+        };
+        log::debug!("chain: lookup of {member}: {answer:?}");
+        self.send(ToLoop::Lookup { member, answer })
+    }
+
+    /// Answers the lookups that queued while a long sync ran.
+    fn serve_requests(&mut self) -> Result<(), Stop> {
+        loop {
+            match self.m.requests.try_recv() {
+                Ok(ToChain::Lookup(member)) => self.lookup(member)?,
+                Err(TryRecvError::Empty) => return Ok(()),
+                Err(TryRecvError::Disconnected) => return Err(Stop),
+            }
+        }
+    }
+
+    fn poll(&mut self) -> Result<(), Stop> {
+        // The loop checks live sessions against their members' access on each turn; an
+        // idle loop must still get one per poll, outage or not.
+        let _ = self.m.waker.wake();
+        let head = match self.m.client.block(BlockId::Latest) {
+            Ok(Some(b)) => b,
+            Ok(None) => return Ok(()),
+            Err(e) => return self.rpc_failed("reading the latest block", &e.into()),
+        };
+        self.rpc_ok()?;
+        // A chain without recent blocks (a quiet dev chain) has a stale head: its clock
+        // is then at least the local one.
+        self.chain_time = head.timestamp.max(super::auth::unix_now());
+        self.send(ToLoop::Clock(self.chain_time))?;
+        if self.synced_head == Some(head.hash) {
+            return Ok(()); // the same chain as last time: nothing new to read
+        }
+        match self.sync(&head) {
+            Ok(()) => {
+                self.synced_head = Some(head.hash);
+                Ok(())
+            }
+            Err(SyncError::Stop) => Err(Stop),
+            Err(SyncError::Chain(e)) => self.rpc_failed("syncing members", &e),
+        }
+    }
+
+    fn sync(&mut self, head: &Block) -> Result<(), SyncError> {
+        let depth = self.m.reorg_depth;
+        let safe = head.number.saturating_sub(depth);
+        if let Some(n) = self.m.state.synced_to {
+            let still = n <= head.number
+                && self
+                    .m
+                    .client
+                    .block(BlockId::Number(n))
+                    .map_err(ContractError::from)?
+                    .is_some_and(|b| b.hash == self.m.state.synced_hash);
+            if !still {
+                log::warn!(
+                    "chain: block {n} is no longer on the chain (a reorg deeper than chain.reorg_depth = {depth}); rescanning members from block {}",
+                    self.m.deploy_block
+                );
+                self.m.state.reset();
+            }
+        }
+        let mut from = self
+            .m
+            .state
+            .synced_to
+            .map_or(self.m.deploy_block, |n| n.saturating_add(1));
+        let chunk = self.m.log_chunk.max(1);
+        if safe.saturating_sub(from) > 10 * chunk.max(5_000) {
+            log::info!(
+                "chain: scanning Subscribed logs from block {from} to {safe}; this takes a while{}",
+                if self.m.deploy_block == 0 {
+                    " (set chain.deploy_block to the block printed by `aqueduct deploy` to skip the blocks before it)"
+                } else {
+                    ""
+                }
+            );
+        }
+        while from <= safe {
+            let to = from.saturating_add(chunk - 1).min(safe);
+            for (member, until) in self.subscribed(from, to)? {
+                MemberState::apply(&mut self.m.state.members, member, until);
+            }
+            let Some(block) = self
+                .m
+                .client
+                .block(BlockId::Number(to))
+                .map_err(ContractError::from)?
+            else {
+                return Err(SyncError::Chain(ContractError::Rpc(
+                    RpcError::BadResponse {
+                        method: "eth_getBlockByNumber".into(),
+                        message: format!("block {to} is missing below the head"),
+                    },
+                )));
+            };
+            self.m.state.synced_to = Some(to);
+            self.m.state.synced_hash = block.hash;
+            self.save();
+            let Some(next) = to.checked_add(1) else {
+                break;
+            };
+            from = next;
+            if from <= safe {
+                log::debug!("chain: members synced to block {to} of {safe}");
+                self.publish()?;
+                self.serve_requests()?;
+            }
+        }
+        self.recent.clear();
+        if from <= head.number {
+            self.recent = self.subscribed(from, head.number)?;
+        }
+        self.publish()?;
+        Ok(())
+    }
+
+    fn subscribed(&self, from: u64, to: u64) -> Result<Vec<(Address, u64)>, ContractError> {
+        let logs = Contract::new(&self.m.client, self.m.contract).subscribed(from, to)?;
+        Ok(logs.into_iter().map(|l| (l.member, l.until)).collect())
+    }
+
+    fn save(&mut self) {
+        match self.m.state.save(&self.m.state_file) {
+            Ok(()) => self.save_failed = false,
+            Err(e) => {
+                if !self.save_failed {
+                    log::warn!(
+                        "cannot write chain.state_file {}: {e}; a restart will rescan members",
+                        self.m.state_file.display()
+                    );
+                }
+                self.save_failed = true;
+            }
+        }
+    }
+
+    /// Sends the table to the loop when it changed.
+    fn publish(&mut self) -> Result<(), SyncError> {
+        let table = self.m.state.merged(&self.recent);
+        let active = table.values().filter(|&&u| u > self.chain_time).count();
+        self.m
+            .stats
+            .members_known
+            .store(active as u64, Ordering::Relaxed);
+        if self.sent.as_ref() != Some(&table) {
+            log::debug!("chain: {} members known ({active} active)", table.len());
+            self.sent = Some(table.clone());
+            self.send(ToLoop::Members(table))
+                .map_err(|_| SyncError::Stop)?;
+        }
+        Ok(())
+    }
+}
+
+enum SyncError {
+    Stop,
+    Chain(ContractError),
+}
+
+impl From<ContractError> for SyncError {
+    fn from(e: ContractError) -> SyncError {
+        SyncError::Chain(e)
+    }
+}
+
+impl From<Stop> for SyncError {
+    fn from(_: Stop) -> SyncError {
+        SyncError::Stop
+    }
+}

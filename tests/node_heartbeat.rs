@@ -1,0 +1,218 @@
+//! The node's heartbeats against a real anvil: one per slot, never two in a slot across
+//! restarts of the node or of anvil, none once the node is removed or draining, and the
+//! claim they earn.
+
+#[path = "support/anvil.rs"]
+mod anvil;
+#[path = "support/node.rs"]
+mod node;
+#[path = "support/proxy.rs"]
+mod proxy;
+#[path = "support/tools.rs"]
+mod tools;
+
+use anvil::Anvil;
+use node::{dev, heartbeats, ChainNet, RestartedAnvil, MEMBER, NODE_KEY};
+use proxy::{connect, socks_handshake_bytes, Echo, SocksTarget, TempDir};
+use serde_json::json;
+use std::collections::HashSet;
+use std::io::Write;
+use std::time::Duration;
+
+const SENT: &str = "heartbeat sent for slot";
+
+/// No two heartbeats share a slot, and every transaction the node's key sent was a
+/// heartbeat that landed (none wasted on a revert).
+fn assert_one_per_slot(net: &ChainNet) -> usize {
+    let beats = heartbeats(net, dev(NODE_KEY));
+    let slots: HashSet<u64> = beats.iter().map(|h| h.slot).collect();
+    assert_eq!(
+        slots.len(),
+        beats.len(),
+        "two heartbeats in one slot: {beats:?}"
+    );
+    assert_eq!(
+        net.nonce(dev(NODE_KEY)),
+        beats.len() as u64,
+        "a transaction was wasted"
+    );
+    beats.len()
+}
+
+#[test]
+fn heartbeats_land_once_per_slot_across_node_and_anvil_restarts() {
+    // Real ten-second slots; anvil dumps its state every second so it can come back.
+    let state_dir = TempDir::new("anvil-state");
+    let state = state_dir.path().join("anvil.json");
+    let state_arg = state.to_str().unwrap().to_string();
+    // Blocks every second, as on a real chain: the contract's clock is the block's.
+    let anvil = Anvil::start_with(&[
+        "--block-time",
+        "1",
+        "--state",
+        &state_arg,
+        "--state-interval",
+        "1",
+    ]);
+    let mut net = ChainNet::deploy_on(anvil, &["--period", "1h", "--epoch", "1m", "--slot", "10s"]);
+
+    let first = net.start_node("", "");
+    first.wait_log(SENT, 2);
+    drop(first);
+    assert_eq!(assert_one_per_slot(&net), 2);
+
+    // A restarted node reads the chain before sending: the current slot's heartbeat (if
+    // any) is seen, not repeated.
+    let second = net.start_node("", "");
+    second.wait_log(SENT, 1);
+    let before_outage = assert_one_per_slot(&net);
+    assert!(before_outage >= 3);
+
+    // anvil dies (after its next state dump) and comes back on the same port.
+    std::thread::sleep(Duration::from_secs(2));
+    let port = net.anvil.port;
+    net.anvil.kill();
+    second.wait_log("chain RPC unreachable", 1);
+    let _back = RestartedAnvil::start(port, &state);
+    second.wait_log("chain RPC answers again", 1);
+    second.wait_log(SENT, 2);
+    let after = assert_one_per_slot(&net);
+    assert!(after > before_outage);
+}
+
+#[test]
+fn removed_node_stops_heartbeats_with_a_clear_log_line() {
+    let net = ChainNet::deploy(&["--period", "1h", "--epoch", "10m", "--slot", "1m"]);
+    let node = net.start_node("", "");
+    node.wait_log(SENT, 1);
+    net.run_ok(0, &["remove-node", "--node", &dev(NODE_KEY).to_string()]);
+    net.anvil.warp(60);
+    node.wait_log(
+        "skipped: this node is not an active node of the contract",
+        1,
+    );
+    // A few more rounds: still nothing sent.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(assert_one_per_slot(&net), 1);
+    assert_eq!(node.log().matches(SENT).count(), 1);
+}
+
+#[test]
+fn draining_node_sends_no_heartbeat() {
+    let net = ChainNet::deploy(&["--period", "1h", "--epoch", "10m", "--slot", "1m"]);
+    net.subscribe(MEMBER, 1);
+    let node = net.start_node("", "");
+    node.wait_log(SENT, 1);
+    // A live session keeps the node draining after SIGTERM.
+    let echo = Echo::start();
+    let (u, p) = net.good(MEMBER);
+    let mut s = connect(node.addr());
+    s.write_all(&socks_handshake_bytes(
+        &u,
+        &p,
+        &SocksTarget::Addr(echo.addr),
+    ))
+    .unwrap();
+    assert_eq!(proxy::read_socks_replies(&mut s).unwrap().0, 0);
+    node.signal(libc::SIGTERM);
+    node.wait_log("no longer accepting", 1);
+    net.anvil.warp(60);
+    node.wait_log("heartbeats paused: the node is not serving", 1);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(assert_one_per_slot(&net), 1);
+}
+
+#[test]
+fn heartbeats_over_several_slots_then_claim_after_the_epoch_pays_the_share() {
+    const PERIOD: u64 = 3600;
+    const EPOCH: u64 = 600;
+    let net = ChainNet::deploy(&["--period", "1h", "--epoch", "10m", "--slot", "1m"]);
+    net.subscribe(MEMBER, 1);
+    let node = net.start_node("", "");
+    node.wait_log(SENT, 1);
+    for n in 2..=3 {
+        net.anvil.warp(60);
+        node.wait_log(SENT, n);
+    }
+    drop(node);
+    assert_eq!(assert_one_per_slot(&net), 3);
+
+    let client = net.anvil.client();
+    let c = net.contract(&client);
+    let beats = heartbeats(&net, dev(NODE_KEY));
+    let epoch = beats[0].epoch;
+    assert!(beats.iter().all(|h| h.epoch == epoch));
+    assert_eq!(c.heartbeats_in_epoch(dev(NODE_KEY), epoch).unwrap(), 3);
+    // The fee is spread evenly over the epochs the paid access touches; this node was
+    // the only one online in its epoch, so it earns that epoch's pool, paid as whole
+    // units per slot online (the remainder rolls over).
+    let genesis = c.genesis().unwrap();
+    let until = c.member_until(dev(MEMBER)).unwrap();
+    let first = (until - PERIOD - genesis) / EPOCH;
+    let last = (until - 1 - genesis) / EPOCH;
+    assert_eq!(epoch, first);
+    let pool = 10_000_000 / u128::from(last - first + 1);
+    let expected = pool / 3 * 3;
+
+    net.anvil.warp(EPOCH);
+    assert_eq!(c.claimable(dev(NODE_KEY)).unwrap(), expected);
+    let claimed = net.run_ok(NODE_KEY, &["claim", "--json"]).json();
+    assert_eq!(claimed["paid"], expected.to_string());
+    assert_eq!(c.claimable(dev(NODE_KEY)).unwrap(), 0);
+}
+
+#[test]
+fn low_balance_is_warned_and_an_empty_one_skips_the_heartbeat() {
+    let net = ChainNet::deploy(&["--period", "1h", "--epoch", "10m", "--slot", "1m"]);
+    let node_addr = dev(NODE_KEY).to_lower_hex();
+    // 0.001 ETH: a few heartbeats, far from a week's worth at one a minute.
+    net.anvil
+        .rpc("anvil_setBalance", json!([node_addr, "0x38d7ea4c68000"]));
+    let node = net.start_node("", "");
+    node.wait_log(SENT, 1);
+    node.wait_log("low balance:", 1);
+
+    net.anvil.rpc("anvil_setBalance", json!([node_addr, "0x0"]));
+    net.anvil.warp(60);
+    node.wait_log("cannot pay one heartbeat", 1);
+    assert_eq!(assert_one_per_slot(&net), 1);
+}
+
+#[test]
+fn node_key_from_a_keystore_with_a_password_file() {
+    let net = ChainNet::deploy(&["--period", "1h", "--epoch", "10m", "--slot", "1m"]);
+    let dir = &net.anvil.dir;
+    anvil::cast(&[
+        "wallet",
+        "import",
+        "node",
+        "--keystore-dir",
+        anvil::path_str(dir),
+        "--private-key",
+        anvil::DEV_KEYS[NODE_KEY],
+        "--unsafe-password",
+        "node pass",
+    ]);
+    let keystore = dir.join("node").display().to_string();
+    let raw_key = net.anvil.key_file(NODE_KEY).display().to_string();
+    let pw = dir.join("pw");
+    std::fs::write(&pw, "node pass\n").unwrap();
+    let chain = net.chain_section().replace(&raw_key, &keystore)
+        + &format!("password_file = \"{}\"\n", pw.display());
+    let node = net.start_node_with("", "", &chain);
+    let log = node.wait_log(SENT, 1);
+    assert!(log.contains(&dev(NODE_KEY).to_string()), "{log}");
+    drop(node);
+
+    // A wrong password stops the node at startup with a clear line.
+    std::fs::write(&pw, "nope\n").unwrap();
+    let config = dir.join("wrong.toml");
+    std::fs::write(
+        &config,
+        format!("[node]\nlisten = [\"127.0.0.1:0\"]\n[auth]\nmode = \"chain\"\n{chain}"),
+    )
+    .unwrap();
+    let run = anvil::aqueduct(&["node", "--config", anvil::path_str(&config)]);
+    assert!(!run.ok);
+    assert!(run.stderr.contains("wrong password"), "{}", run.stderr);
+}

@@ -1,0 +1,89 @@
+//! `make demo` end to end: scripts/demo.sh with this build's binary and the project's
+//! anvil and cast. The demo must reach its end, show each thing it promises, and leave
+//! nothing running behind it.
+
+#[path = "support/tools.rs"]
+mod tools;
+
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// The `host:port` after `marker` on the first line that has it.
+fn addr_after(out: &str, marker: &str) -> SocketAddr {
+    out.lines()
+        .find_map(|l| l.split(marker).nth(1))
+        .and_then(|rest| rest.split(['/', ' ']).next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address after {marker:?} in:\n{out}"))
+}
+
+#[test]
+fn demo_runs_end_to_end_and_stops_everything() {
+    let bin = tools::tool("anvil");
+    let tools_dir = bin.parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        tools_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    // The script bounds each of its own waits; the whole run takes well under a minute.
+    let out = Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/demo.sh"))
+        .env("AQUEDUCT_BIN", env!("CARGO_BIN_EXE_aqueduct"))
+        .env("PATH", path)
+        .env_remove("AQUEDUCT_RPC")
+        .env_remove("AQUEDUCT_DEMO_KEEP")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run scripts/demo.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "demo failed:\n{stdout}\n--- stderr ---\n{stderr}"
+    );
+    let expect = [
+        // the member's page, over SOCKS5 and over the HTTP proxy
+        "curl over SOCKS5:\n     > Hello from the other side of the aqueduct.\n",
+        "curl over the HTTP proxy:\n     > Hello from the other side of the aqueduct.\n",
+        "a well-signed credential of a non-member: the HTTP proxy answers 407",
+        "node log: heartbeat sent for slot 0",
+        "node log: heartbeat sent for slot 1",
+        "| running node: yes (http://127.0.0.1:",
+        "|   members known: 1",
+        "| heartbeats this epoch: 2 of 2 slots so far (6 per epoch)",
+        "claimable: 0 tUSD",
+        "Everything the demo started has been stopped.",
+    ];
+    for line in expect {
+        assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
+    }
+    // What was claimable after the epoch (the last status) is what the claim paid: epoch 0's share of the
+    // member's fee (the day spans 24 or 25 epochs, by where it began).
+    let last_after = |marker: &str| {
+        stdout
+            .lines()
+            .rev()
+            .find_map(|l| l.split(marker).nth(1))
+            .and_then(|rest| rest.split(' ').next())
+            .unwrap_or_else(|| panic!("no amount after {marker:?} in:\n{stdout}"))
+    };
+    // 10 tUSD (6 decimals) over 24 epochs, or over 25.
+    let claimable = last_after("| claimable: ");
+    assert!(["0.416666", "0.4"].contains(&claimable), "{claimable}");
+    assert_eq!(last_after("   claimed "), claimable, "{stdout}");
+    assert!(stdout.contains("for 1 epoch(s)"), "{stdout}");
+    // Nothing it started still listens: not anvil, not the node, not its metrics.
+    for marker in [
+        "answers at http://",
+        "clients on ",
+        "Prometheus metrics on http://",
+    ] {
+        let addr = addr_after(&stdout, marker);
+        assert!(
+            TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err(),
+            "{addr} ({marker}) still accepts connections after the demo"
+        );
+    }
+}
