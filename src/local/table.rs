@@ -195,8 +195,14 @@ impl NodeTable {
             _ => 1,
         };
         let wait = backoff(failures);
+        // Every node refusing the credential usually means the membership is not paid.
+        let hint = if *error == HopError::AuthRejected {
+            " (membership paid? see `aqueduct status`)"
+        } else {
+            ""
+        };
         log::warn!(
-            "node {} ({}) marked down for {}s: {error}",
+            "node {} ({}) marked down for {}s: {error}{hint}",
             n.address,
             n.endpoint,
             wait.as_secs()
