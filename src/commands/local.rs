@@ -1,7 +1,153 @@
-//! `aqueduct local`. (being written)
+//! `aqueduct local`: the member's own proxy. Reads the chain options like the chain
+//! commands, starts the discovery thread, and runs the engine with a router that sends
+//! every connection through the best node. `--list` measures once and prints the nodes.
 
 use crate::cli::{Args, CmdResult, Failure};
+use crate::commands::chain::{contract_failure, rpc_failure, Ctx};
+use crate::contract::Contract;
+use crate::local::config;
+use crate::local::discovery::{unix_now, Discovery};
+use crate::local::table::{Node, TableRouter};
+use crate::proxy::Server;
+use std::time::Instant;
 
-pub fn run(_args: Args) -> CmdResult {
-    Err(Failure::new("`aqueduct local` is not built yet"))
+const HELP: &str = "\
+aqueduct local [--listen 127.0.0.1:1080] [--node HOST:PORT@0xADDR]... [--list [--json]]
+  One SOCKS5 + HTTP proxy on this machine that uses the whole network: nodes come from
+  the contract's registry (and [local] nodes / --node), are measured, and each connection
+  goes through the fastest healthy one. Credentials are signed here with --key, one per
+  node, valid for an hour; the key never leaves this machine.
+  --list   measure every node once, print them best first, and exit
+connection: --rpc URL | AQUEDUCT_RPC, --key FILE [--password-file F | --password-env VAR],
+  --contract ADDR, or the same from --config FILE's [chain] section ([local] holds listen,
+  nodes, registry, refresh_secs, probe_secs, probe_timeout_secs, credential_ttl_secs)
+";
+
+pub fn run(mut args: Args) -> CmdResult {
+    if args.flag("help")? {
+        print!("{HELP}");
+        return Ok(());
+    }
+    let ctx = Ctx::from_args(&mut args)?;
+    let config_path = ctx.config.clone();
+    let listen = args.value("listen")?;
+    let extra_nodes = args.values("node")?;
+    let list = args.flag("list")?;
+    args.finish()?;
+    init_logging(if list { "error" } else { "info" });
+
+    let cfg =
+        config::load(config_path.as_deref(), listen.as_deref(), &extra_nodes).map_err(|e| {
+            match &config_path {
+                Some(path) => Failure::new(format!("{}: {e}", path.display())),
+                None => Failure::new(e.to_string()),
+            }
+        })?;
+    let client = ctx.client()?;
+    let contract = ctx.deployed_contract(&client)?;
+    let key = ctx.key()?;
+    let chain_id = client.chain_id().map_err(rpc_failure)?;
+    let member = key.address();
+    match Contract::new(&client, contract).member_until(member) {
+        Ok(until) if until <= unix_now() => log::warn!(
+            "{member} has no paid membership: nodes will refuse its credentials (run `aqueduct subscribe`)"
+        ),
+        Ok(_) => {}
+        Err(e) => return Err(contract_failure(e)),
+    }
+    let discovery = Discovery::new(client, contract, chain_id, key, cfg.local);
+    if list {
+        return list_nodes(&discovery, ctx.json);
+    }
+
+    let refresh_every = discovery.settings().refresh;
+    let mut server = Server::bind(cfg.engine).map_err(|e| Failure::new(e.to_string()))?;
+    // Nodes are known (and credentials signed) before the first client arrives; they are
+    // measured in the background, unmeasured ones being usable meanwhile.
+    let next_refresh = match discovery.refresh() {
+        Ok(n) => {
+            log::info!("{n} nodes known");
+            Instant::now() + refresh_every
+        }
+        Err(e) => {
+            log::warn!("cannot read the node registry yet: {e}; retrying in the background");
+            Instant::now()
+        }
+    };
+    server.set_router(Box::new(TableRouter(discovery.table.clone())));
+    for addr in server.local_addrs() {
+        log::info!("listening on {addr} as {member}");
+    }
+    std::thread::Builder::new()
+        .name("discovery".into())
+        .spawn(move || discovery.run(next_refresh))
+        .map_err(|e| Failure::new(format!("cannot start the discovery thread: {e}")))?;
+    server
+        .run()
+        .map_err(|e| Failure::new(format!("event loop: {e}")))
+}
+
+fn init_logging(default: &str) {
+    let env = env_logger::Env::default().default_filter_or(default);
+    let _ = env_logger::Builder::from_env(env).try_init();
+}
+
+fn list_nodes(discovery: &Discovery, json: bool) -> CmdResult {
+    discovery.refresh().map_err(contract_failure)?;
+    discovery.probe_due(true);
+    let table = discovery.table.lock();
+    let now = Instant::now();
+    let ranked = table.ranked();
+    if json {
+        let nodes: Vec<serde_json::Value> = ranked.iter().map(|n| node_json(n, now)).collect();
+        println!("{}", serde_json::Value::Array(nodes));
+        return Ok(());
+    }
+    if ranked.is_empty() {
+        println!("no nodes: the registry is empty and no [local] nodes are configured");
+        return Ok(());
+    }
+    println!(
+        "{:<42}  {:<24}  {:<8}  {:>10}  {:>10}  note",
+        "node", "endpoint", "state", "connect", "handshake"
+    );
+    for n in ranked {
+        let (connect, handshake) = match n.measured {
+            Some(m) if n.state(now) == "up" => (millis(m.connect), millis(m.handshake)),
+            _ => ("-".into(), "-".into()),
+        };
+        let note = n.last_error.clone().unwrap_or_else(|| {
+            if n.extra {
+                "from config".into()
+            } else {
+                String::new()
+            }
+        });
+        println!(
+            "{:<42}  {:<24}  {:<8}  {:>10}  {:>10}  {note}",
+            n.address.to_string(),
+            n.endpoint,
+            n.state(now),
+            connect,
+            handshake
+        );
+    }
+    Ok(())
+}
+
+fn millis(d: std::time::Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn node_json(n: &Node, now: Instant) -> serde_json::Value {
+    let up = n.state(now) == "up";
+    serde_json::json!({
+        "node": n.address.to_string(),
+        "endpoint": n.endpoint,
+        "state": n.state(now),
+        "connect_ms": n.measured.filter(|_| up).map(|m| m.connect.as_secs_f64() * 1e3),
+        "handshake_ms": n.measured.filter(|_| up).map(|m| m.handshake.as_secs_f64() * 1e3),
+        "error": n.last_error,
+        "extra": n.extra,
+    })
 }

@@ -68,7 +68,8 @@ fn outcome_index(outcome: &Outcome) -> usize {
         Outcome::AccessEnded => 5,
         Outcome::Failed(Failure::Denied(_)) => 6,
         Outcome::Failed(Failure::Dns(_)) => 7,
-        Outcome::Failed(Failure::Connect(_)) => 8,
+        // `aqueduct local`: no node reachable, or the node could not reach the target.
+        Outcome::Failed(Failure::Connect(_) | Failure::Via(_)) => 8,
         Outcome::HandshakeTimeout => 9,
         Outcome::IdleTimeout => 10,
         Outcome::Reset(_) => 11,

@@ -10,6 +10,7 @@
 //! - `buffer`, `io`, `slab`, `timers`, `signals`: the small parts the loop is made of.
 //! - [`codec`], [`socks5`], [`http`]: pure protocol parsers; [`dns`], [`policy`]: where
 //!   a session may go and how names become addresses.
+//! - [`upstream`]: going through another SOCKS5 node instead (`aqueduct local`).
 
 pub mod auth;
 mod buffer;
@@ -28,5 +29,6 @@ mod slab;
 pub mod socks5;
 mod splice;
 mod timers;
+pub mod upstream;
 
 pub use server::Server;

@@ -12,6 +12,7 @@ use super::session::{token_owner, Outcome, Session, Verdict};
 use super::signals::SignalPipe;
 use super::slab::Slab;
 use super::timers::Timers;
+use super::upstream::Router;
 use crate::config::{Config, Limits, Timeouts, MAX_LISTENERS};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
@@ -47,6 +48,8 @@ pub(crate) struct Ctx<'a> {
     pub resolver: &'a mut Resolver,
     pub auth: &'a mut dyn Authenticator,
     pub policy: &'a Policy,
+    /// Set in `aqueduct local`: targets are reached through nodes, not dialled directly.
+    pub router: Option<&'a mut dyn Router>,
     pub settings: &'a Settings,
     pub metrics: &'a mut Metrics,
     /// Relay buffers and pipes, lent to sessions while they have bytes in flight.
@@ -77,6 +80,7 @@ struct Core {
     resolver: Resolver,
     auth: Box<dyn Authenticator>,
     policy: Policy,
+    router: Option<Box<dyn Router>>,
     settings: Settings,
     pool: Pool,
     accept_paused_until: Option<Instant>,
@@ -169,6 +173,7 @@ impl Server {
             resolver,
             auth: auth::from_config(&config.auth),
             policy: Policy::new(config.policy, own),
+            router: None,
             settings: Settings {
                 timeouts: config.timeouts,
                 limits: config.limits,
@@ -220,6 +225,11 @@ impl Server {
     /// Replaces the authenticator (the chain-backed one, issue 5).
     pub fn set_authenticator(&mut self, auth: Box<dyn Authenticator>) {
         self.core.auth = auth;
+    }
+
+    /// Sends every session through upstream nodes chosen by `router` (`aqueduct local`).
+    pub fn set_router(&mut self, router: Box<dyn Router>) {
+        self.core.router = Some(router);
     }
 
     /// Serves until SIGTERM/SIGINT and the grace period that follows; Ok means a clean exit.
@@ -440,6 +450,10 @@ impl Core {
             resolver: &mut self.resolver,
             auth: &mut *self.auth,
             policy: &self.policy,
+            router: match self.router.as_mut() {
+                Some(r) => Some(&mut **r),
+                None => None,
+            },
             settings: &self.settings,
             metrics: &mut self.metrics,
             pool: &mut self.pool,

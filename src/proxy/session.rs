@@ -14,6 +14,7 @@ use super::pool::Pool;
 use super::relay::{abort_on_close, pump, Endpoint, Flow};
 use super::server::Ctx;
 use super::socks5::{self, Command, Method, Reply};
+use super::upstream::{Via, ViaFailure, ViaStep};
 use mio::event::Event;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
@@ -133,6 +134,8 @@ enum Stage {
     Resolving(Proto),
     /// A non-blocking connect is in flight to `dial.addrs[dial.next - 1]`.
     Connecting(Dial),
+    /// Opening the tunnel through an upstream node (`aqueduct local`).
+    ViaNode(Proto, Box<Via>),
     /// Bytes flow both ways.
     Relay,
     /// Flushing a final reply, then waiting briefly for the client to hang up.
@@ -150,6 +153,7 @@ impl Stage {
             Stage::AuthPending(_) => "auth-pending",
             Stage::Resolving(_) => "resolving",
             Stage::Connecting(_) => "connecting",
+            Stage::ViaNode(..) => "via-node",
             Stage::Relay => "relay",
             Stage::Closing => "closing",
         }
@@ -163,6 +167,8 @@ pub enum Failure {
     Dns(DnsError),
     /// The policy refused every address; the text names the rule.
     Denied(String),
+    /// Through upstream nodes: none reachable, or the node could not reach the target.
+    Via(ViaFailure),
 }
 
 impl Failure {
@@ -175,12 +181,16 @@ impl Failure {
             Failure::Connect(ConnectError::Other) => Reply::GeneralFailure,
             Failure::Dns(_) => Reply::HostUnreachable,
             Failure::Denied(_) => Reply::NotAllowed,
+            Failure::Via(f) => f.socks_reply(),
         }
     }
 
     fn http_status(&self) -> Status {
         match self {
             Failure::Denied(_) => Status::Forbidden,
+            Failure::Via(f) if f.not_allowed() => Status::Forbidden,
+            Failure::Via(f) if f.timed_out() => Status::GatewayTimeout,
+            Failure::Via(_) => Status::BadGateway,
             Failure::Connect(ConnectError::TimedOut) | Failure::Dns(DnsError::Timeout) => {
                 Status::GatewayTimeout
             }
@@ -195,6 +205,7 @@ impl fmt::Display for Failure {
             Failure::Connect(e) => f.write_str(e.as_str()),
             Failure::Dns(e) => write!(f, "dns: {e}"),
             Failure::Denied(rule) => write!(f, "denied by policy: {rule}"),
+            Failure::Via(e) => write!(f, "{e}"),
         }
     }
 }
@@ -350,6 +361,7 @@ impl Session {
                 | Stage::HttpHead => self.step_handshake(ctx),
                 Stage::AuthPending(_) | Stage::Resolving(_) => self.flush_client(),
                 Stage::Connecting(_) => self.step_connecting(ctx),
+                Stage::ViaNode(..) => self.step_via(ctx),
                 Stage::Relay => self.step_relay(ctx),
                 Stage::Closing => self.step_closing(),
             };
@@ -649,6 +661,9 @@ impl Session {
     // -----------------------------------------------------------------------------------
 
     fn dial(&mut self, proto: Proto, ctx: &mut Ctx<'_>) -> Step {
+        if ctx.router.is_some() {
+            return self.via_next(proto, Via::new(), ctx);
+        }
         let Some(target) = self.target.as_ref() else {
             return Step::Close;
         };
@@ -781,6 +796,58 @@ impl Session {
             return self.connect_next(dial, ctx);
         }
         self.connected(dial.proto, ctx)
+    }
+
+    /// Opens a connection to the next node the router picks (see upstream.rs).
+    fn via_next(&mut self, proto: Proto, mut via: Box<Via>, ctx: &mut Ctx<'_>) -> Step {
+        if let Some(mut old) = self.upstream.take() {
+            let _ = ctx.registry.deregister(&mut old.sock);
+        }
+        let (Some(target), Some(router)) = (self.target.as_ref(), ctx.router.as_deref_mut()) else {
+            return Step::Close;
+        };
+        let token = upstream_token(ctx.key);
+        match via.start_next(router, &target.as_target(), ctx.registry, token, ctx.now) {
+            Ok(endpoint) => {
+                self.upstream = Some(endpoint);
+                self.connected_to = via.node_addr();
+                self.stage_deadline = ctx.now + ctx.settings.timeouts.connect;
+                self.stage = Stage::ViaNode(proto, via);
+                Step::Progress
+            }
+            Err(failure) => self.fail(proto, Failure::Via(failure), ctx.now),
+        }
+    }
+
+    fn step_via(&mut self, ctx: &mut Ctx<'_>) -> Step {
+        match self.flush_client() {
+            Step::Idle => {}
+            other => return other,
+        }
+        let (Stage::ViaNode(_, via), Some(upstream), Some(router)) = (
+            &mut self.stage,
+            self.upstream.as_mut(),
+            ctx.router.as_deref_mut(),
+        ) else {
+            return Step::Close;
+        };
+        let step = via.step(upstream, router, ctx.now);
+        if matches!(step, ViaStep::Idle) {
+            return Step::Idle;
+        }
+        let Stage::ViaNode(proto, via) = std::mem::replace(&mut self.stage, Stage::Closing) else {
+            return Step::Close;
+        };
+        match step {
+            ViaStep::Idle => Step::Idle,
+            ViaStep::Open(early) => {
+                let step = self.connected(proto, ctx);
+                self.down.push(&early);
+                step
+            }
+            ViaStep::Retry => self.via_next(proto, via, ctx),
+            ViaStep::Failed(failure) => self.fail(proto, Failure::Via(failure), ctx.now),
+        }
     }
 
     /// The upstream connection is up: tell the client and start relaying.
@@ -966,6 +1033,15 @@ impl Session {
             Stage::Connecting(mut dial) => {
                 dial.last_error = Some(Failure::Connect(ConnectError::TimedOut));
                 if self.connect_next(dial, ctx) == Step::Close {
+                    return Verdict::Close;
+                }
+                self.run(ctx)
+            }
+            Stage::ViaNode(proto, mut via) => {
+                if let Some(router) = ctx.router.as_deref_mut() {
+                    via.timed_out(router, ctx.now);
+                }
+                if self.via_next(proto, via, ctx) == Step::Close {
                     return Verdict::Close;
                 }
                 self.run(ctx)

@@ -82,7 +82,7 @@ pub(crate) fn parse_address(flag: &str, s: &str) -> Result<Address, Failure> {
 }
 
 impl Ctx {
-    fn from_args(args: &mut Args) -> Result<Ctx, Failure> {
+    pub(crate) fn from_args(args: &mut Args) -> Result<Ctx, Failure> {
         let config_path = args.value("config")?.map(PathBuf::from);
         let config = match config_path.as_ref().map(|p| p.display().to_string()) {
             Some(path) => load_chain_section(path.as_ref()).map_err(|e| {

@@ -1,0 +1,287 @@
+//! `aqueduct local`'s config: the `[local]` section, plus the engine's own sections
+//! (`[auth]`, `[timeouts]`, `[limits]`, ...) for the local listener. Without an `[auth]`
+//! section the listener needs no credentials, which the engine allows only on loopback.
+
+use crate::config::{self, Config, ConfigError};
+use crate::eth::Address;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+/// A node given in the config or on the command line: `host:port@0xADDRESS`. The address
+/// is needed because each credential is signed for one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraNode {
+    pub endpoint: String,
+    pub address: Address,
+}
+
+impl std::str::FromStr for ExtraNode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ExtraNode, String> {
+        let (endpoint, address) = s
+            .rsplit_once('@')
+            .ok_or_else(|| format!("`{s}` is not host:port@0xADDRESS"))?;
+        let address: Address = address
+            .parse()
+            .map_err(|e| format!("`{s}`: node address: {e}"))?;
+        check_endpoint(endpoint).map_err(|e| format!("`{s}`: {e}"))?;
+        Ok(ExtraNode {
+            endpoint: endpoint.to_string(),
+            address,
+        })
+    }
+}
+
+/// `host:port` with a non-zero port and a non-empty host (names are resolved later).
+pub fn check_endpoint(endpoint: &str) -> Result<u16, String> {
+    let (host, port) = endpoint
+        .rsplit_once(':')
+        .ok_or_else(|| "endpoint is not host:port".to_string())?;
+    let port: u16 = port
+        .parse()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| format!("`{port}` is not a port"))?;
+    if host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .is_empty()
+    {
+        return Err("endpoint has no host".into());
+    }
+    Ok(port)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLocal {
+    pub listen: Option<String>,
+    /// Extra nodes, `host:port@0xADDRESS`.
+    #[serde(default)]
+    pub nodes: Vec<String>,
+    /// false: use only `nodes`, never the contract's registry.
+    pub registry: Option<bool>,
+    pub refresh_secs: Option<u64>,
+    pub probe_secs: Option<u64>,
+    pub probe_timeout_secs: Option<u64>,
+    pub credential_ttl_secs: Option<u64>,
+}
+
+/// What the discovery thread and the router run with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalSettings {
+    pub nodes: Vec<ExtraNode>,
+    pub registry: bool,
+    /// How often the registry is read again.
+    pub refresh: Duration,
+    /// How often a healthy node is measured again.
+    pub probe_every: Duration,
+    /// Connect plus handshake, per probe.
+    pub probe_timeout: Duration,
+    /// Lifetime of each signed credential; renewed when a quarter of it is left.
+    pub credential_ttl: Duration,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:1080";
+
+/// Everything `aqueduct local` needs from its config file and flags.
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    pub engine: Config,
+    pub local: LocalSettings,
+}
+
+fn secs(key: &str, v: Option<u64>, default: u64, max: u64) -> Result<Duration, ConfigError> {
+    match v.unwrap_or(default) {
+        0 => Err(ConfigError::new(key, "must be at least 1")),
+        s if s > max => Err(ConfigError::new(key, format!("must be at most {max}"))),
+        s => Ok(Duration::from_secs(s)),
+    }
+}
+
+impl RawLocal {
+    pub fn validate(self, extra: &[String]) -> Result<LocalSettings, ConfigError> {
+        let mut nodes = Vec::new();
+        for s in self.nodes.iter().chain(extra) {
+            let node: ExtraNode = s.parse().map_err(|e| ConfigError::new("local.nodes", e))?;
+            if !nodes.contains(&node) {
+                nodes.push(node);
+            }
+        }
+        let registry = self.registry.unwrap_or(true);
+        if !registry && nodes.is_empty() {
+            return Err(ConfigError::new(
+                "local.registry",
+                "false needs at least one entry in local.nodes (or --node)",
+            ));
+        }
+        let credential_ttl = secs(
+            "local.credential_ttl_secs",
+            self.credential_ttl_secs,
+            3600,
+            7 * 86400,
+        )?;
+        if credential_ttl < Duration::from_secs(60) {
+            return Err(ConfigError::new(
+                "local.credential_ttl_secs",
+                "must be at least 60",
+            ));
+        }
+        Ok(LocalSettings {
+            nodes,
+            registry,
+            refresh: secs("local.refresh_secs", self.refresh_secs, 300, 86400)?,
+            probe_every: secs("local.probe_secs", self.probe_secs, 60, 86400)?,
+            probe_timeout: secs("local.probe_timeout_secs", self.probe_timeout_secs, 5, 60)?,
+            credential_ttl,
+        })
+    }
+}
+
+/// Reads the config (`path` may be absent: all defaults), with `--listen` and `--node`
+/// from the command line taking precedence.
+pub fn load(
+    path: Option<&Path>,
+    listen: Option<&str>,
+    extra_nodes: &[String],
+) -> Result<LocalConfig, ConfigError> {
+    let text = match path {
+        Some(p) => std::fs::read_to_string(p)
+            .map_err(|e| ConfigError::new("", format!("cannot read {}: {e}", p.display())))?,
+        None => String::new(),
+    };
+    parse(&text, listen, extra_nodes)
+}
+
+pub fn parse(
+    text: &str,
+    listen: Option<&str>,
+    extra_nodes: &[String],
+) -> Result<LocalConfig, ConfigError> {
+    let mut table: toml::Table =
+        toml::from_str(text).map_err(|e| ConfigError::new("", e.message().to_string()))?;
+    let raw: RawLocal = match table.remove("local") {
+        None => RawLocal::default(),
+        Some(v) => v
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::new("local", e.message().to_string()))?,
+    };
+    if table.contains_key("node") {
+        return Err(ConfigError::new(
+            "node",
+            "is the node's section; `aqueduct local` listens where local.listen says",
+        ));
+    }
+    let listen = listen
+        .map(str::to_string)
+        .or(raw.listen.clone())
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+    listen.parse::<SocketAddr>().map_err(|_| {
+        ConfigError::new(
+            "local.listen",
+            format!("`{listen}` is not an IP:port address"),
+        )
+    })?;
+    let mut node = toml::Table::new();
+    node.insert(
+        "listen".into(),
+        toml::Value::Array(vec![toml::Value::String(listen)]),
+    );
+    table.insert("node".into(), toml::Value::Table(node));
+    if !table.contains_key("auth") {
+        let mut auth = toml::Table::new();
+        auth.insert("mode".into(), toml::Value::String("none".into()));
+        table.insert("auth".into(), toml::Value::Table(auth));
+    }
+    let engine: config::RawConfig = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError::new("", e.message().to_string()))?;
+    let engine = engine.validate().map_err(|e| {
+        if e.key == "auth.mode" {
+            ConfigError::new(
+                "local.listen",
+                "a non-loopback address needs an [auth] section (mode = \"static\" with users): \
+                 otherwise anyone who can reach it uses your membership",
+            )
+        } else {
+            e
+        }
+    })?;
+    Ok(LocalConfig {
+        engine,
+        local: raw.validate(extra_nodes)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AuthMode;
+
+    const NODE_A: &str = "127.0.0.1:4000@0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+
+    #[test]
+    fn defaults_listen_on_loopback_without_auth() {
+        let c = parse("", None, &[]).unwrap();
+        assert_eq!(c.engine.node.listen, vec![DEFAULT_LISTEN.parse().unwrap()]);
+        assert_eq!(c.engine.auth.mode, AuthMode::None);
+        assert!(c.local.registry);
+        assert_eq!(c.local.credential_ttl, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn non_loopback_listen_needs_auth() {
+        let err = parse("", Some("0.0.0.0:1080"), &[]).unwrap_err();
+        assert_eq!(err.key, "local.listen");
+        let with_auth =
+            "[auth]\nmode = \"static\"\n[[auth.users]]\nname = \"me\"\npassword = \"pw\"\n";
+        let c = parse(with_auth, Some("0.0.0.0:1080"), &[]).unwrap();
+        assert_eq!(c.engine.auth.mode, AuthMode::Static);
+    }
+
+    #[test]
+    fn nodes_from_file_and_flags_are_merged() {
+        let text = format!(
+            "[local]\nlisten = \"127.0.0.1:0\"\nnodes = [\"{NODE_A}\"]\nregistry = false\nprobe_secs = 5\n[chain]\nrpc = [\"http://127.0.0.1:8545\"]\n"
+        );
+        let extra = vec![
+            NODE_A.to_string(),
+            "[::1]:5000@0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC".to_string(),
+        ];
+        let c = parse(&text, None, &extra).unwrap();
+        assert_eq!(c.local.nodes.len(), 2);
+        assert_eq!(c.local.nodes[1].endpoint, "[::1]:5000");
+        assert!(!c.local.registry);
+        assert_eq!(c.local.probe_every, Duration::from_secs(5));
+        assert_eq!(c.engine.node.listen[0].port(), 0);
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (text, key) in [
+            ("[local]\nnodes = [\"127.0.0.1:4000\"]", "local.nodes"),
+            (
+                "[local]\nnodes = [\"127.0.0.1:0@0x70997970C51812dc3A010C7d01b50e0d17dc79C8\"]",
+                "local.nodes",
+            ),
+            (
+                "[local]\nnodes = [\":80@0x70997970C51812dc3A010C7d01b50e0d17dc79C8\"]",
+                "local.nodes",
+            ),
+            ("[local]\nregistry = false", "local.registry"),
+            ("[local]\nprobe_secs = 0", "local.probe_secs"),
+            (
+                "[local]\ncredential_ttl_secs = 10",
+                "local.credential_ttl_secs",
+            ),
+            ("[local]\nlisten = \"localhost\"", "local.listen"),
+            ("[local]\ntypo = 1", "local"),
+            ("[node]\nlisten = []", "node"),
+        ] {
+            assert_eq!(parse(text, None, &[]).unwrap_err().key, key, "{text}");
+        }
+    }
+}

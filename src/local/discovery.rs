@@ -1,0 +1,294 @@
+//! The discovery thread: reads the contract's node registry (plus the configured extra
+//! nodes), resolves endpoints, signs one short-lived credential per node with the
+//! member's key, and measures the nodes. All of its waiting (RPC, DNS, probes) happens
+//! here, never on the event loop; results land in the shared [`NodeTable`].
+
+use super::config::{check_endpoint, LocalSettings};
+use super::probe::probe;
+use super::table::{Found, NodeTable, SharedTable};
+use crate::contract::{Contract, ContractError};
+use crate::credential::{self, NodeScope};
+use crate::eth::rpc::Client;
+use crate::eth::signer::PrivateKey;
+use crate::eth::Address;
+use crate::proxy::upstream::Login;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Probes run at most this many at a time.
+const PARALLEL_PROBES: usize = 16;
+/// How often the thread wakes to look for due work.
+const TICK: Duration = Duration::from_millis(250);
+
+pub struct Discovery {
+    pub table: SharedTable,
+    client: Client,
+    contract: Address,
+    chain_id: u64,
+    key: PrivateKey,
+    settings: LocalSettings,
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Discovery {
+    pub fn new(
+        client: Client,
+        contract: Address,
+        chain_id: u64,
+        key: PrivateKey,
+        settings: LocalSettings,
+    ) -> Discovery {
+        Discovery {
+            table: SharedTable::default(),
+            client,
+            contract,
+            chain_id,
+            key,
+            settings,
+        }
+    }
+
+    pub fn settings(&self) -> &LocalSettings {
+        &self.settings
+    }
+
+    /// Reads the registry (unless disabled) and the extra nodes into the table, resolves
+    /// new endpoints and signs missing or expiring credentials. Returns the node count.
+    pub fn refresh(&self) -> Result<usize, ContractError> {
+        let mut found: Vec<Found> = self
+            .settings
+            .nodes
+            .iter()
+            .map(|n| Found {
+                address: n.address,
+                endpoint: n.endpoint.clone(),
+                extra: true,
+            })
+            .collect();
+        if self.settings.registry {
+            for info in Contract::new(&self.client, self.contract).nodes()? {
+                if !info.active || found.iter().any(|f| f.address == info.node) {
+                    continue;
+                }
+                if let Err(e) = check_endpoint(&info.endpoint) {
+                    log::debug!("node {}: unusable endpoint: {e}", info.node);
+                    continue;
+                }
+                found.push(Found {
+                    address: info.node,
+                    endpoint: info.endpoint,
+                    extra: false,
+                });
+            }
+        }
+        let unresolved: Vec<(usize, String)> = {
+            let mut table = self.table.lock();
+            table.sync(&found);
+            table
+                .nodes()
+                .iter()
+                .filter(|n| n.addr.is_none())
+                .map(|n| (n.id, n.endpoint.clone()))
+                .collect()
+        };
+        for (id, endpoint) in unresolved {
+            let addr = resolve(&endpoint);
+            let mut table = self.table.lock();
+            if let Some(n) = table.get_mut(id) {
+                match addr {
+                    Ok(a) => n.addr = Some(a),
+                    Err(e) => n.last_error = Some(e),
+                }
+            }
+        }
+        self.renew_credentials();
+        Ok(found.len())
+    }
+
+    /// Signs a credential for every node that has none or whose credential has less than
+    /// a quarter of its lifetime left. Each is scoped to its node, so a node (or anyone
+    /// who reads its traffic) cannot use it elsewhere.
+    pub fn renew_credentials(&self) {
+        let now = unix_now();
+        let ttl = self.settings.credential_ttl.as_secs();
+        let mut table = self.table.lock();
+        let ids: Vec<(usize, Address)> = table
+            .nodes()
+            .iter()
+            .filter(|n| n.login.is_none() || n.login_expires <= now + ttl / 4)
+            .map(|n| (n.id, n.address))
+            .collect();
+        for (id, address) in ids {
+            let expires = now + ttl;
+            let (username, password) = credential::sign(
+                &self.key,
+                self.chain_id,
+                self.contract,
+                NodeScope::One(address),
+                expires,
+            );
+            if let Some(n) = table.get_mut(id) {
+                n.login = Some(Arc::new(Login { username, password }));
+                n.login_expires = expires;
+                log::debug!("node {address}: credential signed, expires at {expires}");
+            }
+        }
+    }
+
+    /// Measures every node that is due (all of them with `all`), several at a time.
+    pub fn probe_due(&self, all: bool) {
+        let now = Instant::now();
+        let due: Vec<(usize, SocketAddr, Arc<Login>)> = self
+            .table
+            .lock()
+            .nodes()
+            .iter()
+            .filter(|n| all || n.probe_due.is_none_or(|t| t <= now))
+            .filter_map(|n| Some((n.id, n.addr?, Arc::clone(n.login.as_ref()?))))
+            .collect();
+        let timeout = self.settings.probe_timeout;
+        for batch in due.chunks(PARALLEL_PROBES) {
+            let results: Vec<_> = std::thread::scope(|s| {
+                let handles: Vec<_> = batch
+                    .iter()
+                    .map(|(id, addr, login)| s.spawn(move || (*id, probe(*addr, login, timeout))))
+                    .collect();
+                handles.into_iter().filter_map(|h| h.join().ok()).collect()
+            });
+            let now = Instant::now();
+            let mut table = self.table.lock();
+            for (id, result) in results {
+                record(&mut table, id, result, now, self.settings.probe_every);
+            }
+        }
+    }
+
+    /// The thread's body: refresh (first at `next_refresh`), renew and measure as each
+    /// falls due, forever.
+    pub fn run(self, mut next_refresh: Instant) {
+        loop {
+            if Instant::now() >= next_refresh {
+                match self.refresh() {
+                    Ok(n) => log::debug!("node list refreshed: {n} nodes"),
+                    Err(e) => {
+                        log::warn!("cannot read the node registry: {e}; keeping the last list")
+                    }
+                }
+                next_refresh = Instant::now() + self.settings.refresh;
+            }
+            self.renew_credentials();
+            self.probe_due(false);
+            std::thread::sleep(TICK);
+        }
+    }
+}
+
+fn record(
+    table: &mut NodeTable,
+    id: usize,
+    result: Result<super::table::Measurement, crate::proxy::upstream::HopError>,
+    now: Instant,
+    every: Duration,
+) {
+    match result {
+        Ok(m) => {
+            table.up(id, Some(m));
+            if let Some(n) = table.get_mut(id) {
+                n.probe_due = Some(now + every);
+            }
+        }
+        Err(e) => table.down(id, &e, now),
+    }
+}
+
+/// `host:port` to its first address (blocking; only ever called on this thread).
+fn resolve(endpoint: &str) -> Result<SocketAddr, String> {
+    endpoint
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {endpoint}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{endpoint} has no address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credential::Verifier;
+    use crate::eth::rpc::RpcConfig;
+
+    fn discovery(ttl: u64) -> Discovery {
+        let settings = LocalSettings {
+            nodes: [7u8, 8]
+                .iter()
+                .map(|b| super::super::config::ExtraNode {
+                    endpoint: format!("127.0.0.1:{}", 4000 + u16::from(*b)),
+                    address: Address([*b; 20]),
+                })
+                .collect(),
+            registry: false,
+            refresh: Duration::from_secs(60),
+            probe_every: Duration::from_secs(60),
+            probe_timeout: Duration::from_secs(1),
+            credential_ttl: Duration::from_secs(ttl),
+        };
+        // Never contacted: the registry is off.
+        let client = Client::new(RpcConfig::new(vec!["http://127.0.0.1:9".into()])).unwrap();
+        let key = PrivateKey::from_bytes(&[5; 32]).unwrap();
+        Discovery::new(client, Address([1; 20]), 31337, key, settings)
+    }
+
+    #[test]
+    fn each_node_gets_its_own_credential_renewed_before_expiry() {
+        let d = discovery(3600);
+        assert_eq!(d.refresh().unwrap(), 2);
+        let now = unix_now();
+        let logins: Vec<(Address, Arc<Login>, u64)> = d
+            .table
+            .lock()
+            .nodes()
+            .iter()
+            .map(|n| (n.address, n.login.clone().unwrap(), n.login_expires))
+            .collect();
+        for (node, login, expires) in &logins {
+            assert!((now + 3600..=now + 3601).contains(expires));
+            let verifier = Verifier {
+                chain_id: 31337,
+                contract: Address([1; 20]),
+                node: *node,
+                max_lifetime: 3600 + 5,
+            };
+            let check =
+                |v: &Verifier| v.check(login.username.as_bytes(), login.password.as_bytes(), now);
+            assert!(check(&verifier).is_ok());
+            // The other node refuses it.
+            let other = Verifier {
+                node: logins.iter().find(|l| l.0 != *node).unwrap().0,
+                ..verifier.clone()
+            };
+            assert!(check(&other).is_err());
+        }
+        // Fresh credentials are kept; one close to expiry is replaced.
+        d.renew_credentials();
+        let mut table = d.table.lock();
+        assert!(Arc::ptr_eq(
+            table.nodes()[0].login.as_ref().unwrap(),
+            &logins[0].1
+        ));
+        let id = table.nodes()[1].id;
+        table.get_mut(id).unwrap().login_expires = now + 60;
+        drop(table);
+        d.renew_credentials();
+        let table = d.table.lock();
+        assert!(!Arc::ptr_eq(
+            table.nodes()[1].login.as_ref().unwrap(),
+            &logins[1].1
+        ));
+        assert!(table.nodes()[1].login_expires >= now + 3600);
+    }
+}
