@@ -162,6 +162,12 @@ fn main() {
         }
         return;
     }
+    // `cargo bench` passes --bench; anything else (`cargo test --benches`) must not start
+    // a run that takes minutes and rewrites BENCHMARKS.md.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("proxy bench: run it with `cargo bench --bench proxy` (or `make bench`)");
+        return;
+    }
     if let Err(e) = run() {
         eprintln!("bench: {e}");
         std::process::exit(1);
@@ -214,12 +220,12 @@ fn run() -> Result<(), String> {
                 .iter()
                 .any(|o| label.to_lowercase().contains(&o.to_lowercase()))
     };
-    let measure = |spec: peers::Spec, port: u16| -> Result<Row, String> {
+    let measure = |spec: peers::Spec| -> Result<Row, String> {
         if !selected(&spec.label) {
             return Err(String::new());
         }
         println!("== {}", spec.label);
-        let proxy = peers::start(spec, port, proxy_cpu, &work)?;
+        let proxy = peers::start(spec, proxy_cpu, &work)?;
         let route = Route::Socks5 {
             proxy: proxy.addr,
             auth: proxy
@@ -245,19 +251,21 @@ fn run() -> Result<(), String> {
 
     // One Aqueduct row per relay mode it accepts; if it accepts none (no `[relay]` key
     // yet), one row with its default relay.
-    let mut aqueduct_rows = 0;
+    let (mut accepted, mut unusable) = (0, false);
     for cand in peers::aqueduct(&work, &aqueduct, &knobs.relay_modes, &knobs.aqueduct_toml) {
-        let result = cand.and_then(|(spec, port)| measure(spec, port));
-        aqueduct_rows += usize::from(result.is_ok());
+        // An Err here (not from starting) means no usable binary: nothing to retry.
+        unusable |= cand.is_err();
+        let result = cand.and_then(measure);
+        accepted += usize::from(result.is_ok());
         record(result, &mut rows);
     }
-    if aqueduct_rows == 0 && !knobs.relay_modes.is_empty() && aqueduct.is_file() {
+    if accepted == 0 && !unusable && !knobs.relay_modes.is_empty() {
         for cand in peers::aqueduct(&work, &aqueduct, &[], &knobs.aqueduct_toml) {
-            record(cand.and_then(|(spec, port)| measure(spec, port)), &mut rows);
+            record(cand.and_then(measure), &mut rows);
         }
     }
     for cand in peers::others(&root, &work) {
-        record(cand.and_then(|(spec, port)| measure(spec, port)), &mut rows);
+        record(cand.and_then(measure), &mut rows);
     }
     drop(targets);
 
@@ -280,8 +288,12 @@ fn run() -> Result<(), String> {
     };
     let text = report::terminal(&rows);
     println!("\n{text}");
-    let md = report::markdown(&meta, &rows, &skipped);
     let svg_path = knobs.out.with_extension("svg");
+    let chart = svg_path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let md = report::markdown(&meta, &rows, &skipped, &chart);
     let svg = report::svg(&rows);
     std::fs::write(&knobs.out, md).map_err(|e| format!("{}: {e}", knobs.out.display()))?;
     std::fs::write(&svg_path, svg).map_err(|e| format!("{}: {e}", svg_path.display()))?;
@@ -324,6 +336,7 @@ fn throughput(row: &mut Row, route: &Route, t: &Targets, k: &Knobs, pid: Option<
         Ok(d) => {
             moved += total;
             row.par_gbps = Some(gbps(total, d));
+            row.par_streams = k.streams;
             println!("  {} streams down: {:.2} Gbit/s", k.streams, gbps(total, d));
         }
         Err(e) => row.fail(&format!("{} streams", k.streams), e),
@@ -379,6 +392,7 @@ fn memory(row: &mut Row, route: &Route, t: &Targets, k: &Knobs, pid: i32) {
     let idle = sys::tree_rss_kb(pid);
     let idle_fds = sys::tree_fds(pid);
     row.rss_idle_kb = Some(idle);
+    row.pss_idle_kb = Some(sys::tree_pss_kb(pid));
     println!("  idle RSS: {idle} KB");
     let mut held: Vec<TcpStream> = Vec::new();
     for &n in &k.idle_counts {
@@ -397,10 +411,13 @@ fn memory(row: &mut Row, route: &Route, t: &Targets, k: &Knobs, pid: i32) {
                 std::io::Error::other(e),
             );
         }
+        let processes = sys::process_tree(pid).len();
         row.idle.push(IdlePoint {
             wanted: n,
             opened: got,
             rss_kb: rss,
+            pss_kb: (processes > 1).then(|| sys::tree_pss_kb(pid)),
+            processes,
         });
     }
     drop(held);

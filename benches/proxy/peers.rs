@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 pub const USER: &str = "bench";
 pub const PASSWORD: &str = "aqueduct-bench-pw";
+/// Stands for the listening port in a spec's arguments and config; `start` picks the
+/// port just before starting, so no connection of an earlier run can take it meanwhile.
+const PORT: &str = "@PORT@";
 
 /// How long a proxy may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -138,62 +141,56 @@ pub fn which(name: &str) -> Option<PathBuf> {
     found
 }
 
-/// The peers, each either a spec to run (with its port) or the reason it is skipped.
-pub fn others(root: &Path, work: &Path) -> Vec<Result<(Spec, u16), String>> {
+/// The peers, each either a spec to run or the reason it is skipped.
+pub fn others(root: &Path, work: &Path) -> Vec<Result<Spec, String>> {
     let mut out = Vec::new();
 
     out.push(match which("microsocks") {
         None => Err("microsocks: not installed (make bench-peers)".into()),
-        Some(program) => free_port().map_err(|e| e.to_string()).map(|port| {
-            (
-                Spec {
-                    label: "microsocks".into(),
-                    program,
-                    args: vec![
-                        "-i".into(),
-                        "127.0.0.1".into(),
-                        "-p".into(),
-                        port.to_string(),
-                        "-u".into(),
-                        USER.into(),
-                        "-P".into(),
-                        PASSWORD.into(),
-                    ],
-                    config: None,
-                    envs: vec![],
-                    auth: true,
-                    note: "thread per connection; user/pass".into(),
-                    daemonizes: false,
-                },
-                port,
-            )
+        Some(program) => Ok({
+            Spec {
+                label: "microsocks".into(),
+                program,
+                args: vec![
+                    "-i".into(),
+                    "127.0.0.1".into(),
+                    "-p".into(),
+                    PORT.into(),
+                    "-u".into(),
+                    USER.into(),
+                    "-P".into(),
+                    PASSWORD.into(),
+                ],
+                config: None,
+                envs: vec![],
+                auth: true,
+                note: "thread per connection; user/pass".into(),
+                daemonizes: false,
+            }
         }),
     });
 
     out.push(match which("danted") {
         None => Err("dante: danted not installed (make bench-peers)".into()),
-        Some(program) => free_port().map_err(|e| e.to_string()).map(|port| {
+        Some(program) => Ok({
             let conf = work.join("danted.conf");
-            (
-                Spec {
-                    label: "dante (no auth)".into(),
-                    program,
-                    args: vec![
-                        "-f".into(),
-                        conf.display().to_string(),
-                        "-N".into(),
-                        "1".into(),
-                    ],
-                    config: Some((conf, dante_config(port))),
-                    envs: vec![],
-                    auth: false,
-                    note: "process pool; its username method checks system accounts \
+            Spec {
+                label: "dante (no auth)".into(),
+                program,
+                args: vec![
+                    "-f".into(),
+                    conf.display().to_string(),
+                    "-N".into(),
+                    "1".into(),
+                ],
+                config: Some((conf, dante_config())),
+                envs: vec![],
+                auth: false,
+                note: "process pool; its username method checks system accounts \
                            (passwd/PAM), so it runs with method none"
-                        .into(),
-                    daemonizes: false,
-                },
-                port,
-            )
+                    .into(),
+                daemonizes: false,
+            }
         }),
     });
 
@@ -205,56 +202,50 @@ pub fn others(root: &Path, work: &Path) -> Vec<Result<(Spec, u16), String>> {
     };
     out.push(match pproxy {
         None => Err("pproxy: not installed (make bench-peers)".into()),
-        Some(program) => free_port().map_err(|e| e.to_string()).map(|port| {
-            (
-                Spec {
-                    label: "pproxy".into(),
-                    program,
-                    args: vec![
-                        "-l".into(),
-                        format!("socks5://127.0.0.1:{port}#{USER}:{PASSWORD}"),
-                    ],
-                    config: None,
-                    envs: vec![],
-                    auth: true,
-                    note: "Python asyncio; user/pass".into(),
-                    daemonizes: false,
-                },
-                port,
-            )
+        Some(program) => Ok({
+            Spec {
+                label: "pproxy".into(),
+                program,
+                args: vec![
+                    "-l".into(),
+                    format!("socks5://127.0.0.1:{PORT}#{USER}:{PASSWORD}"),
+                ],
+                config: None,
+                envs: vec![],
+                auth: true,
+                note: "Python asyncio; user/pass".into(),
+                daemonizes: false,
+            }
         }),
     });
     out.push(match which("hpsockd") {
         None => Err("hpsockd: not installed (make bench-peers)".into()),
-        Some(program) => free_port().map_err(|e| e.to_string()).map(|port| {
+        Some(program) => Ok({
             let dir = work.join("hpsockd");
             let _ = fs::create_dir_all(&dir);
             let conf = work.join("hpsockd.conf");
-            (
-                Spec {
-                    label: "hpsockd (no auth)".into(),
-                    program,
-                    args: vec!["-c".into(), conf.display().to_string()],
-                    config: Some((conf, hpsockd_config(port, &dir))),
-                    envs: vec![],
-                    auth: false,
-                    note: "forks a process per 200 clients; its userPass method has no \
+            Spec {
+                label: "hpsockd (no auth)".into(),
+                program,
+                args: vec!["-c".into(), conf.display().to_string()],
+                config: Some((conf, hpsockd_config(&dir))),
+                envs: vec![],
+                auth: false,
+                note: "forks a process per 200 clients; its userPass method has no \
                            documented password store, so it runs with method noAuth"
-                        .into(),
-                    daemonizes: true,
-                },
-                port,
-            )
+                    .into(),
+                daemonizes: true,
+            }
         }),
     });
     out
 }
 
-fn hpsockd_config(port: u16, dir: &Path) -> String {
+fn hpsockd_config(dir: &Path) -> String {
     format!(
         "# Written by the Aqueduct bench harness.\n\
          daemon {{\n  directory \"{}\";\n  negotiate-file \"negot_file\";\n  \
-         listen-address {{ 127.0.0.1; }};\n  port {port};\n  user \"root\";\n}};\n\
+         listen-address {{ 127.0.0.1; }};\n  port {PORT};\n  user \"root\";\n}};\n\
          route {{\n  {{ default 127.0.0.1 }};\n}};\n\
          method-list {{\n  {{ number 0; name \"noAuth\"; internal; flags 0; }};\n}};\n\
          client-method {{\n  {{ src {{ 127.0.0.0/8; }}; method {{ \"noAuth\"; }}; }};\n}};\n\
@@ -263,11 +254,11 @@ fn hpsockd_config(port: u16, dir: &Path) -> String {
     )
 }
 
-fn dante_config(port: u16) -> String {
+fn dante_config() -> String {
     format!(
         "# Written by the Aqueduct bench harness.\n\
          logoutput: /dev/null\n\
-         internal: 127.0.0.1 port = {port}\n\
+         internal: 127.0.0.1 port = {PORT}\n\
          external: 127.0.0.1\n\
          clientmethod: none\n\
          socksmethod: none\n\
@@ -285,7 +276,7 @@ pub fn aqueduct(
     program: &Path,
     relay_modes: &[String],
     extra: &str,
-) -> Vec<Result<(Spec, u16), String>> {
+) -> Vec<Result<Spec, String>> {
     if !program.is_file() {
         return vec![Err(format!(
             "Aqueduct: no binary at {} (cargo build --release)",
@@ -297,9 +288,10 @@ pub fn aqueduct(
         Ok(out) => {
             let text = String::from_utf8_lossy(&out.stdout).to_string()
                 + &String::from_utf8_lossy(&out.stderr);
-            if text.contains("unknown command") || text.contains("unknown subcommand") {
+            if text.contains("unknown command") || text.contains("not built yet") {
+                let said = text.lines().next().unwrap_or("").trim();
                 return vec![Err(format!(
-                    "Aqueduct: {} has no `node` command yet",
+                    "Aqueduct: {} has no working `node` command yet ({said})",
                     program.display()
                 ))];
             }
@@ -318,18 +310,11 @@ pub fn aqueduct(
         relay_modes.iter().map(|m| Some(m.as_str())).collect()
     };
     for mode in modes {
-        let port = match free_port() {
-            Ok(p) => p,
-            Err(e) => {
-                out.push(Err(format!("Aqueduct: {e}")));
-                continue;
-            }
-        };
         let name = mode.unwrap_or("default");
         let conf = work.join(format!("aqueduct-{name}.toml"));
         let mut text = format!(
             "# Written by the Aqueduct bench harness.\n\
-             [node]\nlisten = [\"127.0.0.1:{port}\"]\n\n\
+             [node]\nlisten = [\"127.0.0.1:{PORT}\"]\n\n\
              [auth]\nmode = \"static\"\n\n\
              [[auth.users]]\nname = \"{USER}\"\npassword = \"{PASSWORD}\"\n\n\
              [policy]\nallow_private = true\n"
@@ -342,30 +327,33 @@ pub fn aqueduct(
             text.push_str(extra);
             text.push('\n');
         }
-        out.push(Ok((
-            Spec {
-                label: match mode {
-                    Some(m) => format!("Aqueduct ({m})"),
-                    None => "Aqueduct".into(),
-                },
-                program: program.to_path_buf(),
-                args: vec!["node".into(), "--config".into(), conf.display().to_string()],
-                config: Some((conf, text)),
-                envs: vec![("RUST_LOG".into(), "warn".into())],
-                auth: true,
-                note: format!("single-threaded mio; user/pass; relay {name}"),
-                daemonizes: false,
+        out.push(Ok(Spec {
+            label: match mode {
+                Some(m) => format!("Aqueduct ({m})"),
+                None => "Aqueduct".into(),
             },
-            port,
-        )));
+            program: program.to_path_buf(),
+            args: vec!["node".into(), "--config".into(), conf.display().to_string()],
+            config: Some((conf, text)),
+            envs: vec![("RUST_LOG".into(), "warn".into())],
+            auth: true,
+            note: format!("single-threaded mio; user/pass; relay {name}"),
+            daemonizes: false,
+        }));
     }
     out
 }
 
 /// Starts a proxy pinned to `cpu` in a process group of its own, and waits until it
 /// accepts connections. On failure, says why (with the last line of its stderr).
-pub fn start(spec: Spec, port: u16, cpu: Option<usize>, work: &Path) -> Result<Running, String> {
+pub fn start(mut spec: Spec, cpu: Option<usize>, work: &Path) -> Result<Running, String> {
+    let port = free_port().map_err(|e| format!("{}: no free port: {e}", spec.label))?;
+    let port_text = port.to_string();
+    for a in &mut spec.args {
+        *a = a.replace(PORT, &port_text);
+    }
     if let Some((path, text)) = &spec.config {
+        let text = text.replace(PORT, &port_text);
         fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
     }
     let slug: String = spec

@@ -34,6 +34,9 @@ pub struct IdlePoint {
     pub wanted: usize,
     pub opened: usize,
     pub rss_kb: u64,
+    /// Proportional set size, for trees of several processes (shared pages split).
+    pub pss_kb: Option<u64>,
+    pub processes: usize,
 }
 
 pub struct Row {
@@ -42,11 +45,13 @@ pub struct Row {
     pub up_gbps: Option<f64>,
     pub down_gbps: Option<f64>,
     pub par_gbps: Option<f64>,
+    pub par_streams: usize,
     pub cpu_s_per_gib: Option<f64>,
     /// (concurrent clients, stats)
     pub rates: Vec<(usize, Option<RateStats>)>,
     pub cpu_us_per_conn: Option<f64>,
     pub rss_idle_kb: Option<u64>,
+    pub pss_idle_kb: Option<u64>,
     pub idle: Vec<IdlePoint>,
     pub rss_after_kb: Option<u64>,
     pub failures: Vec<String>,
@@ -60,10 +65,12 @@ impl Row {
             up_gbps: None,
             down_gbps: None,
             par_gbps: None,
+            par_streams: 0,
             cpu_s_per_gib: None,
             rates: Vec::new(),
             cpu_us_per_conn: None,
             rss_idle_kb: None,
+            pss_idle_kb: None,
             idle: Vec::new(),
             rss_after_kb: None,
             failures: Vec::new(),
@@ -133,10 +140,11 @@ fn simple(head: &str, f: impl Fn(&Row) -> Option<f64> + Copy + 'static) -> Colum
 }
 
 fn columns(rows: &[Row]) -> Vec<Column> {
+    let streams = rows.iter().map(|r| r.par_streams).max().unwrap_or(0);
     let mut cols = vec![
         simple("1 stream up Gbit/s", |r| r.up_gbps),
         simple("1 stream down Gbit/s", |r| r.down_gbps),
-        simple("parallel down Gbit/s", |r| r.par_gbps),
+        simple(&format!("{streams} streams down Gbit/s"), |r| r.par_gbps),
         simple("CPU s/GiB", |r| r.cpu_s_per_gib),
     ];
     let mut clients: Vec<usize> = rows
@@ -245,7 +253,7 @@ pub fn terminal(rows: &[Row]) -> String {
     out
 }
 
-pub fn markdown(meta: &Meta, rows: &[Row], skipped: &[String]) -> String {
+pub fn markdown(meta: &Meta, rows: &[Row], skipped: &[String], chart: &str) -> String {
     let cols = columns(rows);
     let (base, aq) = references(rows);
     let mut md = String::new();
@@ -311,9 +319,22 @@ pub fn markdown(meta: &Meta, rows: &[Row], skipped: &[String]) -> String {
         }
         md.push('\n');
     }
-    md.push_str("\n![chart](BENCHMARKS.svg)\n\n## Rows\n\n");
+    let _ = write!(md, "\n![chart of the table]({chart})\n\n## Rows\n\n");
     for r in rows {
         let _ = writeln!(md, "- **{}**: {}.", r.label, r.note);
+        for p in r.idle.iter().filter(|p| p.processes > 1) {
+            if let (Some(pss), Some(idle)) = (p.pss_kb, r.pss_idle_kb) {
+                let _ = writeln!(
+                    md,
+                    "  - {} processes with {} idle connections; VmRSS counts their shared \
+                     pages once per process: their PSS is {} KB ({} KB/conn over idle PSS)",
+                    p.processes,
+                    p.opened,
+                    pss,
+                    num((pss as f64 - idle as f64) / p.opened.max(1) as f64)
+                );
+            }
+        }
         for f in &r.failures {
             let _ = writeln!(md, "  - failed: {f}");
         }

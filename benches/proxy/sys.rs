@@ -126,12 +126,26 @@ pub fn tree_rss_kb(root: i32) -> u64 {
     process_tree(root).into_iter().map(rss_kb).sum()
 }
 
+/// Proportional set size of the whole tree, in KiB: each shared page is divided among
+/// the processes mapping it, so forked workers are not counted several times.
+pub fn tree_pss_kb(root: i32) -> u64 {
+    process_tree(root)
+        .into_iter()
+        .map(|pid| kb_field(&format!("/proc/{pid}/smaps_rollup"), "Pss:"))
+        .sum()
+}
+
 fn rss_kb(pid: i32) -> u64 {
-    let Ok(text) = fs::read_to_string(format!("/proc/{pid}/status")) else {
+    kb_field(&format!("/proc/{pid}/status"), "VmRSS:")
+}
+
+/// A "Name:   1234 kB" line of a /proc file; 0 when the process has gone.
+fn kb_field(path: &str, name: &str) -> u64 {
+    let Ok(text) = fs::read_to_string(path) else {
         return 0;
     };
     text.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(name))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
