@@ -1,7 +1,7 @@
 //! The load generator: a blocking SOCKS5 client (RFC 1928 + RFC 1929) and the four kinds
 //! of load, each bounded in bytes or connections and in time.
 
-use crate::targets::{header, OP_DOWNLOAD, OP_ECHO, OP_IDLE, OP_UPLOAD};
+use crate::targets::{header, OP_CLOSE_IDLE, OP_DOWNLOAD, OP_ECHO, OP_IDLE, OP_UPLOAD};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -211,7 +211,9 @@ pub struct RateRun {
 }
 
 /// `clients` threads, each repeating connect + handshake + CONNECT + one 32-byte echo +
-/// close, until `duration` passes or `max_total` connections are done.
+/// close, until `duration` passes or `max_total` connections are done. The echo server
+/// closes first and the client waits for that EOF, so a connection counts once it is
+/// closed end to end (and TIME_WAIT stays off the ephemeral ports).
 pub fn connection_rate(
     route: &Route,
     targets: &[SocketAddr],
@@ -234,7 +236,7 @@ pub fn connection_rate(
             let mut first_error = None;
             let msg = [0x42_u8; 32];
             let mut req = [0u8; 9 + 32];
-            req[..9].copy_from_slice(&header(OP_ECHO, 0));
+            req[..9].copy_from_slice(&header(OP_ECHO, msg.len() as u64));
             req[9..].copy_from_slice(&msg);
             barrier.wait();
             for i in 0..per_client {
@@ -251,7 +253,10 @@ pub fn connection_rate(
                     if back != msg {
                         return Err(other("echo came back different"));
                     }
-                    Ok(())
+                    match s.read(&mut back)? {
+                        0 => Ok(()),
+                        _ => Err(other("bytes after the echo")),
+                    }
                 })();
                 match r {
                     Ok(()) => lat.push(t0.elapsed().as_micros().min(u32::MAX as u128) as u32),
@@ -343,4 +348,30 @@ pub fn open_idle(
         }
     }
     first_err
+}
+
+/// Has the target servers close every idle connection (so the far side closes first, as
+/// above), then waits, up to `deadline`, for each held connection to see that EOF through
+/// its proxy before closing it. Returns how many the servers closed.
+pub fn close_idle(
+    control: SocketAddr,
+    held: Vec<TcpStream>,
+    deadline: Duration,
+) -> io::Result<u64> {
+    let mut s = open(&Route::Direct, control)?;
+    s.write_all(&header(OP_CLOSE_IDLE, 0))?;
+    let mut count = [0u8; 8];
+    s.read_exact(&mut count)?;
+    let until = Instant::now() + deadline;
+    let mut byte = [0u8; 1];
+    for mut h in held {
+        let left = until.saturating_duration_since(Instant::now());
+        // A proxy that does not pass the EOF on still gets its connection closed.
+        if h.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .is_ok()
+        {
+            let _ = h.read(&mut byte);
+        }
+    }
+    Ok(u64::from_le_bytes(count))
 }

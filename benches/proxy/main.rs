@@ -251,8 +251,15 @@ fn run() -> Result<(), String> {
 
     // One Aqueduct row per relay mode it accepts; if it accepts none (no `[relay]` key
     // yet), one row with its default relay.
+    let max_sessions = knobs.idle_counts.iter().max().copied().unwrap_or(0) + 1000;
     let (mut accepted, mut unusable) = (0, false);
-    for cand in peers::aqueduct(&work, &aqueduct, &knobs.relay_modes, &knobs.aqueduct_toml) {
+    for cand in peers::aqueduct(
+        &work,
+        &aqueduct,
+        &knobs.relay_modes,
+        &knobs.aqueduct_toml,
+        max_sessions,
+    ) {
         // An Err here (not from starting) means no usable binary: nothing to retry.
         unusable |= cand.is_err();
         let result = cand.and_then(measure);
@@ -260,7 +267,7 @@ fn run() -> Result<(), String> {
         record(result, &mut rows);
     }
     if accepted == 0 && !unusable && !knobs.relay_modes.is_empty() {
-        for cand in peers::aqueduct(&work, &aqueduct, &[], &knobs.aqueduct_toml) {
+        for cand in peers::aqueduct(&work, &aqueduct, &[], &knobs.aqueduct_toml, max_sessions) {
             record(cand.and_then(measure), &mut rows);
         }
     }
@@ -420,7 +427,10 @@ fn memory(row: &mut Row, route: &Route, t: &Targets, k: &Knobs, pid: i32) {
             processes,
         });
     }
-    drop(held);
+    match load::close_idle(t.addrs[0], held, Duration::from_secs(20)) {
+        Ok(n) => println!("  target servers closed {n} idle connections"),
+        Err(e) => row.fail("closing idle connections", e),
+    }
     // Wait (bounded) for the proxy to close its side of every connection.
     let until = Instant::now() + Duration::from_secs(20);
     while Instant::now() < until && sys::tree_fds(pid) > idle_fds + 4 {

@@ -125,8 +125,19 @@ fn find_by_cmdline(needle: &str) -> Option<i32> {
     found.into_iter().next()
 }
 
-/// A free loopback port (the small race with another binder is acceptable here).
+/// A free loopback port below the ephemeral range, so that no outgoing connection can
+/// hold it between this check and the proxy binding it (or run the ephemeral range dry).
 fn free_port() -> io::Result<u16> {
+    let low = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let start = 20_000.min(low / 2).max(1024);
+    for port in start..low {
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
@@ -270,12 +281,14 @@ fn dante_config() -> String {
 }
 
 /// Aqueduct, one spec per relay mode (`[relay] mode`), or one with the default relay
-/// when `relay_modes` is empty.
+/// when `relay_modes` is empty. `max_sessions` is raised above the default (4096) so the
+/// idle-connection runs are not refused; `extra` must not repeat `[limits]`.
 pub fn aqueduct(
     work: &Path,
     program: &Path,
     relay_modes: &[String],
     extra: &str,
+    max_sessions: usize,
 ) -> Vec<Result<Spec, String>> {
     if !program.is_file() {
         return vec![Err(format!(
@@ -317,7 +330,8 @@ pub fn aqueduct(
              [node]\nlisten = [\"127.0.0.1:{PORT}\"]\n\n\
              [auth]\nmode = \"static\"\n\n\
              [[auth.users]]\nname = \"{USER}\"\npassword = \"{PASSWORD}\"\n\n\
-             [policy]\nallow_private = true\n"
+             [policy]\nallow_private = true\n\n\
+             [limits]\nmax_sessions = {max_sessions}\n"
         );
         if let Some(m) = mode {
             text.push_str(&format!("\n[relay]\nmode = \"{m}\"\n"));
@@ -337,7 +351,9 @@ pub fn aqueduct(
             config: Some((conf, text)),
             envs: vec![("RUST_LOG".into(), "warn".into())],
             auth: true,
-            note: format!("single-threaded mio; user/pass; relay {name}"),
+            note: format!(
+                "single-threaded mio; user/pass; relay {name}; max_sessions {max_sessions}"
+            ),
             daemonizes: false,
         }));
     }

@@ -7,8 +7,13 @@
 //!   the end is known from the count, not from EOF, because some proxies do not relay a
 //!   half-close;
 //! - `D` (download source): send that many bytes, then close;
-//! - `E` (echo): send back whatever arrives until EOF;
-//! - `I` (idle): hold the connection until the other side closes it.
+//! - `E` (echo): send back that many bytes, then close;
+//! - `I` (idle): hold the connection until the other side closes it;
+//! - `X` (close idle): close every idle connection, answer how many (u64 LE), close.
+//!
+//! This side closes first wherever it can, so TIME_WAIT lands on the listening ports and
+//! not on ephemeral ports: tens of thousands of connections would otherwise exhaust them
+//! (and with them the proxies that bind before connecting).
 //!
 //! The parent learns the listening ports from one stdout line and ends this process by
 //! closing its stdin (or killing it).
@@ -23,6 +28,7 @@ pub const OP_UPLOAD: u8 = b'U';
 pub const OP_DOWNLOAD: u8 = b'D';
 pub const OP_ECHO: u8 = b'E';
 pub const OP_IDLE: u8 = b'I';
+pub const OP_CLOSE_IDLE: u8 = b'X';
 
 /// Several listening ports, so that connection-rate runs spread the proxies' upstream
 /// TIME_WAIT sockets over several 4-tuples instead of exhausting one.
@@ -59,6 +65,7 @@ enum Stage {
     },
     Echo {
         pending: Vec<u8>,
+        left: u64,
     },
     Idle,
 }
@@ -75,6 +82,7 @@ enum Step {
     /// Out of budget with work left: come back next turn.
     Again,
     Close,
+    CloseIdle,
 }
 
 pub fn serve() -> io::Result<()> {
@@ -138,14 +146,32 @@ pub fn serve() -> io::Result<()> {
             match drive(conn, &mut buf, &payload) {
                 Step::Wait => {}
                 Step::Again => again.push(idx),
-                Step::Close => {
-                    if let Some(mut c) = conns[idx].take() {
-                        let _ = poll.registry().deregister(&mut c.sock);
+                Step::Close => close(&poll, &mut conns, &mut free, idx),
+                Step::CloseIdle => {
+                    let mut closed = 0u64;
+                    for i in 0..conns.len() {
+                        if matches!(&conns[i], Some(c) if matches!(c.stage, Stage::Idle)) {
+                            close(&poll, &mut conns, &mut free, i);
+                            closed += 1;
+                        }
                     }
-                    free.push(idx);
+                    if let Some(Some(c)) = conns.get_mut(idx) {
+                        c.stage = Stage::SinkReply {
+                            reply: closed.to_le_bytes(),
+                            sent: 0,
+                        };
+                    }
+                    again.push(idx);
                 }
             }
         }
+    }
+}
+
+fn close(poll: &Poll, conns: &mut [Option<Conn>], free: &mut Vec<usize>, idx: usize) {
+    if let Some(mut c) = conns.get_mut(idx).and_then(Option::take) {
+        let _ = poll.registry().deregister(&mut c.sock);
+        free.push(idx);
     }
 }
 
@@ -208,8 +234,10 @@ fn drive(conn: &mut Conn, buf: &mut [u8], payload: &[u8]) -> Step {
                             OP_DOWNLOAD => Stage::Source { left: size },
                             OP_ECHO => Stage::Echo {
                                 pending: Vec::new(),
+                                left: size,
                             },
                             OP_IDLE => Stage::Idle,
+                            OP_CLOSE_IDLE => return Step::CloseIdle,
                             _ => return Step::Close,
                         };
                     }
@@ -264,12 +292,17 @@ fn drive(conn: &mut Conn, buf: &mut [u8], payload: &[u8]) -> Step {
                     Err(e) => Some(e),
                 }
             }
-            Stage::Echo { pending } => {
+            Stage::Echo { pending, left } => {
                 if pending.is_empty() {
-                    match conn.sock.read(buf) {
+                    if *left == 0 {
+                        return Step::Close;
+                    }
+                    let room = (*left).min(buf.len() as u64) as usize;
+                    match conn.sock.read(&mut buf[..room]) {
                         Ok(0) => return Step::Close,
                         Ok(n) => {
                             pending.extend_from_slice(&buf[..n]);
+                            *left -= n as u64;
                             None
                         }
                         Err(e) => Some(e),
