@@ -28,6 +28,8 @@ pub struct Knobs {
     /// Bytes per single-stream run, and in total across the parallel streams.
     pub bytes: u64,
     pub streams: usize,
+    /// Times each bulk run is repeated (the best is kept).
+    pub repeat: usize,
     pub idle_counts: Vec<usize>,
     pub rate_time: Duration,
     pub rate_clients: Vec<usize>,
@@ -57,7 +59,7 @@ fn list(s: &str) -> Vec<String> {
 
 impl Knobs {
     /// AQ_BENCH_QUICK=1 (about a minute, for checking the harness), AQ_BENCH_BYTES (e.g.
-    /// 2G, 256M), AQ_BENCH_STREAMS, AQ_BENCH_IDLE (e.g. 5000,9000), AQ_BENCH_RATE_SECS,
+    /// 2G, 256M), AQ_BENCH_STREAMS, AQ_BENCH_REPEAT (bulk runs, best kept), AQ_BENCH_IDLE (e.g. 5000,9000), AQ_BENCH_RATE_SECS,
     /// AQ_BENCH_ONLY (row name substrings), AQ_BENCH_RELAY_MODES (Aqueduct `[relay] mode`
     /// values, one row each), AQ_BENCH_AQUEDUCT_TOML (appended to its config),
     /// AQ_BENCH_OUT (report path).
@@ -72,6 +74,11 @@ impl Knobs {
         let streams = match var("AQ_BENCH_STREAMS") {
             Some(v) => v.parse().map_err(|_| format!("AQ_BENCH_STREAMS: {v:?}"))?,
             None => 64,
+        };
+        let repeat = match var("AQ_BENCH_REPEAT") {
+            Some(v) => v.parse().map_err(|_| format!("AQ_BENCH_REPEAT: {v:?}"))?,
+            None if quick => 1,
+            None => 3,
         };
         let idle_counts = match var("AQ_BENCH_IDLE") {
             Some(v) => list(&v)
@@ -101,6 +108,7 @@ impl Knobs {
             quick,
             bytes,
             streams,
+            repeat: usize::clamp(repeat, 1, 100),
             idle_counts,
             rate_time: Duration::from_secs_f64(rate_secs.clamp(0.1, 600.0)),
             rate_clients: vec![1, 50],
@@ -198,8 +206,13 @@ fn run() -> Result<(), String> {
         println!("placement: one CPU only, nothing pinned");
         None
     };
+    let load_before = sys::loadavg();
     let targets = Targets::start()?;
-    let aqueduct = PathBuf::from(env!("CARGO_BIN_EXE_aqueduct"));
+    // The binary cargo built for this bench (target/release/aqueduct), unless another
+    // build is named, e.g. to compare two versions.
+    let aqueduct = std::env::var_os("AQ_BENCH_AQUEDUCT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_aqueduct")));
 
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
@@ -288,6 +301,9 @@ fn run() -> Result<(), String> {
         },
         bytes: knobs.bytes,
         streams: knobs.streams,
+        repeat: knobs.repeat,
+        load_before,
+        load_after: sys::loadavg(),
         rate_secs: knobs.rate_time.as_secs_f64(),
         idle_counts: knobs.idle_counts.clone(),
         placement: proxy_cpu.is_some(),
@@ -317,37 +333,43 @@ fn gbps(bytes: u64, d: Duration) -> f64 {
     bytes as f64 * 8.0 / d.as_secs_f64().max(1e-9) / 1e9
 }
 
-/// Single stream each way, then the parallel streams; proxy CPU over all three.
+/// Single stream each way, then the parallel streams, each `repeat` times keeping the
+/// best (the run least disturbed by whatever else the machine is doing); proxy CPU over
+/// every byte moved.
 fn throughput(row: &mut Row, route: &Route, t: &Targets, k: &Knobs, pid: Option<i32>) {
     let target = t.addrs[0];
     let cpu0 = pid.map(sys::tree_cpu_secs);
-    let mut moved = 0u64;
-    match load::upload(route, target, k.bytes) {
-        Ok(d) => {
-            moved += k.bytes;
-            row.up_gbps = Some(gbps(k.bytes, d));
-            println!("  1 stream up:   {:.2} Gbit/s", gbps(k.bytes, d));
-        }
-        Err(e) => row.fail("1 stream up", e),
-    }
-    match load::download(route, target, k.bytes) {
-        Ok(d) => {
-            moved += k.bytes;
-            row.down_gbps = Some(gbps(k.bytes, d));
-            println!("  1 stream down: {:.2} Gbit/s", gbps(k.bytes, d));
-        }
-        Err(e) => row.fail("1 stream down", e),
-    }
     let total = k.bytes / k.streams as u64 * k.streams as u64;
-    match load::parallel_download(route, target, k.streams, total) {
-        Ok(d) => {
-            moved += total;
-            row.par_gbps = Some(gbps(total, d));
-            row.par_streams = k.streams;
-            println!("  {} streams down: {:.2} Gbit/s", k.streams, gbps(total, d));
+    let mut moved = 0u64;
+    let mut best = [None::<f64>; 3];
+    for _ in 0..k.repeat {
+        let runs = [
+            ("1 stream up", k.bytes, load::upload(route, target, k.bytes)),
+            (
+                "1 stream down",
+                k.bytes,
+                load::download(route, target, k.bytes),
+            ),
+            (
+                "parallel streams down",
+                total,
+                load::parallel_download(route, target, k.streams, total),
+            ),
+        ];
+        for (i, (what, bytes, result)) in runs.into_iter().enumerate() {
+            match result {
+                Ok(d) => {
+                    moved += bytes;
+                    let g = gbps(bytes, d);
+                    println!("  {what}: {g:.2} Gbit/s");
+                    best[i] = Some(best[i].map_or(g, |b: f64| b.max(g)));
+                }
+                Err(e) => row.fail(what, e),
+            }
         }
-        Err(e) => row.fail(&format!("{} streams", k.streams), e),
     }
+    [row.up_gbps, row.down_gbps, row.par_gbps] = best;
+    row.par_streams = k.streams;
     if let (Some(pid), Some(c0)) = (pid, cpu0) {
         let cpu = sys::tree_cpu_secs(pid) - c0;
         if moved > 0 {

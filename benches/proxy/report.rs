@@ -104,6 +104,9 @@ pub struct Meta {
     pub command: String,
     pub bytes: u64,
     pub streams: usize,
+    pub repeat: usize,
+    pub load_before: String,
+    pub load_after: String,
     pub rate_secs: f64,
     pub idle_counts: Vec<usize>,
     pub placement: bool,
@@ -282,18 +285,25 @@ pub fn markdown(meta: &Meta, rows: &[Row], skipped: &[String], chart: &str) -> S
     );
     let _ = writeln!(
         md,
-        "- Workload: single streams of {} each way; {} parallel download streams sharing {}; \
-         connection rate for {:.0} s per concurrency (SOCKS5 greeting, username/password, \
+        "- Workload: single streams of {} each way; {} parallel download streams sharing {} \
+         (each bulk run done {} times, best kept); connection rate for {:.0} s per concurrency (SOCKS5 greeting, username/password, \
          CONNECT, one 32-byte echo, close); idle relayed connections: {}",
         size(meta.bytes),
         meta.streams,
         size(meta.bytes),
+        meta.repeat,
         meta.rate_secs,
         meta.idle_counts
             .iter()
             .map(|n| n.to_string())
             .collect::<Vec<_>>()
             .join(", ")
+    );
+    let _ = writeln!(
+        md,
+        "- Load average (1/5/15 min) before: {}; after: {} (other work on the machine \
+         competes for the same 2 cores)",
+        meta.load_before, meta.load_after
     );
     let _ = writeln!(md, "- Whole run: {:.0} s\n", meta.duration.as_secs_f64());
     md.push_str(
@@ -351,11 +361,13 @@ pub fn markdown(meta: &Meta, rows: &[Row], skipped: &[String], chart: &str) -> S
          and runs `cargo bench --bench proxy`, which rewrites this file and BENCHMARKS.svg. \
          `AQ_BENCH_QUICK=1` gives a run of about a minute that writes to \
          target/bench-work/ instead. Knobs: AQ_BENCH_BYTES (e.g. 512M), AQ_BENCH_STREAMS, \
-         AQ_BENCH_IDLE (e.g. 5000,9000), AQ_BENCH_RATE_SECS, AQ_BENCH_ONLY (row names), \
+         AQ_BENCH_REPEAT, AQ_BENCH_IDLE (e.g. 5000,9000), AQ_BENCH_RATE_SECS, AQ_BENCH_ONLY (row names), \
          AQ_BENCH_RELAY_MODES (Aqueduct `[relay] mode` values), AQ_BENCH_AQUEDUCT_TOML \
-         (appended to Aqueduct's config), AQ_BENCH_OUT.\n\n\
-         The machine is shared and has 2 cores; figures move by some 10-20% between runs, \
-         so compare rows of the same run.\n",
+         (appended to Aqueduct's config), AQ_BENCH_AQUEDUCT_BIN (another build to measure), \
+         AQ_BENCH_OUT.\n\n\
+         The machine has 2 cores and is shared with other work (see the load average \
+         above): figures move between runs, most of all the throughput of the baseline and \
+         of the fastest rows, so compare rows of the same run.\n",
     );
     md
 }
