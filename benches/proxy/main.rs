@@ -294,11 +294,7 @@ fn run() -> Result<(), String> {
         cpu_model: sys::cpu_model(),
         kernel: sys::kernel(),
         date: report::utc_now(),
-        command: if knobs.quick {
-            "AQ_BENCH_QUICK=1 cargo bench --bench proxy".into()
-        } else {
-            "make bench (cargo bench --bench proxy)".into()
-        },
+        command: command_line(),
         bytes: knobs.bytes,
         streams: knobs.streams,
         repeat: knobs.repeat,
@@ -327,6 +323,17 @@ fn run() -> Result<(), String> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// How this run was started, with the knobs that were set, for the report.
+fn command_line() -> String {
+    let mut knobs: Vec<String> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("AQ_BENCH_") && k != "AQ_BENCH_ROLE")
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    knobs.sort();
+    knobs.push("cargo bench --bench proxy".into());
+    knobs.join(" ")
 }
 
 fn gbps(bytes: u64, d: Duration) -> f64 {
