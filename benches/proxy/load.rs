@@ -131,21 +131,26 @@ pub fn download(route: &Route, target: SocketAddr, bytes: u64) -> io::Result<Dur
     let mut s = open(route, target)?;
     let mut buf = vec![0u8; CHUNK];
     let start = Instant::now();
+    receive(&mut s, bytes, &mut buf)?;
+    Ok(start.elapsed())
+}
+
+/// Asks the source for `bytes` and reads them up to its EOF.
+fn receive(s: &mut TcpStream, bytes: u64, buf: &mut [u8]) -> io::Result<()> {
     s.write_all(&header(OP_DOWNLOAD, bytes))?;
     let mut got = 0u64;
     // Bounded by the byte count (and each read by IO_TIMEOUT).
     while got <= bytes {
-        let n = s.read(&mut buf)?;
+        let n = s.read(buf)?;
         if n == 0 {
             break;
         }
         got += n as u64;
     }
-    let elapsed = start.elapsed();
     if got != bytes {
         return Err(other(format!("received {got} of {bytes} bytes")));
     }
-    Ok(elapsed)
+    Ok(())
 }
 
 /// `streams` parallel downloads sharing `bytes`; returns the wall time from the common
@@ -166,20 +171,7 @@ pub fn parallel_download(
             let opened = open(&route, target);
             barrier.wait();
             let mut s = opened?;
-            s.write_all(&header(OP_DOWNLOAD, per))?;
-            let mut buf = vec![0u8; 64 * 1024];
-            let mut got = 0u64;
-            while got <= per {
-                let n = s.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                got += n as u64;
-            }
-            if got != per {
-                return Err(other(format!("received {got} of {per} bytes")));
-            }
-            Ok(())
+            receive(&mut s, per, &mut [0u8; 64 * 1024])
         }));
     }
     barrier.wait();
