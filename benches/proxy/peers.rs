@@ -316,6 +316,7 @@ pub fn aqueduct(
             ))]
         }
     }
+    let binary_kb = fs::metadata(program).map(|m| m.len() / 1024).unwrap_or(0);
     let mut out = Vec::new();
     let modes: Vec<Option<&str>> = if relay_modes.is_empty() {
         vec![None]
@@ -352,7 +353,8 @@ pub fn aqueduct(
             envs: vec![("RUST_LOG".into(), "warn".into())],
             auth: true,
             note: format!(
-                "single-threaded mio; user/pass; relay {name}; max_sessions {max_sessions}"
+                "single-threaded mio; user/pass; relay {name}; max_sessions {max_sessions}; \
+                 binary {binary_kb} KB"
             ),
             daemonizes: false,
         }));
