@@ -207,6 +207,7 @@ fn run() -> Result<(), String> {
         None
     };
     let load_before = sys::loadavg();
+    let (busy0, own0) = (sys::machine_busy_secs(), sys::own_cpu_secs());
     let targets = Targets::start()?;
     // The binary cargo built for this bench (target/release/aqueduct), unless another
     // build is named, e.g. to compare two versions.
@@ -288,6 +289,14 @@ fn run() -> Result<(), String> {
         record(cand.and_then(measure), &mut rows);
     }
     drop(targets);
+    // What the rest of the machine used meanwhile: the noise in these figures.
+    let busy = sys::machine_busy_secs() - busy0;
+    let own = sys::own_cpu_secs() - own0;
+    let others = ((busy - own) / (started.elapsed().as_secs_f64() * cpus as f64)).max(0.0);
+    println!(
+        "processes other than this run's used {:.0}% of the machine's CPU meanwhile",
+        others * 100.0
+    );
 
     let meta = report::Meta {
         nproc: cpus,
@@ -300,6 +309,7 @@ fn run() -> Result<(), String> {
         repeat: knobs.repeat,
         load_before,
         load_after: sys::loadavg(),
+        others_share: others,
         rate_secs: knobs.rate_time.as_secs_f64(),
         idle_counts: knobs.idle_counts.clone(),
         placement: proxy_cpu.is_some(),

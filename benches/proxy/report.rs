@@ -107,6 +107,8 @@ pub struct Meta {
     pub repeat: usize,
     pub load_before: String,
     pub load_after: String,
+    /// Share of the machine's CPU time that other processes used during the run.
+    pub others_share: f64,
     pub rate_secs: f64,
     pub idle_counts: Vec<usize>,
     pub placement: bool,
@@ -301,9 +303,13 @@ pub fn markdown(meta: &Meta, rows: &[Row], skipped: &[String], chart: &str) -> S
     );
     let _ = writeln!(
         md,
-        "- Load average (1/5/15 min) before: {}; after: {} (other work on the machine \
-         competes for the same 2 cores)",
-        meta.load_before, meta.load_after
+        "- Other work on the machine: {:.0}% of its CPU time during the run was not this \
+         run's processes (other users' work, and kernel threads such as ksoftirqd that may \
+         serve this run's traffic; from /proc/stat); load average before {}, after {} (the \
+         latter includes this run)",
+        meta.others_share * 100.0,
+        meta.load_before,
+        meta.load_after
     );
     let _ = writeln!(md, "- Whole run: {:.0} s\n", meta.duration.as_secs_f64());
     md.push_str(

@@ -186,3 +186,28 @@ pub fn loadavg() -> String {
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".into())
 }
+
+/// CPU seconds the whole machine has been busy since boot (all CPUs, from /proc/stat).
+pub fn machine_busy_secs() -> f64 {
+    let text = fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(line) = text.lines().find(|l| l.starts_with("cpu ")) else {
+        return 0.0;
+    };
+    // user nice system idle iowait irq softirq steal ...: idle and iowait are not busy.
+    let busy: u64 = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .filter_map(|(_, v)| v.parse::<u64>().ok())
+        .sum();
+    busy as f64 / clock_ticks_per_sec()
+}
+
+/// CPU seconds used by this process and its reaped children (the target servers, the
+/// proxies, and daemons re-parented to us).
+pub fn own_cpu_secs() -> f64 {
+    // SAFETY: getpid has no memory effects.
+    tree_cpu_secs(unsafe { libc::getpid() })
+}
