@@ -1,0 +1,470 @@
+//! The event loop: one mio `Poll` in one thread, owning the listeners, every session, the
+//! DNS resolver, the authenticator and the timers. Reserved low tokens are the server's
+//! own; every other token belongs to a session through the slab (see `session::token_owner`).
+
+use super::auth::{self, Account, Authenticator, Rejected, Ticket};
+use super::dns::{Addrs, DnsError, Resolver, ResolverConfig};
+use super::io::is_resource_exhaustion;
+use super::policy::{self, Policy};
+use super::session::{token_owner, Outcome, Session, Verdict};
+use super::signals::SignalPipe;
+use super::slab::Slab;
+use super::timers::Timers;
+use crate::config::{Config, Limits, Timeouts, MAX_LISTENERS};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const SIGNAL: Token = Token(0);
+/// Woken by other threads (the chain thread's auth answers, issue 5).
+pub const WAKER: Token = Token(1);
+pub const DNS_V4: Token = Token(2);
+pub const DNS_V6: Token = Token(3);
+/// Reserved for the metrics listener (issue 7).
+pub const METRICS: Token = Token(4);
+const FIRST_LISTENER: usize = 16;
+
+/// How long accepting pauses when the process is out of descriptors.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
+/// What sessions need to know of the config.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    pub timeouts: Timeouts,
+    pub limits: Limits,
+}
+
+/// What a session handler may use besides itself.
+pub(crate) struct Ctx<'a> {
+    pub registry: &'a Registry,
+    pub resolver: &'a mut Resolver,
+    pub auth: &'a mut dyn Authenticator,
+    pub policy: &'a Policy,
+    pub settings: &'a Settings,
+    pub now: Instant,
+    /// The session's slab key (also its owner id at the resolver).
+    pub key: usize,
+    /// The session's id at the authenticator.
+    pub ticket: Ticket,
+}
+
+pub struct Server {
+    poll: Poll,
+    listeners: Vec<Option<TcpListener>>,
+    local_addrs: Vec<SocketAddr>,
+    signals: SignalPipe,
+    waker: Arc<Waker>,
+    core: Core,
+}
+
+/// Everything but the poll and listeners, so handlers can borrow it while the registry
+/// is borrowed from the poll.
+struct Core {
+    sessions: Slab<Session>,
+    timers: Timers,
+    /// Sessions that stopped with work left to give others a turn.
+    yielded: Vec<(usize, u64)>,
+    resolver: Resolver,
+    auth: Box<dyn Authenticator>,
+    policy: Policy,
+    settings: Settings,
+    accept_paused_until: Option<Instant>,
+    exhaustion_logged: bool,
+    limit_logged: bool,
+    shutdown_deadline: Option<Instant>,
+    dns_done: Vec<(usize, Result<Addrs, DnsError>)>,
+    auth_done: Vec<(Ticket, Result<Account, Rejected>)>,
+}
+
+fn context(what: String) -> impl FnOnce(io::Error) -> io::Error {
+    move |e| io::Error::new(e.kind(), format!("{what}: {e}"))
+}
+
+impl Server {
+    /// Binds every listener and sets up the resolver, policy and authenticator; nothing is
+    /// accepted until [`Server::run`].
+    pub fn bind(config: Config) -> io::Result<Server> {
+        let poll = Poll::new()?;
+        let registry = poll.registry();
+        if config.node.listen.len() > MAX_LISTENERS {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "too many listeners",
+            ));
+        }
+        let mut listeners = Vec::new();
+        let mut local_addrs = Vec::new();
+        for (i, addr) in config.node.listen.iter().enumerate() {
+            let mut listener =
+                TcpListener::bind(*addr).map_err(context(format!("listen on {addr}")))?;
+            registry.register(&mut listener, Token(FIRST_LISTENER + i), Interest::READABLE)?;
+            local_addrs.push(listener.local_addr()?);
+            listeners.push(Some(listener));
+        }
+        let signals = SignalPipe::install().map_err(context("signal handlers".into()))?;
+        signals.register(registry, SIGNAL)?;
+        let waker = Arc::new(Waker::new(registry, WAKER)?);
+
+        let dns = &config.dns;
+        let mut resolver_config = ResolverConfig::from_files(&dns.resolv_conf, &dns.hosts_file)
+            .map_err(context(format!(
+                "reading {} and {}",
+                dns.resolv_conf.display(),
+                dns.hosts_file.display()
+            )))?;
+        if let Some(nameservers) = &dns.nameservers {
+            resolver_config.nameservers = nameservers.clone();
+        }
+        if resolver_config.nameservers.is_empty() {
+            // What the C library does without a nameserver line.
+            log::warn!(
+                "no nameserver in {}; asking 127.0.0.1:53 (set dns.nameservers to choose)",
+                dns.resolv_conf.display()
+            );
+            resolver_config.nameservers = vec![SocketAddr::from(([127, 0, 0, 1], 53))];
+        }
+        let resolver = Resolver::new(resolver_config, registry, DNS_V4, DNS_V6)
+            .map_err(context("DNS resolver".into()))?;
+        let own = policy::local_addresses().unwrap_or_else(|e| {
+            log::warn!("cannot list this machine's addresses ({e}); policy denies only the configured ranges");
+            Vec::new()
+        });
+        let core = Core {
+            sessions: Slab::new(),
+            timers: Timers::default(),
+            yielded: Vec::new(),
+            resolver,
+            auth: auth::from_config(&config.auth),
+            policy: Policy::new(config.policy, own),
+            settings: Settings {
+                timeouts: config.timeouts,
+                limits: config.limits,
+            },
+            accept_paused_until: None,
+            exhaustion_logged: false,
+            limit_logged: false,
+            shutdown_deadline: None,
+            dns_done: Vec::new(),
+            auth_done: Vec::new(),
+        };
+        Ok(Server {
+            poll,
+            listeners,
+            local_addrs,
+            signals,
+            waker,
+            core,
+        })
+    }
+
+    /// The addresses actually bound (port 0 resolved), in config order.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    /// For other threads to wake the loop after queueing work for it.
+    pub fn waker(&self) -> Arc<Waker> {
+        Arc::clone(&self.waker)
+    }
+
+    /// Replaces the authenticator (the chain-backed one, issue 5).
+    pub fn set_authenticator(&mut self, auth: Box<dyn Authenticator>) {
+        self.core.auth = auth;
+    }
+
+    /// Serves until SIGTERM/SIGINT and the grace period that follows; Ok means a clean exit.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let now = Instant::now();
+            if let Some(deadline) = self.core.shutdown_deadline {
+                if self.core.sessions.is_empty() {
+                    log::info!("all sessions finished; exiting");
+                    return Ok(());
+                }
+                if now >= deadline {
+                    let left = self.core.sessions.len();
+                    self.core
+                        .close_all(self.poll.registry(), now, Outcome::Shutdown);
+                    log::info!("grace period over; closed {left} sessions; exiting");
+                    return Ok(());
+                }
+            }
+            let timeout = self.core.poll_timeout(now);
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            let now = Instant::now();
+            for event in events.iter() {
+                match event.token() {
+                    SIGNAL => {
+                        if let Some(signal) = self.signals.drain() {
+                            self.begin_shutdown(signal, now);
+                        }
+                    }
+                    WAKER => {} // completions are collected below, every turn
+                    token @ (DNS_V4 | DNS_V6) => self.core.resolver.handle_readable(token, now),
+                    METRICS => {}
+                    Token(t) if (FIRST_LISTENER..FIRST_LISTENER + MAX_LISTENERS).contains(&t) => {
+                        self.accept(t - FIRST_LISTENER, now)
+                    }
+                    token => {
+                        if let Some((key, upstream)) = token_owner(token) {
+                            self.core
+                                .on_event(self.poll.registry(), key, upstream, event, now);
+                        }
+                    }
+                }
+            }
+            self.core.after_events(self.poll.registry(), now);
+            if self.core.accept_paused_until.is_some_and(|t| now >= t) {
+                self.core.accept_paused_until = None;
+                // Edge-triggered: connections that queued meanwhile raise no new event.
+                for i in 0..self.listeners.len() {
+                    self.accept(i, now);
+                }
+            }
+        }
+    }
+
+    /// Accepts until the queue is empty (edge-triggered readiness needs it).
+    fn accept(&mut self, index: usize, now: Instant) {
+        let registry = self.poll.registry();
+        let Some(Some(listener)) = self.listeners.get(index) else {
+            return;
+        };
+        let core = &mut self.core;
+        if core.accept_paused_until.is_some() {
+            return;
+        }
+        loop {
+            match listener.accept() {
+                Ok((sock, addr)) => {
+                    core.exhaustion_logged = false;
+                    if core.sessions.len() >= core.settings.limits.max_sessions {
+                        if !core.limit_logged {
+                            log::warn!(
+                                "{} sessions open (limits.max_sessions): closing new connections until some finish",
+                                core.sessions.len()
+                            );
+                            core.limit_logged = true;
+                        }
+                        drop(sock);
+                        continue;
+                    }
+                    core.limit_logged = false;
+                    core.open(registry, sock, addr, now);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e)
+                    if e.kind() == io::ErrorKind::Interrupted
+                        || e.kind() == io::ErrorKind::ConnectionAborted => {}
+                Err(e) => {
+                    if !core.exhaustion_logged {
+                        if is_resource_exhaustion(&e) {
+                            log::warn!(
+                                "accept: {e}; pausing accepts briefly until descriptors free up"
+                            );
+                        } else {
+                            log::warn!("accept: {e}; pausing accepts briefly");
+                        }
+                        core.exhaustion_logged = true;
+                    }
+                    // Retrying at once would fail the same way and spin the loop.
+                    core.accept_paused_until = Some(now + ACCEPT_PAUSE);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn begin_shutdown(&mut self, signal: i32, now: Instant) {
+        if self.core.shutdown_deadline.is_some() {
+            log::info!("second signal {signal}: closing everything now");
+            self.core.shutdown_deadline = Some(now);
+            return;
+        }
+        for listener in self.listeners.iter_mut() {
+            if let Some(mut l) = listener.take() {
+                let _ = self.poll.registry().deregister(&mut l);
+            }
+        }
+        let grace = self.core.settings.timeouts.shutdown_grace;
+        log::info!(
+            "signal {signal}: no longer accepting; {} sessions have {}s to finish",
+            self.core.sessions.len(),
+            grace.as_secs()
+        );
+        self.core.shutdown_deadline = Some(now + grace);
+    }
+}
+
+impl Core {
+    fn poll_timeout(&self, now: Instant) -> Option<Duration> {
+        if !self.yielded.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        [
+            self.timers.next_deadline(),
+            self.resolver.next_deadline(),
+            self.accept_paused_until,
+            self.shutdown_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|t| t.saturating_duration_since(now))
+    }
+
+    fn open(&mut self, registry: &Registry, sock: TcpStream, addr: SocketAddr, now: Instant) {
+        let key = self.sessions.vacant_key();
+        let mut session = Session::new(sock, addr, now, self.settings.timeouts.handshake);
+        if let Err(e) = session.register(registry, key) {
+            log::warn!("session {addr}: cannot register: {e}");
+            return;
+        }
+        let (key, generation) = self.sessions.insert(session);
+        if let Some(session) = self.sessions.get_mut(key) {
+            session.generation = generation;
+            arm(session, &mut self.timers, key, &self.settings);
+        }
+        log::debug!("session {addr}: accepted as {key}");
+    }
+
+    fn on_event(
+        &mut self,
+        registry: &Registry,
+        key: usize,
+        upstream: bool,
+        event: &mio::event::Event,
+        now: Instant,
+    ) {
+        // Events for a key no longer in the slab belong to a closed session.
+        let Some(session) = self.sessions.get_mut(key) else {
+            return;
+        };
+        session.on_event(upstream, event);
+        self.drive(registry, key, now, |s, ctx| s.run(ctx));
+    }
+
+    /// Runs one handler on one session and acts on its verdict.
+    fn drive(
+        &mut self,
+        registry: &Registry,
+        key: usize,
+        now: Instant,
+        handler: impl FnOnce(&mut Session, &mut Ctx<'_>) -> Verdict,
+    ) {
+        let Some(session) = self.sessions.get_mut(key) else {
+            return;
+        };
+        let mut ctx = Ctx {
+            registry,
+            resolver: &mut self.resolver,
+            auth: &mut *self.auth,
+            policy: &self.policy,
+            settings: &self.settings,
+            now,
+            key,
+            ticket: Ticket {
+                key,
+                generation: session.generation,
+            },
+        };
+        match handler(session, &mut ctx) {
+            Verdict::Close => {
+                if let Some(session) = self.sessions.remove(key) {
+                    session.finish(&mut ctx);
+                }
+            }
+            Verdict::Yield => {
+                self.yielded.push((key, session.generation));
+                arm(session, &mut self.timers, key, &self.settings);
+            }
+            Verdict::Continue => arm(session, &mut self.timers, key, &self.settings),
+        }
+    }
+
+    /// Everything that is not a socket event: DNS and auth answers, deadlines, sessions
+    /// that yielded.
+    fn after_events(&mut self, registry: &Registry, now: Instant) {
+        self.resolver.handle_timeouts(now);
+        let mut done = std::mem::take(&mut self.dns_done);
+        self.resolver.drain_completed(&mut done);
+        for (key, result) in done.drain(..) {
+            self.drive(registry, key, now, |s, ctx| s.on_resolved(result, ctx));
+        }
+        self.dns_done = done;
+
+        let mut done = std::mem::take(&mut self.auth_done);
+        self.auth.drain_completed(&mut done);
+        for (ticket, result) in done.drain(..) {
+            // An answer for a session that has gone (its slot maybe reused) is dropped.
+            if self
+                .sessions
+                .get_current(ticket.key, ticket.generation)
+                .is_some()
+            {
+                self.drive(registry, ticket.key, now, |s, ctx| s.on_auth(result, ctx));
+            }
+        }
+        self.auth_done = done;
+
+        while let Some((when, key, generation)) = self.timers.pop_due(now) {
+            let Some(session) = self.sessions.get_current(key, generation) else {
+                continue; // that session is gone
+            };
+            if session.armed == Some(when) {
+                session.armed = None;
+            }
+            if session.deadline(self.settings.timeouts.idle) <= now {
+                self.drive(registry, key, now, |s, ctx| s.on_timeout(ctx));
+            } else {
+                // Activity moved the deadline on since this entry was pushed.
+                arm(session, &mut self.timers, key, &self.settings);
+            }
+        }
+
+        // Entries of closed sessions wait in the heap until due; when they outnumber the
+        // live ones, drop them all at once (each live session keeps its armed entry).
+        if self.timers.len() > 1024 + 4 * self.sessions.len() {
+            let sessions = &mut self.sessions;
+            self.timers.retain(|when, key, generation| {
+                sessions
+                    .get_current(key, generation)
+                    .is_some_and(|s| s.armed == Some(when))
+            });
+        }
+
+        for (key, generation) in std::mem::take(&mut self.yielded) {
+            if self.sessions.get_current(key, generation).is_some() {
+                self.drive(registry, key, now, |s, ctx| s.run(ctx));
+            }
+        }
+    }
+
+    fn close_all(&mut self, registry: &Registry, now: Instant, outcome: Outcome) {
+        for key in self.sessions.keys() {
+            let outcome = outcome.clone();
+            self.drive(registry, key, now, move |s, _| {
+                s.set_outcome(outcome);
+                Verdict::Close
+            });
+        }
+    }
+}
+
+/// Makes sure the timer heap holds an entry no later than the session's deadline.
+fn arm(session: &mut Session, timers: &mut Timers, key: usize, settings: &Settings) {
+    let deadline = session.deadline(settings.timeouts.idle);
+    if session.armed.is_none_or(|armed| deadline < armed) {
+        timers.push(deadline, key, session.generation);
+        session.armed = Some(deadline);
+    }
+}
