@@ -259,7 +259,8 @@ fn run() -> Result<(), String> {
         Err(why) if why.is_empty() => {}
         Err(why) => {
             println!("skip: {why}");
-            skipped.push(why);
+            // Paths in the committed report are relative to the repository.
+            skipped.push(why.replace(&format!("{}/", root.display()), ""));
         }
     };
 
