@@ -4,7 +4,7 @@ CARGO ?= cargo
 TOOLS := $(CURDIR)/tools/node_modules/.bin
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: all build release tools lint test test-rust test-contracts demo install clean fuzz fuzz-stable
+.PHONY: all build release tools lint test test-rust test-contracts demo install clean fuzz fuzz-stable bench-peers bench bench-quick
 
 all: build
 
@@ -57,3 +57,20 @@ fuzz:
 # The same invariants over mutated seeds, without sanitizers; bounded in count and time.
 fuzz-stable:
 	cd fuzz && $(CARGO) run --release --bin mutate -- all 100000000 60
+
+# Peers for `make bench`: Debian's microsocks, dante-server and hpsockd, and pproxy from
+# PyPI in a venv under target/ (apt-get needs root, as on the dev and CI machines).
+bench-peers:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends microsocks dante-server hpsockd
+	python3 -m venv target/bench-peers/pproxy
+	target/bench-peers/pproxy/bin/pip install --quiet --disable-pip-version-check pproxy
+
+# Aqueduct (each relay mode) against the peers and the direct baseline, on loopback.
+# cargo bench builds the release binary; rewrites BENCHMARKS.md and BENCHMARKS.svg (~6 min).
+bench:
+	$(CARGO) bench --bench proxy
+
+# About 80 s, for checking the harness; writes to target/bench-work/ only.
+bench-quick:
+	AQ_BENCH_QUICK=1 $(CARGO) bench --bench proxy
