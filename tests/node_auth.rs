@@ -133,19 +133,7 @@ fn membership_that_ends_closes_the_live_session_and_refuses_new_ones() {
     net.subscribe(3, 3);
     let node = net.start_node("", "[heartbeat]\nenabled = false\n");
     let echo = Echo::start();
-    let open = |key: usize| {
-        let (u, p) = net.good(key);
-        let mut s = connect(node.addr());
-        s.write_all(&socks_handshake_bytes(
-            &u,
-            &p,
-            &SocksTarget::Addr(echo.addr),
-        ))
-        .unwrap();
-        let (code, _) = proxy::read_socks_replies(&mut s).unwrap();
-        assert_eq!(code, 0);
-        s
-    };
+    let open = |key: usize| net.open_tunnel(&node, key, echo.addr);
     let mut ending = open(MEMBER);
     let mut staying = open(3);
     assert_eq!(round_trip(&mut ending, b"ping"), b"ping");

@@ -13,10 +13,9 @@ mod tools;
 
 use anvil::Anvil;
 use node::{dev, heartbeats, ChainNet, RestartedAnvil, MEMBER, NODE_KEY};
-use proxy::{connect, socks_handshake_bytes, Echo, SocksTarget, TempDir};
+use proxy::{Echo, TempDir};
 use serde_json::json;
 use std::collections::HashSet;
-use std::io::Write;
 use std::time::Duration;
 
 const SENT: &str = "heartbeat sent for slot";
@@ -105,15 +104,7 @@ fn draining_node_sends_no_heartbeat() {
     node.wait_log(SENT, 1);
     // A live session keeps the node draining after SIGTERM.
     let echo = Echo::start();
-    let (u, p) = net.good(MEMBER);
-    let mut s = connect(node.addr());
-    s.write_all(&socks_handshake_bytes(
-        &u,
-        &p,
-        &SocksTarget::Addr(echo.addr),
-    ))
-    .unwrap();
-    assert_eq!(proxy::read_socks_replies(&mut s).unwrap().0, 0);
+    let _live = net.open_tunnel(&node, MEMBER, echo.addr);
     node.signal(libc::SIGTERM);
     node.wait_log("no longer accepting", 1);
     net.anvil.warp(60);

@@ -12,11 +12,8 @@ mod tools;
 
 use anvil::Anvil;
 use node::{eventually, http_status, socks_get, ChainNet, RestartedAnvil, MEMBER};
-use proxy::{
-    closed_by_peer, connect, socks_handshake_bytes, Echo, Origin, SocksTarget, TempDir, PAGE,
-};
+use proxy::{closed_by_peer, Echo, Origin, TempDir, PAGE};
 use serde_json::json;
-use std::io::Write;
 
 const FLAGS: [&str; 6] = ["--period", "1h", "--epoch", "1h", "--slot", "1m"];
 const NO_HEARTBEATS: &str = "[heartbeat]\nenabled = false\n";
@@ -81,15 +78,7 @@ fn a_reorg_that_removes_a_subscription_removes_the_member() {
     net.subscribe(MEMBER, 1);
     node.wait_log("chain: 1 members known", 1);
     let echo = Echo::start();
-    let (u, p) = net.good(MEMBER);
-    let mut live = connect(node.addr());
-    live.write_all(&socks_handshake_bytes(
-        &u,
-        &p,
-        &SocksTarget::Addr(echo.addr),
-    ))
-    .unwrap();
-    assert_eq!(proxy::read_socks_replies(&mut live).unwrap().0, 0);
+    let mut live = net.open_tunnel(&node, MEMBER, echo.addr);
     net.anvil.rpc("evm_revert", json!([snapshot]));
     for _ in 0..3 {
         net.anvil.rpc("evm_mine", json!([]));
@@ -174,15 +163,7 @@ fn during_an_outage_a_known_member_is_served_until_their_access_ends() {
     let node = net.start_node("", NO_HEARTBEATS);
     node.wait_log("chain: 1 members known (1 active)", 1);
     let echo = Echo::start();
-    let (u, p) = net.good(MEMBER);
-    let mut live = connect(node.addr());
-    live.write_all(&socks_handshake_bytes(
-        &u,
-        &p,
-        &SocksTarget::Addr(echo.addr),
-    ))
-    .unwrap();
-    assert_eq!(proxy::read_socks_replies(&mut live).unwrap().0, 0);
+    let mut live = net.open_tunnel(&node, MEMBER, echo.addr);
 
     net.anvil.kill();
     node.wait_log("chain RPC unreachable", 1);

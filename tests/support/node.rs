@@ -8,10 +8,14 @@
 #![allow(dead_code)]
 
 use crate::anvil::{aqueduct, dev_key, path_str, Anvil, Run};
-use crate::proxy::{curl, curl_status, Node, WAIT};
+use crate::proxy::{
+    connect, curl, curl_status, read_socks_replies, socks_handshake_bytes, Node, SocksTarget, WAIT,
+};
 use aqueduct::contract::Contract;
 use aqueduct::credential::{self, NodeScope};
 use aqueduct::eth::Address;
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -118,6 +122,17 @@ impl ChainNet {
     /// A credential good for an hour on any node.
     pub fn good(&self, key: usize) -> (String, String) {
         self.credential(key, NodeScope::Any, unix_now() + 3600)
+    }
+
+    /// A SOCKS5 tunnel through `node` to `target` for member `key`, with a good
+    /// credential; panics unless the node answers "succeeded".
+    pub fn open_tunnel(&self, node: &Node, key: usize, target: SocketAddr) -> TcpStream {
+        let (u, p) = self.good(key);
+        let mut s = connect(node.addr());
+        s.write_all(&socks_handshake_bytes(&u, &p, &SocksTarget::Addr(target)))
+            .unwrap();
+        assert_eq!(read_socks_replies(&mut s).unwrap().0, 0, "tunnel refused");
+        s
     }
 
     pub fn contract<'c>(&self, client: &'c aqueduct::eth::rpc::Client) -> Contract<'c> {
