@@ -5,6 +5,7 @@
 //! - [`commands`]: one module per `aqueduct` subcommand; [`cli`] parses arguments and dispatches.
 
 pub mod cli;
+pub mod code_pages;
 pub mod commands;
 pub mod config;
 pub mod contract;

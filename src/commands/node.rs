@@ -34,6 +34,8 @@ pub fn run(mut args: Args) -> CmdResult {
             Failure::new(format!("writing node.ready_file {}: {e}", file.display()))
         })?;
     }
+    // Start-up is over: from here on only the event loop's code needs to stay mapped.
+    crate::code_pages::trim();
     server
         .run()
         .map_err(|e| Failure::new(format!("event loop: {e}")))
