@@ -184,19 +184,6 @@ fn stalled_scrapers_do_not_disturb_the_proxy() {
 
 #[test]
 fn a_bad_metrics_address_is_a_config_error() {
-    let dir = TempDir::new("metrics-config");
-    let config = dir.path().join("node.toml");
-    std::fs::write(
-        &config,
-        format!("{ALICE}[metrics]\nlisten = \"localhost:9464\"\n"),
-    )
-    .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aqueduct"))
-        .args(["node", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (_, err) = refused_config(&format!("{ALICE}[metrics]\nlisten = \"localhost:9464\"\n"));
     assert!(err.contains("metrics.listen"), "{err}");
 }

@@ -150,20 +150,8 @@ fn auth_none_on_loopback_needs_no_credentials() {
 
 #[test]
 fn open_proxy_on_a_public_address_is_refused_at_startup() {
-    let dir = TempDir::new("badcfg");
-    let config = dir.path().join("open.toml");
-    std::fs::write(
-        &config,
-        "[node]\nlisten = [\"0.0.0.0:0\"]\n[auth]\nmode = \"none\"\n",
-    )
-    .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aqueduct"))
-        .args(["node", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (code, err) = refused_config("[node]\nlisten = [\"0.0.0.0:0\"]\n[auth]\nmode = \"none\"\n");
+    assert_eq!(code, Some(1));
     assert!(
         err.contains("auth.mode") && err.contains("loopback"),
         "{err}"

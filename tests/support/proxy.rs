@@ -57,6 +57,23 @@ pub const ALICE: &str =
     "[auth]\nmode = \"static\"\n[[auth.users]]\nname = \"alice\"\npassword = \"s3cret:pw\"\n";
 
 /// A running `aqueduct node`.
+/// Runs `aqueduct node` on a config it must refuse; returns its exit code and stderr.
+pub fn refused_config(toml: &str) -> (Option<i32>, String) {
+    let dir = TempDir::new("refused-config");
+    let config = dir.path().join("node.toml");
+    std::fs::write(&config, toml).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_aqueduct"))
+        .args(["node", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the node started on a bad config");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 pub struct Node {
     child: Option<Child>,
     pub addrs: Vec<SocketAddr>,
