@@ -17,10 +17,9 @@ mod proxy;
 #[path = "support/tools.rs"]
 mod tools;
 
-use anvil::path_str;
 use aqueduct::credential::NodeScope;
 use aqueduct::eth::Address;
-use local::{socks_login, Forwarder, Local};
+use local::{member_chain_args, socks_login, start_member_local, Forwarder, Local};
 use node::{dev, eventually, socks_get, unix_now, ChainNet};
 use proxy::{curl_ok, Node, Origin, PAGE};
 use std::time::Duration;
@@ -92,22 +91,11 @@ impl Net {
     }
 
     fn chain_args(&self) -> Vec<String> {
-        vec![
-            "--rpc".into(),
-            self.chain.anvil.url.clone(),
-            "--key".into(),
-            path_str(&self.chain.anvil.key_file(MEMBER)).into(),
-            "--contract".into(),
-            self.chain.contract.to_string(),
-        ]
+        member_chain_args(&self.chain.anvil, self.chain.contract, MEMBER)
     }
 
     fn local(&self) -> Local {
-        let args = self.chain_args();
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut local = Local::start(&self.chain.anvil.dir, &args);
-        local.wait_log(" up: connect ", 3);
-        local
+        start_member_local(&self.chain.anvil, self.chain.contract, MEMBER, 3)
     }
 
     fn node(&self, i: usize) -> &Node {

@@ -21,7 +21,7 @@ mod proxy;
 use anvil::{aqueduct, dev_key, path_str, Anvil};
 use aqueduct::credential::Verifier;
 use aqueduct::eth::Address;
-use local::{socks_login, Forwarder, Local, StubNode};
+use local::{member_chain_args, socks_login, start_member_local, Forwarder, Local, StubNode};
 use proxy::{curl, curl_ok, Origin, PAGE};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -101,23 +101,12 @@ impl Network {
     }
 
     fn chain_args(&self) -> Vec<String> {
-        vec![
-            "--rpc".into(),
-            self.anvil.url.clone(),
-            "--key".into(),
-            path_str(&self.anvil.key_file(MEMBER)).into(),
-            "--contract".into(),
-            self.contract.to_string(),
-        ]
+        member_chain_args(&self.anvil, self.contract, MEMBER)
     }
 
     /// `aqueduct local` as the member, once it has measured all three nodes.
     fn local(&self) -> Local {
-        let args = self.chain_args();
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut local = Local::start(&self.anvil.dir, &args);
-        local.wait_log(" up: connect ", 3);
-        local
+        start_member_local(&self.anvil, self.contract, MEMBER, 3)
     }
 
     fn list(&self) -> String {

@@ -4,7 +4,9 @@
 //! `aqueduct local` process itself. Every wait is bounded; everything stops on drop.
 #![allow(dead_code)]
 
+use crate::anvil::{path_str, Anvil};
 use aqueduct::credential::Verifier;
+use aqueduct::eth::Address;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -271,6 +273,27 @@ fn forward(client: TcpStream, backend: SocketAddr, delay: Duration, record: &Mut
 }
 
 /// The RFC 1929 username and password after a SOCKS5 greeting, if all there.
+/// The chain flags `aqueduct local` runs with as dev account `member`.
+pub fn member_chain_args(anvil: &Anvil, contract: Address, member: usize) -> Vec<String> {
+    vec![
+        "--rpc".into(),
+        anvil.url.clone(),
+        "--key".into(),
+        path_str(&anvil.key_file(member)).into(),
+        "--contract".into(),
+        contract.to_string(),
+    ]
+}
+
+/// `aqueduct local` as dev account `member`, once it has measured `nodes` nodes.
+pub fn start_member_local(anvil: &Anvil, contract: Address, member: usize, nodes: usize) -> Local {
+    let args = member_chain_args(anvil, contract, member);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut local = Local::start(&anvil.dir, &args);
+    local.wait_log(" up: connect ", nodes);
+    local
+}
+
 pub fn parse_login(bytes: &[u8]) -> Option<(String, String)> {
     let methods = usize::from(*bytes.get(1)?);
     let rest = bytes.get(2 + methods..)?;
