@@ -67,9 +67,14 @@ impl Buffer {
         self.len() < cap
     }
 
+    /// How many bytes one read may add before the buffer holds `cap`.
+    pub fn room(&self, cap: usize) -> usize {
+        cap.saturating_sub(self.len())
+    }
+
     /// Free space to read into, such that the content never exceeds `cap` bytes.
     fn space(&mut self, cap: usize) -> &mut [u8] {
-        let want = cap.saturating_sub(self.len());
+        let want = self.room(cap);
         if self.mem.len() < cap {
             self.mem.resize(cap, 0);
         }

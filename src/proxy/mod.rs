@@ -7,7 +7,7 @@
 //! - [`metrics`]: what the loop counts and the `/metrics` responder; `ChainStats`.
 //! - `relay`: one direction of an open tunnel (`pump`); `splice`: its zero-copy path;
 //!   `pool`: the buffers and pipes sessions borrow while bytes are in flight.
-//! - `buffer`, `io`, `slab`, `timers`, `signals`: the small parts the loop is made of.
+//! - `buffer`, `io`, `sockopt`, `slab`, `timers`, `signals`: the small parts the loop is made of.
 //! - [`codec`], [`socks5`], [`http`]: pure protocol parsers; [`dns`], [`policy`]: where
 //!   a session may go and how names become addresses.
 //! - [`upstream`]: going through another SOCKS5 node instead (`aqueduct local`).
@@ -26,6 +26,7 @@ pub mod server;
 mod session;
 mod signals;
 mod slab;
+mod sockopt;
 pub mod socks5;
 mod splice;
 mod timers;

@@ -9,14 +9,16 @@ use super::splice::Pipe;
 use mio::net::TcpStream;
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::AsRawFd;
 
 /// One socket with the readiness the kernel last reported (edge-triggered: a flag stays
-/// set until an operation returns WouldBlock).
+/// set until an operation says the socket has nothing more for now).
 pub struct Endpoint {
     pub sock: TcpStream,
     pub readable: bool,
     pub writable: bool,
+    /// The peer's FIN (or an error) was reported: reads go on until they say so, because
+    /// no later event will announce it again.
+    pub hup: bool,
 }
 
 impl Endpoint {
@@ -25,7 +27,38 @@ impl Endpoint {
             sock,
             readable: false,
             writable: false,
+            hup: false,
         }
+    }
+
+    /// One read into `buf` (holding at most `cap` bytes), keeping readiness up to date.
+    ///
+    /// A short read drained the receive queue, so the socket counts as not readable until
+    /// the next event: edge-triggered epoll reports every later arrival, and the read that
+    /// would only say EAGAIN is saved (a quarter of the handshake's read calls). A
+    /// reported hang-up is the exception: the EOF is only seen by reading on.
+    pub fn read_into(&mut self, buf: &mut Buffer, cap: usize) -> IoOutcome {
+        let room = buf.room(cap);
+        let outcome = buf.read_from(&mut self.sock, cap);
+        match outcome {
+            IoOutcome::Done(n) if n < room && !self.hup => self.readable = false,
+            IoOutcome::WouldBlock => self.readable = false,
+            _ => {}
+        }
+        outcome
+    }
+
+    /// One write of what `buf` holds, keeping readiness up to date: a short write means
+    /// the send buffer is full, and the kernel reports writable again once it has room.
+    pub fn write_from(&mut self, buf: &mut Buffer) -> IoOutcome {
+        let len = buf.len();
+        let outcome = buf.write_to(&mut self.sock);
+        match outcome {
+            IoOutcome::Done(n) if n < len => self.writable = false,
+            IoOutcome::WouldBlock => self.writable = false,
+            _ => {}
+        }
+        outcome
     }
 }
 
@@ -83,7 +116,9 @@ impl Broken {
 
 /// Moves what it can of one direction: write what is buffered, read while there is room
 /// (a full buffer or pipe stops reading: backpressure), and pass end-of-stream on as a
-/// `shutdown(Write)` once everything has drained. Returns whether anything changed.
+/// `shutdown(Write)` once everything has drained, unless `last`: the other direction has
+/// already ended, so the session closes next and close(2) sends the same FIN (one system
+/// call fewer per connection). Returns whether anything changed.
 ///
 /// A direction starts with the buffer and moves to a pipe (when splicing) once a read has
 /// filled the buffer. Bytes in `buf` (handshake leftovers, the start of the stream, or
@@ -96,11 +131,12 @@ pub fn pump(
     flow: &mut Flow,
     cap: usize,
     pool: &mut Pool,
+    last: bool,
 ) -> Result<bool, (Broken, io::Error)> {
     let mut changed = false;
     if dst.writable {
         let written = if !buf.is_empty() {
-            Some(buf.write_to(&mut dst.sock))
+            Some(dst.write_from(buf))
         } else {
             match flow.pipe.as_mut() {
                 Some(pipe) if !pipe.is_empty() => Some(pipe.drain_to(&dst.sock)),
@@ -140,7 +176,7 @@ pub fn pump(
             Some(_) => None,
             None if buf.has_room(cap) => {
                 buf.attach(pool);
-                let outcome = buf.read_from(&mut src.sock, cap);
+                let outcome = src.read_into(buf, cap);
                 flow.bulk |= !buf.has_room(cap);
                 Some(outcome)
             }
@@ -159,28 +195,12 @@ pub fn pump(
     if flow.eof && buf.is_empty() && flow.in_pipe() == 0 && !flow.shut {
         changed = true;
         flow.shut = true;
-        // ENOTCONN here means the destination already went away; its own read will say so.
-        let _ = dst.sock.shutdown(Shutdown::Write);
+        if !last {
+            // ENOTCONN means the destination already went away; its own read will say so.
+            let _ = dst.sock.shutdown(Shutdown::Write);
+        }
     }
     Ok(changed)
-}
-
-/// SO_LINGER 0: close() then sends RST instead of FIN.
-pub fn abort_on_close(sock: &TcpStream) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: setsockopt reads exactly size_of::<linger>() bytes from a valid struct.
-    unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        );
-    }
 }
 
 #[cfg(test)]
@@ -228,13 +248,36 @@ mod tests {
         pool: &mut Pool,
     ) {
         for _ in 0..100 {
-            match pump(src, dst, buf, flow, cap, pool) {
+            match pump(src, dst, buf, flow, cap, pool, false) {
                 Ok(true) => {}
                 Ok(false) => return,
                 Err((side, e)) => panic!("{side:?}: {e}"),
             }
         }
         panic!("pump never settled");
+    }
+
+    #[test]
+    fn a_short_read_waits_for_the_next_event_unless_a_hang_up_was_reported() {
+        let mut pool = Pool::copying(1024);
+        let (mut end, mut peer) = pair();
+        let mut buf = Buffer::default();
+        buf.attach(&mut pool);
+        peer.write_all(b"abc").unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(matches!(end.read_into(&mut buf, 1024), IoOutcome::Done(3)));
+        assert!(!end.readable, "a short read drained the socket");
+
+        // Data and FIN arrive together and the event says so: the EOF is read at once.
+        peer.write_all(b"de").unwrap();
+        peer.shutdown(Shutdown::Write).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        end.readable = true;
+        end.hup = true;
+        assert!(matches!(end.read_into(&mut buf, 1024), IoOutcome::Done(2)));
+        assert!(end.readable, "keeps reading towards the reported EOF");
+        assert!(matches!(end.read_into(&mut buf, 1024), IoOutcome::Eof));
+        assert_eq!(buf.data(), b"abcde");
     }
 
     #[test]

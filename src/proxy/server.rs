@@ -11,6 +11,7 @@ use super::pool::Pool;
 use super::session::{token_owner, Outcome, Session, Verdict};
 use super::signals::SignalPipe;
 use super::slab::Slab;
+use super::sockopt;
 use super::timers::Timers;
 use super::upstream::Router;
 use crate::config::{Config, Limits, Timeouts, MAX_LISTENERS};
@@ -116,6 +117,10 @@ impl Server {
         for (i, addr) in config.node.listen.iter().enumerate() {
             let mut listener =
                 TcpListener::bind(*addr).map_err(context(format!("listen on {addr}")))?;
+            if cfg!(target_os = "linux") {
+                // Inherited by accepted connections (session.rs sets it elsewhere).
+                sockopt::nodelay(&listener).map_err(context(format!("TCP_NODELAY on {addr}")))?;
+            }
             registry.register(&mut listener, Token(FIRST_LISTENER + i), Interest::READABLE)?;
             local_addrs.push(listener.local_addr()?);
             listeners.push(Some(listener));

@@ -11,8 +11,9 @@ use super::http::{self, RequestKind, Status};
 use super::io::{ConnectError, IoOutcome};
 use super::metrics::AuthFailure;
 use super::pool::Pool;
-use super::relay::{abort_on_close, pump, Endpoint, Flow};
+use super::relay::{pump, Endpoint, Flow};
 use super::server::Ctx;
+use super::sockopt::abort_on_close;
 use super::socks5::{self, Command, Method, Reply};
 use super::upstream::{Via, ViaFailure, ViaStep};
 use mio::event::Event;
@@ -283,8 +284,11 @@ impl Session {
         now: Instant,
         handshake: Duration,
     ) -> Self {
-        // Small writes (handshake replies, interactive traffic) go out at once.
-        let _ = sock.set_nodelay(true);
+        // Small writes (handshake replies, interactive traffic) go out at once. Linux
+        // copies TCP_NODELAY from the listener (set in server.rs), saving a call here.
+        if !cfg!(target_os = "linux") {
+            let _ = sock.set_nodelay(true);
+        }
         Session {
             client: Endpoint::new(sock),
             upstream: None,
@@ -328,6 +332,9 @@ impl Session {
         // Errors and hang-ups surface on the next read or write, so they count as ready.
         if event.is_readable() || event.is_read_closed() || event.is_error() {
             endpoint.readable = true;
+        }
+        if event.is_read_closed() || event.is_error() {
+            endpoint.hup = true;
         }
         if event.is_writable() || event.is_write_closed() || event.is_error() {
             endpoint.writable = true;
@@ -425,12 +432,8 @@ impl Session {
             };
         }
         self.up.attach(ctx.pool);
-        match self.up.read_from(&mut self.client.sock, limit) {
-            IoOutcome::Done(_) => Step::Progress,
-            IoOutcome::WouldBlock => {
-                self.client.readable = false;
-                Step::Progress
-            }
+        match self.client.read_into(&mut self.up, limit) {
+            IoOutcome::Done(_) | IoOutcome::WouldBlock => Step::Progress,
             IoOutcome::Eof | IoOutcome::Error(_) => {
                 self.outcome = Outcome::ClientGone;
                 Step::Close
@@ -765,9 +768,12 @@ impl Session {
         if !(upstream.writable || upstream.readable) {
             return Step::Idle;
         }
-        // mio's recipe: an error first, then whether the peer address is known yet.
+        // mio's recipe: an error first, then whether the peer address is known yet. Linux
+        // polls a connecting TCP socket writable only once the handshake is done
+        // (tcp_poll), so there a writable report with no error means connected.
         let error = match upstream.sock.take_error() {
             Ok(Some(e)) | Err(e) => Some(e),
+            Ok(None) if cfg!(target_os = "linux") && upstream.writable => None,
             Ok(None) => match upstream.sock.peer_addr() {
                 Ok(_) => None,
                 Err(e)
@@ -856,13 +862,13 @@ impl Session {
             return Step::Close;
         };
         let _ = upstream.sock.set_nodelay(true);
-        let bound = upstream
-            .sock
-            .local_addr()
-            .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
         self.down.attach(ctx.pool);
         match proto {
             Proto::Socks => {
+                let bound = upstream
+                    .sock
+                    .local_addr()
+                    .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
                 let reply = socks5::encode_reply(Reply::Succeeded, bound);
                 self.reply_bytes = reply.as_ref().len() as u64;
                 self.down.push(reply.as_ref());
@@ -947,6 +953,7 @@ impl Session {
                     &mut self.up_flow,
                     cap,
                     ctx.pool,
+                    self.down_flow.shut,
                 )
             } else {
                 pump(
@@ -956,6 +963,7 @@ impl Session {
                     &mut self.down_flow,
                     cap,
                     ctx.pool,
+                    self.up_flow.shut,
                 )
             };
             match result {
@@ -982,12 +990,8 @@ impl Session {
         if self.down.is_empty() || !self.client.writable {
             return Step::Idle;
         }
-        match self.down.write_to(&mut self.client.sock) {
-            IoOutcome::Done(_) => Step::Progress,
-            IoOutcome::WouldBlock => {
-                self.client.writable = false;
-                Step::Progress
-            }
+        match self.client.write_from(&mut self.down) {
+            IoOutcome::Done(_) | IoOutcome::WouldBlock => Step::Progress,
             IoOutcome::Eof | IoOutcome::Error(_) => {
                 if self.outcome == Outcome::Ok {
                     self.outcome = Outcome::ClientGone;
