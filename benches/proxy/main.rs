@@ -7,6 +7,7 @@
 //! CPU 1, so the baseline (client and servers alone on CPU 0) is the ceiling a proxy can
 //! reach: a proxy that costs nothing keeps CPU 0's work unchanged.
 
+mod floor;
 mod load;
 mod peers;
 mod report;
@@ -163,9 +164,15 @@ impl Drop for Targets {
 }
 
 fn main() {
-    if std::env::var("AQ_BENCH_ROLE").as_deref() == Ok("targets") {
-        if let Err(e) = targets::serve() {
-            eprintln!("targets: {e}");
+    let role = std::env::var("AQ_BENCH_ROLE").unwrap_or_default();
+    let served = match role.as_str() {
+        "targets" => Some(targets::serve()),
+        "floor" => Some(floor::serve()),
+        _ => None,
+    };
+    if let Some(result) = served {
+        if let Err(e) = result {
+            eprintln!("{role}: {e}");
             std::process::exit(1);
         }
         return;
@@ -221,10 +228,13 @@ fn run() -> Result<(), String> {
     println!("== baseline (direct, no proxy)");
     let mut base = Row::new(
         "baseline (direct)",
-        "no proxy: client straight to the target servers",
+        "no proxy: client straight to the target servers. Its CPU figures are the target \
+         servers' own: one TCP endpoint (accept, stream or echo, close) where a proxy holds \
+         two, so they show what the kernel alone costs per connection and per GiB",
     );
-    throughput(&mut base, &Route::Direct, &targets, &knobs, None);
-    rates(&mut base, &Route::Direct, &targets, &knobs, None);
+    let server = Some(targets.child.id() as i32);
+    throughput(&mut base, &Route::Direct, &targets, &knobs, server);
+    rates(&mut base, &Route::Direct, &targets, &knobs, server);
     rows.push(base);
 
     let selected = |label: &str| {
@@ -286,6 +296,7 @@ fn run() -> Result<(), String> {
             record(cand.and_then(measure), &mut rows);
         }
     }
+    record(peers::floor().and_then(measure), &mut rows);
     for cand in peers::others(&root, &work) {
         record(cand.and_then(measure), &mut rows);
     }
@@ -347,6 +358,11 @@ fn command_line() -> String {
     knobs.join(" ")
 }
 
+fn median(values: &mut [f64]) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied()
+}
+
 fn gbps(bytes: u64, d: Duration) -> f64 {
     bytes as f64 * 8.0 / d.as_secs_f64().max(1e-9) / 1e9
 }
@@ -354,20 +370,34 @@ fn gbps(bytes: u64, d: Duration) -> f64 {
 /// Single stream each way, then the parallel streams, each `repeat` times keeping the
 /// best (the run least disturbed by whatever else the machine is doing); proxy CPU over
 /// every byte moved.
+///
+/// Through a proxy, each single stream also has a direct twin run just before it: the
+/// machine's load drifts over a run of minutes, and a ratio to the stream next to it in
+/// time tells the proxy's cost apart from that drift (the median pair is reported).
 fn throughput(row: &mut Row, route: &Route, t: &Targets, k: &Knobs, pid: Option<i32>) {
     let target = t.addrs[0];
-    let cpu0 = pid.map(sys::tree_cpu_secs);
+    let cpu0 = pid.map(sys::tree_cpu);
     let total = k.bytes / k.streams as u64 * k.streams as u64;
     let mut moved = 0u64;
     let mut best = [None::<f64>; 3];
+    let twins = !matches!(route, Route::Direct);
+    let mut pairs: [Vec<f64>; 2] = Default::default();
     for _ in 0..k.repeat {
+        let up_twin = twins.then(|| load::upload(&Route::Direct, target, k.bytes));
+        let up = load::upload(route, target, k.bytes);
+        let down_twin = twins.then(|| load::download(&Route::Direct, target, k.bytes));
+        let down = load::download(route, target, k.bytes);
+        for (i, (twin, run)) in [(&up_twin, &up), (&down_twin, &down)]
+            .into_iter()
+            .enumerate()
+        {
+            if let (Some(Ok(direct)), Ok(proxied)) = (twin, run) {
+                pairs[i].push(direct.as_secs_f64() / proxied.as_secs_f64().max(1e-9));
+            }
+        }
         let runs = [
-            ("1 stream up", k.bytes, load::upload(route, target, k.bytes)),
-            (
-                "1 stream down",
-                k.bytes,
-                load::download(route, target, k.bytes),
-            ),
+            ("1 stream up", k.bytes, up),
+            ("1 stream down", k.bytes, down),
             (
                 "parallel streams down",
                 total,
@@ -387,11 +417,19 @@ fn throughput(row: &mut Row, route: &Route, t: &Targets, k: &Knobs, pid: Option<
         }
     }
     [row.up_gbps, row.down_gbps, row.par_gbps] = best;
+    row.twin_ratios = pairs.map(|mut p| median(&mut p));
+    if let [Some(up), Some(down)] = row.twin_ratios {
+        println!(
+            "  against a direct stream just before each: up {up:.2}x, down {down:.2}x (median)"
+        );
+    }
     row.par_streams = k.streams;
     if let (Some(pid), Some(c0)) = (pid, cpu0) {
-        let cpu = sys::tree_cpu_secs(pid) - c0;
+        let used = sys::tree_cpu(pid).since(c0);
+        let cpu = used.total();
         if moved > 0 {
             row.cpu_s_per_gib = Some(cpu / (moved as f64 / GIB));
+            row.gib_kernel_share = used.kernel_share();
             println!(
                 "  proxy CPU: {:.2} s for {:.2} GiB",
                 cpu,
@@ -403,7 +441,7 @@ fn throughput(row: &mut Row, route: &Route, t: &Targets, k: &Knobs, pid: Option<
 
 /// Connection rate at each concurrency; proxy CPU per completed connection over all.
 fn rates(row: &mut Row, route: &Route, t: &Targets, k: &Knobs, pid: Option<i32>) {
-    let cpu0 = pid.map(sys::tree_cpu_secs);
+    let cpu0 = pid.map(sys::tree_cpu);
     let mut done = 0usize;
     for &clients in &k.rate_clients {
         let run = load::connection_rate(route, &t.addrs, clients, k.rate_time, 1_000_000);
@@ -426,8 +464,10 @@ fn rates(row: &mut Row, route: &Route, t: &Targets, k: &Knobs, pid: Option<i32>)
     }
     if let (Some(pid), Some(c0)) = (pid, cpu0) {
         if done > 0 {
-            let cpu = sys::tree_cpu_secs(pid) - c0;
+            let used = sys::tree_cpu(pid).since(c0);
+            let cpu = used.total();
             row.cpu_us_per_conn = Some(cpu * 1e6 / done as f64);
+            row.conn_kernel_share = used.kernel_share();
             println!("  proxy CPU: {cpu:.2} s for {done} connections");
         }
     }

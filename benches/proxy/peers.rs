@@ -152,6 +152,25 @@ pub fn which(name: &str) -> Option<PathBuf> {
     found
 }
 
+/// The floor row (floor.rs): this bench's own executable in its floor role.
+pub fn floor() -> Result<Spec, String> {
+    let program = std::env::current_exe().map_err(|e| format!("floor: {e}"))?;
+    Ok(Spec {
+        label: "floor (blocking splice)".into(),
+        program,
+        args: vec![PORT.into()],
+        config: None,
+        envs: vec![("AQ_BENCH_ROLE".into(), "floor".into())],
+        auth: true,
+        note: "part of this harness, not a product: the least work a relay can do on Linux \
+               (user/pass, then blocking splice(2) through a 1 MiB pipe per direction, a \
+               thread per direction, nothing else), to show what the kernel allows a relay \
+               on its own CPU here"
+            .into(),
+        daemonizes: false,
+    })
+}
+
 /// The peers, each either a spec to run or the reason it is skipped.
 pub fn others(root: &Path, work: &Path) -> Vec<Result<Spec, String>> {
     let mut out = Vec::new();

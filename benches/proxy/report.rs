@@ -46,10 +46,15 @@ pub struct Row {
     pub down_gbps: Option<f64>,
     pub par_gbps: Option<f64>,
     pub par_streams: usize,
+    /// Single stream up and down, each over a direct stream run just before it (median).
+    pub twin_ratios: [Option<f64>; 2],
     pub cpu_s_per_gib: Option<f64>,
+    /// The kernel's share of that CPU time (stime over utime + stime).
+    pub gib_kernel_share: Option<f64>,
     /// (concurrent clients, stats)
     pub rates: Vec<(usize, Option<RateStats>)>,
     pub cpu_us_per_conn: Option<f64>,
+    pub conn_kernel_share: Option<f64>,
     pub rss_idle_kb: Option<u64>,
     pub pss_idle_kb: Option<u64>,
     pub idle: Vec<IdlePoint>,
@@ -66,9 +71,12 @@ impl Row {
             down_gbps: None,
             par_gbps: None,
             par_streams: 0,
+            twin_ratios: [None; 2],
             cpu_s_per_gib: None,
+            gib_kernel_share: None,
             rates: Vec::new(),
             cpu_us_per_conn: None,
+            conn_kernel_share: None,
             rss_idle_kb: None,
             pss_idle_kb: None,
             idle: Vec::new(),
@@ -144,13 +152,32 @@ fn simple(head: &str, f: impl Fn(&Row) -> Option<f64> + Copy + 'static) -> Colum
     }
 }
 
+/// A CPU figure with the kernel's share of it, e.g. "109 (95% kernel)".
+fn cpu(
+    head: &str,
+    f: impl Fn(&Row) -> Option<f64> + Copy + 'static,
+    share: impl Fn(&Row) -> Option<f64> + 'static,
+) -> Column {
+    Column {
+        head: head.into(),
+        value: Box::new(f),
+        show: Box::new(move |r| {
+            let v = num(f(r)?);
+            Some(match share(r) {
+                Some(k) => format!("{v} ({:.0}% kernel)", k * 100.0),
+                None => v,
+            })
+        }),
+    }
+}
+
 fn columns(rows: &[Row]) -> Vec<Column> {
     let streams = rows.iter().map(|r| r.par_streams).max().unwrap_or(0);
     let mut cols = vec![
         simple("1 stream up Gbit/s", |r| r.up_gbps),
         simple("1 stream down Gbit/s", |r| r.down_gbps),
         simple(&format!("{streams} streams down Gbit/s"), |r| r.par_gbps),
-        simple("CPU s/GiB", |r| r.cpu_s_per_gib),
+        cpu("CPU s/GiB", |r| r.cpu_s_per_gib, |r| r.gib_kernel_share),
     ];
     let mut clients: Vec<usize> = rows
         .iter()
@@ -171,7 +198,11 @@ fn columns(rows: &[Row]) -> Vec<Column> {
             }),
         });
     }
-    cols.push(simple("CPU µs/conn", |r| r.cpu_us_per_conn));
+    cols.push(cpu(
+        "CPU µs/conn",
+        |r| r.cpu_us_per_conn,
+        |r| r.conn_kernel_share,
+    ));
     cols.push(simple("idle RSS KB", |r| r.rss_idle_kb.map(|v| v as f64)));
     let mut counts: Vec<usize> = rows
         .iter()
@@ -288,7 +319,7 @@ pub fn markdown(meta: &Meta, rows: &[Row], skipped: &[String], chart: &str) -> S
     let _ = writeln!(
         md,
         "- Workload: single streams of {} each way; {} parallel download streams sharing {} \
-         (each bulk run done {} times, best kept); connection rate for {:.0} s per concurrency (SOCKS5 greeting, username/password, \
+         (each bulk run done {} times, best kept; each single stream through a proxy right after a direct twin, for the paired ratios under Rows); connection rate for {:.0} s per concurrency (SOCKS5 greeting, username/password, \
          CONNECT, one 32-byte echo, close); idle relayed connections: {}",
         size(meta.bytes),
         meta.streams,
@@ -315,7 +346,8 @@ pub fn markdown(meta: &Meta, rows: &[Row], skipped: &[String], chart: &str) -> S
     md.push_str(
         "Each cell: the figure, then its ratio to the baseline (B) and to Aqueduct (A), \
          value ÷ reference (for CPU, latency and memory, below 1 is better). Memory and CPU \
-         are the proxy's whole process tree (VmRSS and utime+stime from /proc). KB/conn is \
+         are the proxy's whole process tree (VmRSS and utime+stime from /proc; the share in \
+         the kernel is stime's); the baseline's CPU is the target servers'. KB/conn is \
          (RSS with N idle relayed connections − idle RSS) ÷ N.\n\n",
     );
     md.push_str("| proxy |");
@@ -338,6 +370,13 @@ pub fn markdown(meta: &Meta, rows: &[Row], skipped: &[String], chart: &str) -> S
     let _ = write!(md, "\n![chart of the table]({chart})\n\n## Rows\n\n");
     for r in rows {
         let _ = writeln!(md, "- **{}**: {}.", r.label, r.note);
+        if let [Some(up), Some(down)] = r.twin_ratios {
+            let _ = writeln!(
+                md,
+                "  - single stream against a direct stream run just before it (median of \
+                 the pairs): up {up:.2}x, down {down:.2}x"
+            );
+        }
         for p in r.idle.iter().filter(|p| p.processes > 1) {
             if let (Some(pss), Some(idle)) = (p.pss_kb, r.pss_idle_kb) {
                 let _ = writeln!(
@@ -398,15 +437,17 @@ pub fn svg(rows: &[Row]) -> String {
     let metrics: [Metric; 6] = [
         ("1 stream down, Gbit/s (higher is better)", |r| r.down_gbps),
         ("Parallel down, Gbit/s (higher is better)", |r| r.par_gbps),
-        ("Proxy CPU per GiB, s (lower is better)", |r| {
-            r.cpu_s_per_gib
-        }),
+        (
+            "CPU per GiB, s (baseline: the servers'; lower is better)",
+            |r| r.cpu_s_per_gib,
+        ),
         ("Connections/s, 50 clients (higher is better)", |r| {
             r.rate(50).map(|s| s.per_sec)
         }),
-        ("Proxy CPU per connection, µs (lower is better)", |r| {
-            r.cpu_us_per_conn
-        }),
+        (
+            "CPU per connection, µs (baseline: the servers'; lower is better)",
+            |r| r.cpu_us_per_conn,
+        ),
         (
             "RSS per idle connection at the largest count, KB (lower is better)",
             |r| {

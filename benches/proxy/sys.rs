@@ -106,19 +106,48 @@ pub fn process_tree(root: i32) -> Vec<i32> {
     out
 }
 
-/// CPU time (user + system, seconds) used by the tree rooted at `root`, including its
-/// reaped children.
-pub fn tree_cpu_secs(root: i32) -> f64 {
-    let mut ticks = 0u64;
+/// CPU time in seconds, split the way /proc reports it.
+#[derive(Clone, Copy, Default)]
+pub struct Cpu {
+    pub user: f64,
+    pub system: f64,
+}
+
+impl Cpu {
+    pub fn total(self) -> f64 {
+        self.user + self.system
+    }
+
+    /// What was used between `earlier` and this reading.
+    pub fn since(self, earlier: Cpu) -> Cpu {
+        Cpu {
+            user: self.user - earlier.user,
+            system: self.system - earlier.system,
+        }
+    }
+
+    /// The kernel's share of the total, if anything was used.
+    pub fn kernel_share(self) -> Option<f64> {
+        (self.total() > 0.0).then(|| self.system / self.total())
+    }
+}
+
+/// CPU time used by the tree rooted at `root`, including its reaped children.
+pub fn tree_cpu(root: i32) -> Cpu {
+    let (mut user, mut system) = (0u64, 0u64);
     for pid in process_tree(root) {
         if let Some(f) = stat_fields(pid) {
             // Fields 14 utime, 15 stime; 16 cutime, 17 cstime (reaped children).
-            let own = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
-            let reaped = f.get(13).copied().unwrap_or(0) + f.get(14).copied().unwrap_or(0);
-            ticks += own + reaped;
+            let at = |i: usize| f.get(i).copied().unwrap_or(0);
+            user += at(11) + at(13);
+            system += at(12) + at(14);
         }
     }
-    ticks as f64 / clock_ticks_per_sec()
+    let hz = clock_ticks_per_sec();
+    Cpu {
+        user: user as f64 / hz,
+        system: system as f64 / hz,
+    }
 }
 
 /// Resident memory of the whole tree, in KiB (VmRSS of each process, summed).
@@ -209,5 +238,5 @@ pub fn machine_busy_secs() -> f64 {
 /// proxies, and daemons re-parented to us).
 pub fn own_cpu_secs() -> f64 {
     // SAFETY: getpid has no memory effects.
-    tree_cpu_secs(unsafe { libc::getpid() })
+    tree_cpu(unsafe { libc::getpid() }).total()
 }
