@@ -3,7 +3,8 @@
 //! moves bytes with blocking splice(2) through a 1 MiB pipe per direction, one thread per
 //! direction: no event loop, no limits, no policy, no timers. It is part of the harness,
 //! not a product: it shows how close to the baseline any relay can get on this machine,
-//! where the kernel's cost of passing bytes between two CPUs is the limit.
+//! where the kernel's cost of passing bytes between two CPUs is the limit. Only its bulk
+//! figures are taken: a thread per direction is no floor for memory or connection cost.
 //!
 //! Started by the bench as its own executable with AQ_BENCH_ROLE=floor and the port to
 //! listen on as the only argument.
@@ -25,17 +26,24 @@ pub fn serve() -> io::Result<()> {
     // Ends when the bench stops it (SIGTERM).
     loop {
         let (client, _) = listener.accept()?;
-        thread::spawn(move || {
-            let _ = handle(client);
-        });
+        // A connection that gets no thread is dropped, as with any server out of threads.
+        let _ = spawn(move || handle(client));
     }
+}
+
+/// A thread with a small stack: a relay thread needs little, and thousands of them must
+/// not run the address space dry.
+fn spawn(
+    f: impl FnOnce() -> io::Result<()> + Send + 'static,
+) -> io::Result<thread::JoinHandle<io::Result<()>>> {
+    thread::Builder::new().stack_size(64 * 1024).spawn(f)
 }
 
 fn handle(mut client: TcpStream) -> io::Result<()> {
     client.set_nodelay(true)?;
     let upstream = handshake(&mut client)?;
     let (client2, upstream2) = (client.try_clone()?, upstream.try_clone()?);
-    let up = thread::spawn(move || relay(&client2, &upstream2));
+    let up = spawn(move || relay(&client2, &upstream2))?;
     let down = relay(&upstream, &client);
     let up = up
         .join()

@@ -249,6 +249,7 @@ fn run() -> Result<(), String> {
             return Err(String::new());
         }
         println!("== {}", spec.label);
+        let bulk_only = spec.bulk_only;
         let proxy = peers::start(spec, proxy_cpu, &work)?;
         let route = Route::Socks5 {
             proxy: proxy.addr,
@@ -257,6 +258,10 @@ fn run() -> Result<(), String> {
                 .then(|| (peers::USER.to_string(), peers::PASSWORD.to_string())),
         };
         let mut row = Row::new(&proxy.label, &proxy.note);
+        if bulk_only {
+            throughput(&mut row, &route, &targets, &knobs, Some(proxy.pid()));
+            return Ok(row);
+        }
         // Memory first, on the fresh process, so relay buffers left from the bulk runs
         // do not count as idle.
         memory(&mut row, &route, &targets, &knobs, proxy.pid());

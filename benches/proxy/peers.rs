@@ -34,6 +34,8 @@ pub struct Spec {
     /// Forks into the background with no way to stay in front (hpsockd): found again
     /// through its command line, which holds the config path.
     pub daemonizes: bool,
+    /// Measured for bulk throughput only (the floor row).
+    pub bulk_only: bool,
 }
 
 pub struct Running {
@@ -165,9 +167,10 @@ pub fn floor() -> Result<Spec, String> {
         note: "part of this harness, not a product: the least work a relay can do on Linux \
                (user/pass, then blocking splice(2) through a 1 MiB pipe per direction, a \
                thread per direction, nothing else), to show what the kernel allows a relay \
-               on its own CPU here"
+               on its own CPU here; measured for bulk throughput only"
             .into(),
         daemonizes: false,
+        bulk_only: true,
     })
 }
 
@@ -196,6 +199,7 @@ pub fn others(root: &Path, work: &Path) -> Vec<Result<Spec, String>> {
                 auth: true,
                 note: "thread per connection; user/pass".into(),
                 daemonizes: false,
+                bulk_only: false,
             }
         }),
     });
@@ -220,6 +224,7 @@ pub fn others(root: &Path, work: &Path) -> Vec<Result<Spec, String>> {
                            (passwd/PAM), so it runs with method none"
                     .into(),
                 daemonizes: false,
+                bulk_only: false,
             }
         }),
     });
@@ -245,6 +250,7 @@ pub fn others(root: &Path, work: &Path) -> Vec<Result<Spec, String>> {
                 auth: true,
                 note: "Python asyncio; user/pass".into(),
                 daemonizes: false,
+                bulk_only: false,
             }
         }),
     });
@@ -265,6 +271,7 @@ pub fn others(root: &Path, work: &Path) -> Vec<Result<Spec, String>> {
                            documented password store, so it runs with method noAuth"
                     .into(),
                 daemonizes: true,
+                bulk_only: false,
             }
         }),
     });
@@ -376,6 +383,7 @@ pub fn aqueduct(
                  binary {binary_kb} KB"
             ),
             daemonizes: false,
+            bulk_only: false,
         }));
     }
     out
