@@ -447,6 +447,9 @@ fn throughput(row: &mut Row, route: &Route, t: &Targets, k: &Knobs, pid: Option<
 /// Connection rate at each concurrency; proxy CPU per completed connection over all.
 fn rates(row: &mut Row, route: &Route, t: &Targets, k: &Knobs, pid: Option<i32>) {
     let cpu0 = pid.map(sys::tree_cpu);
+    // SAFETY: getpid has no memory effects.
+    let me = unsafe { libc::getpid() };
+    let client0 = sys::process_cpu(me, false);
     let mut done = 0usize;
     for &clients in &k.rate_clients {
         let run = load::connection_rate(route, &t.addrs, clients, k.rate_time, 1_000_000);
@@ -473,6 +476,12 @@ fn rates(row: &mut Row, route: &Route, t: &Targets, k: &Knobs, pid: Option<i32>)
             let cpu = used.total();
             row.cpu_us_per_conn = Some(cpu * 1e6 / done as f64);
             row.conn_kernel_share = used.kernel_share();
+            if matches!(route, Route::Direct) {
+                // The load generator's own CPU: the client endpoint of each connection.
+                let client = sys::process_cpu(me, false).since(client0).total();
+                row.client_us_per_conn = Some(client * 1e6 / done as f64);
+                println!("  load generator CPU: {client:.2} s for {done} connections");
+            }
             println!("  proxy CPU: {cpu:.2} s for {done} connections");
         }
     }

@@ -55,6 +55,8 @@ pub struct Row {
     pub rates: Vec<(usize, Option<RateStats>)>,
     pub cpu_us_per_conn: Option<f64>,
     pub conn_kernel_share: Option<f64>,
+    /// Baseline only: the load generator's CPU per direct connection (the client end).
+    pub client_us_per_conn: Option<f64>,
     pub rss_idle_kb: Option<u64>,
     pub pss_idle_kb: Option<u64>,
     pub idle: Vec<IdlePoint>,
@@ -77,6 +79,7 @@ impl Row {
             rates: Vec::new(),
             cpu_us_per_conn: None,
             conn_kernel_share: None,
+            client_us_per_conn: None,
             rss_idle_kb: None,
             pss_idle_kb: None,
             idle: Vec::new(),
@@ -370,6 +373,17 @@ pub fn markdown(meta: &Meta, rows: &[Row], skipped: &[String], chart: &str) -> S
     let _ = write!(md, "\n![chart of the table]({chart})\n\n## Rows\n\n");
     for r in rows {
         let _ = writeln!(md, "- **{}**: {}.", r.label, r.note);
+        if let (Some(client), Some(server)) = (r.client_us_per_conn, r.cpu_us_per_conn) {
+            let _ = writeln!(
+                md,
+                "  - per direct connection the load generator (the client end: connect, echo, \
+                 close) spent {} µs of CPU and the target servers (the server end) {} µs: \
+                 {} µs for the two ends a proxy holds, before any SOCKS5 exchange",
+                num(client),
+                num(server),
+                num(client + server)
+            );
+        }
         if let [Some(up), Some(down)] = r.twin_ratios {
             let _ = writeln!(
                 md,

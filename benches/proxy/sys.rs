@@ -134,19 +134,26 @@ impl Cpu {
 
 /// CPU time used by the tree rooted at `root`, including its reaped children.
 pub fn tree_cpu(root: i32) -> Cpu {
-    let (mut user, mut system) = (0u64, 0u64);
+    let mut sum = Cpu::default();
     for pid in process_tree(root) {
-        if let Some(f) = stat_fields(pid) {
-            // Fields 14 utime, 15 stime; 16 cutime, 17 cstime (reaped children).
-            let at = |i: usize| f.get(i).copied().unwrap_or(0);
-            user += at(11) + at(13);
-            system += at(12) + at(14);
-        }
+        let c = process_cpu(pid, true);
+        sum.user += c.user;
+        sum.system += c.system;
     }
-    let hz = clock_ticks_per_sec();
+    sum
+}
+
+/// CPU time used by one process, and by its reaped children if `reaped`.
+pub fn process_cpu(pid: i32, reaped: bool) -> Cpu {
+    let Some(f) = stat_fields(pid) else {
+        return Cpu::default();
+    };
+    // Fields 14 utime, 15 stime; 16 cutime, 17 cstime (reaped children).
+    let at = |i: usize| f.get(i).copied().unwrap_or(0) as f64 / clock_ticks_per_sec();
+    let children = if reaped { 1.0 } else { 0.0 };
     Cpu {
-        user: user as f64 / hz,
-        system: system as f64 / hz,
+        user: at(11) + children * at(13),
+        system: at(12) + children * at(14),
     }
 }
 
