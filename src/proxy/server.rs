@@ -117,8 +117,7 @@ impl Server {
         for (i, addr) in config.node.listen.iter().enumerate() {
             let mut listener =
                 TcpListener::bind(*addr).map_err(context(format!("listen on {addr}")))?;
-            if cfg!(target_os = "linux") {
-                // Inherited by accepted connections (session.rs sets it elsewhere).
+            if sockopt::NODELAY_INHERITED {
                 sockopt::nodelay(&listener).map_err(context(format!("TCP_NODELAY on {addr}")))?;
             }
             registry.register(&mut listener, Token(FIRST_LISTENER + i), Interest::READABLE)?;

@@ -13,7 +13,7 @@ use super::metrics::AuthFailure;
 use super::pool::Pool;
 use super::relay::{pump, Endpoint, Flow};
 use super::server::Ctx;
-use super::sockopt::abort_on_close;
+use super::sockopt::{self, abort_on_close};
 use super::socks5::{self, Command, Method, Reply};
 use super::upstream::{Via, ViaFailure, ViaStep};
 use mio::event::Event;
@@ -284,9 +284,8 @@ impl Session {
         now: Instant,
         handshake: Duration,
     ) -> Self {
-        // Small writes (handshake replies, interactive traffic) go out at once. Linux
-        // copies TCP_NODELAY from the listener (set in server.rs), saving a call here.
-        if !cfg!(target_os = "linux") {
+        // Small writes (handshake replies, interactive traffic) go out at once.
+        if !sockopt::NODELAY_INHERITED {
             let _ = sock.set_nodelay(true);
         }
         Session {

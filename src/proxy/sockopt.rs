@@ -32,7 +32,12 @@ pub fn abort_on_close(sock: &impl AsRawFd) {
     let _ = set(sock, libc::SOL_SOCKET, libc::SO_LINGER, &linger);
 }
 
-/// TCP_NODELAY on a listening socket: Linux copies it to every accepted connection.
+/// Whether accepted connections take TCP_NODELAY from the listener (Linux copies the
+/// listening socket's options into each one): the listener then gets it once in
+/// server.rs, and each accepted session saves the call.
+pub const NODELAY_INHERITED: bool = cfg!(target_os = "linux");
+
+/// TCP_NODELAY on a socket (a listening one passes it on where `NODELAY_INHERITED`).
 pub fn nodelay(sock: &impl AsRawFd) -> io::Result<()> {
     set(
         sock,
@@ -67,7 +72,7 @@ mod tests {
     #[test]
     #[cfg(target_os = "linux")]
     fn accepted_connections_inherit_nodelay_from_the_listener() {
-        // session.rs relies on this to skip one setsockopt per accepted connection.
+        // NODELAY_INHERITED stands on this.
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         nodelay(&listener).unwrap();
         let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
