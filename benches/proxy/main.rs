@@ -447,8 +447,7 @@ fn throughput(row: &mut Row, route: &Route, t: &Targets, k: &Knobs, pid: Option<
 /// Connection rate at each concurrency; proxy CPU per completed connection over all.
 fn rates(row: &mut Row, route: &Route, t: &Targets, k: &Knobs, pid: Option<i32>) {
     let cpu0 = pid.map(sys::tree_cpu);
-    // SAFETY: getpid has no memory effects.
-    let me = unsafe { libc::getpid() };
+    let me = std::process::id() as i32;
     let client0 = sys::process_cpu(me, false);
     let mut done = 0usize;
     for &clients in &k.rate_clients {

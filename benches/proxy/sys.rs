@@ -150,11 +150,15 @@ pub fn process_cpu(pid: i32, reaped: bool) -> Cpu {
     };
     // Fields 14 utime, 15 stime; 16 cutime, 17 cstime (reaped children).
     let at = |i: usize| f.get(i).copied().unwrap_or(0) as f64 / clock_ticks_per_sec();
-    let children = if reaped { 1.0 } else { 0.0 };
-    Cpu {
-        user: at(11) + children * at(13),
-        system: at(12) + children * at(14),
+    let mut cpu = Cpu {
+        user: at(11),
+        system: at(12),
+    };
+    if reaped {
+        cpu.user += at(13);
+        cpu.system += at(14);
     }
+    cpu
 }
 
 /// Resident memory of the whole tree, in KiB (VmRSS of each process, summed).
@@ -244,6 +248,5 @@ pub fn machine_busy_secs() -> f64 {
 /// CPU seconds used by this process and its reaped children (the target servers, the
 /// proxies, and daemons re-parented to us).
 pub fn own_cpu_secs() -> f64 {
-    // SAFETY: getpid has no memory effects.
-    tree_cpu(unsafe { libc::getpid() }).total()
+    tree_cpu(std::process::id() as i32).total()
 }

@@ -12,6 +12,9 @@ mod registry;
 mod status;
 mod units;
 
+/// UTC date and time of a unix time, as the commands print it (the bench's report too).
+pub use units::utc;
+
 use crate::cli::{Args, CmdResult, Failure};
 use crate::config::chain::{load_chain_section, ChainConfig};
 use crate::contract;
