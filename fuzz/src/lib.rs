@@ -16,6 +16,8 @@
 pub mod proxy {
     pub mod codec;
     pub mod http;
+    pub mod http_body;
+    pub mod http_response;
     pub mod socks5;
 }
 
@@ -23,6 +25,8 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 
 use proxy::codec::{Parsed, Target};
 use proxy::http::{self, RequestKind};
+use proxy::http_body::{Body, Framing};
+use proxy::http_response::{parse_response_head, write_response_head};
 use proxy::socks5::{self, Command, Reply};
 
 /// Bytes appended to check that answers do not depend on what follows.
@@ -166,6 +170,75 @@ pub fn check_http(data: &[u8]) {
         }
     }
     check_basic(data);
+    check_body(data);
+    check_response_head(data);
+}
+
+/// The body scanner gives the same answer however the stream is cut into reads, never
+/// takes more than it is given, and once done takes nothing more.
+fn check_body(data: &[u8]) {
+    let cut = data.first().map_or(1, |&b| usize::from(b % 7) + 1);
+    for framing in [Framing::Chunked, Framing::Length(data.len() as u64 / 2)] {
+        let mut whole = Body::new(framing);
+        let at_once = whole.advance(data);
+        let mut pieces = Body::new(framing);
+        let mut taken = 0;
+        let mut result = Ok(0);
+        for piece in data.chunks(cut) {
+            match pieces.advance(piece) {
+                Ok(n) => {
+                    assert!(n <= piece.len());
+                    taken += n;
+                    if n < piece.len() {
+                        assert!(pieces.is_done(), "stopped early without being done");
+                        break;
+                    }
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        match (at_once, result) {
+            (Ok(n), Ok(_)) => {
+                assert_eq!(n, taken, "cut into reads of {cut}");
+                assert_eq!(whole.is_done(), pieces.is_done());
+                if whole.is_done() {
+                    assert_eq!(whole.advance(b"more"), Ok(0));
+                }
+            }
+            (Err(a), Err(b)) => assert_eq!(a, b),
+            (a, b) => panic!("{a:?} at once, {b:?} in pieces of {cut}"),
+        }
+    }
+}
+
+/// A response head parses as a stream parser must, and its rewrite is one clean head that
+/// says the connection closes and parses to the same status.
+fn check_response_head(data: &[u8]) {
+    let Ok(Parsed::Done { value, consumed }) =
+        check_stream!(data, data.len() <= 512, parse_response_head, MAX_HEAD)
+    else {
+        return;
+    };
+    assert_eq!(value.len, consumed);
+    let mut out = Vec::new();
+    write_response_head(data, &value, &mut out);
+    if value.is_interim() {
+        assert_eq!(out, &data[..consumed]);
+        return;
+    }
+    assert!(out.ends_with(b"\r\nConnection: close\r\n\r\n"));
+    assert_eq!(count(&out, b"\r\n\r\n"), 1);
+    assert_eq!(count(&out, b"\n"), count(&out, b"\r\n"), "bare LF written");
+    let lower = out.to_ascii_lowercase();
+    assert_eq!(count(&lower, b"\r\nconnection:"), 1);
+    assert_eq!(count(&lower, b"\r\nkeep-alive:"), 0);
+    match parse_response_head(&out, usize::MAX) {
+        Ok(Parsed::Done { value: again, .. }) => assert_eq!(again.status, value.status),
+        other => panic!("{:?} -> {other:?}", String::from_utf8_lossy(&out)),
+    }
 }
 
 fn check_response(bytes: &[u8]) {

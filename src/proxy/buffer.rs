@@ -62,6 +62,11 @@ impl Buffer {
         }
     }
 
+    /// Keeps only the first `len` bytes (the rest were read but must not be relayed).
+    pub fn truncate(&mut self, len: usize) {
+        self.end = self.start + len.min(self.len());
+    }
+
     /// Room left before the buffer holds `cap` bytes.
     pub fn has_room(&self, cap: usize) -> bool {
         self.len() < cap

@@ -12,6 +12,7 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use super::codec::{parse_host, Parsed, Target};
+use super::http_body::Framing;
 
 /// What the client asked the proxy to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +39,8 @@ pub struct RequestHead<'a> {
     pub proxy_authorization: Option<&'a [u8]>,
     /// Bytes of the head including the blank line; what follows is body or tunnel data.
     pub head_len: usize,
+    /// How the body after the head ends; only bytes up to that end go to the origin.
+    pub framing: Framing,
     method: &'a str,
     /// Forward only: the path and query as sent, possibly empty or starting with `?`.
     path: &'a [u8],
@@ -109,6 +112,12 @@ pub enum HttpError {
     DuplicateField,
     /// Both Content-Length and Transfer-Encoding (RFC 9112 §6.3: a smuggling sign).
     ConflictingLength,
+    /// A Content-Length that is not one decimal number (or repeated with another value).
+    BadContentLength,
+    /// A Transfer-Encoding whose final coding is not `chunked` (RFC 9112 §6.3).
+    BadTransferEncoding,
+    /// A chunked body that breaks RFC 9112 §7.1.
+    BadChunk,
     /// No complete head within the size limit.
     HeadTooLarge,
 }
@@ -133,7 +142,10 @@ impl HttpError {
             | HttpError::BadFieldName
             | HttpError::BadFieldValue
             | HttpError::DuplicateField
-            | HttpError::ConflictingLength => Status::BadRequest,
+            | HttpError::ConflictingLength
+            | HttpError::BadContentLength
+            | HttpError::BadTransferEncoding
+            | HttpError::BadChunk => Status::BadRequest,
         }
     }
 }
@@ -157,6 +169,9 @@ impl fmt::Display for HttpError {
             HttpError::BadFieldValue => "control character in header value",
             HttpError::DuplicateField => "repeated Host or Proxy-Authorization header",
             HttpError::ConflictingLength => "both Content-Length and Transfer-Encoding",
+            HttpError::BadContentLength => "invalid Content-Length",
+            HttpError::BadTransferEncoding => "Transfer-Encoding does not end in chunked",
+            HttpError::BadChunk => "malformed chunked body",
             HttpError::HeadTooLarge => "request head too large",
         })
     }
@@ -196,7 +211,8 @@ pub fn parse_request_head(
     let fields_start = pos;
     let mut proxy_authorization = None;
     let mut host_seen = false;
-    let (mut content_length, mut transfer_encoding) = (false, false);
+    let mut content_length: Option<u64> = None;
+    let mut chunked: Option<bool> = None;
     loop {
         let Some((field, next)) = next_line(window, pos)? else {
             return incomplete();
@@ -216,20 +232,30 @@ pub fn parse_request_head(
             }
             host_seen = true;
         } else if name.eq_ignore_ascii_case(b"content-length") {
-            content_length = true;
+            let length = parse_content_length(value)?;
+            if content_length.replace(length).is_some_and(|l| l != length) {
+                return Err(HttpError::BadContentLength);
+            }
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            transfer_encoding = true;
+            // A later field's codings follow an earlier one's: only the last field's last
+            // coding says whether the body is chunked.
+            chunked = Some(last_coding_is_chunked(value));
         }
     }
-    if content_length && transfer_encoding {
-        return Err(HttpError::ConflictingLength);
-    }
+    let framing = match (content_length, chunked) {
+        (Some(_), Some(_)) => return Err(HttpError::ConflictingLength),
+        (_, Some(false)) => return Err(HttpError::BadTransferEncoding),
+        (_, Some(true)) => Framing::Chunked,
+        (Some(length), None) => Framing::Length(length),
+        (None, None) => Framing::Length(0),
+    };
     Ok(Parsed::Done {
         value: RequestHead {
             kind: line.kind,
             target: line.target,
             proxy_authorization,
             head_len: pos,
+            framing,
             method: line.method,
             path: line.path,
             authority: line.authority,
@@ -400,8 +426,36 @@ fn parse_port(digits: &[u8]) -> Result<u16, HttpError> {
     }
 }
 
+/// `Content-Length = 1*DIGIT` (RFC 9110 §8.6), also as the list `n, n` some senders
+/// write, whose members must all agree.
+pub(super) fn parse_content_length(value: &[u8]) -> Result<u64, HttpError> {
+    let mut length = None;
+    for member in value.split(|&b| b == b',') {
+        let digits = trim_ows(member);
+        if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+            return Err(HttpError::BadContentLength);
+        }
+        let n = digits
+            .iter()
+            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+        if length.replace(n).is_some_and(|l| l != n) {
+            return Err(HttpError::BadContentLength);
+        }
+    }
+    length.ok_or(HttpError::BadContentLength)
+}
+
+/// Whether the last coding of a Transfer-Encoding list is `chunked` (parameters aside).
+pub(super) fn last_coding_is_chunked(value: &[u8]) -> bool {
+    value
+        .rsplit(|&b| b == b',')
+        .next()
+        .map(|coding| trim_ows(coding.split(|&b| b == b';').next().unwrap_or_default()))
+        .is_some_and(|coding| coding.eq_ignore_ascii_case(b"chunked"))
+}
+
 /// Splits a field line into its name and its value without surrounding whitespace.
-fn parse_field(line: &[u8]) -> Result<(&[u8], &[u8]), HttpError> {
+pub(super) fn parse_field(line: &[u8]) -> Result<(&[u8], &[u8]), HttpError> {
     if matches!(line.first(), Some(b' ' | b'\t')) {
         return Err(HttpError::ObsFold);
     }
@@ -421,7 +475,7 @@ fn parse_field(line: &[u8]) -> Result<(&[u8], &[u8]), HttpError> {
     Ok((name, value))
 }
 
-fn trim_ows(mut s: &[u8]) -> &[u8] {
+pub(super) fn trim_ows(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
         s = rest;
     }
@@ -508,7 +562,8 @@ const DROPPED_FIELDS: [&[u8]; 5] = [
 const FRAMING_FIELDS: [&[u8]; 2] = [b"content-length", b"transfer-encoding"];
 
 /// Writes the head to send upstream for a Forward request: origin-form request line, hop-by-hop
-/// and Proxy-* headers removed, `Connection: close` added. Body bytes after head_len are relayed as-is.
+/// and Proxy-* headers removed, `Connection: close` added. The body after head_len is relayed
+/// as-is, up to where its framing says it ends.
 ///
 /// `buf` must be the buffer `head` was parsed from. The request line keeps the client's
 /// HTTP version, because the origin's response is relayed to the client unchanged and must
@@ -534,36 +589,52 @@ pub fn write_forward_head(buf: &[u8], head: &RequestHead<'_>, out: &mut Vec<u8>)
     out.extend_from_slice(b"\r\nHost: ");
     out.extend_from_slice(head.authority);
     out.extend_from_slice(b"\r\n");
+    write_end_to_end_fields(fields, &DROPPED_FIELDS, out);
+    out.extend_from_slice(b"Connection: close\r\n\r\n");
+}
+
+/// Copies the field lines of `fields` to `out`, less those named in `dropped` and those a
+/// Connection field names (but never the framing fields). Linear in the head's size up to
+/// a log factor: the Connection options are collected once and sorted, so a head of many
+/// tiny fields costs no more per field than a normal one.
+pub(super) fn write_end_to_end_fields(fields: &[u8], dropped: &[&[u8]], out: &mut Vec<u8>) {
+    let mut named: Vec<&[u8]> = field_lines(fields)
+        .filter_map(|l| parse_field(l).ok())
+        .filter(|(n, _)| n.eq_ignore_ascii_case(b"connection"))
+        .flat_map(|(_, v)| v.split(|&b| b == b','))
+        .map(trim_ows)
+        .filter(|option| !option.is_empty())
+        .collect();
+    named.sort_unstable_by(|a, b| cmp_ignore_case(a, b));
     for line in field_lines(fields) {
         let Ok((name, _)) = parse_field(line) else {
             continue;
         };
-        let dropped = DROPPED_FIELDS.iter().any(|d| name.eq_ignore_ascii_case(d))
+        let dropped = dropped.iter().any(|d| name.eq_ignore_ascii_case(d))
             || (!FRAMING_FIELDS.iter().any(|f| name.eq_ignore_ascii_case(f))
-                && named_in_connection(fields, name));
+                && named
+                    .binary_search_by(|option| cmp_ignore_case(option, name))
+                    .is_ok());
         if !dropped {
             out.extend_from_slice(line);
             out.extend_from_slice(b"\r\n");
         }
     }
-    out.extend_from_slice(b"Connection: close\r\n\r\n");
+}
+
+/// Orders byte strings as their ASCII-lowercase forms would order.
+fn cmp_ignore_case(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    a.iter()
+        .map(u8::to_ascii_lowercase)
+        .cmp(b.iter().map(u8::to_ascii_lowercase))
 }
 
 /// Field lines of an already validated header section, without their CRLF.
-fn field_lines(fields: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub(super) fn field_lines(fields: &[u8]) -> impl Iterator<Item = &[u8]> {
     fields
         .split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
         .filter(|l| !l.is_empty())
-}
-
-/// Whether any Connection field lists `name` among its comma-separated options.
-fn named_in_connection(fields: &[u8], name: &[u8]) -> bool {
-    field_lines(fields)
-        .filter_map(|l| parse_field(l).ok())
-        .filter(|(n, _)| n.eq_ignore_ascii_case(b"connection"))
-        .flat_map(|(_, v)| v.split(|&b| b == b','))
-        .any(|option| trim_ows(option).eq_ignore_ascii_case(name))
 }
 
 /// The responses the proxy itself gives.

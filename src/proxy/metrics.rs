@@ -41,7 +41,7 @@ const SCRAPE_DEADLINE: Duration = Duration::from_secs(10);
 // -------------------------------------------------------------------------------------
 
 /// How a session ended, as the `outcome` label of `aqueduct_sessions_total`.
-const OUTCOMES: [&str; 14] = [
+const OUTCOMES: [&str; 15] = [
     "ok",
     "client_gone",
     "bad_handshake",
@@ -56,6 +56,7 @@ const OUTCOMES: [&str; 14] = [
     "reset",
     "shutdown",
     "internal_error",
+    "bad_response",
 ];
 
 fn outcome_index(outcome: &Outcome) -> usize {
@@ -75,6 +76,7 @@ fn outcome_index(outcome: &Outcome) -> usize {
         Outcome::Reset(_) => 11,
         Outcome::Shutdown => 12,
         Outcome::Stuck => 13,
+        Outcome::Failed(Failure::BadResponse(_)) => 14,
     }
 }
 

@@ -17,6 +17,8 @@ mod buffer;
 pub mod codec;
 pub mod dns;
 pub mod http;
+pub mod http_body;
+pub mod http_response;
 mod io;
 pub mod metrics;
 pub mod policy;

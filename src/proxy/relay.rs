@@ -114,24 +114,12 @@ impl Broken {
     }
 }
 
-/// Moves what it can of one direction: write what is buffered, read while there is room
-/// (a full buffer or pipe stops reading: backpressure), and pass end-of-stream on as a
-/// `shutdown(Write)` once everything has drained, unless `last`: the other direction has
-/// already ended, so the session closes next and close(2) sends the same FIN (one system
-/// call fewer per connection). Returns whether anything changed.
-///
-/// A direction starts with the buffer and moves to a pipe (when splicing) once a read has
-/// filled the buffer. Bytes in `buf` (handshake leftovers, the start of the stream, or
-/// bytes read while no pipe was free) are always older than bytes in the pipe: the buffer
-/// is written first and only read into while the direction holds no pipe.
-pub fn pump(
-    src: &mut Endpoint,
+/// Writes what this direction holds (the buffer first, then the pipe) to `dst` while it
+/// takes bytes. Returns whether anything changed.
+pub fn flush(
     dst: &mut Endpoint,
     buf: &mut Buffer,
     flow: &mut Flow,
-    cap: usize,
-    pool: &mut Pool,
-    last: bool,
 ) -> Result<bool, (Broken, io::Error)> {
     let mut changed = false;
     if dst.writable {
@@ -158,6 +146,29 @@ pub fn pump(
             }
         }
     }
+    Ok(changed)
+}
+
+/// Moves what it can of one direction: write what is buffered, read while there is room
+/// (a full buffer or pipe stops reading: backpressure), and pass end-of-stream on as a
+/// `shutdown(Write)` once everything has drained, unless `last`: the other direction has
+/// already ended, so the session closes next and close(2) sends the same FIN (one system
+/// call fewer per connection). Returns whether anything changed.
+///
+/// A direction starts with the buffer and moves to a pipe (when splicing) once a read has
+/// filled the buffer. Bytes in `buf` (handshake leftovers, the start of the stream, or
+/// bytes read while no pipe was free) are always older than bytes in the pipe: the buffer
+/// is written first and only read into while the direction holds no pipe.
+pub fn pump(
+    src: &mut Endpoint,
+    dst: &mut Endpoint,
+    buf: &mut Buffer,
+    flow: &mut Flow,
+    cap: usize,
+    pool: &mut Pool,
+    last: bool,
+) -> Result<bool, (Broken, io::Error)> {
+    let mut changed = flush(dst, buf, flow)?;
     if !flow.eof && src.readable {
         if flow.bulk && flow.pipe.is_none() && buf.is_empty() && pool.splices() {
             flow.pipe = pool.take_pipe();
@@ -192,15 +203,22 @@ pub fn pump(
             }
         }
     }
-    if flow.eof && buf.is_empty() && flow.in_pipe() == 0 && !flow.shut {
-        changed = true;
-        flow.shut = true;
-        if !last {
-            // ENOTCONN means the destination already went away; its own read will say so.
-            let _ = dst.sock.shutdown(Shutdown::Write);
-        }
-    }
+    changed |= pass_eof(dst, buf, flow, last);
     Ok(changed)
+}
+
+/// Once the source has ended and everything it sent has been written, sends the FIN on
+/// (unless `last`, see [`pump`]). Returns whether it did.
+pub fn pass_eof(dst: &mut Endpoint, buf: &Buffer, flow: &mut Flow, last: bool) -> bool {
+    if !(flow.eof && buf.is_empty() && flow.in_pipe() == 0 && !flow.shut) {
+        return false;
+    }
+    flow.shut = true;
+    if !last {
+        // ENOTCONN means the destination already went away; its own read will say so.
+        let _ = dst.sock.shutdown(Shutdown::Write);
+    }
+    true
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use super::codec::Parsed;
 use super::codec::{detect, OwnedTarget, Protocol};
 use super::dns::{Addrs, DnsError, Lookup};
 use super::http::{self, RequestKind, Status};
+use super::http_body::Body;
 use super::io::{ConnectError, IoOutcome};
 use super::metrics::AuthFailure;
 use super::pool::Pool;
@@ -16,6 +17,7 @@ use super::server::Ctx;
 use super::sockopt::{self, abort_on_close};
 use super::socks5::{self, Command, Method, Reply};
 use super::upstream::{Via, ViaFailure, ViaStep};
+use forward::Forward;
 use mio::event::Event;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
@@ -23,6 +25,8 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
+
+mod forward;
 
 /// Tokens below this are the server's own (listeners, signals, DNS, waker).
 pub const FIRST_SESSION_TOKEN: usize = 64;
@@ -170,6 +174,8 @@ pub enum Failure {
     Denied(String),
     /// Through upstream nodes: none reachable, or the node could not reach the target.
     Via(ViaFailure),
+    /// A forwarded request's origin answered with something that is not an HTTP/1 response.
+    BadResponse(&'static str),
 }
 
 impl Failure {
@@ -183,6 +189,7 @@ impl Failure {
             Failure::Dns(_) => Reply::HostUnreachable,
             Failure::Denied(_) => Reply::NotAllowed,
             Failure::Via(f) => f.socks_reply(),
+            Failure::BadResponse(_) => Reply::GeneralFailure,
         }
     }
 
@@ -195,7 +202,7 @@ impl Failure {
             Failure::Connect(ConnectError::TimedOut) | Failure::Dns(DnsError::Timeout) => {
                 Status::GatewayTimeout
             }
-            Failure::Connect(_) | Failure::Dns(_) => Status::BadGateway,
+            Failure::Connect(_) | Failure::Dns(_) | Failure::BadResponse(_) => Status::BadGateway,
         }
     }
 }
@@ -207,6 +214,7 @@ impl fmt::Display for Failure {
             Failure::Dns(e) => write!(f, "dns: {e}"),
             Failure::Denied(rule) => write!(f, "denied by policy: {rule}"),
             Failure::Via(e) => write!(f, "{e}"),
+            Failure::BadResponse(why) => f.write_str(why),
         }
     }
 }
@@ -272,6 +280,8 @@ pub struct Session {
     outcome: Outcome,
     /// Bytes of our own success reply in `down`, left out of the logged byte count.
     reply_bytes: u64,
+    /// A forwarded HTTP request's relay state (boxed: tunnels, the common case, pay nothing).
+    forward: Option<Box<Forward>>,
     /// The earliest deadline the server's timer heap holds for this session.
     pub armed: Option<Instant>,
     pub generation: u64,
@@ -305,6 +315,7 @@ impl Session {
             stage_deadline: now + handshake,
             outcome: Outcome::Ok,
             reply_bytes: 0,
+            forward: None,
             armed: None,
             generation: 0,
         }
@@ -882,16 +893,32 @@ impl Session {
                 let data = self.up.data();
                 let mut out = ctx.pool.take_buffer();
                 out.clear();
-                match http::parse_request_head(data, max) {
+                let (body, head_request) = match http::parse_request_head(data, max) {
                     Ok(Parsed::Done { value: head, .. }) => {
                         http::write_forward_head(data, &head, &mut out);
-                        out.extend_from_slice(data.get(head.head_len..).unwrap_or_default());
+                        // Only this request's body goes with it, never what follows it.
+                        let after = data.get(head.head_len..).unwrap_or_default();
+                        let mut body = Body::new(head.framing);
+                        let body = body.advance(after).map(|taken| {
+                            out.extend_from_slice(after.get(..taken).unwrap_or_default());
+                            body
+                        });
+                        (body, head.method() == "HEAD")
                     }
                     // The same bytes parsed before; anything else is a bug, not input.
                     _ => return Step::Close,
-                }
+                };
                 let old = self.up.replace(out);
                 ctx.pool.give_buffer(old);
+                match body {
+                    Ok(body) => self.forward = Some(Box::new(Forward::new(body, head_request))),
+                    Err(e) => {
+                        log::debug!("session {}: request body: {e}", self.client_addr);
+                        self.upstream = None;
+                        self.outcome = Outcome::BadHandshake("malformed chunked body");
+                        return self.reply_http(e.status(), ctx.now);
+                    }
+                }
             }
         }
         self.stage = Stage::Relay;
@@ -938,6 +965,9 @@ impl Session {
     // -----------------------------------------------------------------------------------
 
     fn step_relay(&mut self, ctx: &mut Ctx<'_>) -> Step {
+        if self.forward.is_some() {
+            return self.step_forward(ctx);
+        }
         let Some(upstream) = self.upstream.as_mut() else {
             return Step::Close;
         };
@@ -977,8 +1007,13 @@ impl Session {
         if self.up_flow.shut && self.down_flow.shut {
             return Step::Close;
         }
+        self.relay_step(progressed, ctx.now)
+    }
+
+    /// A relay step that moved bytes is activity: it pushes the idle deadline back.
+    fn relay_step(&mut self, progressed: bool, now: Instant) -> Step {
         if progressed {
-            self.last_active = ctx.now;
+            self.last_active = now;
             Step::Progress
         } else {
             Step::Idle
@@ -1094,6 +1129,9 @@ impl Session {
         self.down.release(ctx.pool);
         self.up_flow.release(ctx.pool, true);
         self.down_flow.release(ctx.pool, true);
+        if let Some(forward) = self.forward.as_mut() {
+            forward.release(ctx.pool);
+        }
         // Pass a reset on, so the other side does not mistake it for a clean end.
         match (&self.outcome, self.upstream.as_ref()) {
             (Outcome::Reset("upstream"), _) => abort_on_close(&self.client.sock),
