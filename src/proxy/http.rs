@@ -116,8 +116,6 @@ pub enum HttpError {
     BadContentLength,
     /// A Transfer-Encoding whose final coding is not `chunked` (RFC 9112 §6.3).
     BadTransferEncoding,
-    /// A chunked body that breaks RFC 9112 §7.1.
-    BadChunk,
     /// No complete head within the size limit.
     HeadTooLarge,
 }
@@ -144,8 +142,7 @@ impl HttpError {
             | HttpError::DuplicateField
             | HttpError::ConflictingLength
             | HttpError::BadContentLength
-            | HttpError::BadTransferEncoding
-            | HttpError::BadChunk => Status::BadRequest,
+            | HttpError::BadTransferEncoding => Status::BadRequest,
         }
     }
 }
@@ -171,7 +168,6 @@ impl fmt::Display for HttpError {
             HttpError::ConflictingLength => "both Content-Length and Transfer-Encoding",
             HttpError::BadContentLength => "invalid Content-Length",
             HttpError::BadTransferEncoding => "Transfer-Encoding does not end in chunked",
-            HttpError::BadChunk => "malformed chunked body",
             HttpError::HeadTooLarge => "request head too large",
         })
     }

@@ -6,7 +6,17 @@
 //!
 //! Fuzzed: this file is compiled by `fuzz/` as part of the parser set.
 
-use super::http::HttpError;
+use std::fmt;
+
+/// A chunked body that breaks RFC 9112 §7.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadChunk;
+
+impl fmt::Display for BadChunk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("malformed chunked body")
+    }
+}
 
 /// How a request frames its body (RFC 9112 §6.3), decided from its head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +90,7 @@ impl Body {
     /// Scans the next bytes of the stream and returns how many of them belong to the body
     /// (all of them unless the body ends inside `input`). Work is linear in `input`, and
     /// chunk data is skipped without looking at it.
-    pub fn advance(&mut self, input: &[u8]) -> Result<usize, HttpError> {
+    pub fn advance(&mut self, input: &[u8]) -> Result<usize, BadChunk> {
         let mut pos = 0;
         while pos < input.len() {
             match &mut self.state {
@@ -118,8 +128,8 @@ impl Body {
 }
 
 /// One byte of the chunked syntax outside chunk data; `None` once the body has ended.
-fn chunk_step(chunk: Chunk, byte: u8) -> Result<Option<Chunk>, HttpError> {
-    let bad = Err(HttpError::BadChunk);
+fn chunk_step(chunk: Chunk, byte: u8) -> Result<Option<Chunk>, BadChunk> {
+    let bad = Err(BadChunk);
     let next = match (chunk, byte) {
         (Chunk::Size { size, digits }, _) if byte.is_ascii_hexdigit() => {
             if digits == MAX_SIZE_DIGITS {
@@ -174,7 +184,7 @@ mod tests {
     use super::*;
 
     /// Feeds `input` in pieces of `step` bytes and returns how many bytes were body.
-    fn scan(framing: Framing, input: &[u8], step: usize) -> Result<(usize, bool), HttpError> {
+    fn scan(framing: Framing, input: &[u8], step: usize) -> Result<(usize, bool), BadChunk> {
         let mut body = Body::new(framing);
         let mut total = 0;
         for piece in input.chunks(step.max(1)) {
@@ -247,7 +257,7 @@ mod tests {
         for input in cases {
             assert_eq!(
                 scan(Framing::Chunked, input, 1).map(|_| ()),
-                Err(HttpError::BadChunk),
+                Err(BadChunk),
                 "{:?}",
                 String::from_utf8_lossy(input)
             );

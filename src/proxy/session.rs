@@ -570,7 +570,7 @@ impl Session {
             Err(e) => {
                 log::debug!("session {}: HTTP request: {e}", self.client_addr);
                 self.outcome = Outcome::BadHandshake("unusable HTTP request");
-                return self.reply_http(e.status(), ctx.now);
+                return self.reply_http(Status::BadRequest, ctx.now);
             }
         };
         let proto = match head.kind {
@@ -916,7 +916,7 @@ impl Session {
                         log::debug!("session {}: request body: {e}", self.client_addr);
                         self.upstream = None;
                         self.outcome = Outcome::BadHandshake("malformed chunked body");
-                        return self.reply_http(e.status(), ctx.now);
+                        return self.reply_http(Status::BadRequest, ctx.now);
                     }
                 }
             }

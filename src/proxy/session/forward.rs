@@ -8,7 +8,7 @@
 //! connection, where that request is parsed, authorised and checked on its own.
 
 use super::super::buffer::Buffer;
-use super::super::http_body::Body;
+use super::super::http_body::{BadChunk, Body};
 use super::super::http_response::{parse_response_head, write_response_head};
 use super::super::io::IoOutcome;
 use super::super::pool::Pool;
@@ -16,7 +16,7 @@ use super::super::relay::{flush, pass_eof, pump, Broken, Endpoint, Flow};
 use super::super::server::Ctx;
 use super::{Failure, Outcome, Session, Step};
 use crate::proxy::codec::Parsed;
-use crate::proxy::http::{HttpError, Status};
+use crate::proxy::http::Status;
 use std::io;
 use std::time::Instant;
 
@@ -63,7 +63,7 @@ enum Trouble {
     /// A socket broke; `Broken` says which end of this direction.
     Io(Broken, io::Error),
     /// The bytes break HTTP's framing.
-    Framing(HttpError),
+    Framing(BadChunk),
     /// The origin's answer is not a usable HTTP/1 response.
     Unusable(&'static str),
 }
