@@ -2,7 +2,6 @@
 //! deterministic nonces, `s` normalised to the lower half of the curve order (EIP-2),
 //! and the y-parity that lets anyone recover the signer's address from a 32-byte hash.
 
-use super::keys::KeyError;
 use super::Address;
 use k256::ecdsa::{RecoveryId, Signature as EcdsaSignature, SigningKey, VerifyingKey};
 use k256::elliptic_curve::scalar::IsHigh;
@@ -107,6 +106,18 @@ impl fmt::Debug for Signature {
     }
 }
 
+/// 32 bytes that are zero or not below the secp256k1 group order: no private key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidScalar;
+
+impl fmt::Display for InvalidScalar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not a valid secp256k1 private key (zero or not below the group order)")
+    }
+}
+
+impl std::error::Error for InvalidScalar {}
+
 /// A secp256k1 private key. The scalar is wiped from memory when the key is dropped
 /// (k256's `SigningKey` zeroizes on drop); `Debug` shows only the address.
 #[derive(Clone)]
@@ -118,8 +129,8 @@ pub struct PrivateKey {
 
 impl PrivateKey {
     /// Accepts any 32-byte big-endian scalar in `1..n` (n = the curve order).
-    pub fn from_bytes(b: &[u8; 32]) -> Result<PrivateKey, KeyError> {
-        let inner = SigningKey::from_bytes(b.into()).map_err(|_| KeyError::InvalidScalar)?;
+    pub fn from_bytes(b: &[u8; 32]) -> Result<PrivateKey, InvalidScalar> {
+        let inner = SigningKey::from_bytes(b.into()).map_err(|_| InvalidScalar)?;
         let address = address_of(inner.verifying_key());
         Ok(PrivateKey { inner, address })
     }

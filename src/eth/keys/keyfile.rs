@@ -36,7 +36,7 @@ pub(super) fn parse_hex_key(text: &[u8], path: &Path) -> Result<PrivateKey, KeyE
     let mut bytes: [u8; 32] = hex::decode_array(digits).map_err(|_| malformed())?;
     let key = PrivateKey::from_bytes(&bytes);
     wipe(&mut bytes);
-    key
+    Ok(key?)
 }
 
 /// Writes `key` as `0x` + 64 hex digits + newline to a new file with mode 0600.

@@ -12,7 +12,7 @@ pub mod keystore;
 
 pub use keyfile::write_key_file;
 
-use super::signer::{wipe, PrivateKey};
+use super::signer::{wipe, InvalidScalar, PrivateKey};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
@@ -53,6 +53,12 @@ pub enum KeyError {
     WrongPassword { path: PathBuf },
     /// The decrypted key's address differs from the keystore's `address` field.
     AddressMismatch { path: PathBuf },
+}
+
+impl From<InvalidScalar> for KeyError {
+    fn from(_: InvalidScalar) -> KeyError {
+        KeyError::InvalidScalar
+    }
 }
 
 impl fmt::Display for KeyError {
