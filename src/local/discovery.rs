@@ -117,24 +117,34 @@ impl Discovery {
     pub fn renew_credentials(&self) {
         let now = unix_now();
         let ttl = self.settings.credential_ttl.as_secs();
-        let mut table = self.table.lock();
-        let ids: Vec<(usize, Address)> = table
+        let due: Vec<(usize, Address)> = self
+            .table
+            .lock()
             .nodes()
             .iter()
             .filter(|n| n.login.is_none() || n.login_expires <= now + ttl / 4)
             .map(|n| (n.id, n.address))
             .collect();
-        for (id, address) in ids {
-            let expires = now + ttl;
-            let (username, password) = credential::sign(
-                &self.key,
-                self.chain_id,
-                self.contract,
-                NodeScope::One(address),
-                expires,
-            );
+        // Signed without the table's lock: the event loop takes it to pick a node for
+        // every new connection, and a signature costs it a measurable pause each.
+        let expires = now + ttl;
+        let signed: Vec<(usize, Address, Login)> = due
+            .into_iter()
+            .map(|(id, address)| {
+                let (username, password) = credential::sign(
+                    &self.key,
+                    self.chain_id,
+                    self.contract,
+                    NodeScope::One(address),
+                    expires,
+                );
+                (id, address, Login { username, password })
+            })
+            .collect();
+        let mut table = self.table.lock();
+        for (id, address, login) in signed {
             if let Some(n) = table.get_mut(id) {
-                n.login = Some(Arc::new(Login { username, password }));
+                n.login = Some(Arc::new(login));
                 n.login_expires = expires;
                 log::debug!("node {address}: credential signed, expires at {expires}");
             }
