@@ -36,10 +36,12 @@ test-rust: tools
 demo: tools build
 	bash scripts/demo.sh
 
-# The release binary, the systemd unit and the example config (scripts/install.sh).
+# The release binary, the systemd unit, the example config and the README (scripts/install.sh).
 PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc
-install: release
+# Needs no cargo: build as yourself (`make release`), then install as root.
+install:
+	@test -x target/release/aqueduct || { echo "make install: target/release/aqueduct is not built; run 'make release' first (as your user, not root)" >&2; exit 1; }
 	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" SYSCONFDIR="$(SYSCONFDIR)" bash scripts/install.sh target/release/aqueduct
 
 clean:

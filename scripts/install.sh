@@ -6,7 +6,8 @@
 # Environment: PREFIX (default /usr/local) for bin/ and lib/systemd/system/, SYSCONFDIR
 # (default /etc) for aqueduct/, DESTDIR (default empty) prepended to every path for
 # staged installs and packaging. The unit's paths are rewritten to PREFIX and SYSCONFDIR,
-# never to DESTDIR. `make install` builds the release binary and calls this.
+# never to DESTDIR. `make install` calls this with the binary `make release` built, so
+# the build runs as the user and only the install as root.
 set -euo pipefail
 
 die() { echo "install.sh: $*" >&2; exit 1; }
@@ -32,13 +33,16 @@ done
 bin_dir=$destdir$prefix/bin
 unit_dir=$destdir$prefix/lib/systemd/system
 conf_dir=$destdir$sysconfdir/aqueduct
+doc_dir=$destdir$prefix/share/doc/aqueduct
 
-install -d -m 755 "$bin_dir" "$unit_dir" "$conf_dir"
+install -d -m 755 "$bin_dir" "$unit_dir" "$conf_dir" "$doc_dir"
 install -m 755 "$binary" "$bin_dir/aqueduct"
+install -m 644 "$source_dir/README.md" "$doc_dir/README.md"
 
 unit=$(mktemp)
 trap 'rm -f "$unit"' EXIT
 sed -e "s|/usr/local/bin/aqueduct|$prefix/bin/aqueduct|g" \
+    -e "s|/usr/local/share/doc/aqueduct/|$prefix/share/doc/aqueduct/|g" \
     -e "s|/etc/aqueduct/|$sysconfdir/aqueduct/|g" \
     "$source_dir/packaging/aqueduct.service" > "$unit"
 install -m 644 "$unit" "$unit_dir/aqueduct.service"
@@ -48,6 +52,7 @@ echo "installed:"
 echo "  $bin_dir/aqueduct"
 echo "  $unit_dir/aqueduct.service"
 echo "  $conf_dir/aqueduct.toml.example"
+echo "  $doc_dir/README.md"
 if [ -z "$destdir" ]; then
     echo "next: write $sysconfdir/aqueduct/aqueduct.toml and node.key (see the comments at the"
     echo "top of the unit), then: systemctl daemon-reload && systemctl enable --now aqueduct"

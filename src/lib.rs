@@ -14,3 +14,4 @@ pub mod eth;
 pub mod local;
 pub mod node;
 pub mod proxy;
+pub mod systemd;

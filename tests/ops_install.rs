@@ -77,6 +77,11 @@ fn default_prefix_under_destdir() {
         "CapabilityBoundingSet=CAP_NET_BIND_SERVICE",
         "AmbientCapabilities=CAP_NET_BIND_SERVICE",
         "KillSignal=SIGTERM",
+        // What issue 17 adds.
+        "Type=notify",
+        "ProcSubset=pid",
+        "SystemCallFilter=~@resources",
+        "Documentation=file:///usr/local/share/doc/aqueduct/README.md",
     ] {
         assert!(
             unit.lines().any(|l| l == line),
@@ -85,6 +90,9 @@ fn default_prefix_under_destdir() {
     }
     // DESTDIR is for staging only: it never leaks into the unit.
     assert!(!unit.contains(stage.to_str().unwrap()), "{unit}");
+
+    let readme = stage.join("usr/local/share/doc/aqueduct/README.md");
+    assert_eq!(mode(&readme), 0o644);
 
     let example = stage.join("etc/aqueduct/aqueduct.toml.example");
     assert_eq!(mode(&example), 0o644);
@@ -108,6 +116,7 @@ fn prefix_and_sysconfdir_are_rewritten_into_the_unit() {
         "{unit}"
     );
     assert!(unit.contains("\nLoadCredential=node.key:/srv/conf/aqueduct/node.key\n"));
+    assert!(unit.contains("\nDocumentation=file:///opt/aqueduct/share/doc/aqueduct/README.md\n"));
     assert!(!unit.contains("/usr/local/bin") && !unit.contains("/etc/aqueduct/"));
 }
 
@@ -136,13 +145,76 @@ fn make_install_runs_the_script_with_prefix_and_destdir() {
         String::from_utf8_lossy(&out.stderr)
     );
     let plan = String::from_utf8_lossy(&out.stdout);
-    assert!(plan.contains("build --release"), "{plan}");
+    // Root need not have cargo: install only installs what `make release` built.
+    assert!(!plan.contains("cargo"), "{plan}");
     assert!(
         plan.contains(
             "DESTDIR=\"/tmp/stage\" PREFIX=\"/opt/x\" SYSCONFDIR=\"/etc\" bash scripts/install.sh target/release/aqueduct"
         ),
         "{plan}"
     );
+}
+
+#[test]
+fn make_install_without_a_release_build_says_what_to_run() {
+    // The Makefile run from a directory with no target/: as on a fresh clone.
+    let dir = TempDir::new("install-unbuilt");
+    let out = Command::new("make")
+        .args([
+            "-s",
+            "-f",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/Makefile"),
+            "-C",
+        ])
+        .arg(dir.path())
+        .args(["install", "DESTDIR=/nonexistent-stage"])
+        .output()
+        .expect("make");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("target/release/aqueduct is not built; run 'make release' first"),
+        "{err}"
+    );
+    assert!(!Path::new("/nonexistent-stage").exists());
+}
+
+#[test]
+fn the_node_tells_systemd_it_is_ready() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = TempDir::new("notify");
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let config = dir.path().join("node.toml");
+    let hosts = dir.path().join("hosts");
+    fs::write(&hosts, "127.0.0.1 localhost\n").unwrap();
+    fs::write(
+        &config,
+        format!(
+            "[node]\nlisten = [\"127.0.0.1:0\"]\n[auth]\nmode = \"none\"\n[dns]\nnameservers = [\"127.0.0.1:9\"]\nhosts_file = \"{}\"\nresolv_conf = \"{}\"\n",
+            hosts.display(),
+            dir.path().join("resolv.conf").display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aqueduct"))
+        .args(["node", "--config"])
+        .arg(&config)
+        .env("NOTIFY_SOCKET", &socket_path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let got = socket.recv(&mut buf);
+    let _ = child.kill();
+    let _ = child.wait();
+    let n = got.expect("READY=1 within 30 s");
+    assert_eq!(&buf[..n], b"READY=1");
 }
 
 #[test]

@@ -34,6 +34,8 @@ pub fn run(mut args: Args) -> CmdResult {
             Failure::new(format!("writing node.ready_file {}: {e}", file.display()))
         })?;
     }
+    // Listening and (in chain mode) attached: systemd may start what depends on us.
+    crate::systemd::notify_or_log("READY=1");
     // Start-up is over: from here on only the event loop's code needs to stay mapped.
     crate::code_pages::trim();
     server
