@@ -12,6 +12,7 @@ pub mod contract;
 pub mod credential;
 pub mod eth;
 pub mod local;
+pub mod logging;
 pub mod node;
 pub mod proxy;
 pub mod systemd;

@@ -277,6 +277,6 @@ fn without_any_node_the_client_gets_a_clear_failure() {
         "http://localhost:9/",
     ]);
     assert_eq!(http, 502);
-    let log = local.wait_log("outcome=no node", 2);
+    let log = local.wait_log("reason=\"no node", 2);
     assert!(log.contains("connection refused"), "{log}");
 }

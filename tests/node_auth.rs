@@ -144,7 +144,7 @@ fn membership_that_ends_closes_the_live_session_and_refuses_new_ones() {
         closed_by_peer(&mut ending),
         "the session of the ended membership closes"
     );
-    node.wait_log("outcome=account's access ended", 1);
+    node.wait_log("outcome=access_ended", 1);
     assert_eq!(round_trip(&mut staying, b"still here"), b"still here");
 
     let origin = Origin::start("127.0.0.1:0");
@@ -181,7 +181,7 @@ fn sessions_per_member_are_capped() {
     let url = format!("http://{}/", origin.addr);
     assert_eq!(http_status(&node, &(u.clone(), p.clone()), &url), 403);
     node.wait_log("auth.max_sessions_per_member", 1);
-    node.wait_log("outcome=too many sessions for this account", 2);
+    node.wait_log("outcome=too_many_sessions", 2);
     // Another member is not affected.
     net.subscribe(3, 1);
     assert_eq!(http_status(&node, &net.good(3), &url), 200);

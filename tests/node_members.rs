@@ -172,7 +172,7 @@ fn during_an_outage_a_known_member_is_served_until_their_access_ends() {
         closed_by_peer(&mut live),
         "the session ends with the membership"
     );
-    let log = node.wait_log("outcome=account's access ended", 1);
+    let log = node.wait_log("outcome=access_ended", 1);
     assert!(log.contains("access of"), "{log}");
 }
 

@@ -51,7 +51,7 @@ fn socks5_wrong_or_missing_credentials_are_refused() {
     let none = curl(&["--socks5", &proxy, &url]);
     assert!(!none.status.success());
     assert!(none.stdout.is_empty());
-    let log = node.wait_log("outcome=authentication failed", 3);
+    let log = node.wait_log("outcome=auth_failed", 3);
     assert!(!log.contains("nope"), "{log}");
 }
 

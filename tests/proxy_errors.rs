@@ -54,7 +54,7 @@ fn refused_target_is_reply_5_and_502() {
         &url,
     ]);
     assert_eq!(out.status.code(), Some(97), "curl: SOCKS5 connect failure");
-    node.wait_log("outcome=connection refused", 4);
+    node.wait_log("reason=\"connection refused\"", 4);
 }
 
 #[test]
@@ -71,7 +71,7 @@ fn unreachable_network_is_reply_3() {
         curl_status(&["-x", &proxy, "-U", "alice:s3cret:pw", "http://224.0.0.1/"]),
         502
     );
-    node.wait_log("outcome=network unreachable", 2);
+    node.wait_log("reason=\"network unreachable\"", 2);
 }
 
 #[test]
@@ -94,7 +94,7 @@ fn dns_failure_is_reply_4_and_502() {
         ]),
         502
     );
-    node.wait_log("outcome=dns:", 2);
+    node.wait_log("reason=\"dns:", 2);
 }
 
 #[test]
@@ -272,7 +272,7 @@ fn connect_timeout_is_reply_6_and_504() {
         curl_status(&["-x", &proxy, "-U", "alice:s3cret:pw", &url]),
         504
     );
-    node.wait_log("outcome=connect timeout", 2);
+    node.wait_log("reason=\"connect timeout\"", 2);
 }
 
 #[test]
@@ -281,5 +281,5 @@ fn socks_client_offering_only_no_auth_gets_no_acceptable_method() {
     let mut s = connect(node.addr());
     s.write_all(&[5, 1, 0]).unwrap();
     assert_eq!(read_to_end(&mut s), [5, 0xff], "method 0xFF, then close");
-    node.wait_log("outcome=authentication failed", 1);
+    node.wait_log("outcome=auth_failed", 1);
 }

@@ -229,7 +229,7 @@ fn reset_by_the_origin(relay: &str) {
         .read(&mut buf)
         .expect_err("the reset must be passed on, not a clean EOF");
     assert_eq!(err.kind(), ErrorKind::ConnectionReset);
-    node.wait_log("outcome=reset by upstream", 1);
+    node.wait_log("reason=\"reset by upstream\"", 1);
 }
 
 fn reset_by_the_client(relay: &str) {
@@ -252,5 +252,5 @@ fn reset_by_the_client(relay: &str) {
         .unwrap()
         .expect_err("the reset must be passed on, not a clean EOF");
     assert_eq!(err.kind(), ErrorKind::ConnectionReset);
-    node.wait_log("outcome=reset by client", 1);
+    node.wait_log("reason=\"reset by client\"", 1);
 }

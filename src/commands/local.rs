@@ -34,7 +34,12 @@ pub fn run(mut args: Args) -> CmdResult {
     let extra_nodes = args.values("node")?;
     let list = args.flag("list")?;
     args.finish()?;
-    init_logging(if list { "error" } else { "info" });
+    let level = if list {
+        log::LevelFilter::Error
+    } else {
+        log::LevelFilter::Info
+    };
+    crate::logging::init(crate::logging::LogSettings::default(), level);
 
     let cfg =
         config::load(config_path.as_deref(), listen.as_deref(), &extra_nodes).map_err(|e| {
@@ -85,11 +90,6 @@ pub fn run(mut args: Args) -> CmdResult {
     server
         .run()
         .map_err(|e| Failure::new(format!("event loop: {e}")))
-}
-
-fn init_logging(default: &str) {
-    let env = env_logger::Env::default().default_filter_or(default);
-    let _ = env_logger::Builder::from_env(env).try_init();
 }
 
 fn list_nodes(discovery: &Discovery, json: bool) -> CmdResult {

@@ -11,9 +11,9 @@ use std::path::Path;
 pub fn run(mut args: Args) -> CmdResult {
     let path = args.required("config")?;
     args.finish()?;
-    init_logging();
     let config =
         config::load(Path::new(&path)).map_err(|e| Failure::new(format!("{path}: {e}")))?;
+    crate::logging::init(config.log, log::LevelFilter::Info);
     let ready_file = config.node.ready_file.clone();
     let chain_mode = config.auth.mode == AuthMode::Chain;
     let full = chain_mode.then(|| config.clone());
@@ -41,18 +41,6 @@ pub fn run(mut args: Args) -> CmdResult {
     server
         .run()
         .map_err(|e| Failure::new(format!("event loop: {e}")))
-}
-
-/// `RUST_LOG` wins; otherwise info, which includes one line per finished session. The
-/// HTTP client's own debug lines (one per RPC call) stay out unless asked for by name.
-fn init_logging() {
-    let _ = env_logger::Builder::new()
-        .filter_level(log::LevelFilter::Info)
-        .filter_module("ureq", log::LevelFilter::Warn)
-        .filter_module("ureq_proto", log::LevelFilter::Warn)
-        .filter_module("rustls", log::LevelFilter::Warn)
-        .parse_env(env_logger::Env::default())
-        .try_init();
 }
 
 /// Written whole under a temporary name and renamed, so a reader never sees half of it.

@@ -4,6 +4,7 @@
 use std::fmt;
 
 pub mod chain;
+pub mod logging;
 pub mod relay;
 
 /// A config problem, naming the key (`section.key`) it is about.
@@ -67,6 +68,8 @@ pub struct RawConfig {
     pub chain: Option<chain::RawChain>,
     #[serde(default)]
     pub heartbeat: RawHeartbeat,
+    #[serde(default)]
+    pub log: logging::RawLog,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -161,6 +164,7 @@ pub struct Config {
     pub relay: relay::RelayConfig,
     pub chain: Option<chain::ChainConfig>,
     pub heartbeat: HeartbeatConfig,
+    pub log: crate::logging::LogSettings,
 }
 
 /// `[heartbeat]`: the node's `imOnline` transactions (mode "chain" only).
@@ -348,6 +352,7 @@ impl RawConfig {
         let dns = validate_dns(self.dns)?;
         let metrics = validate_metrics(self.metrics)?;
         let relay = self.relay.validate()?;
+        let log = self.log.validate()?;
         let chain = self.chain.map(chain::RawChain::validate).transpose()?;
         if auth.mode == AuthMode::Chain {
             validate_chain_mode(chain.as_ref())?;
@@ -368,6 +373,7 @@ impl RawConfig {
             heartbeat: HeartbeatConfig {
                 enabled: self.heartbeat.enabled.unwrap_or(true),
             },
+            log,
         })
     }
 }

@@ -6,7 +6,7 @@
 //! head, one response per connection, a deadline on every connection. A scraper can cost
 //! the loop a few kilobytes and a few microseconds, never a stall of the proxy sessions.
 
-use super::session::{Failure, Outcome};
+use super::outcome::{Outcome, OutcomeKind};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 use std::fmt::Write as _;
@@ -40,46 +40,6 @@ const SCRAPE_DEADLINE: Duration = Duration::from_secs(10);
 // What the loop counts
 // -------------------------------------------------------------------------------------
 
-/// How a session ended, as the `outcome` label of `aqueduct_sessions_total`.
-const OUTCOMES: [&str; 15] = [
-    "ok",
-    "client_gone",
-    "bad_handshake",
-    "auth_failed",
-    "too_many_sessions",
-    "access_ended",
-    "denied",
-    "dns_failed",
-    "connect_failed",
-    "handshake_timeout",
-    "idle_timeout",
-    "reset",
-    "shutdown",
-    "internal_error",
-    "bad_response",
-];
-
-fn outcome_index(outcome: &Outcome) -> usize {
-    match outcome {
-        Outcome::Ok => 0,
-        Outcome::ClientGone => 1,
-        Outcome::BadHandshake(_) => 2,
-        Outcome::AuthFailed => 3,
-        Outcome::TooManySessions => 4,
-        Outcome::AccessEnded => 5,
-        Outcome::Failed(Failure::Denied(_)) => 6,
-        Outcome::Failed(Failure::Dns(_)) => 7,
-        // `aqueduct local`: no node reachable, or the node could not reach the target.
-        Outcome::Failed(Failure::Connect(_) | Failure::Via(_)) => 8,
-        Outcome::HandshakeTimeout => 9,
-        Outcome::IdleTimeout => 10,
-        Outcome::Reset(_) => 11,
-        Outcome::Shutdown => 12,
-        Outcome::Stuck => 13,
-        Outcome::Failed(Failure::BadResponse(_)) => 14,
-    }
-}
-
 /// Why a client was refused, as the `reason` label of `aqueduct_auth_failures_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthFailure {
@@ -112,7 +72,7 @@ const LATENCY_BOUNDS: [f64; 13] = [
 /// The loop's own counters; plain integers, since only the loop thread touches them.
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
-    sessions: [u64; OUTCOMES.len()],
+    sessions: [u64; OutcomeKind::ALL.len()],
     bytes_up: u64,
     bytes_down: u64,
     auth_failures: [u64; AUTH_REASONS.len()],
@@ -126,7 +86,7 @@ pub(crate) struct Metrics {
 impl Metrics {
     /// A session ended: its outcome and the payload bytes it relayed each way.
     pub fn session_ended(&mut self, outcome: &Outcome, up: u64, down: u64) {
-        self.sessions[outcome_index(outcome)] += 1;
+        self.sessions[outcome.kind().index()] += 1;
         self.bytes_up = self.bytes_up.wrapping_add(up);
         self.bytes_down = self.bytes_down.wrapping_add(down);
     }
@@ -165,7 +125,8 @@ impl Metrics {
             "counter",
             "Sessions finished, by how they ended.",
         );
-        for (label, n) in OUTCOMES.iter().zip(self.sessions) {
+        for (kind, n) in OutcomeKind::ALL.iter().zip(self.sessions) {
+            let label = kind.label();
             let _ = writeln!(out, "aqueduct_sessions_total{{outcome=\"{label}\"}} {n}");
         }
         family(
@@ -543,6 +504,7 @@ fn response(status: &str, content_type: &str, body: &str) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::proxy::dns::DnsError;
+    use crate::proxy::outcome::{Failure, Side};
 
     fn sample(text: &str, series: &str) -> Option<f64> {
         text.lines()
@@ -584,7 +546,7 @@ mod tests {
         m.session_ended(&Outcome::Ok, 100, 1000);
         m.session_ended(&Outcome::Failed(Failure::Denied("x".into())), 0, 0);
         m.session_ended(&Outcome::Failed(Failure::Dns(DnsError::NxDomain)), 0, 0);
-        m.session_ended(&Outcome::Reset("client"), 5, 7);
+        m.session_ended(&Outcome::Reset(Side::Client), 5, 7);
         m.auth_failed(AuthFailure::Rejected);
         m.auth_failed(AuthFailure::Rejected);
         m.auth_failed(AuthFailure::NoCredentials);

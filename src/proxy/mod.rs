@@ -21,6 +21,7 @@ pub mod http_body;
 pub mod http_response;
 mod io;
 pub mod metrics;
+pub mod outcome;
 pub mod policy;
 mod pool;
 mod relay;

@@ -4,6 +4,7 @@
 
 use super::buffer::Buffer;
 use super::io::IoOutcome;
+use super::outcome::Side;
 use super::pool::Pool;
 use super::splice::Pipe;
 use mio::net::TcpStream;
@@ -105,11 +106,11 @@ pub enum Broken {
 }
 
 impl Broken {
-    /// `client_to_upstream`: the direction the error happened in.
-    pub fn name(self, client_to_upstream: bool) -> &'static str {
+    /// Which end of the session broke, given the direction the error happened in.
+    pub fn side(self, client_to_upstream: bool) -> Side {
         match (self, client_to_upstream) {
-            (Broken::Source, true) | (Broken::Destination, false) => "client",
-            (Broken::Source, false) | (Broken::Destination, true) => "upstream",
+            (Broken::Source, true) | (Broken::Destination, false) => Side::Client,
+            (Broken::Source, false) | (Broken::Destination, true) => Side::Upstream,
         }
     }
 }

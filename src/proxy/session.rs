@@ -11,12 +11,14 @@ use super::http::{self, RequestKind, Status};
 use super::http_body::Body;
 use super::io::{ConnectError, IoOutcome};
 use super::metrics::AuthFailure;
+use super::outcome::Side;
+pub use super::outcome::{Failure, Outcome, OutcomeKind};
 use super::pool::Pool;
 use super::relay::{pump, Endpoint, Flow};
 use super::server::Ctx;
 use super::sockopt::{self, abort_on_close};
 use super::socks5::{self, Command, Method, Reply};
-use super::upstream::{Via, ViaFailure, ViaStep};
+use super::upstream::{Via, ViaStep};
 use forward::Forward;
 use mio::event::Event;
 use mio::net::TcpStream;
@@ -161,99 +163,6 @@ impl Stage {
             Stage::ViaNode(..) => "via-node",
             Stage::Relay => "relay",
             Stage::Closing => "closing",
-        }
-    }
-}
-
-/// Why a tunnel could not be opened.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
-    Connect(ConnectError),
-    Dns(DnsError),
-    /// The policy refused every address; the text names the rule.
-    Denied(String),
-    /// Through upstream nodes: none reachable, or the node could not reach the target.
-    Via(ViaFailure),
-    /// A forwarded request's origin answered with something that is not an HTTP/1 response.
-    BadResponse(&'static str),
-}
-
-impl Failure {
-    fn socks_reply(&self) -> Reply {
-        match self {
-            Failure::Connect(ConnectError::Refused) => Reply::ConnectionRefused,
-            Failure::Connect(ConnectError::NetworkUnreachable) => Reply::NetworkUnreachable,
-            Failure::Connect(ConnectError::HostUnreachable) => Reply::HostUnreachable,
-            Failure::Connect(ConnectError::TimedOut) => Reply::TtlExpired,
-            Failure::Connect(ConnectError::Other) => Reply::GeneralFailure,
-            Failure::Dns(_) => Reply::HostUnreachable,
-            Failure::Denied(_) => Reply::NotAllowed,
-            Failure::Via(f) => f.socks_reply(),
-            Failure::BadResponse(_) => Reply::GeneralFailure,
-        }
-    }
-
-    fn http_status(&self) -> Status {
-        match self {
-            Failure::Denied(_) => Status::Forbidden,
-            Failure::Via(f) if f.not_allowed() => Status::Forbidden,
-            Failure::Via(f) if f.timed_out() => Status::GatewayTimeout,
-            Failure::Via(_) => Status::BadGateway,
-            Failure::Connect(ConnectError::TimedOut) | Failure::Dns(DnsError::Timeout) => {
-                Status::GatewayTimeout
-            }
-            Failure::Connect(_) | Failure::Dns(_) | Failure::BadResponse(_) => Status::BadGateway,
-        }
-    }
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Failure::Connect(e) => f.write_str(e.as_str()),
-            Failure::Dns(e) => write!(f, "dns: {e}"),
-            Failure::Denied(rule) => write!(f, "denied by policy: {rule}"),
-            Failure::Via(e) => write!(f, "{e}"),
-            Failure::BadResponse(why) => f.write_str(why),
-        }
-    }
-}
-
-/// How a session ended, for its log line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Still open (or a tunnel both sides closed cleanly).
-    Ok,
-    ClientGone,
-    BadHandshake(&'static str),
-    AuthFailed,
-    /// The account already holds as many sessions as the authenticator allows.
-    TooManySessions,
-    /// The account's access ended while the session was open.
-    AccessEnded,
-    Failed(Failure),
-    HandshakeTimeout,
-    IdleTimeout,
-    Reset(&'static str),
-    Shutdown,
-    Stuck,
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Outcome::Ok => f.write_str("ok"),
-            Outcome::ClientGone => f.write_str("client left during handshake"),
-            Outcome::BadHandshake(why) => write!(f, "bad handshake: {why}"),
-            Outcome::AuthFailed => f.write_str("authentication failed"),
-            Outcome::TooManySessions => f.write_str("too many sessions for this account"),
-            Outcome::AccessEnded => f.write_str("account's access ended"),
-            Outcome::Failed(failure) => write!(f, "{failure}"),
-            Outcome::HandshakeTimeout => f.write_str("handshake timeout"),
-            Outcome::IdleTimeout => f.write_str("idle timeout"),
-            Outcome::Reset(side) => write!(f, "reset by {side}"),
-            Outcome::Shutdown => f.write_str("node shutting down"),
-            Outcome::Stuck => f.write_str("internal error (session stuck)"),
         }
     }
 }
@@ -570,7 +479,7 @@ impl Session {
             Err(e) => {
                 log::debug!("session {}: HTTP request: {e}", self.client_addr);
                 self.outcome = Outcome::BadHandshake("unusable HTTP request");
-                return self.reply_http(Status::BadRequest, ctx.now);
+                return self.reply_http(e.status(), ctx.now);
             }
         };
         let proto = match head.kind {
@@ -999,7 +908,7 @@ impl Session {
                 Ok(changed) => progressed |= changed,
                 Err((side, e)) => {
                     log::debug!("session {}: relay: {e}", self.client_addr);
-                    self.outcome = Outcome::Reset(side.name(client_to_upstream));
+                    self.outcome = Outcome::Reset(side.side(client_to_upstream));
                     return Step::Close;
                 }
             }
@@ -1117,6 +1026,15 @@ impl Session {
 
     /// Releases everything the session holds elsewhere and logs its one line.
     pub fn finish(mut self, ctx: &mut Ctx<'_>) {
+        // Logged in, then gone before asking for a destination: what `aqueduct local`'s
+        // probes do to measure a node. Counted as probes, not as clients that failed.
+        if self.outcome == Outcome::ClientGone
+            && matches!(self.stage, Stage::SocksRequest)
+            && self.account.is_some()
+            && self.up.is_empty()
+        {
+            self.outcome = Outcome::Probe;
+        }
         match self.stage {
             Stage::Resolving(_) => ctx.resolver.cancel(ctx.key),
             Stage::AuthPending(_) => ctx.auth.cancel(ctx.ticket),
@@ -1134,8 +1052,8 @@ impl Session {
         }
         // Pass a reset on, so the other side does not mistake it for a clean end.
         match (&self.outcome, self.upstream.as_ref()) {
-            (Outcome::Reset("upstream"), _) => abort_on_close(&self.client.sock),
-            (Outcome::Reset("client"), Some(upstream)) => abort_on_close(&upstream.sock),
+            (Outcome::Reset(Side::Upstream), _) => abort_on_close(&self.client.sock),
+            (Outcome::Reset(Side::Client), Some(upstream)) => abort_on_close(&upstream.sock),
             _ => {}
         }
         // No deregister: closing a descriptor nobody else holds takes it out of the epoll
@@ -1145,17 +1063,37 @@ impl Session {
             .session_ended(&self.outcome, self.up_flow.bytes, down);
         let target = OrDash(self.target.as_ref());
         let via = OrDash(self.connected_to.as_ref());
-        log::info!(
-            "session client={} account={} target={} via={} up={} down={} duration={:.3}s outcome={}",
-            self.client_addr,
-            self.account.as_ref().map_or("-", |a| a.name()),
-            target,
-            via,
-            self.up_flow.bytes,
-            down,
-            ctx.now.saturating_duration_since(self.started).as_secs_f64(),
-            self.outcome
+        // One access log record per session: fields, not a sentence (see src/logging.rs).
+        let kind = self.outcome.kind();
+        let level = if kind == OutcomeKind::Probe {
+            log::Level::Debug // a member's `aqueduct local` measuring us, every minute
+        } else {
+            log::Level::Info
+        };
+        let duration = Seconds(ctx.now.saturating_duration_since(self.started));
+        log::log!(
+            target: "aqueduct::access",
+            level,
+            client:% = self.client_addr,
+            account = self.account.as_ref().map_or("-", |a| a.name()),
+            target:% = target,
+            via:% = via,
+            up = self.up_flow.bytes,
+            down = down,
+            duration:% = duration,
+            outcome = kind.label(),
+            reason:% = self.outcome;
+            "session"
         );
+    }
+}
+
+/// A duration as seconds with millisecond precision, the unit of the access log.
+struct Seconds(Duration);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.3}s", self.0.as_secs_f64())
     }
 }
 

@@ -136,7 +136,7 @@ impl Session {
         match trouble {
             Trouble::Io(side, e) => {
                 log::debug!("session {}: relay: {e}", self.client_addr);
-                self.outcome = Outcome::Reset(side.name(client_to_upstream));
+                self.outcome = Outcome::Reset(side.side(client_to_upstream));
                 Step::Close
             }
             Trouble::Framing(e) if client_to_upstream => {

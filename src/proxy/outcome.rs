@@ -1,0 +1,247 @@
+//! How a session ended and why a tunnel could not be opened: the values the session
+//! produces, the metrics count and the access log names. Each outcome has one kind, whose
+//! snake_case label is both the `outcome` label of `aqueduct_sessions_total` and the
+//! `outcome=` field of the access log; the sentence (`Display`) goes beside it.
+
+use super::dns::DnsError;
+use super::http::Status;
+use super::io::ConnectError;
+use super::socks5::Reply;
+use super::upstream::ViaFailure;
+use std::fmt;
+
+/// One end of a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Upstream,
+}
+
+impl Side {
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Client => "client",
+            Side::Upstream => "upstream",
+        }
+    }
+}
+
+/// Why a tunnel could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    Connect(ConnectError),
+    Dns(DnsError),
+    /// The policy refused every address; the text names the rule.
+    Denied(String),
+    /// Through upstream nodes: none reachable, or the node could not reach the target.
+    Via(ViaFailure),
+    /// A forwarded request's origin answered with something that is not an HTTP/1 response.
+    BadResponse(&'static str),
+}
+
+impl Failure {
+    pub fn socks_reply(&self) -> Reply {
+        match self {
+            Failure::Connect(ConnectError::Refused) => Reply::ConnectionRefused,
+            Failure::Connect(ConnectError::NetworkUnreachable) => Reply::NetworkUnreachable,
+            Failure::Connect(ConnectError::HostUnreachable) => Reply::HostUnreachable,
+            Failure::Connect(ConnectError::TimedOut) => Reply::TtlExpired,
+            Failure::Connect(ConnectError::Other) => Reply::GeneralFailure,
+            Failure::Dns(_) => Reply::HostUnreachable,
+            Failure::Denied(_) => Reply::NotAllowed,
+            Failure::Via(f) => f.socks_reply(),
+            Failure::BadResponse(_) => Reply::GeneralFailure,
+        }
+    }
+
+    pub fn http_status(&self) -> Status {
+        match self {
+            Failure::Denied(_) => Status::Forbidden,
+            Failure::Via(f) if f.not_allowed() => Status::Forbidden,
+            Failure::Via(f) if f.timed_out() => Status::GatewayTimeout,
+            Failure::Via(_) => Status::BadGateway,
+            Failure::Connect(ConnectError::TimedOut) | Failure::Dns(DnsError::Timeout) => {
+                Status::GatewayTimeout
+            }
+            Failure::Connect(_) | Failure::Dns(_) | Failure::BadResponse(_) => Status::BadGateway,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Connect(e) => f.write_str(e.as_str()),
+            Failure::Dns(e) => write!(f, "dns: {e}"),
+            Failure::Denied(rule) => write!(f, "denied by policy: {rule}"),
+            Failure::Via(e) => write!(f, "{e}"),
+            Failure::BadResponse(why) => f.write_str(why),
+        }
+    }
+}
+
+/// How a session ended, for its log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Still open (or a tunnel both sides closed cleanly).
+    Ok,
+    ClientGone,
+    BadHandshake(&'static str),
+    AuthFailed,
+    /// The account already holds as many sessions as the authenticator allows.
+    TooManySessions,
+    /// The account's access ended while the session was open.
+    AccessEnded,
+    Failed(Failure),
+    HandshakeTimeout,
+    IdleTimeout,
+    /// A socket broke mid-tunnel (a reset, a broken pipe) on this side.
+    Reset(Side),
+    Shutdown,
+    Stuck,
+    /// A member's `aqueduct local` measuring the node: it logged in and hung up without
+    /// asking for a destination. Not a failure.
+    Probe,
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Ok => f.write_str("ok"),
+            Outcome::ClientGone => f.write_str("client left during handshake"),
+            Outcome::BadHandshake(why) => write!(f, "bad handshake: {why}"),
+            Outcome::AuthFailed => f.write_str("authentication failed"),
+            Outcome::TooManySessions => f.write_str("too many sessions for this account"),
+            Outcome::AccessEnded => f.write_str("account's access ended"),
+            Outcome::Failed(failure) => write!(f, "{failure}"),
+            Outcome::HandshakeTimeout => f.write_str("handshake timeout"),
+            Outcome::IdleTimeout => f.write_str("idle timeout"),
+            Outcome::Reset(side) => write!(f, "reset by {}", side.name()),
+            Outcome::Shutdown => f.write_str("node shutting down"),
+            Outcome::Stuck => f.write_str("internal error (session stuck)"),
+            Outcome::Probe => f.write_str("probe: logged in and left"),
+        }
+    }
+}
+
+/// What an outcome counts as, in metrics and the access log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutcomeKind {
+    Ok,
+    ClientGone,
+    BadHandshake,
+    AuthFailed,
+    TooManySessions,
+    AccessEnded,
+    Denied,
+    DnsFailed,
+    ConnectFailed,
+    HandshakeTimeout,
+    IdleTimeout,
+    Reset,
+    Shutdown,
+    InternalError,
+    BadResponse,
+    Probe,
+}
+
+impl OutcomeKind {
+    /// Every kind, in the order `/metrics` lists them.
+    pub const ALL: [OutcomeKind; 16] = [
+        OutcomeKind::Ok,
+        OutcomeKind::ClientGone,
+        OutcomeKind::BadHandshake,
+        OutcomeKind::AuthFailed,
+        OutcomeKind::TooManySessions,
+        OutcomeKind::AccessEnded,
+        OutcomeKind::Denied,
+        OutcomeKind::DnsFailed,
+        OutcomeKind::ConnectFailed,
+        OutcomeKind::HandshakeTimeout,
+        OutcomeKind::IdleTimeout,
+        OutcomeKind::Reset,
+        OutcomeKind::Shutdown,
+        OutcomeKind::InternalError,
+        OutcomeKind::BadResponse,
+        OutcomeKind::Probe,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            OutcomeKind::Ok => "ok",
+            OutcomeKind::ClientGone => "client_gone",
+            OutcomeKind::BadHandshake => "bad_handshake",
+            OutcomeKind::AuthFailed => "auth_failed",
+            OutcomeKind::TooManySessions => "too_many_sessions",
+            OutcomeKind::AccessEnded => "access_ended",
+            OutcomeKind::Denied => "denied",
+            OutcomeKind::DnsFailed => "dns_failed",
+            OutcomeKind::ConnectFailed => "connect_failed",
+            OutcomeKind::HandshakeTimeout => "handshake_timeout",
+            OutcomeKind::IdleTimeout => "idle_timeout",
+            OutcomeKind::Reset => "reset",
+            OutcomeKind::Shutdown => "shutdown",
+            OutcomeKind::InternalError => "internal_error",
+            OutcomeKind::BadResponse => "bad_response",
+            OutcomeKind::Probe => "probe",
+        }
+    }
+
+    /// Where this kind sits in [`OutcomeKind::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl Outcome {
+    pub fn kind(&self) -> OutcomeKind {
+        match self {
+            Outcome::Ok => OutcomeKind::Ok,
+            Outcome::ClientGone => OutcomeKind::ClientGone,
+            Outcome::BadHandshake(_) => OutcomeKind::BadHandshake,
+            Outcome::AuthFailed => OutcomeKind::AuthFailed,
+            Outcome::TooManySessions => OutcomeKind::TooManySessions,
+            Outcome::AccessEnded => OutcomeKind::AccessEnded,
+            Outcome::Failed(Failure::Denied(_)) => OutcomeKind::Denied,
+            Outcome::Failed(Failure::Dns(_)) => OutcomeKind::DnsFailed,
+            // `aqueduct local`: no node reachable, or the node could not reach the target.
+            Outcome::Failed(Failure::Connect(_) | Failure::Via(_)) => OutcomeKind::ConnectFailed,
+            Outcome::Failed(Failure::BadResponse(_)) => OutcomeKind::BadResponse,
+            Outcome::HandshakeTimeout => OutcomeKind::HandshakeTimeout,
+            Outcome::IdleTimeout => OutcomeKind::IdleTimeout,
+            Outcome::Reset(_) => OutcomeKind::Reset,
+            Outcome::Shutdown => OutcomeKind::Shutdown,
+            Outcome::Stuck => OutcomeKind::InternalError,
+            Outcome::Probe => OutcomeKind::Probe,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_listed_in_index_order_with_distinct_snake_case_labels() {
+        for (i, kind) in OutcomeKind::ALL.iter().enumerate() {
+            assert_eq!(kind.index(), i);
+            let label = kind.label();
+            assert!(
+                label.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{label}"
+            );
+            assert_eq!(
+                OutcomeKind::ALL
+                    .iter()
+                    .filter(|k| k.label() == label)
+                    .count(),
+                1
+            );
+        }
+        assert_eq!(
+            Outcome::Reset(Side::Upstream).to_string(),
+            "reset by upstream"
+        );
+        assert_eq!(Outcome::Reset(Side::Client).kind().label(), "reset");
+    }
+}
