@@ -127,12 +127,32 @@ fn raw(addr: SocketAddr, request: &[u8]) -> String {
 }
 
 #[test]
-fn only_get_metrics_is_served_and_requests_are_bounded() {
+fn only_get_and_head_are_served_and_requests_are_bounded() {
     let (_node, url) = node_with_metrics();
     let addr = socket_of(&url);
     let base = url.trim_end_matches("/metrics");
-    assert_eq!(curl_status(&[&format!("{base}/")]), 404);
+    // `/` points a person at /metrics.
+    let index = curl_ok(&[&format!("{base}/")]);
+    assert!(index.contains("/metrics"), "{index}");
     assert_eq!(curl_status(&[&format!("{base}/metrics/x")]), 404);
+    // HEAD: the head GET would get, with its length, and no body.
+    let head = raw(addr, b"HEAD /metrics HTTP/1.1\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(head.ends_with("\r\n\r\n"), "no body after the head: {head}");
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("Content-Length");
+    assert!(length > 100);
+    let metrics = curl_ok(&[&url]);
+    assert!(
+        metrics.contains(&format!(
+            "aqueduct_build_info{{version=\"{}\"}} 1\n",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{metrics}"
+    );
     assert_eq!(curl_status(&["-X", "POST", &url]), 405);
     assert!(raw(addr, b"HELLO\r\n\r\n").starts_with("HTTP/1.1 400 "));
     // A head that never ends within the bound gets 431, not an endless read.

@@ -114,6 +114,17 @@ impl Metrics {
         let mut out = String::with_capacity(4096);
         family(
             &mut out,
+            "aqueduct_build_info",
+            "gauge",
+            "The running build: always 1, its version in the label.",
+        );
+        let _ = writeln!(
+            out,
+            "aqueduct_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+        family(
+            &mut out,
             "aqueduct_sessions_open",
             "gauge",
             "Client connections open now, in any stage.",
@@ -278,6 +289,8 @@ pub(crate) struct Endpoint {
 #[derive(Debug, PartialEq, Eq)]
 enum Route {
     Metrics,
+    /// `/`: a pointer to `/metrics`, for a person who opens the address in a browser.
+    Index,
     NotFound,
     MethodNotAllowed,
     BadRequest,
@@ -413,20 +426,34 @@ impl Scrape {
                 }
             }
             self.response = if head_complete(&self.request) {
-                match route(&self.request) {
+                let (route, head_only) = route(&self.request);
+                let mut reply = match route {
                     Route::Metrics => response(
                         "200 OK",
                         "text/plain; version=0.0.4; charset=utf-8",
                         &render(),
                     ),
+                    Route::Index => response(
+                        "200 OK",
+                        "text/plain; charset=utf-8",
+                        "aqueduct node: Prometheus metrics are at /metrics\n",
+                    ),
                     Route::NotFound => {
                         response("404 Not Found", "text/plain", "not found; try /metrics\n")
                     }
-                    Route::MethodNotAllowed => {
-                        response("405 Method Not Allowed", "text/plain", "only GET\n")
-                    }
+                    Route::MethodNotAllowed => response(
+                        "405 Method Not Allowed",
+                        "text/plain",
+                        "only GET and HEAD\n",
+                    ),
                     Route::BadRequest => response("400 Bad Request", "text/plain", "bad request\n"),
+                };
+                if head_only {
+                    // HEAD: the same head, Content-Length included, and no body.
+                    let end = reply.windows(4).position(|w| w == b"\r\n\r\n");
+                    reply.truncate(end.map_or(reply.len(), |i| i + 4));
                 }
+                reply
             } else {
                 response(
                     "431 Request Header Fields Too Large",
@@ -471,25 +498,29 @@ fn head_complete(buf: &[u8]) -> bool {
     buf.windows(4).any(|w| w == b"\r\n\r\n") || buf.windows(2).any(|w| w == b"\n\n")
 }
 
-/// Routes on the request line only; headers are not needed to answer.
-fn route(head: &[u8]) -> Route {
+/// Routes on the request line only; headers are not needed to answer. The flag says the
+/// request was HEAD.
+fn route(head: &[u8]) -> (Route, bool) {
     let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let mut parts = line.split(|&b| b == b' ');
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Route::BadRequest;
+        return (Route::BadRequest, false);
     };
     if !version.starts_with(b"HTTP/1.") {
-        return Route::BadRequest;
+        return (Route::BadRequest, false);
     }
+    let head_only = method == b"HEAD";
     let path = target.split(|&b| b == b'?').next().unwrap_or_default();
-    match (method, path) {
-        (b"GET", b"/metrics") => Route::Metrics,
-        (b"GET", _) => Route::NotFound,
+    let route = match (method, path) {
+        (b"GET" | b"HEAD", b"/metrics") => Route::Metrics,
+        (b"GET" | b"HEAD", b"/") => Route::Index,
+        (b"GET" | b"HEAD", _) => Route::NotFound,
         _ => Route::MethodNotAllowed,
-    }
+    };
+    (route, head_only)
 }
 
 fn response(status: &str, content_type: &str, body: &str) -> Vec<u8> {
@@ -619,18 +650,33 @@ mod tests {
 
     #[test]
     fn routes_on_the_request_line() {
-        let cases: [(&[u8], Route); 8] = [
-            (b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", Route::Metrics),
-            (b"GET /metrics?x=1 HTTP/1.0\r\n\r\n", Route::Metrics),
-            (b"GET /metrics HTTP/1.1\n\n", Route::Metrics),
-            (b"GET / HTTP/1.1\r\n\r\n", Route::NotFound),
-            (b"GET /metricsx HTTP/1.1\r\n\r\n", Route::NotFound),
-            (b"POST /metrics HTTP/1.1\r\n\r\n", Route::MethodNotAllowed),
-            (b"GET /metrics SPDY/3\r\n\r\n", Route::BadRequest),
-            (b"\r\n\r\n", Route::BadRequest),
+        let cases: [(&[u8], Route, bool); 10] = [
+            (
+                b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+                Route::Metrics,
+                false,
+            ),
+            (b"GET /metrics?x=1 HTTP/1.0\r\n\r\n", Route::Metrics, false),
+            (b"GET /metrics HTTP/1.1\n\n", Route::Metrics, false),
+            (b"HEAD /metrics HTTP/1.1\r\n\r\n", Route::Metrics, true),
+            (b"GET / HTTP/1.1\r\n\r\n", Route::Index, false),
+            (b"HEAD / HTTP/1.1\r\n\r\n", Route::Index, true),
+            (b"GET /metricsx HTTP/1.1\r\n\r\n", Route::NotFound, false),
+            (
+                b"POST /metrics HTTP/1.1\r\n\r\n",
+                Route::MethodNotAllowed,
+                false,
+            ),
+            (b"GET /metrics SPDY/3\r\n\r\n", Route::BadRequest, false),
+            (b"\r\n\r\n", Route::BadRequest, false),
         ];
-        for (head, want) in cases {
-            assert_eq!(route(head), want, "{:?}", String::from_utf8_lossy(head));
+        for (head, want, head_only) in cases {
+            assert_eq!(
+                route(head),
+                (want, head_only),
+                "{:?}",
+                String::from_utf8_lossy(head)
+            );
         }
         assert!(!head_complete(b"GET /metrics HTTP/1.1\r\n"));
         assert!(head_complete(b"GET /metrics HTTP/1.1\r\n\r\n"));
