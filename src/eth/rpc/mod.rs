@@ -6,7 +6,6 @@
 //! backoff, trying every configured URL in turn before sleeping. A JSON-RPC error is
 //! not retried: it comes back with the node's message and, when it carries revert data,
 //! the contract's custom error decoded by the client's [`RevertDecoder`].
-
 //!
 //! - `transport`: the client, its config and errors, failover and retries;
 //! - `wire`: request and answer types and their JSON forms;
