@@ -14,5 +14,6 @@ pub mod eth;
 pub mod local;
 pub mod logging;
 pub mod node;
+pub mod os_random;
 pub mod proxy;
 pub mod systemd;

@@ -6,7 +6,7 @@ use super::Address;
 use k256::ecdsa::{RecoveryId, Signature as EcdsaSignature, SigningKey, VerifyingKey};
 use k256::elliptic_curve::scalar::IsHigh;
 use std::fmt;
-use std::io::{self, Read};
+use std::io;
 
 /// A recoverable signature. `y_parity` is the parity of the y coordinate of the nonce
 /// point R after low-s normalisation, which is what both `v` encodings are built from.
@@ -154,7 +154,7 @@ impl PrivateKey {
         // so a broken RNG that returns constant invalid bytes cannot spin forever.
         for _ in 0..64 {
             let mut buf = [0u8; 32];
-            os_random(&mut buf)?;
+            crate::os_random::fill(&mut buf)?;
             let key = PrivateKey::from_bytes(&buf);
             wipe(&mut buf);
             if let Ok(key) = key {
@@ -232,39 +232,6 @@ fn address_of(key: &VerifyingKey) -> Address {
 pub(crate) fn wipe(buf: &mut [u8]) {
     use k256::elliptic_curve::zeroize::Zeroize;
     buf.zeroize();
-}
-
-/// Fills `buf` from the kernel's CSPRNG.
-fn os_random(buf: &mut [u8]) -> io::Result<()> {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        let mut filled = 0;
-        while filled < buf.len() {
-            let rest = &mut buf[filled..];
-            // SAFETY: the pointer and length describe the writable tail of `buf`.
-            let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
-            if n > 0 {
-                filled += n as usize;
-                continue;
-            }
-            let err = io::Error::last_os_error();
-            match err.raw_os_error() {
-                Some(libc::EINTR) => continue,
-                // Kernels before 3.17 lack the syscall.
-                Some(libc::ENOSYS) => return urandom(buf),
-                _ => return Err(err),
-            }
-        }
-        Ok(())
-    }
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    {
-        urandom(buf)
-    }
-}
-
-fn urandom(buf: &mut [u8]) -> io::Result<()> {
-    std::fs::File::open("/dev/urandom")?.read_exact(buf)
 }
 
 #[cfg(test)]

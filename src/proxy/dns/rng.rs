@@ -1,9 +1,9 @@
 //! Unpredictable DNS query IDs, so an off-path attacker cannot guess them (RFC 5452 §9.2).
 //!
-//! Bytes come straight from the kernel (`getrandom(2)`, or `/dev/urandom` where that is not
-//! available), read 256 at a time so a query costs no system call most of the time.
+//! Bytes come straight from the kernel ([`crate::os_random`]), read 256 at a time so a
+//! query costs no system call most of the time.
 
-use std::io::{self, Read};
+use std::io;
 
 const POOL: usize = 256;
 
@@ -38,29 +38,10 @@ impl Random {
     }
 
     fn refill(&mut self) -> io::Result<()> {
-        fill(&mut self.pool)?;
+        crate::os_random::fill(&mut self.pool)?;
         self.used = 0;
         Ok(())
     }
-}
-
-fn fill(buf: &mut [u8]) -> io::Result<()> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        let rest = buf.get_mut(filled..).unwrap_or(&mut []);
-        // SAFETY: the pointer and length describe `rest`, a live mutable slice.
-        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
-        if n < 0 {
-            let err = io::Error::last_os_error();
-            match err.raw_os_error() {
-                Some(libc::EINTR) => continue,
-                Some(libc::ENOSYS) => return std::fs::File::open("/dev/urandom")?.read_exact(rest),
-                _ => return Err(err),
-            }
-        }
-        filled += n as usize;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
