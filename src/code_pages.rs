@@ -11,14 +11,12 @@
 /// Drops the mappings of read-only code and data pages and turns fault-around off for
 /// them. Best effort: any failure only leaves the mappings as they were.
 pub fn trim() {
-    #[cfg(target_os = "linux")]
     // SAFETY: dl_iterate_phdr calls `each_object` synchronously with valid pointers.
     unsafe {
         libc::dl_iterate_phdr(Some(each_object), std::ptr::null_mut());
     }
 }
 
-#[cfg(target_os = "linux")]
 unsafe extern "C" fn each_object(
     info: *mut libc::dl_phdr_info,
     _size: libc::size_t,
@@ -67,7 +65,7 @@ unsafe extern "C" fn each_object(
     0
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
 mod tests {
     use super::*;
 

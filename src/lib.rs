@@ -4,6 +4,11 @@
 //! - [`eth`]: keys, signed transactions, ABI and JSON-RPC, used by the chain thread and the CLI.
 //! - [`commands`]: one module per `aqueduct` subcommand; [`cli`] parses arguments and dispatches.
 
+// Linux only: epoll (through mio), splice(2), getrandom(2), SO_* and TCP_* options, the
+// dynamic loader's program headers. Other systems are refused here rather than half-built.
+#[cfg(not(target_os = "linux"))]
+compile_error!("Aqueduct runs on Linux only");
+
 pub mod cli;
 pub mod code_pages;
 pub mod commands;

@@ -70,7 +70,6 @@ mod tests {
     }
 
     #[test]
-    #[cfg(target_os = "linux")]
     fn accepted_connections_inherit_nodelay_from_the_listener() {
         // NODELAY_INHERITED stands on this.
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -1,4 +1,4 @@
-//! Zero-copy relay on Linux: bytes move socket → pipe → socket with splice(2) and never
+//! Zero-copy relay: bytes move socket → pipe → socket with splice(2) and never
 //! enter userspace. A [`Pipe`] knows how many bytes it holds, so the relay can count
 //! them as buffered (backpressure) and tell "pipe full" from "socket drained".
 
@@ -19,7 +19,6 @@ pub struct Pipe {
 impl Pipe {
     /// A non-blocking pipe of (about) `bytes` capacity. The kernel may grant less than
     /// asked (per-user pipe limits); the capacity it reports is what counts.
-    #[cfg(target_os = "linux")]
     pub fn new(bytes: usize) -> io::Result<Pipe> {
         let mut fds = [0 as RawFd; 2];
         // SAFETY: pipe2 writes two descriptors into a valid two-element array.
@@ -44,11 +43,6 @@ impl Pipe {
             len: 0,
             capacity: capacity as u32,
         })
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    pub fn new(_bytes: usize) -> io::Result<Pipe> {
-        Err(io::ErrorKind::Unsupported.into())
     }
 
     pub fn len(&self) -> usize {
@@ -118,7 +112,6 @@ fn probe() -> io::Result<()> {
     Err(io::ErrorKind::TimedOut.into())
 }
 
-#[cfg(target_os = "linux")]
 fn splice(from: RawFd, to: RawFd, len: usize) -> IoOutcome {
     if len == 0 {
         return IoOutcome::WouldBlock;
@@ -151,12 +144,7 @@ fn splice(from: RawFd, to: RawFd, len: usize) -> IoOutcome {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
-fn splice(_from: RawFd, _to: RawFd, _len: usize) -> IoOutcome {
-    IoOutcome::Error(io::ErrorKind::Unsupported.into())
-}
-
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::io::{Read, Write};
