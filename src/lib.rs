@@ -16,6 +16,7 @@ pub mod config;
 pub mod contract;
 pub mod credential;
 pub mod eth;
+pub mod host_port;
 pub mod local;
 pub mod logging;
 pub mod node;

@@ -4,6 +4,7 @@
 
 use crate::config::{self, Config, ConfigError};
 use crate::eth::Address;
+use crate::host_port::HostPort;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -27,32 +28,14 @@ impl std::str::FromStr for ExtraNode {
         let address: Address = address
             .parse()
             .map_err(|e| format!("`{s}`: node address: {e}"))?;
-        check_endpoint(endpoint).map_err(|e| format!("`{s}`: {e}"))?;
+        endpoint
+            .parse::<HostPort>()
+            .map_err(|e| format!("`{s}`: endpoint {e}"))?;
         Ok(ExtraNode {
             endpoint: endpoint.to_string(),
             address,
         })
     }
-}
-
-/// `host:port` with a non-zero port and a non-empty host (names are resolved later).
-pub fn check_endpoint(endpoint: &str) -> Result<u16, String> {
-    let (host, port) = endpoint
-        .rsplit_once(':')
-        .ok_or_else(|| "endpoint is not host:port".to_string())?;
-    let port: u16 = port
-        .parse()
-        .ok()
-        .filter(|p| *p != 0)
-        .ok_or_else(|| format!("`{port}` is not a port"))?;
-    if host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .is_empty()
-    {
-        return Err("endpoint has no host".into());
-    }
-    Ok(port)
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -3,7 +3,7 @@
 //! member's key, and measures the nodes. All of its waiting (RPC, DNS, probes) happens
 //! here, never on the event loop; results land in the shared [`NodeTable`].
 
-use super::config::{check_endpoint, LocalSettings};
+use super::config::LocalSettings;
 use super::probe::probe;
 use super::table::{Found, NodeTable, SharedTable};
 use crate::contract::{Contract, ContractError};
@@ -11,6 +11,7 @@ use crate::credential::{self, NodeScope};
 use crate::eth::rpc::Client;
 use crate::eth::signer::PrivateKey;
 use crate::eth::Address;
+use crate::host_port::HostPort;
 use crate::proxy::upstream::Login;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -76,7 +77,7 @@ impl Discovery {
                 if !info.active || found.iter().any(|f| f.address == info.node) {
                     continue;
                 }
-                if let Err(e) = check_endpoint(&info.endpoint) {
+                if let Err(e) = info.endpoint.parse::<HostPort>() {
                     log::debug!("node {}: unusable endpoint: {e}", info.node);
                     continue;
                 }
