@@ -537,13 +537,30 @@ fn validate_policy(raw: RawPolicy) -> Result<PolicyConfig, ConfigError> {
     })
 }
 
+/// A `*_secs` key: `default` when absent, else 1 to a year (so that `now + timeout` can
+/// never overflow an Instant).
 fn secs(key: &str, value: Option<u64>, default: Duration) -> Result<Duration, ConfigError> {
-    match value {
+    secs_at_most(key, value, default, YEAR)
+}
+
+const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// A `*_secs` key of 1 to `max` seconds, `default` when absent.
+pub fn secs_at_most(
+    key: &str,
+    value: Option<u64>,
+    default: Duration,
+    max: Duration,
+) -> Result<Duration, ConfigError> {
+    match value.map(Duration::from_secs) {
         None => Ok(default),
-        Some(0) => Err(ConfigError::new(key, "must be at least 1")),
-        // Bounded so that `now + timeout` can never overflow an Instant.
-        Some(s) if s > 365 * 24 * 3600 => Err(ConfigError::new(key, "must be at most a year")),
-        Some(s) => Ok(Duration::from_secs(s)),
+        Some(Duration::ZERO) => Err(ConfigError::new(key, "must be at least 1")),
+        Some(d) if d > max && max == YEAR => Err(ConfigError::new(key, "must be at most a year")),
+        Some(d) if d > max => Err(ConfigError::new(
+            key,
+            format!("must be at most {}", max.as_secs()),
+        )),
+        Some(d) => Ok(d),
     }
 }
 

@@ -77,12 +77,10 @@ pub struct LocalConfig {
     pub local: LocalSettings,
 }
 
+/// `config::secs_at_most` with defaults and bounds in whole seconds.
 fn secs(key: &str, v: Option<u64>, default: u64, max: u64) -> Result<Duration, ConfigError> {
-    match v.unwrap_or(default) {
-        0 => Err(ConfigError::new(key, "must be at least 1")),
-        s if s > max => Err(ConfigError::new(key, format!("must be at most {max}"))),
-        s => Ok(Duration::from_secs(s)),
-    }
+    let s = Duration::from_secs;
+    config::secs_at_most(key, v, s(default), s(max))
 }
 
 impl RawLocal {
