@@ -261,7 +261,8 @@ pub struct DnsConfig {
     pub hosts_file: PathBuf,
 }
 
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:1080";
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 1080);
 pub const DEFAULT_TIMEOUTS: Timeouts = Timeouts {
     handshake: Duration::from_secs(10),
     connect: Duration::from_secs(10),
@@ -322,7 +323,7 @@ fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
 impl RawConfig {
     pub fn validate(self) -> Result<Config, ConfigError> {
         let listen = match self.node.listen {
-            None => vec![DEFAULT_LISTEN.parse().expect("default listen address")],
+            None => vec![DEFAULT_LISTEN],
             Some(list) => {
                 let mut out = Vec::with_capacity(list.len());
                 for s in list {
@@ -677,7 +678,7 @@ mod tests {
     fn example_file_parses_with_the_documented_defaults() {
         let text = include_str!("../../aqueduct.example.toml");
         let cfg = parse(text).expect("aqueduct.example.toml must be valid");
-        assert_eq!(cfg.node.listen, vec![DEFAULT_LISTEN.parse().unwrap()]);
+        assert_eq!(cfg.node.listen, vec![DEFAULT_LISTEN]);
         assert_eq!(cfg.auth.mode, AuthMode::Static);
         assert_eq!(cfg.timeouts, DEFAULT_TIMEOUTS);
         assert_eq!(cfg.limits, DEFAULT_LIMITS);

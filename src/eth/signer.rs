@@ -180,6 +180,7 @@ impl PrivateKey {
         // k256 normalises s and flips the recovery id with it. Signing a 32-byte
         // prehash with a valid key fails only if RFC 6979 yields r = 0 or s = 0,
         // which would take a preimage attack on the nonce derivation to arrange.
+        #[allow(clippy::expect_used)] // unreachable, as the comment above says
         let (sig, recid) = self
             .inner
             .sign_prehash_recoverable(hash)
