@@ -138,17 +138,25 @@ impl Args {
 pub fn main(argv: Vec<String>) -> i32 {
     let mut argv = argv.into_iter();
     let command = argv.next();
-    let args = Args::new(argv.collect());
-    let result = match command.as_deref() {
-        None | Some("help") | Some("--help") | Some("-h") => {
+    // `-h` is `--help` wherever it stands, so every command answers it before it looks
+    // for the flags it requires.
+    let rest: Vec<String> = argv
+        .map(|a| if a == "-h" { "--help".to_string() } else { a })
+        .collect();
+    let result = match (command.as_deref(), rest.first().map(String::as_str)) {
+        (None | Some("--help" | "-h"), _) | (Some("help"), None) => {
             print!("{}", crate::commands::USAGE);
             return 0;
         }
-        Some("--version") | Some("version") => {
+        // `aqueduct help CMD` is `aqueduct CMD --help`.
+        (Some("help"), Some(name)) => {
+            crate::commands::dispatch(name, Args::new(vec!["--help".to_string()]))
+        }
+        (Some("--version" | "-V" | "version"), _) => {
             println!("aqueduct {}", env!("CARGO_PKG_VERSION"));
             return 0;
         }
-        Some(name) => crate::commands::dispatch(name, args),
+        (Some(name), _) => crate::commands::dispatch(name, Args::new(rest)),
     };
     match result {
         Ok(()) => 0,

@@ -151,7 +151,7 @@ fn auth_none_on_loopback_needs_no_credentials() {
 #[test]
 fn open_proxy_on_a_public_address_is_refused_at_startup() {
     let (code, err) = refused_config("[node]\nlisten = [\"0.0.0.0:0\"]\n[auth]\nmode = \"none\"\n");
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(2), "a config error is a usage error");
     assert!(
         err.contains("auth.mode") && err.contains("loopback"),
         "{err}"

@@ -28,7 +28,9 @@ or the same from --config FILE's [chain] section; --json for machine output)
   claim                        pull a node's earnings
   nodes                        list registered nodes
 
-  help, --version
+  help [COMMAND], -h/--help (after any command: its flags), -V/--version
+
+exit codes: 0 done (also when there was nothing to do), 1 failed, 2 usage error
 ";
 
 pub fn dispatch(name: &str, args: Args) -> CmdResult {

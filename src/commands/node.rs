@@ -8,11 +8,24 @@ use crate::proxy::Server;
 use std::net::SocketAddr;
 use std::path::Path;
 
+const HELP: &str = "\
+aqueduct node --config FILE
+  Runs the SOCKS5 + HTTP proxy node configured in FILE (every key, with its default, is in
+  aqueduct.example.toml). SIGTERM or SIGINT stops accepting and lets live sessions finish
+  for timeouts.shutdown_grace_secs; RUST_LOG sets the log level (default info).
+exit codes: 0 stopped cleanly, 1 failed, 2 usage or config error
+";
+
 pub fn run(mut args: Args) -> CmdResult {
+    if args.flag("help")? {
+        print!("{HELP}");
+        return Ok(());
+    }
     let path = args.required("config")?;
     args.finish()?;
+    // A config that does not validate is a usage error (exit 2), like a bad flag.
     let config =
-        config::load(Path::new(&path)).map_err(|e| Failure::new(format!("{path}: {e}")))?;
+        config::load(Path::new(&path)).map_err(|e| Failure::usage(format!("{path}: {e}")))?;
     crate::logging::init(config.log, log::LevelFilter::Info);
     let ready_file = config.node.ready_file.clone();
     let chain_mode = config.auth.mode == AuthMode::Chain;
