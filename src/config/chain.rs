@@ -125,6 +125,20 @@ impl RawChain {
     }
 }
 
+impl ChainConfig {
+    /// Relative paths (key, password file, state file) taken relative to `dir`, the
+    /// config file's directory, not to wherever the command happens to run.
+    pub fn relative_to(mut self, dir: &std::path::Path) -> ChainConfig {
+        self.key = self.key.map(|p| super::under(dir, p));
+        self.state_file = self.state_file.map(|p| super::under(dir, p));
+        self.password = self.password.map(|source| match source {
+            PasswordSource::File(p) => PasswordSource::File(super::under(dir, p)),
+            env @ PasswordSource::Env(_) => env,
+        });
+        self
+    }
+}
+
 /// Reads only the `[chain]` section of a config file, for the chain commands (the
 /// node reads the whole file through the engine's loader).
 pub fn load_chain_section(path: &std::path::Path) -> Result<ChainConfig, ConfigError> {
@@ -132,14 +146,15 @@ pub fn load_chain_section(path: &std::path::Path) -> Result<ChainConfig, ConfigE
         .map_err(|e| ConfigError::new("", format!("cannot read {}: {e}", path.display())))?;
     let table: toml::Table = toml::from_str(&text)
         .map_err(|e| ConfigError::new("", format!("{}: {}", path.display(), e.message())))?;
-    match table.get("chain") {
+    let chain = match table.get("chain") {
         None => RawChain::default().validate(),
         Some(v) => v
             .clone()
             .try_into::<RawChain>()
             .map_err(|e| ConfigError::new("chain", e.message().to_string()))?
             .validate(),
-    }
+    };
+    chain.map(|c| c.relative_to(super::dir_of(path)))
 }
 
 #[cfg(test)]

@@ -281,7 +281,33 @@ pub const MAX_LISTENERS: usize = 32;
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::new("", format!("cannot read {}: {e}", path.display())))?;
-    parse(&text)
+    parse(&text).map(|c| c.relative_to(dir_of(path)))
+}
+
+/// The directory relative paths in the config file at `path` are taken from.
+pub fn dir_of(path: &Path) -> &Path {
+    path.parent().unwrap_or(Path::new(""))
+}
+
+/// `p` as written if absolute, else under `dir`.
+pub(crate) fn under(dir: &Path, p: PathBuf) -> PathBuf {
+    if p.is_relative() {
+        dir.join(p)
+    } else {
+        p
+    }
+}
+
+impl Config {
+    /// Every file the config names, relative ones taken from `dir` (the config file's
+    /// directory), so the node reads the same files wherever it is started from.
+    pub fn relative_to(mut self, dir: &Path) -> Config {
+        self.node.ready_file = self.node.ready_file.map(|p| under(dir, p));
+        self.dns.resolv_conf = under(dir, std::mem::take(&mut self.dns.resolv_conf));
+        self.dns.hosts_file = under(dir, std::mem::take(&mut self.dns.hosts_file));
+        self.chain = self.chain.map(|c| c.relative_to(dir));
+        self
+    }
 }
 
 /// Parses and validates config text.
