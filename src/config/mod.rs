@@ -72,10 +72,38 @@ pub struct RawConfig {
     pub log: logging::RawLog,
 }
 
+/// A `listen` key: one `IP:port` string or a list of them, in every section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Listen {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Listen {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            Listen::One(s) => vec![s],
+            Listen::Many(list) => list,
+        }
+    }
+
+    /// The addresses, each checked; `key` names the setting in errors.
+    pub fn parse(self, key: &str) -> Result<Vec<SocketAddr>, ConfigError> {
+        self.into_vec()
+            .into_iter()
+            .map(|s| {
+                s.parse::<SocketAddr>()
+                    .map_err(|_| ConfigError::new(key, format!("`{s}` is not an IP:port address")))
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawNode {
-    pub listen: Option<Vec<String>>,
+    pub listen: Option<Listen>,
     pub ready_file: Option<PathBuf>,
 }
 
@@ -148,7 +176,7 @@ pub struct RawDns {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMetrics {
-    pub listen: Option<String>,
+    pub listen: Option<Listen>,
 }
 
 /// The validated config the node runs with.
@@ -350,15 +378,7 @@ impl RawConfig {
     pub fn validate(self) -> Result<Config, ConfigError> {
         let listen = match self.node.listen {
             None => vec![DEFAULT_LISTEN],
-            Some(list) => {
-                let mut out = Vec::with_capacity(list.len());
-                for s in list {
-                    out.push(s.parse::<SocketAddr>().map_err(|_| {
-                        ConfigError::new("node.listen", format!("`{s}` is not an IP:port address"))
-                    })?);
-                }
-                out
-            }
+            Some(list) => list.parse("node.listen")?,
         };
         if listen.is_empty() {
             return Err(ConfigError::new(
@@ -643,11 +663,17 @@ fn validate_limits(raw: RawLimits) -> Result<Limits, ConfigError> {
 }
 
 fn validate_metrics(raw: RawMetrics) -> Result<MetricsConfig, ConfigError> {
-    let listen = match raw.listen {
+    let listen = match raw.listen.map(|l| l.parse("metrics.listen")).transpose()? {
         None => None,
-        Some(s) => Some(s.parse::<SocketAddr>().map_err(|_| {
-            ConfigError::new("metrics.listen", format!("`{s}` is not an IP:port address"))
-        })?),
+        Some(list) => match list.as_slice() {
+            [one] => Some(*one),
+            _ => {
+                return Err(ConfigError::new(
+                    "metrics.listen",
+                    "takes one address (a string or a list of one)",
+                ))
+            }
+        },
     };
     Ok(MetricsConfig { listen })
 }
@@ -713,6 +739,30 @@ mod tests {
     }
 
     #[test]
+    fn listen_is_a_string_or_a_list_in_every_section() {
+        for node in [
+            "listen = \"127.0.0.1:1081\"",
+            "listen = [\"127.0.0.1:1081\"]",
+        ] {
+            for metrics in [
+                "listen = \"127.0.0.1:9464\"",
+                "listen = [\"127.0.0.1:9464\"]",
+            ] {
+                let cfg = parse(&format!("[node]\n{node}\n[metrics]\n{metrics}\n{USERS}"))
+                    .unwrap_or_else(|e| panic!("{node} / {metrics}: {e}"));
+                assert_eq!(cfg.node.listen, vec!["127.0.0.1:1081".parse().unwrap()]);
+                assert_eq!(cfg.metrics.listen, Some("127.0.0.1:9464".parse().unwrap()));
+            }
+        }
+        let two = parse(&format!(
+            "[metrics]\nlisten = [\"127.0.0.1:1\", \"127.0.0.1:2\"]\n{USERS}"
+        ));
+        assert_eq!(two.unwrap_err().key, "metrics.listen");
+        let bad = parse(&format!("[node]\nlisten = \"nowhere\"\n{USERS}"));
+        assert_eq!(bad.unwrap_err().key, "node.listen");
+    }
+
+    #[test]
     fn minimal_static_config_gets_defaults() {
         let cfg = parse(USERS).unwrap();
         assert_eq!(cfg.node.listen.len(), 1);
@@ -746,9 +796,12 @@ mod tests {
             e.message.starts_with("line 5: unknown field `handshake`"),
             "{e}"
         );
-        let e = err("[node]\nlisten = \"127.0.0.1:1080\"\n");
-        assert_eq!(e.key, "node.listen");
+        let e = err("[node]\nready_file = 5\n");
+        assert_eq!(e.key, "node.ready_file");
         assert!(e.message.starts_with("line 2: invalid type"), "{e}");
+        let e = err("[node]\nlisten = 5\n");
+        assert_eq!(e.key, "node.listen");
+        assert!(e.message.starts_with("line 2: "), "{e}");
         let e = err("[limits]\nmax_sessions = -1\n");
         assert_eq!(e.key, "limits.max_sessions", "{e}");
     }

@@ -41,7 +41,7 @@ impl std::str::FromStr for ExtraNode {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawLocal {
-    pub listen: Option<String>,
+    pub listen: Option<config::Listen>,
     /// Extra nodes, `host:port@0xADDRESS`.
     #[serde(default)]
     pub nodes: Vec<String>,
@@ -156,20 +156,23 @@ pub fn parse(
             "is the node's section; `aqueduct local` listens where local.listen says",
         ));
     }
-    let listen = listen
-        .map(str::to_string)
-        .or(raw.listen.clone())
-        .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
-    listen.parse::<SocketAddr>().map_err(|_| {
-        ConfigError::new(
-            "local.listen",
-            format!("`{listen}` is not an IP:port address"),
-        )
-    })?;
+    let listen: Vec<String> = match (listen, raw.listen.clone()) {
+        (Some(flag), _) => vec![flag.to_string()],
+        (None, Some(list)) => list.into_vec(),
+        (None, None) => vec![DEFAULT_LISTEN.to_string()],
+    };
+    for addr in &listen {
+        addr.parse::<SocketAddr>().map_err(|_| {
+            ConfigError::new(
+                "local.listen",
+                format!("`{addr}` is not an IP:port address"),
+            )
+        })?;
+    }
     let mut node = toml::Table::new();
     node.insert(
         "listen".into(),
-        toml::Value::Array(vec![toml::Value::String(listen)]),
+        toml::Value::Array(listen.into_iter().map(toml::Value::String).collect()),
     );
     table.insert("node".into(), toml::Value::Table(node));
     if !table.contains_key("auth") {
@@ -211,6 +214,14 @@ mod tests {
         assert_eq!(c.engine.auth.mode, AuthMode::None);
         assert!(c.local.registry);
         assert_eq!(c.local.credential_ttl, Duration::from_secs(3600));
+        // A list, as in [node] and [metrics].
+        let c = parse(
+            "[local]\nlisten = [\"127.0.0.1:1\", \"[::1]:2\"]\n",
+            None,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.engine.node.listen.len(), 2);
     }
 
     #[test]
