@@ -1,5 +1,5 @@
 import { isAddress, type Address } from "viem";
-import { h, clear } from "../dom";
+import { h, clear, rich } from "../dom";
 import { date, duration, t } from "../i18n";
 import { amount, fact, problemBox, txLine, walletPanel, type App } from "../app";
 import { explain } from "../errors";
@@ -141,7 +141,7 @@ export function join(app: App): HTMLElement {
       },
     },
     h("label", {}, h("span", {}, t("join.periods")), periods, hint),
-    h("label", {}, h("span", {}, t("join.member")), member, h("small", {}, t("join.memberHint"))),
+    h("label", {}, h("span", {}, t("join.member")), member, h("small", {}, ...rich("join.memberHint"))),
     cost,
     button,
   );
