@@ -234,3 +234,88 @@ test("rejecting the signature leaves the Access page usable", T, async () => {
   await member.waitForSelector("#credential:not([hidden])");
   assert.equal(await member.isHidden("#access-problem"), true);
 });
+
+test("the Nodes page lists the registry, with health once a monitor is configured", T, async () => {
+  const plain = await visit("#/nodes");
+  await plain.waitForSelector("#nodes-table[data-state=ready]", { state: "attached" });
+  const row = `#nodes-table tr[data-address="${DEV[NODE].address.toLowerCase()}"]`;
+  assert.deepEqual(await plain.locator(`${row} td`).allTextContents(), [DEV[NODE].address, `127.0.0.1:${net.nodePort}`, "yes"]);
+  assert.match((await plain.textContent("#monitor-note")) ?? "", /no monitor is configured/);
+
+  site.config = { ...site.config, monitorApi: `${site.url}monitor` };
+  site.monitor = [{ address: DEV[NODE].address, state: "ok", latency_ms: 12.4, uptime_24h: 0.995 }];
+  try {
+    const page = await visit("#/nodes");
+    await page.waitForSelector("#nodes-table[data-state=ready]", { state: "attached" });
+    assert.deepEqual(await page.locator(`${row} td`).allTextContents(), [
+      DEV[NODE].address,
+      `127.0.0.1:${net.nodePort}`,
+      "yes",
+      "ok",
+      "12 ms",
+      "99.5%",
+    ]);
+    await page.click("#nav-home");
+    assert.equal(await waitText(page, "#healthy-nodes", /of/), "1 of 1");
+    assert.ok(site.monitorHits >= 2);
+  } finally {
+    site.config = { ...site.config, monitorApi: undefined };
+  }
+});
+
+test("screenshots of every page in both languages", T, async () => {
+  const pages = ["", "join", "access", "nodes", "operators"];
+  for (const locale of ["en-US", "zh-CN"]) {
+    const lang = locale.slice(0, 2);
+    const page = await visit("#/", { locale, wallet: wallet(MEMBER) });
+    await waitText(page, "#price", /tUSD/);
+    for (const name of pages) {
+      await page.click(`#nav-${name || "home"}`);
+      if (name === "join" || name === "access" || name === "operators") {
+        if (await page.locator("#connect-0").count()) await connect(page);
+      }
+      if (name === "join") await waitText(page, "#membership", /\d{4}/);
+      if (name === "nodes") await page.waitForSelector("#nodes-table[data-state=ready]", { state: "attached" });
+      if (name === "operators") await page.waitForSelector("#ops-facts[data-state=ready]", { state: "attached" });
+      // Every visible string comes from the page's language table.
+      if (lang === "zh") assert.match((await page.textContent("main h1")) ?? "", /[\u4e00-\u9fff]/);
+      await screenshot(page, `${name || "home"}-${lang}`);
+    }
+  }
+});
+
+test("operators: heartbeats and claimable from the chain, then a claim", T, async () => {
+  const me = DEV[NODE].address;
+  const epoch = await net.read<bigint>("currentEpoch");
+  await eventually("the node's first heartbeat", async () => (await net.read<bigint>("heartbeatsInEpoch", [me, epoch])) > 0n);
+  const page = await visit("#/operators", { wallet: wallet(NODE) });
+  await connect(page);
+  await page.waitForSelector("#ops-facts[data-state=ready]", { state: "attached" });
+  assert.equal(await page.getAttribute("#whitelisted", "data-value"), "true");
+  assert.equal(await page.textContent("#endpoint"), `127.0.0.1:${net.nodePort}`);
+  assert.equal(await page.getAttribute("#epoch", "data-value"), String(epoch));
+  const beats = await net.read<bigint>("heartbeatsInEpoch", [me, epoch]);
+  assert.equal(await page.textContent("#heartbeats"), `${beats} of 6 slots`);
+  assert.equal(await page.getAttribute("#claimable", "data-value"), "0");
+  assert.equal(await page.isDisabled("#claim"), true, "nothing to claim while the epoch runs");
+
+  // The node stops (as an operator would before claiming with the same key), the epoch ends.
+  await net.stopNode();
+  await net.warp(3600);
+  const claimable = await net.read<bigint>("claimable", [me]);
+  assert.ok(claimable > 0n, "the node earned its share of epoch 0");
+  const before = await net.tokenBalance(me);
+  await page.reload();
+  await connect(page);
+  await page.waitForSelector("#ops-facts[data-state=ready]", { state: "attached" });
+  assert.equal(await page.getAttribute("#claimable", "data-value"), String(claimable));
+  await page.click("#claim");
+  await page.waitForSelector("#ops-done:not([hidden])");
+  assert.equal(await page.getAttribute("#tx-claim", "data-state"), "mined");
+  assert.equal(await net.read<bigint>("claimable", [me]), 0n);
+  assert.equal(await net.tokenBalance(me), before + claimable);
+  assert.equal(await page.getAttribute("#claimable", "data-value"), "0");
+  assert.equal(await page.getAttribute("#ops-balance", "data-value"), String(before + claimable));
+  assert.equal(await page.isDisabled("#claim"), true);
+  await screenshot(page, "operators-claimed-en");
+});
