@@ -1,7 +1,11 @@
 // The user's wallet: found by EIP-6963 announcements (window.ethereum only when none
 // announces), connected on request, and moved to the network's chain with EIP-3326
 // (adding it first with EIP-3085 when the wallet does not know it).
-import { createWalletClient, custom, getAddress, type Address, type Chain, type EIP1193Provider, type WalletClient } from "viem";
+import { createClient, custom, getAddress, type Account, type Address, type Chain, type Client, type EIP1193Provider, type Transport } from "viem";
+import { addChain, switchChain } from "viem/actions";
+
+/** The wallet as a bare viem client (actions are imported one by one). */
+export type WalletClient = Client<Transport, Chain, Account>;
 
 export interface WalletChoice {
   uuid: string;
@@ -82,13 +86,13 @@ export class Session {
     this.wallet = w;
     this.account = getAddress(accounts[0]);
     this.chainId = chainId;
-    this.client = createWalletClient({ account: this.account, chain: this.chain, transport: custom(w.provider) });
+    this.client = createClient({ account: this.account, chain: this.chain, transport: custom(w.provider) });
     const onAccounts = (a: unknown) => {
       const list = a as string[];
       if (list.length === 0) this.disconnect();
       else {
         this.account = getAddress(list[0]);
-        this.client = createWalletClient({ account: this.account, chain: this.chain, transport: custom(w.provider) });
+        this.client = createClient({ account: this.account, chain: this.chain, transport: custom(w.provider) });
         this.changed();
       }
     };
@@ -117,11 +121,11 @@ export class Session {
     const client = this.client;
     if (!client || !this.wallet) return;
     try {
-      await client.switchChain({ id: this.chain.id });
+      await switchChain(client, { id: this.chain.id });
     } catch (e) {
       if (codeOf(e) !== 4902) throw e;
-      await client.addChain({ chain: this.chain });
-      await client.switchChain({ id: this.chain.id });
+      await addChain(client, { chain: this.chain });
+      await switchChain(client, { id: this.chain.id });
     }
     this.chainId = Number(await this.wallet.provider.request({ method: "eth_chainId" }));
     this.changed();

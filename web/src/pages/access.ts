@@ -1,4 +1,5 @@
 import { toHex, type Address } from "viem";
+import { signMessage } from "viem/actions";
 import { h, clear, rich } from "../dom";
 import { date, duration, t } from "../i18n";
 import { problemBox, walletPanel, type App } from "../app";
@@ -83,7 +84,7 @@ export function access(app: App): HTMLElement {
     const params = { chainId: cfg.chainId, contract: cfg.contract, node, expires };
     const message = credentialMessage(params);
     // personal_sign of exactly the protocol's text, as UTF-8 bytes.
-    const signature = await session.client!.signMessage({ account, message: { raw: toHex(message) } });
+    const signature = await signMessage(session.client!, { account, message: { raw: toHex(message) } });
     const cred = credentialFromSignature(account, params, signature);
     const endpoints = node === "*" ? registry.filter((e) => e.active) : registry.filter((e) => e.address.toLowerCase() === node);
     const urls = h("ul", { class: "urls", id: "urls" });
