@@ -132,6 +132,22 @@ test("not enough tokens: said before any transaction", T, async () => {
   assert.equal(await member.inputValue("#periods"), "101");
 });
 
+test("no ETH for gas: a plain sentence, and the form stays", T, async () => {
+  const poor = DEV[3].address;
+  await net.rpcCall("anvil_setBalance", [poor, "0x0"]);
+  const page = await visit("#/join", { wallet: wallet(3) });
+  await connect(page);
+  await waitText(page, "#balance", /1000 tUSD/);
+  await page.click("#subscribe");
+  assert.equal(
+    await waitText(page, "#join-problem", /./),
+    "Not enough ETH to pay for gas. Add a little ETH to this wallet and try again.",
+  );
+  assert.equal(await page.getAttribute("#tx-approve", "data-state"), "failed");
+  assert.equal(await page.isEnabled("#subscribe"), true);
+  assert.equal(await page.inputValue("#periods"), "1");
+});
+
 test("approve and subscribe: each step shown, and the chain has the membership", T, async () => {
   await member.fill("#periods", "1");
   await member.click("#subscribe");

@@ -162,6 +162,10 @@ export async function open(
   }
   const page = await context.newPage();
   page.on("pageerror", (e) => errors.push(String(e)));
+  // A blocked asset (CSP), a failed load or an error the site logs shows up here.
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(`console: ${m.text()}`);
+  });
   await page.goto(url);
   return { context, page, outside, errors };
 }
