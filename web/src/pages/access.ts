@@ -52,7 +52,8 @@ export function access(app: App): HTMLElement {
 
   const nodeSelect = h("select", { id: "node", onchange: () => (form.node = nodeSelect.value) }, h("option", { value: "*" }, t("access.anyNode")));
   let registry: NodeEntry[] = [];
-  net.nodes().then(
+  const listed = net.nodes();
+  listed.then(
     (list) => {
       registry = list;
       for (const n of list.filter((e) => e.active)) {
@@ -86,6 +87,7 @@ export function access(app: App): HTMLElement {
     // personal_sign of exactly the protocol's text, as UTF-8 bytes.
     const signature = await signMessage(session.client!, { account, message: { raw: toHex(message) } });
     const cred = credentialFromSignature(account, params, signature);
+    await listed.catch(() => undefined);
     const endpoints = node === "*" ? registry.filter((e) => e.active) : registry.filter((e) => e.address.toLowerCase() === node);
     const urls = h("ul", { class: "urls", id: "urls" });
     endpoints.forEach((e, i) => {

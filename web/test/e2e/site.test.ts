@@ -182,6 +182,25 @@ test("paused: the admin's pause is said plainly, and the page works again after"
   assert.equal(await net.read<bigint>("memberUntil", [DEV[MEMBER].address]), before + 86400n);
 });
 
+test("paying for another address makes that address the member", T, async () => {
+  const other = DEV[4].address;
+  await member.fill("#member", "0x1234");
+  await member.click("#subscribe");
+  assert.equal(await waitText(member, "#join-problem", /./), "That is not an address (0x and 40 hex digits).");
+  assert.equal(await member.inputValue("#member"), "0x1234");
+  await member.fill("#member", other);
+  await member.dispatchEvent("#member", "change");
+  await waitText(member, "#membership", /not a member/);
+  await member.click("#subscribe");
+  await member.waitForSelector("#join-done:not([hidden])");
+  const until = await net.read<bigint>("memberUntil", [other]);
+  assert.ok(until > 0n);
+  assert.match((await member.textContent("#join-done")) ?? "", new RegExp(`${other} is a member until`));
+  await member.waitForSelector(`#membership span[data-until="${until}"]`);
+  await member.fill("#member", "");
+  await member.dispatchEvent("#member", "change");
+});
+
 /** The proxy URLs the Access page shows, after signing as the connected wallet. */
 async function signOnAccessPage(page: Page, node: string): Promise<{ socks: string; http: string; password: string }> {
   await page.click("#nav-access");
