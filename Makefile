@@ -4,7 +4,7 @@ CARGO ?= cargo
 TOOLS := $(CURDIR)/tools/node_modules/.bin
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: all build release tools lint test test-rust test-contracts demo install clean fuzz fuzz-stable bench-peers bench bench-quick
+.PHONY: all build release tools lint test test-rust test-contracts test-web web site demo install clean fuzz fuzz-stable bench-peers bench bench-quick
 
 all: build
 
@@ -25,7 +25,7 @@ lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-test: tools lint test-contracts test-rust
+test: tools lint test-contracts test-rust test-web
 
 test-contracts: tools
 	$(MAKE) -C contracts test
@@ -35,6 +35,24 @@ test-rust: tools
 
 demo: tools build
 	bash scripts/demo.sh
+
+# The website (web/): viem, esbuild, TypeScript and playwright-core, pinned by
+# web/package-lock.json; `make web` builds the static site into web/dist/.
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+web: web/node_modules/.installed
+	cd web && node build.mjs
+
+# Type check, unit tests, then the site in Debian's chromium against anvil, the contract
+# from `aqueduct deploy --dev` and a chain-mode node (web/test/e2e/).
+test-web: tools build web
+	cd web && npx tsc -p . && node build.mjs --tests && node --test build/test/
+
+# The site on a local chain: anvil, the contract, a node, the site on loopback (Ctrl-C stops all).
+site: tools build web
+	bash scripts/site.sh
 
 # The release binary, the systemd unit, the example config and the README (scripts/install.sh).
 PREFIX ?= /usr/local

@@ -1,0 +1,230 @@
+// Everything the site asks the chain: reads through one public client over the
+// deployment's RPC URLs, writes through the user's wallet. ABIs come from
+// contracts/artifacts/ at build time (the build keeps only their `abi`).
+import aqueductArtifact from "../../contracts/artifacts/Aqueduct.json";
+import tokenArtifact from "../../contracts/artifacts/TestStablecoin.json";
+import { readContract, simulateContract, waitForTransactionReceipt, writeContract } from "viem/actions";
+import {
+  createClient,
+  defineChain,
+  fallback,
+  http,
+  type Abi,
+  type AbiFunction,
+  type Address,
+  type Chain,
+  type Client,
+  type Hash,
+  type TransactionReceipt,
+} from "viem";
+import type { WalletClient } from "./wallet";
+import type { SiteConfig } from "./config";
+
+export const aqueductAbi = aqueductArtifact.abi as Abi;
+/** The calls the site makes on the fee token are plain ERC-20 ones. */
+export const tokenAbi = tokenArtifact.abi as Abi;
+/** Aqueduct's calls can revert with its own errors or the token's (SafeERC20 passes them on). */
+export const callAbi: Abi = [...aqueductAbi, ...tokenAbi.filter((e) => e.type === "error")];
+
+/** Most registry entries listed; a registry this large is far beyond today's networks. */
+export const MAX_LISTED_NODES = 1000;
+/** Epochs one claim walks (the contract's own per-call settling bound is 64). */
+export const CLAIM_MAX_EPOCHS = 64n;
+
+export function chainOf(cfg: SiteConfig): Chain {
+  return defineChain({
+    id: cfg.chainId,
+    name: cfg.chainName,
+    nativeCurrency: cfg.nativeCurrency,
+    rpcUrls: { default: { http: cfg.rpc } },
+  });
+}
+
+/**
+ * The arguments of `claim` for `operator`, built from the ABI's inputs by name: the one
+ * place that knows claim's signature (today `claim(maxEpochs)`; a `claim(node, ..., payee)`
+ * form gets the operator's own address for both).
+ */
+export function claimArgs(abi: Abi, operator: Address): unknown[] {
+  const claim = abi.find((e): e is AbiFunction => e.type === "function" && e.name === "claim");
+  if (!claim) throw new Error("the contract's ABI has no claim function");
+  return claim.inputs.map((input) => {
+    if (input.type === "uint256" && /epochs/i.test(input.name ?? "")) return CLAIM_MAX_EPOCHS;
+    if (input.type === "address" && /^(node|payee|to|recipient|operator)$/i.test(input.name ?? "")) return operator;
+    throw new Error(`claim's input ${input.name}: ${input.type} is not known to the site`);
+  });
+}
+
+export interface NodeEntry {
+  address: Address;
+  endpoint: string;
+  active: boolean;
+}
+
+export interface Params {
+  price: bigint;
+  periodLength: bigint;
+  epochLength: bigint;
+  slotLength: bigint;
+  maxPeriods: bigint;
+  token: Address;
+  symbol: string;
+  decimals: number;
+}
+
+export interface OperatorState {
+  active: boolean;
+  endpoint?: string;
+  epoch: bigint;
+  heartbeats: bigint;
+  slotsPerEpoch: bigint;
+  claimable: bigint;
+  balance: bigint;
+}
+
+export type TxState =
+  | { kind: "wallet" }
+  | { kind: "sent"; hash: Hash }
+  | { kind: "mined"; block: bigint; hash: Hash };
+
+/** A transaction that was mined but reverted. */
+export class RevertedTx extends Error {
+  constructor(public hash: Hash) {
+    super(`transaction ${hash} reverted`);
+  }
+}
+
+export interface Call {
+  address: Address;
+  abi: Abi;
+  functionName: string;
+  args: readonly unknown[];
+}
+
+export class Network {
+  /** A bare client with the few actions imported one by one: a much smaller bundle than a public client's. */
+  readonly client: Client;
+  readonly chain: Chain;
+  private params?: Promise<Params>;
+
+  constructor(readonly cfg: SiteConfig) {
+    this.chain = chainOf(cfg);
+    this.client = createClient({
+      chain: this.chain,
+      transport: fallback(cfg.rpc.map((u) => http(u, { batch: true, retryCount: 1 }))),
+    });
+  }
+
+  read<T>(functionName: string, args: readonly unknown[] = []): Promise<T> {
+    return readContract(this.client, { address: this.cfg.contract, abi: aqueductAbi, functionName, args }) as Promise<T>;
+  }
+
+  readToken<T>(functionName: string, args: readonly unknown[] = []): Promise<T> {
+    return this.getParams().then(
+      (p) => readContract(this.client, { address: p.token, abi: tokenAbi, functionName, args }) as Promise<T>,
+    );
+  }
+
+  /** The contract's fixed settings and its token; read once per visit. */
+  getParams(): Promise<Params> {
+    this.params ??= (async () => {
+      const [price, periodLength, epochLength, slotLength, maxPeriods, token] = await Promise.all([
+        this.read<bigint>("price"),
+        this.read<bigint>("periodLength"),
+        this.read<bigint>("epochLength"),
+        this.read<bigint>("slotLength"),
+        this.read<bigint>("MAX_PERIODS"),
+        this.read<Address>("token"),
+      ]);
+      const [symbol, decimals] = await Promise.all([
+        readContract(this.client, { address: token, abi: tokenAbi, functionName: "symbol" }) as Promise<string>,
+        readContract(this.client, { address: token, abi: tokenAbi, functionName: "decimals" }) as Promise<number>,
+      ]);
+      return { price, periodLength, epochLength, slotLength, maxPeriods, token, symbol, decimals: Number(decimals) };
+    })();
+    this.params.catch(() => (this.params = undefined));
+    return this.params;
+  }
+
+  paused(): Promise<boolean> {
+    return this.read<boolean>("paused");
+  }
+
+  async nodes(): Promise<NodeEntry[]> {
+    const count = await this.read<bigint>("nodeCount");
+    const n = Number(count < BigInt(MAX_LISTED_NODES) ? count : BigInt(MAX_LISTED_NODES));
+    const rows = await Promise.all(
+      Array.from({ length: n }, (_, i) => this.read<readonly [Address, string, boolean]>("nodeAt", [BigInt(i)])),
+    );
+    return rows.map(([address, endpoint, active]) => ({ address, endpoint, active }));
+  }
+
+  memberUntil(member: Address): Promise<bigint> {
+    return this.read<bigint>("memberUntil", [member]);
+  }
+
+  balance(owner: Address): Promise<bigint> {
+    return this.readToken<bigint>("balanceOf", [owner]);
+  }
+
+  allowance(owner: Address): Promise<bigint> {
+    return this.readToken<bigint>("allowance", [owner, this.cfg.contract]);
+  }
+
+  async operator(node: Address): Promise<OperatorState> {
+    const p = await this.getParams();
+    const [active, epoch, claimable, balance, nodes] = await Promise.all([
+      this.read<boolean>("isActiveNode", [node]),
+      this.read<bigint>("currentEpoch"),
+      this.read<bigint>("claimable", [node]),
+      this.balance(node),
+      this.nodes(),
+    ]);
+    const heartbeats = await this.read<bigint>("heartbeatsInEpoch", [node, epoch]);
+    const entry = nodes.find((e) => e.address.toLowerCase() === node.toLowerCase());
+    return {
+      active,
+      endpoint: entry?.endpoint,
+      epoch,
+      heartbeats,
+      slotsPerEpoch: p.epochLength / p.slotLength,
+      claimable,
+      balance,
+    };
+  }
+
+  /**
+   * Sends one call from the wallet: simulated first (so a revert is named before the
+   * wallet opens), then signed by the wallet, then waited for. `onState` hears each step.
+   */
+  async send(
+    wallet: WalletClient,
+    account: Address,
+    call: Call,
+    onState: (s: TxState) => void,
+    simulate = true,
+  ): Promise<TransactionReceipt> {
+    onState({ kind: "wallet" });
+    const request = { ...call, account, chain: this.chain };
+    if (simulate) await simulateContract(this.client, { ...request, abi: call.abi === aqueductAbi ? callAbi : call.abi });
+    const hash = await writeContract(wallet, request);
+    onState({ kind: "sent", hash });
+    const receipt = await waitForTransactionReceipt(this.client, { hash });
+    if (receipt.status !== "success") throw new RevertedTx(hash);
+    onState({ kind: "mined", block: receipt.blockNumber, hash });
+    return receipt;
+  }
+
+  subscribeCall(member: Address, periods: bigint): Call {
+    return { address: this.cfg.contract, abi: aqueductAbi, functionName: "subscribe", args: [member, periods] };
+  }
+
+  async approveCall(amount: bigint): Promise<Call> {
+    const p = await this.getParams();
+    return { address: p.token, abi: tokenAbi, functionName: "approve", args: [this.cfg.contract, amount] };
+  }
+
+  claimCall(operator: Address): Call {
+    return { address: this.cfg.contract, abi: aqueductAbi, functionName: "claim", args: claimArgs(aqueductAbi, operator) };
+  }
+}

@@ -1,0 +1,65 @@
+// Deployment settings from config.json beside index.html, so one build serves any
+// deployment. Checked once at start; a bad file stops the site with a clear message.
+
+export interface SiteConfig {
+  chainId: number;
+  /** Shown to the user and given to the wallet when it adds the chain. */
+  chainName: string;
+  rpc: string[];
+  contract: `0x${string}`;
+  /** Base URL of an `aqueduct monitor` (its /api/nodes), if this deployment has one. */
+  monitorApi?: string;
+  /** Longest credential lifetime nodes accept (their `max_credential_lifetime_secs`). */
+  maxCredentialLifetimeSecs: number;
+  /** Where the operators' guide lives (the README's "Running a node"). */
+  readmeUrl?: string;
+  nativeCurrency: { name: string; symbol: string; decimals: number };
+}
+
+export class ConfigError extends Error {}
+
+function need(cond: boolean, what: string): asserts cond {
+  if (!cond) throw new ConfigError(`config.json: ${what}`);
+}
+
+function httpUrl(u: unknown): u is string {
+  if (typeof u !== "string") return false;
+  try {
+    const p = new URL(u).protocol;
+    return p === "http:" || p === "https:";
+  } catch {
+    return false;
+  }
+}
+
+export function parseConfig(raw: unknown): SiteConfig {
+  need(typeof raw === "object" && raw !== null && !Array.isArray(raw), "must be a JSON object");
+  const c = raw as Record<string, unknown>;
+  need(Number.isSafeInteger(c.chainId) && (c.chainId as number) > 0, "chainId must be a positive whole number");
+  const rpc = typeof c.rpc === "string" ? [c.rpc] : c.rpc;
+  need(Array.isArray(rpc) && rpc.length > 0 && rpc.every(httpUrl), "rpc must be one or more http(s) URLs");
+  need(typeof c.contract === "string" && /^0x[0-9a-fA-F]{40}$/.test(c.contract), "contract must be an address");
+  need(c.monitorApi === undefined || httpUrl(c.monitorApi), "monitorApi must be an http(s) URL");
+  const max = c.maxCredentialLifetimeSecs ?? 30 * 86400;
+  need(Number.isSafeInteger(max) && (max as number) >= 60, "maxCredentialLifetimeSecs must be at least 60");
+  need(c.readmeUrl === undefined || typeof c.readmeUrl === "string", "readmeUrl must be a string");
+  need(c.chainName === undefined || typeof c.chainName === "string", "chainName must be a string");
+  const native = (c.nativeCurrency ?? { name: "Ether", symbol: "ETH", decimals: 18 }) as SiteConfig["nativeCurrency"];
+  need(typeof native.symbol === "string" && Number.isSafeInteger(native.decimals), "nativeCurrency needs symbol and decimals");
+  return {
+    chainId: c.chainId as number,
+    chainName: (c.chainName as string | undefined) ?? `Chain ${c.chainId}`,
+    rpc: rpc as string[],
+    contract: c.contract as `0x${string}`,
+    monitorApi: (c.monitorApi as string | undefined)?.replace(/\/+$/, ""),
+    maxCredentialLifetimeSecs: max as number,
+    readmeUrl: c.readmeUrl as string | undefined,
+    nativeCurrency: native,
+  };
+}
+
+export async function loadConfig(): Promise<SiteConfig> {
+  const res = await fetch("config.json", { cache: "no-store" });
+  if (!res.ok) throw new ConfigError(`config.json: HTTP ${res.status}`);
+  return parseConfig(await res.json());
+}

@@ -1,0 +1,356 @@
+// The site in a real browser (Debian's chromium) against a real chain: anvil with the
+// contract from `aqueduct deploy --dev`, a chain-mode `aqueduct node`, and the test
+// wallet. The tests run in order and share the chain: the member who pays in one is
+// the member whose credential is used with curl in the next.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import type { Browser, Page } from "playwright-core";
+import { LocalNet, DEV, MEMBER, NODE, STRANGER, ORIGIN_BODY, curl } from "../support/chain";
+import { Site } from "../support/site";
+import { launch, open, screenshot, setReject, waitText, walletState, type Opened, type WalletOptions } from "../support/browser";
+import { eventually } from "../support/procs";
+
+const net = new LocalNet();
+const site = new Site();
+let browser: Browser;
+const opened: Opened[] = [];
+
+const ANVIL_CHAIN = "0x7a69";
+const T = { timeout: 120_000 };
+
+before(async () => {
+  await Promise.all([net.start(), site.start()]);
+  site.config = {
+    chainId: 31337,
+    chainName: "Anvil",
+    rpc: [net.rpc],
+    contract: net.contract,
+    maxCredentialLifetimeSecs: 86400,
+    readmeUrl: "README.md#running-a-node",
+  };
+  browser = await launch();
+});
+
+after(async () => {
+  for (const o of opened) await o.context.close().catch(() => undefined);
+  await browser?.close();
+  await site.stop();
+  await net.stop();
+  for (const o of opened) {
+    assert.deepEqual(o.outside, [], "the page asked for something outside loopback");
+    assert.deepEqual(o.errors, [], "uncaught errors in the page");
+  }
+});
+
+async function visit(path: string, opts: { locale?: string; wallet?: WalletOptions } = {}): Promise<Page> {
+  const o = await open(browser, site.url + path, { ...opts, rpc: net.rpc });
+  opened.push(o);
+  return o.page;
+}
+
+function wallet(i: number, chainId = ANVIL_CHAIN): WalletOptions {
+  return { account: DEV[i].address, chainId, announce: true };
+}
+
+/** Connects the announced test wallet on the current page. */
+async function connect(page: Page): Promise<void> {
+  await page.click("#connect-0");
+  await page.waitForSelector("#account");
+}
+
+test("home shows the chain's live figures, in English and in Chinese", T, async () => {
+  const page = await visit("#/");
+  assert.equal(await waitText(page, "#price", /10 tUSD per 1 day/), "10 tUSD per 1 day");
+  assert.equal(await waitText(page, "#active-nodes", /\d/), "1");
+  assert.match((await page.textContent("#healthy-nodes")) ?? "", /not measured/);
+  await screenshot(page, "home-en");
+  const zh = await visit("#/", { locale: "zh-CN" });
+  await waitText(zh, "#price", /每 1 天 10 tUSD/);
+  assert.equal(await zh.getAttribute("html", "lang"), "zh-CN");
+  assert.equal(await zh.textContent("#nav-join"), "加入");
+  await screenshot(zh, "home-zh");
+  await zh.click("#lang");
+  await waitText(zh, "#price", /10 tUSD per 1 day/);
+  assert.equal(await zh.textContent("#nav-join"), "Join");
+});
+
+test("without a wallet the Join page says so and offers nothing to click", T, async () => {
+  const page = await visit("#/join");
+  assert.match(await waitText(page, "#wallet-problem", /No wallet found/), /Install a browser wallet/);
+  assert.equal(await page.locator("#connect-0").count(), 0);
+});
+
+test("a wallet only at window.ethereum is offered as the browser wallet", T, async () => {
+  const page = await visit("#/join", { wallet: { account: DEV[MEMBER].address, chainId: ANVIL_CHAIN, legacy: true } });
+  assert.equal(await waitText(page, "#connect-0", /Connect/), "Connect Browser wallet");
+  await connect(page);
+  assert.equal(await page.getAttribute("#account", "data-account"), DEV[MEMBER].address);
+});
+
+let member: Page;
+
+test("connect on the wrong chain, then switch (the wallet adds the chain first)", T, async () => {
+  member = await visit("#/join", { wallet: wallet(MEMBER, "0x1") });
+  assert.match(await waitText(member, "#connect-0", /Test Wallet/), /Connect Test Wallet/);
+  assert.equal(await member.getAttribute("#connect-0 img", "src").then((s) => s?.startsWith("data:image/svg+xml")), true);
+  await connect(member);
+  assert.match(await waitText(member, "#wrong-chain", /chain 1/), /this network lives on Anvil \(chain 31337\)/);
+  assert.equal(await member.locator("#periods").count(), 0, "no payment form on the wrong chain");
+  await member.click("#switch-chain");
+  await member.waitForSelector("#periods");
+  const w = await walletState(member);
+  assert.equal(w.chainId, ANVIL_CHAIN);
+  assert.equal(w.added.length, 1);
+  assert.equal(w.added[0].chainId, ANVIL_CHAIN);
+  assert.deepEqual(w.added[0].rpcUrls, [net.rpc]);
+  assert.equal(await member.locator("#wrong-chain").count(), 0);
+  assert.equal(await waitText(member, "#balance", /tUSD/), "1000 tUSD");
+  assert.equal(await waitText(member, "#membership", /member/), "not a member");
+  assert.equal(await waitText(member, "#cost", /Cost/), "Cost: 10 tUSD for 1 day of access");
+});
+
+test("the user rejects in the wallet: a plain sentence, nothing sent, the form kept", T, async () => {
+  await member.fill("#periods", "3");
+  await setReject(member, ["eth_sendTransaction"]);
+  await member.click("#subscribe");
+  assert.equal(await waitText(member, "#join-problem", /./), "You rejected the request in your wallet. Nothing was sent.");
+  assert.equal(await member.getAttribute("#tx-approve", "data-state"), "failed");
+  assert.equal(await member.inputValue("#periods"), "3");
+  assert.equal(await member.isEnabled("#subscribe"), true);
+  assert.equal(await net.read<bigint>("memberUntil", [DEV[MEMBER].address]), 0n);
+  await setReject(member, []);
+});
+
+test("not enough tokens: said before any transaction", T, async () => {
+  const sent = (await walletState(member)).calls.filter((c) => c === "eth_sendTransaction").length;
+  await member.fill("#periods", "101");
+  await waitText(member, "#cost", /1010 tUSD/);
+  await member.click("#subscribe");
+  assert.equal(await waitText(member, "#join-problem", /Not enough/), "Not enough tUSD: you have 1000 tUSD, this costs 1010 tUSD.");
+  assert.equal((await walletState(member)).calls.filter((c) => c === "eth_sendTransaction").length, sent);
+  assert.equal(await member.inputValue("#periods"), "101");
+});
+
+test("no ETH for gas: a plain sentence, and the form stays", T, async () => {
+  const poor = DEV[3].address;
+  await net.rpcCall("anvil_setBalance", [poor, "0x0"]);
+  const page = await visit("#/join", { wallet: wallet(3) });
+  await connect(page);
+  await waitText(page, "#balance", /1000 tUSD/);
+  await page.click("#subscribe");
+  assert.equal(
+    await waitText(page, "#join-problem", /./),
+    "Not enough ETH to pay for gas. Add a little ETH to this wallet and try again.",
+  );
+  assert.equal(await page.getAttribute("#tx-approve", "data-state"), "failed");
+  assert.equal(await page.isEnabled("#subscribe"), true);
+  assert.equal(await page.inputValue("#periods"), "1");
+});
+
+test("approve and subscribe: each step shown, and the chain has the membership", T, async () => {
+  await member.fill("#periods", "1");
+  await member.click("#subscribe");
+  await member.waitForSelector("#join-done:not([hidden])");
+  assert.equal(await member.getAttribute("#tx-approve", "data-state"), "mined");
+  assert.match((await member.textContent("#tx-approve")) ?? "", /Allow the contract to take 10 tUSD Mined in block \d+/);
+  assert.equal(await member.getAttribute("#tx-subscribe", "data-state"), "mined");
+  const until = await net.read<bigint>("memberUntil", [DEV[MEMBER].address]);
+  assert.equal(await net.read<boolean>("isMember", [DEV[MEMBER].address]), true);
+  assert.equal(await member.getAttribute("#join-done", "data-until"), String(until));
+  assert.match((await member.textContent("#join-done")) ?? "", new RegExp(`Paid\\. ${DEV[MEMBER].address} is a member until`));
+  await waitText(member, "#membership", /member until/);
+  assert.equal(await member.getAttribute("#membership span", "data-until"), String(until));
+  assert.equal(await waitText(member, "#balance", /990/), "990 tUSD");
+  await screenshot(member, "join-paid-en");
+});
+
+test("paused: the admin's pause is said plainly, and the page works again after", T, async () => {
+  await net.ownerCall("pause");
+  try {
+    await member.click("#subscribe");
+    const text = await waitText(member, "#join-problem", /paused/);
+    assert.equal(text, "New subscriptions are paused by the network's admin. Access already bought keeps working; try again later.");
+    assert.equal(await member.getAttribute("#join-problem", "data-error"), "EnforcedPause");
+  } finally {
+    await net.ownerCall("unpause");
+  }
+  const before = await net.read<bigint>("memberUntil", [DEV[MEMBER].address]);
+  await member.click("#subscribe");
+  await member.waitForSelector("#join-problem[hidden]", { state: "attached" });
+  await member.waitForSelector("#tx-subscribe[data-state=mined]");
+  assert.equal(await net.read<bigint>("memberUntil", [DEV[MEMBER].address]), before + 86400n);
+});
+
+test("paying for another address makes that address the member", T, async () => {
+  const other = DEV[4].address;
+  await member.fill("#member", "0x1234");
+  await member.click("#subscribe");
+  assert.equal(await waitText(member, "#join-problem", /./), "That is not an address (0x and 40 hex digits).");
+  assert.equal(await member.inputValue("#member"), "0x1234");
+  await member.fill("#member", other);
+  await member.dispatchEvent("#member", "change");
+  await waitText(member, "#membership", /not a member/);
+  await member.click("#subscribe");
+  await member.waitForSelector("#join-done:not([hidden])");
+  const until = await net.read<bigint>("memberUntil", [other]);
+  assert.ok(until > 0n);
+  assert.match((await member.textContent("#join-done")) ?? "", new RegExp(`${other} is a member until`));
+  await member.waitForSelector(`#membership span[data-until="${until}"]`);
+  await member.fill("#member", "");
+  await member.dispatchEvent("#member", "change");
+});
+
+/** The proxy URLs the Access page shows, after signing as the connected wallet. */
+async function signOnAccessPage(page: Page, node: string): Promise<{ socks: string; http: string; password: string }> {
+  await page.click("#nav-access");
+  await page.waitForSelector(`#node option[value="${node}"]`, { state: "attached" });
+  await page.selectOption("#node", node);
+  await page.selectOption("#lifetime", "3600");
+  await page.click("#sign");
+  await page.waitForSelector("#credential:not([hidden])");
+  return {
+    socks: await page.inputValue("#socks-0"),
+    http: await page.inputValue("#http-0"),
+    password: await page.inputValue("#password"),
+  };
+}
+
+test("a credential signed in the page gets curl through the real node", T, async () => {
+  const nodeAddr = DEV[NODE].address.toLowerCase();
+  const urls = await signOnAccessPage(member, nodeAddr);
+  const expires = Number(await member.getAttribute("#expires", "data-expires"));
+  const now = Math.floor(Date.now() / 1000);
+  assert.ok(expires > now + 3500 && expires <= now + 3600, `expires ${expires}, now ${now}`);
+  assert.equal(await member.inputValue("#username"), DEV[MEMBER].address.toLowerCase());
+  assert.match(urls.password, new RegExp(`^${expires}:${nodeAddr}:[0-9a-f]{130}$`));
+  assert.equal(urls.socks, `socks5h://${DEV[MEMBER].address.toLowerCase()}:${urls.password.replaceAll(":", "%3A")}@127.0.0.1:${net.nodePort}`);
+  assert.equal(await member.locator("#membership-warning").isHidden(), true);
+  assert.match((await member.textContent("#bearer-warning")) ?? "", /bearer secret/);
+  // The node learns of the payment from the chain's logs within a poll or two.
+  const body = await eventually("curl through the node with the page's credential", async () => {
+    const r = await curl(["--proxy", urls.socks, net.originUrl]);
+    return r.code === 0 ? r.stdout : undefined;
+  });
+  assert.equal(body, ORIGIN_BODY);
+  const viaHttp = await curl(["--proxy", urls.http, net.originUrl]);
+  assert.equal(viaHttp.stdout, ORIGIN_BODY, viaHttp.stderr);
+  const [download] = await Promise.all([member.waitForEvent("download"), member.click("#download-local")]);
+  assert.equal(download.suggestedFilename(), "local.toml");
+  const text = readFileSync((await download.path())!, "utf8");
+  assert.match(text, new RegExp(`nodes = \\["127\\.0\\.0\\.1:${net.nodePort}@${nodeAddr}"\\]`));
+  assert.match(text, new RegExp(`contract = "${net.contract.toLowerCase()}"`));
+  await screenshot(member, "access-signed-en");
+});
+
+test("a stranger's credential, well signed in the page, is refused by the node", T, async () => {
+  const page = await visit("#/access", { wallet: wallet(STRANGER) });
+  await connect(page);
+  const urls = await signOnAccessPage(page, "*");
+  assert.match(urls.password, /^\d+:\*:[0-9a-f]{130}$/);
+  assert.match(await waitText(page, "#membership-warning", /not a paying member/), /nodes will refuse this credential/);
+  const viaHttp = await curl(["--output", "/dev/null", "--write-out", "%{http_code}", "--proxy", urls.http, net.originUrl]);
+  assert.equal(viaHttp.stdout, "407");
+  const viaSocks = await curl(["--proxy", urls.socks, net.originUrl]);
+  assert.notEqual(viaSocks.code, 0);
+  assert.notEqual(viaSocks.stdout, ORIGIN_BODY);
+  // The member's own credential still works: the refusal is about the stranger.
+  const mine = await member.inputValue("#socks-0");
+  assert.equal((await curl(["--proxy", mine, net.originUrl])).stdout, ORIGIN_BODY);
+});
+
+test("rejecting the signature leaves the Access page usable", T, async () => {
+  await setReject(member, ["personal_sign"]);
+  await member.click("#sign");
+  assert.equal(await waitText(member, "#access-problem", /./), "You rejected the request in your wallet. Nothing was sent.");
+  assert.equal(await member.isHidden("#credential"), true);
+  await setReject(member, []);
+  await member.click("#sign");
+  await member.waitForSelector("#credential:not([hidden])");
+  assert.equal(await member.isHidden("#access-problem"), true);
+});
+
+test("the Nodes page lists the registry, with health once a monitor is configured", T, async () => {
+  const plain = await visit("#/nodes");
+  await plain.waitForSelector("#nodes-table[data-state=ready]", { state: "attached" });
+  const row = `#nodes-table tr[data-address="${DEV[NODE].address.toLowerCase()}"]`;
+  assert.deepEqual(await plain.locator(`${row} td`).allTextContents(), [DEV[NODE].address, `127.0.0.1:${net.nodePort}`, "yes"]);
+  assert.match((await plain.textContent("#monitor-note")) ?? "", /no monitor is configured/);
+
+  site.config = { ...site.config, monitorApi: `${site.url}monitor` };
+  site.monitor = [{ address: DEV[NODE].address, state: "ok", latency_ms: 12.4, uptime_24h: 0.995 }];
+  try {
+    const page = await visit("#/nodes");
+    await page.waitForSelector("#nodes-table[data-state=ready]", { state: "attached" });
+    assert.deepEqual(await page.locator(`${row} td`).allTextContents(), [
+      DEV[NODE].address,
+      `127.0.0.1:${net.nodePort}`,
+      "yes",
+      "ok",
+      "12 ms",
+      "99.5%",
+    ]);
+    await page.click("#nav-home");
+    assert.equal(await waitText(page, "#healthy-nodes", /of/), "1 of 1");
+    assert.ok(site.monitorHits >= 2);
+  } finally {
+    site.config = { ...site.config, monitorApi: undefined };
+  }
+});
+
+test("screenshots of every page in both languages", T, async () => {
+  const pages = ["", "join", "access", "nodes", "operators"];
+  for (const locale of ["en-US", "zh-CN"]) {
+    const lang = locale.slice(0, 2);
+    const page = await visit("#/", { locale, wallet: wallet(MEMBER) });
+    await waitText(page, "#price", /tUSD/);
+    for (const name of pages) {
+      await page.click(`#nav-${name || "home"}`);
+      if (name === "join" || name === "access" || name === "operators") {
+        if (await page.locator("#connect-0").count()) await connect(page);
+      }
+      if (name === "join") await waitText(page, "#membership", /\d{4}/);
+      if (name === "nodes") await page.waitForSelector("#nodes-table[data-state=ready]", { state: "attached" });
+      if (name === "operators") await page.waitForSelector("#ops-facts[data-state=ready]", { state: "attached" });
+      // Every visible string comes from the page's language table.
+      if (lang === "zh") assert.match((await page.textContent("main h1")) ?? "", /[\u4e00-\u9fff]/);
+      await screenshot(page, `${name || "home"}-${lang}`);
+    }
+  }
+});
+
+test("operators: heartbeats and claimable from the chain, then a claim", T, async () => {
+  const me = DEV[NODE].address;
+  const epoch = await net.read<bigint>("currentEpoch");
+  await eventually("the node's first heartbeat", async () => (await net.read<bigint>("heartbeatsInEpoch", [me, epoch])) > 0n);
+  const page = await visit("#/operators", { wallet: wallet(NODE) });
+  await connect(page);
+  await page.waitForSelector("#ops-facts[data-state=ready]", { state: "attached" });
+  assert.equal(await page.getAttribute("#whitelisted", "data-value"), "true");
+  assert.equal(await page.textContent("#endpoint"), `127.0.0.1:${net.nodePort}`);
+  assert.equal(await page.getAttribute("#epoch", "data-value"), String(epoch));
+  const beats = await net.read<bigint>("heartbeatsInEpoch", [me, epoch]);
+  assert.equal(await page.textContent("#heartbeats"), `${beats} of 6 slots`);
+  assert.equal(await page.getAttribute("#claimable", "data-value"), "0");
+  assert.equal(await page.isDisabled("#claim"), true, "nothing to claim while the epoch runs");
+
+  // The node stops (as an operator would before claiming with the same key), the epoch ends.
+  await net.stopNode();
+  await net.warp(3600);
+  const claimable = await net.read<bigint>("claimable", [me]);
+  assert.ok(claimable > 0n, "the node earned its share of epoch 0");
+  const before = await net.tokenBalance(me);
+  await page.reload();
+  await connect(page);
+  await page.waitForSelector("#ops-facts[data-state=ready]", { state: "attached" });
+  assert.equal(await page.getAttribute("#claimable", "data-value"), String(claimable));
+  await page.click("#claim");
+  await page.waitForSelector("#ops-done:not([hidden])");
+  assert.equal(await page.getAttribute("#tx-claim", "data-state"), "mined");
+  assert.equal(await net.read<bigint>("claimable", [me]), 0n);
+  assert.equal(await net.tokenBalance(me), before + claimable);
+  assert.equal(await page.getAttribute("#claimable", "data-value"), "0");
+  assert.equal(await page.getAttribute("#ops-balance", "data-value"), String(before + claimable));
+  assert.equal(await page.isDisabled("#claim"), true);
+  await screenshot(page, "operators-claimed-en");
+});
