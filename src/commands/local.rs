@@ -6,7 +6,7 @@ use crate::cli::{Args, CmdResult, Failure};
 use crate::commands::chain::{contract_failure, rpc_failure, Ctx};
 use crate::contract::Contract;
 use crate::local::config;
-use crate::local::discovery::{unix_now, Discovery};
+use crate::local::discovery::{unix_now, Discovery, Signer};
 use crate::local::table::{Node, TableRouter};
 use crate::proxy::Server;
 use std::time::Instant;
@@ -20,7 +20,8 @@ aqueduct local [--listen 127.0.0.1:1080] [--node HOST:PORT@0xADDR]... [--list [-
   --list   measure every node once, print them best first, and exit
 connection: --rpc URL | AQUEDUCT_RPC, --key FILE [--password-file F | --password-env VAR],
   --contract ADDR, or the same from --config FILE's [chain] section ([local] holds listen,
-  nodes, registry, refresh_secs, probe_secs, probe_timeout_secs, credential_ttl_secs)
+  nodes, registry, refresh_secs, probe_secs, probe_timeout_secs, credential_ttl_secs, and
+  credential = USERNAME:PASSWORD signed in the website, which replaces --key)
 ";
 
 pub fn run(mut args: Args) -> CmdResult {
@@ -50,9 +51,13 @@ pub fn run(mut args: Args) -> CmdResult {
         })?;
     let client = ctx.client()?;
     let contract = ctx.deployed_contract(&client)?;
-    let key = ctx.key()?;
+    // A credential signed in the website needs no key on this machine.
+    let signer = match cfg.local.credential.clone() {
+        Some(login) => Signer::Signed(login),
+        None => Signer::Key(ctx.key()?),
+    };
     let chain_id = client.chain_id().map_err(rpc_failure)?;
-    let member = key.address();
+    let member = signer.member();
     match Contract::new(&client, contract).member_until(member) {
         Ok(until) if until <= unix_now() => log::warn!(
             "{member} has no paid membership: nodes will refuse its credentials (run `aqueduct subscribe`)"
@@ -60,7 +65,7 @@ pub fn run(mut args: Args) -> CmdResult {
         Ok(_) => {}
         Err(e) => return Err(contract_failure(e)),
     }
-    let discovery = Discovery::new(client, contract, chain_id, key, cfg.local);
+    let discovery = Discovery::new(client, contract, chain_id, signer, cfg.local);
     if list {
         return list_nodes(&discovery, ctx.json);
     }

@@ -3,6 +3,7 @@
 //! section the listener needs no credentials, which the engine allows only on loopback.
 
 use crate::config::{self, Config, ConfigError};
+use crate::credential::{self, NodeScope};
 use crate::eth::Address;
 use crate::host_port::HostPort;
 use serde::Deserialize;
@@ -38,6 +39,48 @@ impl std::str::FromStr for ExtraNode {
     }
 }
 
+/// A credential the member signed elsewhere (in the website, with a browser wallet), used
+/// as it is instead of signing one per node with a key on this machine.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SignedLogin {
+    pub username: String,
+    pub password: String,
+    pub member: Address,
+    pub expires: u64,
+    pub node: NodeScope,
+}
+
+/// Shows who and until when, never the password (it is a bearer secret).
+impl std::fmt::Debug for SignedLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedLogin")
+            .field("member", &self.member)
+            .field("expires", &self.expires)
+            .field("node", &self.node)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::str::FromStr for SignedLogin {
+    type Err = String;
+
+    /// `0xMEMBER:EXPIRES:NODE:SIGNATURE`: the username, a colon, the password.
+    fn from_str(s: &str) -> Result<SignedLogin, String> {
+        let (username, password) = s
+            .split_once(':')
+            .ok_or("is not USERNAME:PASSWORD (as the website prints it)")?;
+        let parsed = credential::parse(username.as_bytes(), password.as_bytes())
+            .map_err(|e| e.to_string())?;
+        Ok(SignedLogin {
+            username: username.to_string(),
+            password: password.to_string(),
+            member: parsed.member,
+            expires: parsed.expires,
+            node: parsed.node,
+        })
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawLocal {
@@ -51,6 +94,8 @@ pub struct RawLocal {
     pub probe_secs: Option<u64>,
     pub probe_timeout_secs: Option<u64>,
     pub credential_ttl_secs: Option<u64>,
+    /// A credential signed elsewhere (`USERNAME:PASSWORD`); then no key is needed here.
+    pub credential: Option<String>,
 }
 
 /// What the discovery thread and the router run with.
@@ -66,6 +111,8 @@ pub struct LocalSettings {
     pub probe_timeout: Duration,
     /// Lifetime of each signed credential; renewed when a quarter of it is left.
     pub credential_ttl: Duration,
+    /// Used for every node instead of signing with a key, when set.
+    pub credential: Option<SignedLogin>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:1080";
@@ -118,6 +165,11 @@ impl RawLocal {
             probe_every: secs("local.probe_secs", self.probe_secs, 60, 86400)?,
             probe_timeout: secs("local.probe_timeout_secs", self.probe_timeout_secs, 5, 60)?,
             credential_ttl,
+            credential: self
+                .credential
+                .map(|c| c.parse::<SignedLogin>())
+                .transpose()
+                .map_err(|e| ConfigError::new("local.credential", e))?,
         })
     }
 }

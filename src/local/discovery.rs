@@ -3,7 +3,7 @@
 //! member's key, and measures the nodes. All of its waiting (RPC, DNS, probes) happens
 //! here, never on the event loop; results land in the shared [`NodeTable`].
 
-use super::config::LocalSettings;
+use super::config::{LocalSettings, SignedLogin};
 use super::probe::probe;
 use super::table::{Found, NodeTable, SharedTable};
 use crate::contract::{Contract, ContractError};
@@ -27,8 +27,26 @@ pub struct Discovery {
     client: Client,
     contract: Address,
     chain_id: u64,
-    key: PrivateKey,
+    signer: Signer,
     settings: LocalSettings,
+}
+
+/// Where node credentials come from.
+pub enum Signer {
+    /// The member's key on this machine: one credential per node, renewed as they age.
+    Key(PrivateKey),
+    /// A credential the member signed elsewhere (the website): used for every node it is
+    /// good for, until it expires.
+    Signed(SignedLogin),
+}
+
+impl Signer {
+    pub fn member(&self) -> Address {
+        match self {
+            Signer::Key(key) => key.address(),
+            Signer::Signed(login) => login.member,
+        }
+    }
 }
 
 pub fn unix_now() -> u64 {
@@ -42,7 +60,7 @@ impl Discovery {
         client: Client,
         contract: Address,
         chain_id: u64,
-        key: PrivateKey,
+        signer: Signer,
         settings: LocalSettings,
     ) -> Discovery {
         Discovery {
@@ -50,7 +68,7 @@ impl Discovery {
             client,
             contract,
             chain_id,
-            key,
+            signer,
             settings,
         }
     }
@@ -117,6 +135,10 @@ impl Discovery {
     /// who reads its traffic) cannot use it elsewhere.
     pub fn renew_credentials(&self) {
         let now = unix_now();
+        let key = match &self.signer {
+            Signer::Key(key) => key,
+            Signer::Signed(login) => return self.use_signed(login, now),
+        };
         let ttl = self.settings.credential_ttl.as_secs();
         let due: Vec<(usize, Address)> = self
             .table
@@ -133,7 +155,7 @@ impl Discovery {
             .into_iter()
             .map(|(id, address)| {
                 let (username, password) = credential::sign(
-                    &self.key,
+                    key,
                     self.chain_id,
                     self.contract,
                     NodeScope::One(address),
@@ -148,6 +170,38 @@ impl Discovery {
                 n.login = Some(Arc::new(login));
                 n.login_expires = expires;
                 log::debug!("node {address}: credential signed, expires at {expires}");
+            }
+        }
+    }
+
+    /// Gives the signed credential to every node it is good for; a node it is not for
+    /// (scoped to another node) gets none and is not used.
+    fn use_signed(&self, login: &SignedLogin, now: u64) {
+        if login.expires <= now {
+            log::warn!(
+                "local.credential expired at {}: sign a new one (the website's Access page)",
+                login.expires
+            );
+        }
+        let shared = Arc::new(Login {
+            username: login.username.clone(),
+            password: login.password.clone(),
+        });
+        let mut table = self.table.lock();
+        let ids: Vec<(usize, Address)> = table
+            .nodes()
+            .iter()
+            .filter(|n| n.login.is_none())
+            .map(|n| (n.id, n.address))
+            .collect();
+        for (id, address) in ids {
+            let good = match login.node {
+                NodeScope::Any => true,
+                NodeScope::One(node) => node == address,
+            };
+            if let (true, Some(n)) = (good, table.get_mut(id)) {
+                n.login = Some(Arc::clone(&shared));
+                n.login_expires = login.expires;
             }
         }
     }
@@ -247,11 +301,38 @@ mod tests {
             probe_every: Duration::from_secs(60),
             probe_timeout: Duration::from_secs(1),
             credential_ttl: Duration::from_secs(ttl),
+            credential: None,
         };
         // Never contacted: the registry is off.
         let client = Client::new(RpcConfig::new(vec!["http://127.0.0.1:9".into()])).unwrap();
         let key = PrivateKey::from_bytes(&[5; 32]).unwrap();
-        Discovery::new(client, Address([1; 20]), 31337, key, settings)
+        Discovery::new(client, Address([1; 20]), 31337, Signer::Key(key), settings)
+    }
+
+    #[test]
+    fn a_credential_signed_elsewhere_goes_to_the_nodes_it_is_good_for() {
+        let member = PrivateKey::from_bytes(&[9; 32]).unwrap();
+        let expires = unix_now() + 600;
+        for (scope, wanted) in [
+            (NodeScope::Any, vec![true, true]),
+            (NodeScope::One(Address([8; 20])), vec![false, true]),
+        ] {
+            let (username, password) =
+                credential::sign(&member, 31337, Address([1; 20]), scope, expires);
+            let login: SignedLogin = format!("{username}:{password}").parse().unwrap();
+            assert_eq!(login.member, member.address());
+            let mut d = discovery(3600);
+            d.signer = Signer::Signed(login);
+            d.refresh().unwrap();
+            let table = d.table.lock();
+            let got: Vec<bool> = table.nodes().iter().map(|n| n.login.is_some()).collect();
+            assert_eq!(got, wanted, "{scope:?}");
+            for n in table.nodes().iter().filter(|n| n.login.is_some()) {
+                assert_eq!(n.login.as_ref().unwrap().username, username);
+                assert_eq!(n.login_expires, expires);
+            }
+        }
+        assert!("0xnot:a:credential".parse::<SignedLogin>().is_err());
     }
 
     #[test]

@@ -80,6 +80,8 @@ function tomlString(s: string): string {
 export interface LocalTomlParams {
   rpc: string[];
   contract: string;
+  /** The credential signed in the page: `aqueduct local` uses it instead of a key file. */
+  credential: Credential;
   /** A chosen node (`host:port@0xADDRESS`), or none for the whole registry. */
   node?: { endpoint: string; address: string };
   comment: string[];
@@ -89,7 +91,8 @@ export interface LocalTomlParams {
 export function localToml(p: LocalTomlParams): string {
   const lines = p.comment.map((c) => `# ${c}`);
   lines.push("", "[chain]", `rpc = [${p.rpc.map(tomlString).join(", ")}]`, `contract = ${tomlString(p.contract.toLowerCase())}`);
-  lines.push(`key = "member.key"`, "", "[local]", `listen = "127.0.0.1:1080"`);
+  lines.push("", "[local]", `listen = "127.0.0.1:1080"`);
+  lines.push(`credential = ${tomlString(`${p.credential.username}:${p.credential.password}`)}`);
   if (p.node) {
     lines.push(`nodes = [${tomlString(`${p.node.endpoint}@${p.node.address.toLowerCase()}`)}]`, "registry = false");
   }

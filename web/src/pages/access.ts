@@ -102,6 +102,7 @@ export function access(app: App): HTMLElement {
     const toml = localToml({
       rpc: cfg.rpc,
       contract: cfg.contract,
+      credential: cred,
       node: chosen && { endpoint: chosen.endpoint, address: chosen.address },
       comment: [t("access.localComment1"), t("access.localComment2")],
     });

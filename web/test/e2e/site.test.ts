@@ -4,12 +4,13 @@
 // the member whose credential is used with curl in the next.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { LocalNet, DEV, MEMBER, NODE, STRANGER, ORIGIN_BODY, curl } from "../support/chain";
+import { AQUEDUCT_BIN, LocalNet, DEV, MEMBER, NODE, STRANGER, ORIGIN_BODY, curl } from "../support/chain";
 import { Site } from "../support/site";
 import { launch, open, screenshot, setReject, waitText, walletState, type Opened, type WalletOptions } from "../support/browser";
-import { eventually } from "../support/procs";
+import { Proc, eventually, freePort, removeDir, scratchDir } from "../support/procs";
 
 const net = new LocalNet();
 const site = new Site();
@@ -240,6 +241,23 @@ test("a credential signed in the page gets curl through the real node", T, async
   const text = readFileSync((await download.path())!, "utf8");
   assert.match(text, new RegExp(`nodes = \\["127\\.0\\.0\\.1:${net.nodePort}@${nodeAddr}"\\]`));
   assert.match(text, new RegExp(`contract = "${net.contract.toLowerCase()}"`));
+  assert.doesNotMatch(text, /key =/);
+  // The downloaded file is all `aqueduct local` needs: no key file, the page's credential.
+  const dir = scratchDir("local-toml");
+  writeFileSync(join(dir, "local.toml"), text);
+  const port = await freePort();
+  const local = new Proc("aqueduct local", AQUEDUCT_BIN, ["local", "--config", join(dir, "local.toml"), "--listen", `127.0.0.1:${port}`], join(dir, "local.log"));
+  try {
+    await local.waitLog(/listening on/);
+    const viaLocal = await eventually("curl through aqueduct local", async () => {
+      const r = await curl(["--proxy", `socks5h://127.0.0.1:${port}`, net.originUrl]);
+      return r.code === 0 ? r.stdout : undefined;
+    });
+    assert.equal(viaLocal, ORIGIN_BODY);
+  } finally {
+    await local.stop();
+    removeDir(dir);
+  }
   await screenshot(member, "access-signed-en");
 });
 

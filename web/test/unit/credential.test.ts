@@ -89,15 +89,19 @@ test("userinfo escaping leaves only unreserved characters raw", () => {
 });
 
 test("local.toml names the deployment and, for one node, only that node", () => {
+  const credential = { username: "0xabc", password: "1:*:ff" };
   const toml = localToml({
     rpc: ["http://127.0.0.1:8545"],
     contract: example.contract,
+    credential,
     node: { endpoint: "127.0.0.1:1080", address: example.scopedNode },
     comment: ["hello"],
   });
+  assert.match(toml, /\ncredential = "0xabc:1:\*:ff"\n/);
+  assert.doesNotMatch(toml, /key =/);
   assert.match(toml, /^# hello\n/);
   assert.match(toml, /\nrpc = \["http:\/\/127\.0\.0\.1:8545"\]\n/);
   assert.match(toml, new RegExp(`\\ncontract = "${example.contract.toLowerCase()}"\\n`));
   assert.match(toml, new RegExp(`\\nnodes = \\["127\\.0\\.0\\.1:1080@${example.scopedNode.toLowerCase()}"\\]\\nregistry = false\\n`));
-  assert.doesNotMatch(localToml({ rpc: ["http://x"], contract: example.contract, comment: [] }), /nodes =/);
+  assert.doesNotMatch(localToml({ rpc: ["http://x"], contract: example.contract, credential, comment: [] }), /nodes =/);
 });
