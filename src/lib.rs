@@ -12,5 +12,6 @@ pub mod contract;
 pub mod credential;
 pub mod eth;
 pub mod local;
+pub mod monitor;
 pub mod node;
 pub mod proxy;
