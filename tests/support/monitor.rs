@@ -140,8 +140,8 @@ impl Monitor {
         let text = self.wait_log("dashboard on http://", self.starts);
         self.dashboard = text
             .lines()
-            .filter_map(|l| l.split("dashboard on http://").nth(1))
-            .last()
+            .rev()
+            .find_map(|l| l.split("dashboard on http://").nth(1))
             .and_then(|rest| rest.trim_end_matches('/').parse().ok())
             .expect("dashboard address in the log");
     }
