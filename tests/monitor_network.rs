@@ -195,3 +195,118 @@ fn healthy_lazy_slow_and_killed_nodes_are_told_apart() {
     let l = entry(&mon.json("/api/nodes"), dev(LAZY));
     assert_eq!(l["state"], "removed", "{l}");
 }
+
+/// Rounds in the database: (id, probe rows), oldest first.
+fn stored_rounds(mon: &Monitor) -> Vec<(i64, usize)> {
+    let store = Store::open_read_only(&mon.db).unwrap();
+    let mut rounds: Vec<(i64, usize)> = store
+        .rounds(10_000)
+        .unwrap()
+        .iter()
+        .map(|r| (r.id, store.round_probes(r.id).unwrap().len()))
+        .collect();
+    rounds.reverse();
+    rounds
+}
+
+#[test]
+fn a_monitor_killed_mid_round_loses_no_stored_row() {
+    let net = network();
+    let healthy = start_node(&net, HEALTHY, "");
+    let slow = start_node(&net, SLOW, "");
+    // Every round lasts over 2 s: a kill lands inside one.
+    let front = Forwarder::start(slow.addr(), Duration::from_secs(2));
+    register(&net, HEALTHY, healthy.addr());
+    register(&net, SLOW, front.addr);
+    let echo = free_port();
+    let mut mon = Monitor::start(&net, echo, echo, "");
+    mon.wait_rounds(2);
+    let started = mon.log().matches("round started").count();
+    mon.wait_log("round started", started + 1);
+    std::thread::sleep(Duration::from_millis(500));
+    mon.kill();
+    let log = mon.log();
+    assert!(
+        log.trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .contains("round started"),
+        "killed inside a round:\n{log}"
+    );
+    let before = stored_rounds(&mon);
+    // Every round the log calls stored is there, each whole (2 nodes + 1 HTTP probe).
+    assert_eq!(before.len(), mon.stored(), "{before:?}");
+    assert!(before.iter().all(|(_, rows)| *rows == 3), "{before:?}");
+
+    mon.spawn();
+    mon.wait_rounds(2);
+    let after = stored_rounds(&mon);
+    assert_eq!(
+        after[..before.len()],
+        before[..],
+        "rows stored before the kill are unchanged"
+    );
+    assert!(after.len() >= before.len() + 2);
+    assert!(after.iter().all(|(_, rows)| *rows == 3), "{after:?}");
+    assert!(after.windows(2).all(|w| w[0].0 < w[1].0));
+    let h = entry(&mon.json("/api/nodes"), dev(HEALTHY));
+    assert_eq!(h["uptime_24h"], 1.0, "{h}");
+    assert_eq!(h["probes_24h"], after.len() as i64, "{h}");
+}
+
+#[test]
+fn rounds_are_void_when_the_echo_endpoint_is_down_and_count_against_nobody() {
+    let net = network();
+    let healthy = start_node(&net, HEALTHY, "");
+    let lazy = start_node(&net, LAZY, REFUSES_ALL);
+    register(&net, HEALTHY, healthy.addr());
+    register(&net, LAZY, lazy.addr());
+    // Nodes are sent to a port where nothing listens: the monitor's side is down.
+    let mut mon = Monitor::start(&net, free_port(), free_port(), "");
+    mon.wait_rounds(3);
+    wait_heartbeat(&net, LAZY);
+    mon.wait_rounds(1);
+
+    let rounds = mon.json("/api/rounds");
+    let rounds = rounds.as_array().unwrap();
+    assert!(rounds.len() >= 4);
+    for r in rounds {
+        assert_eq!(r["void"], true, "{r}");
+        assert!(
+            r["void_reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("2 of 2 nodes failed"),
+            "{r}"
+        );
+    }
+    let nodes = mon.json("/api/nodes");
+    for key in [HEALTHY, LAZY] {
+        let n = entry(&nodes, dev(key));
+        assert_eq!(n["state"], "unmeasured", "{n}");
+        assert_eq!(n["uptime_24h"], serde_json::Value::Null, "{n}");
+        assert_eq!(n["flagged"], false, "{n}");
+        assert_eq!(
+            n["last_failure"],
+            serde_json::Value::Null,
+            "void rounds blame nobody: {n}"
+        );
+    }
+    assert!(entry(&nodes, dev(LAZY))["heartbeats_24h"].as_i64().unwrap() >= 1);
+    let report = mon.report(&["--json"]).json();
+    assert_eq!(report["remove"], serde_json::json!([]), "{report}");
+    assert!(report["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|n| n["verdict"] == "unmeasured"));
+    let (_, metrics) = mon.get("/metrics");
+    let void: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("aqueduct_monitor_void_rounds_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(void >= 4.0, "{metrics}");
+    assert!(mon.log().contains("stored as void"));
+}
