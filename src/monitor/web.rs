@@ -247,7 +247,7 @@ impl Dashboard {
             let _ = write!(
                 body,
                 "<tr class=\"{state}{flag}\"><td><a href=\"/nodes/{node}\">{node}</a></td><td>{endpoint}</td><td class=\"state\">{state}</td>\
-                 <td>{u24}</td><td>{u7}</td><td>{u30}</td><td>{hb}</td><td>{p50}</td><td>{p95}</td><td>{thr}</td><td>{egress}</td><td>{failure}</td><td>{usage}</td></tr>",
+                 <td>{u24}</td><td>{u7}</td><td>{u30}</td><td>{hb}</td><td>{p50}</td><td>{p95}</td><td>{thr}</td><td>{egress}</td><td class=\"why\">{failure}</td><td>{usage}</td></tr>",
                 state = n.state.as_str(),
                 flag = if n.flagged { " flagged" } else { "" },
                 node = n.node,
@@ -338,7 +338,7 @@ impl Dashboard {
         for p in probes.iter().rev().take(50) {
             let _ = write!(
                 body,
-                "<tr class=\"{o}\"><td>{t}</td><td>{path}</td><td>{o}{void}</td><td>{c}</td><td>{l}</td><td>{lat}</td><td>{k}</td><td>{e}</td><td>{d}</td></tr>",
+                "<tr class=\"{o}\"><td>{t}</td><td>{path}</td><td>{o}{void}</td><td>{c}</td><td>{l}</td><td>{lat}</td><td>{k}</td><td>{e}</td><td class=\"why\">{d}</td></tr>",
                 o = p.outcome.as_str(),
                 t = utc((p.at_ms / 1000) as u64),
                 path = p.path.as_str(),
@@ -484,9 +484,15 @@ fn strip_svg(hours: &[(i64, i64, i64)], now: i64) -> String {
     s
 }
 
-/// A line chart of (time, value) points between `from` and `to` (ms), drawn here.
+/// A line chart of (time, value) points between `from` and `to` (ms), drawn here; the
+/// time axis starts at the first point when that is later (a young node's day).
 fn line_svg(id: &str, points: &[(i64, f64)], from: i64, to: i64, unit: &str) -> String {
-    let (w, h, pad) = (640.0f64, 160.0f64, 30.0f64);
+    let (w, h, pad) = (640.0f64, 160.0f64, 44.0f64);
+    let from = points
+        .iter()
+        .map(|p| p.0)
+        .min()
+        .map_or(from, |first| first.max(from));
     let max = points.iter().map(|p| p.1).fold(0.0f64, f64::max);
     let top = if max > 0.0 { max * 1.1 } else { 1.0 };
     let span = (to - from).max(1) as f64;
@@ -581,7 +587,7 @@ fn html(title: &str, body: &str) -> String {
          body{{font:14px system-ui,sans-serif;margin:1.5em;color:#222}}table{{border-collapse:collapse}}\
          th,td{{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left;white-space:nowrap}}th a{{color:#222}}\
          tr.flagged td{{background:#fdd}}td.state{{font-weight:bold}}tr.up td.state{{color:#181}}tr.down td.state,tr.flagged td.state{{color:#b11}}\
-         tr.slow td.state{{color:#b70}}dl{{display:grid;grid-template-columns:max-content auto;gap:2px 12px}}dd{{margin:0}}.note{{color:#666}}\
+         tr.slow td.state{{color:#b70}}dl{{display:grid;grid-template-columns:max-content auto;gap:2px 12px}}dd{{margin:0}}.note{{color:#666}}td.why{{white-space:normal;max-width:30em}}\
          </style></head><body>{body}</body></html>",
         esc(title)
     )
@@ -609,7 +615,7 @@ mod tests {
             "ms",
         );
         assert!(svg.contains("<polyline"));
-        assert!(svg.contains("points=\"30.0,"));
+        assert!(svg.contains("points=\"44.0,"));
         assert!(
             svg.contains("640.0,"),
             "the last point sits at the right edge: {svg}"
