@@ -348,6 +348,34 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_is_valid_and_says_the_defaults() {
+        let text = include_str!("../../monitor.example.toml").replace(
+            "contract = \"0x...\"",
+            "contract = \"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed\"",
+        );
+        let example = parse(&text, Path::new("/srv/monitor.toml"))
+            .unwrap()
+            .monitor;
+        // Uncommenting every key gives the same settings as leaving them out.
+        let uncommented: String = text
+            .lines()
+            .map(|l| {
+                l.strip_prefix("# ")
+                    .filter(|r| r.contains(" = "))
+                    .unwrap_or(l)
+            })
+            .filter(|l| !l.starts_with("password_file"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let mut full = parse(&uncommented, Path::new("/srv/monitor.toml"))
+            .unwrap()
+            .monitor;
+        full.database = example.database.clone();
+        assert_eq!(full, example);
+        assert_eq!(example.database, PathBuf::from("/srv/monitor.db"));
+    }
+
+    #[test]
     fn echo_urls() {
         let u = EchoUrl::parse("http://[::1]:8080/").unwrap();
         assert_eq!((u.host.as_str(), u.port), ("::1", 8080));
