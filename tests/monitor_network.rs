@@ -194,6 +194,36 @@ fn healthy_lazy_slow_and_killed_nodes_are_told_apart() {
     mon.wait_rounds(1);
     let l = entry(&mon.json("/api/nodes"), dev(LAZY));
     assert_eq!(l["state"], "removed", "{l}");
+
+    // Once the first one-minute epoch has ended, the report names the nodes whose pay for
+    // it should be withheld, with the evidence's hash: the lazy node, and the killed one
+    // if it heartbeated before it died (it relayed under half of that epoch's probes);
+    // never the healthy or the slow node.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let withheld = loop {
+        let r = mon.report(&["--since", "1h", "--json"]).json();
+        let list = r["withhold"].as_array().unwrap().clone();
+        if !list.is_empty() {
+            break list;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no epoch ended with a withhold: {r}"
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    };
+    let named = |key: usize| withheld.iter().find(|w| w["node"] == dev(key).to_string());
+    let lazy_w = named(LAZY).unwrap_or_else(|| panic!("{withheld:?}"));
+    assert_eq!(lazy_w["epoch"], 0);
+    assert_eq!(lazy_w["relayed"], 0);
+    assert_eq!(lazy_w["evidence"].as_str().unwrap().len(), 66);
+    assert!(
+        named(HEALTHY).is_none() && named(SLOW).is_none(),
+        "{withheld:?}"
+    );
+    assert!(withheld
+        .iter()
+        .all(|w| w["node"] == dev(LAZY).to_string() || w["node"] == dev(VICTIM).to_string()));
 }
 
 /// Rounds in the database: (id, probe rows), oldest first.

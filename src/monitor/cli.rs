@@ -83,6 +83,15 @@ fn report(mut args: Args) -> CmdResult {
         .collect::<Result<_, _>>()
         .map_err(db)?;
     let to_remove: Vec<&Judged> = judged.iter().filter(|j| j.remove).collect();
+    // Finished epochs in the window: who the contract's withhold would take out of each.
+    let mut withhold = Vec::new();
+    if let Some(t) = stats::timing(&store).map_err(db)? {
+        let first = t.epoch_at((since_ms / 1000).max(0) as u64);
+        let current = t.epoch_at((now / 1000) as u64);
+        for epoch in first..current {
+            withhold.extend(stats::withhold_candidates(&store, &t, epoch, &policy).map_err(db)?);
+        }
+    }
     if json {
         println!(
             "{}",
@@ -91,6 +100,7 @@ fn report(mut args: Args) -> CmdResult {
                 "until_ms": now,
                 "nodes": judged,
                 "remove": to_remove.iter().map(|j| j.node.clone()).collect::<Vec<_>>(),
+                "withhold": withhold,
             })
         );
     } else {
@@ -109,6 +119,12 @@ fn report(mut args: Args) -> CmdResult {
                 j.verdict.as_str(),
                 j.reason,
                 if j.remove { "  -> remove" } else { "" }
+            );
+        }
+        for w in &withhold {
+            println!(
+                "epoch {}: {} heartbeated {} times while relaying {} of {} probes: withhold (evidence {})",
+                w.epoch, w.node, w.heartbeats, w.relayed, w.probes, w.evidence
             );
         }
         if to_remove.is_empty() {

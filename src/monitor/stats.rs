@@ -411,3 +411,241 @@ pub fn judge(
         outcomes,
     })
 }
+
+/// A node the policy says should not be paid for `epoch`: it heartbeated in that epoch
+/// while relaying less than `flag_below` of the monitor's counted probes (void rounds
+/// excluded). `evidence` is keccak256 of the probe rows as [`evidence_text`] writes
+/// them, what the contract's `withhold(node, epoch, reason)` is to carry once it exists.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WithholdCandidate {
+    pub node: String,
+    #[serde(skip)]
+    pub address: Address,
+    pub epoch: u64,
+    pub heartbeats: i64,
+    pub probes: i64,
+    pub relayed: i64,
+    pub evidence: String,
+}
+
+/// One line per counted probe, in round order: `round,path,outcome,latency_us,egress`.
+pub fn evidence_text(rows: &[&ProbeRow]) -> String {
+    rows.iter()
+        .map(|p| {
+            format!(
+                "{},{},{},{},{}\n",
+                p.round,
+                p.path.as_str(),
+                p.outcome.as_str(),
+                p.latency_us.map_or(String::new(), |l| l.to_string()),
+                p.egress.as_deref().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+/// The nodes to withhold for a finished `epoch` (see [`WithholdCandidate`]).
+pub fn withhold_candidates(
+    store: &Store,
+    t: &Timing,
+    epoch: u64,
+    policy: &Policy,
+) -> Result<Vec<WithholdCandidate>> {
+    let start = t.epoch_start(epoch) as i64 * 1000;
+    let end = t.epoch_start(epoch + 1) as i64 * 1000;
+    let from_slot = (epoch * t.slots_per_epoch()) as i64;
+    let mut out = Vec::new();
+    for node in store.nodes()? {
+        let heartbeats = store
+            .heartbeats(node.node, from_slot)?
+            .iter()
+            .filter(|(_, e)| *e as u64 == epoch)
+            .count() as i64;
+        if heartbeats == 0 {
+            continue;
+        }
+        let rows = store.probes(node.node, start)?;
+        let counted: Vec<&ProbeRow> = counted(&rows).filter(|p| p.at_ms < end).collect();
+        let relayed = counted.iter().filter(|p| p.outcome.relayed()).count() as i64;
+        // No counted probe in the epoch is no evidence: nobody is withheld on silence.
+        match share(relayed, counted.len() as i64) {
+            Some(s) if s < policy.flag_below => out.push(WithholdCandidate {
+                node: node.node.to_string(),
+                address: node.node,
+                epoch,
+                heartbeats,
+                probes: counted.len() as i64,
+                relayed,
+                evidence: crate::eth::hex::encode_prefixed(&crate::eth::keccak256(
+                    evidence_text(&counted).as_bytes(),
+                )),
+            }),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::{Heartbeat, NodeInfo};
+    use crate::monitor::probe::Measured;
+    use crate::monitor::store::{Retention, RoundRecord};
+    use std::time::Duration;
+
+    fn probe(node: u8, outcome: Outcome) -> Measured {
+        Measured {
+            node: Address([node; 20]),
+            path: ProbePath::Socks,
+            outcome,
+            detail: String::new(),
+            connect: None,
+            login: None,
+            latency: outcome.relayed().then(|| Duration::from_millis(5)),
+            download_bytes: 0,
+            download: None,
+            egress: None,
+        }
+    }
+
+    /// Epoch 0 runs 1000..1600 s; node 1 serves, node 2 heartbeats and refuses, node 3
+    /// refuses without heartbeats; one round is void (everybody failed).
+    fn fixture(tag: &str) -> (Store, Timing) {
+        let dir = std::env::temp_dir().join(format!("aq-stats-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut s = Store::open(&dir.join("m.db")).unwrap();
+        let t = Timing {
+            genesis: 1000,
+            epoch_length: 600,
+            slot_length: 60,
+        };
+        let infos: Vec<NodeInfo> = (1..=3u8)
+            .map(|b| NodeInfo {
+                node: Address([b; 20]),
+                endpoint: format!("127.0.0.1:{b}"),
+                active: true,
+            })
+            .collect();
+        s.save_registry(1_000_000, &infos).unwrap();
+        // What the service writes at start: the contract's clock.
+        s.set_meta(meta::GENESIS, 1000).unwrap();
+        s.set_meta(meta::EPOCH_LENGTH, 600).unwrap();
+        s.set_meta(meta::SLOT_LENGTH, 60).unwrap();
+        let keep = Retention {
+            probe_days: 90,
+            rollup_days: 365,
+        };
+        for (i, void) in [(0i64, false), (1, false), (2, true), (3, false)] {
+            let at = 1_100_000 + i * 60_000;
+            let probes = if void {
+                vec![
+                    probe(1, Outcome::Timeout),
+                    probe(2, Outcome::Timeout),
+                    probe(3, Outcome::Timeout),
+                ]
+            } else {
+                vec![
+                    probe(1, Outcome::Ok),
+                    probe(2, Outcome::AuthRefused),
+                    probe(3, Outcome::AuthRefused),
+                ]
+            };
+            s.record_round(
+                &RoundRecord {
+                    started_ms: at,
+                    finished_ms: at + 10,
+                    void_reason: void.then(|| "3 of 3".into()),
+                    probes,
+                },
+                &keep,
+            )
+            .unwrap();
+        }
+        let beats: Vec<Heartbeat> = [1u8, 2]
+            .iter()
+            .flat_map(|b| {
+                (1..4).map(move |slot| Heartbeat {
+                    node: Address([*b; 20]),
+                    epoch: 0,
+                    slot,
+                    block_number: slot,
+                })
+            })
+            .collect();
+        s.save_heartbeats(&beats, 10).unwrap();
+        (s, t)
+    }
+
+    const POLICY: Policy = Policy {
+        flag_below: 0.5,
+        remove_below: 0.5,
+        min_probes: 2,
+    };
+
+    #[test]
+    fn only_the_node_paid_while_failing_is_withheld_with_its_evidence() {
+        let (s, t) = fixture("withhold");
+        let c = withhold_candidates(&s, &t, 0, &POLICY).unwrap();
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(c[0].address, Address([2; 20]));
+        assert_eq!(
+            (c[0].heartbeats, c[0].probes, c[0].relayed),
+            (3, 3, 0),
+            "the void round is left out"
+        );
+        let rows = s.probes(Address([2; 20]), 0).unwrap();
+        let counted: Vec<&ProbeRow> = rows.iter().filter(|p| !p.void).collect();
+        let text = evidence_text(&counted);
+        assert_eq!(text.lines().count(), 3);
+        assert!(
+            text.lines().all(|l| l.contains(",socks5,auth_refused,")),
+            "{text}"
+        );
+        assert_eq!(
+            c[0].evidence,
+            crate::eth::hex::encode_prefixed(&crate::eth::keccak256(text.as_bytes()))
+        );
+        // Nothing in an epoch without probes.
+        assert!(withhold_candidates(&s, &t, 5, &POLICY).unwrap().is_empty());
+    }
+
+    #[test]
+    fn verdicts_and_epochs_side_by_side() {
+        let (s, t) = fixture("verdicts");
+        let now = 1_400_000;
+        let nodes = s.nodes().unwrap();
+        let v: Vec<(Verdict, bool)> = nodes
+            .iter()
+            .map(|n| {
+                judge(&s, n, 0, now, &POLICY)
+                    .map(|j| (j.verdict, j.remove))
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(
+            v,
+            [
+                (Verdict::Healthy, false),
+                (Verdict::Lazy, true),
+                (Verdict::Down, true)
+            ]
+        );
+        let e = epochs(&s, &t, &nodes[1], now, 3, &POLICY).unwrap();
+        assert_eq!(e.len(), 1);
+        assert_eq!((e[0].heartbeats, e[0].probes, e[0].flagged), (3, 3, true));
+        let sum = summarise(&s, &nodes[0], now, &POLICY).unwrap();
+        assert_eq!(sum.state, State::Up);
+        assert_eq!(sum.uptime_24h, Some(1.0));
+        assert_eq!(sum.probes_24h, 3);
+        let strict = Policy {
+            min_probes: 4,
+            ..POLICY
+        };
+        assert_eq!(
+            judge(&s, &nodes[1], 0, now, &strict).unwrap().verdict,
+            Verdict::Unmeasured
+        );
+    }
+}
