@@ -188,12 +188,25 @@ fn node_address(i: usize) -> Address {
     Address(a)
 }
 
-fn bytes_per_node_day(nodes: usize) -> (f64, f64) {
+/// When the bench's nodes were first seen: just before its simulated day.
+fn t0_registry() -> i64 {
+    1_800_000_000_000 - 1
+}
+
+fn bytes_per_node_day(nodes: usize) -> (f64, f64, f64) {
     let dir = std::env::temp_dir().join(format!("aq-monitor-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("day.db");
     let mut store = Store::open(&path).unwrap();
+    let registry: Vec<aqueduct::contract::NodeInfo> = (0..nodes)
+        .map(|i| aqueduct::contract::NodeInfo {
+            node: node_address(i),
+            endpoint: format!("203.0.113.{}:1080", i % 250),
+            active: true,
+        })
+        .collect();
+    store.save_registry(t0_registry(), &registry).unwrap();
     store.checkpoint().unwrap();
     let empty = Store::file_bytes(&path);
     let keep = Retention {
@@ -249,10 +262,25 @@ fn bytes_per_node_day(nodes: usize) -> (f64, f64) {
     store.save_heartbeats(&beats, 60_000).unwrap();
     store.checkpoint().unwrap();
     let bytes = Store::file_bytes(&path).saturating_sub(empty);
+    // What the dashboard's table costs over that day (every node's summary).
+    let policy = aqueduct::monitor::stats::Policy {
+        flag_below: 0.5,
+        remove_below: 0.5,
+        min_probes: 12,
+    };
+    let start = Instant::now();
+    let table = aqueduct::monitor::stats::summaries(&store, t0 + 288 * 300_000, &policy).unwrap();
+    let table_ms = start.elapsed().as_secs_f64() * 1000.0;
+    assert_eq!(table.len(), nodes);
+    assert!(
+        table.iter().all(|n| n.probes_24h == 288),
+        "a day of probes per node"
+    );
     let _ = std::fs::remove_dir_all(&dir);
     (
         bytes as f64 / nodes as f64,
         write.as_secs_f64() * 1000.0 / 288.0,
+        table_ms,
     )
 }
 
@@ -365,8 +393,9 @@ fn main() {
             walls.iter().map(|w| w.1).reduce(f64::min).unwrap_or(0.0) * 1000.0 / nodes as f64
         );
     }
-    let (per_node, write_ms) = bytes_per_node_day(100);
+    let (per_node, write_ms, table_ms) = bytes_per_node_day(100);
     println!(
-        "database: {per_node:.0} bytes per node per day (288 rounds, 1 HTTP probe per round, 24 heartbeats, hourly roll-ups; 100 nodes); {write_ms:.1} ms to store a 100-node round"
+        "database: {per_node:.0} bytes per node per day (288 rounds, 1 HTTP probe per round, 24 heartbeats, hourly roll-ups; 100 nodes); \
+         {write_ms:.1} ms to store a 100-node round; {table_ms:.0} ms for the dashboard's table over that day"
     );
 }

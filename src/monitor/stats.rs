@@ -169,11 +169,13 @@ pub fn summarise(
             Some(_) => State::Down,
         }
     };
-    let last_failure = store.last_failure(node.node)?.map(|p| Failure {
-        at_ms: p.at_ms,
-        outcome: p.outcome.as_str().to_string(),
-        detail: p.detail.unwrap_or_default(),
-    });
+    let last_failure = store
+        .last_failure(node.node, now_ms - 30 * DAY_MS)?
+        .map(|p| Failure {
+            at_ms: p.at_ms,
+            outcome: p.outcome.as_str().to_string(),
+            detail: p.detail.unwrap_or_default(),
+        });
     Ok(NodeSummary {
         node: node.node.to_string(),
         endpoint: node.endpoint.clone(),

@@ -47,7 +47,6 @@ const MIGRATIONS: &[&str] = &[
         detail TEXT,
         PRIMARY KEY (node, round, path)
     ) WITHOUT ROWID;
-    CREATE INDEX probes_round ON probes(round);
     CREATE TABLE nodes (
         node BLOB PRIMARY KEY,
         endpoint TEXT NOT NULL,
@@ -308,8 +307,10 @@ impl Store {
                 ])?;
             }
         }
-        roll_up(&tx, round.finished_ms / 1000 / 3600)?;
-        prune(&tx, round.finished_ms, retention)?;
+        // Once an hour: roll the hours that ended up, and drop what retention says.
+        if roll_up(&tx, round.finished_ms / 1000 / 3600)? {
+            prune(&tx, round.finished_ms, retention)?;
+        }
         tx.commit()?;
         Ok(id)
     }
@@ -414,18 +415,21 @@ impl Store {
 
     /// Every probe of one node since `since_ms`, oldest first.
     pub fn probes(&self, node: Address, since_ms: i64) -> Result<Vec<ProbeRow>> {
+        let first = round_since(&self.conn, since_ms)?;
         let mut q = self.conn.prepare_cached(&format!(
             "SELECT {PROBE_COLUMNS} FROM probes p JOIN rounds r ON r.id = p.round \
-             WHERE p.node = ?1 AND r.started_ms >= ?2 ORDER BY p.round, p.path"
+             WHERE p.node = ?1 AND p.round >= ?2 ORDER BY p.round, p.path"
         ))?;
-        let rows = q.query_map(params![&node.0[..], since_ms], probe_row)?;
+        let rows = q.query_map(params![&node.0[..], first], probe_row)?;
         rows.collect()
     }
 
-    /// Every probe of one round.
+    /// Every probe of one round (of the nodes the registry listed).
     pub fn round_probes(&self, round: i64) -> Result<Vec<ProbeRow>> {
+        // Node by node along the primary key: probes has no index by round alone.
         let mut q = self.conn.prepare_cached(&format!(
-            "SELECT {PROBE_COLUMNS} FROM probes p JOIN rounds r ON r.id = p.round WHERE p.round = ?1 ORDER BY p.node, p.path"
+            "SELECT {PROBE_COLUMNS} FROM nodes n CROSS JOIN probes p ON p.node = n.node AND p.round = ?1 \
+             JOIN rounds r ON r.id = p.round ORDER BY p.node, p.path"
         ))?;
         let rows = q.query_map([round], probe_row)?;
         rows.collect()
@@ -487,22 +491,29 @@ impl Store {
         let (l_probes, l_relayed): (i64, i64) = self.conn.query_row(
             &format!(
                 "SELECT COUNT(*), COALESCE(SUM(p.outcome IN ({})), 0) FROM probes p JOIN rounds r ON r.id = p.round \
-                 WHERE p.node = ?1 AND p.path = 0 AND r.void_reason IS NULL AND r.started_ms >= ?2",
+                 WHERE p.node = ?1 AND p.round >= ?2 AND p.path = 0 AND r.void_reason IS NULL",
                 relayed_codes()
             ),
-            params![&node.0[..], since_ms.max(rolled * 3_600_000)],
+            params![
+                &node.0[..],
+                round_since(&self.conn, since_ms.max(rolled * 3_600_000))?
+            ],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         Ok((h_probes + l_probes, h_relayed + l_relayed))
     }
 
-    /// The latest probe of `node` in a round that counted whose outcome was not `ok`.
-    pub fn last_failure(&self, node: Address) -> Result<Option<ProbeRow>> {
+    /// The latest probe of `node` since `since_ms`, in a round that counted, whose
+    /// outcome was not `ok`.
+    pub fn last_failure(&self, node: Address, since_ms: i64) -> Result<Option<ProbeRow>> {
+        let first = round_since(&self.conn, since_ms)?;
         let mut q = self.conn.prepare_cached(&format!(
             "SELECT {PROBE_COLUMNS} FROM probes p JOIN rounds r ON r.id = p.round \
-             WHERE p.node = ?1 AND p.outcome != 0 AND r.void_reason IS NULL ORDER BY p.round DESC LIMIT 1"
+             WHERE p.node = ?1 AND p.round >= ?2 AND p.outcome != 0 AND r.void_reason IS NULL \
+             ORDER BY p.round DESC LIMIT 1"
         ))?;
-        q.query_row(params![&node.0[..]], probe_row).optional()
+        q.query_row(params![&node.0[..], first], probe_row)
+            .optional()
     }
 
     /// Bytes the database file and its WAL take now.
@@ -582,9 +593,19 @@ fn summarise_hour<'a>(hour: i64, probes: impl Iterator<Item = &'a ProbeRow>) -> 
     })
 }
 
+/// The first round that started at or after `since_ms` (one past the last if none):
+/// probes are keyed (node, round), so time windows become round ranges.
+fn round_since(conn: &Connection, since_ms: i64) -> Result<i64> {
+    conn.query_row(
+        "SELECT COALESCE(MIN(id), (SELECT COALESCE(MAX(id), 0) + 1 FROM rounds)) FROM rounds WHERE started_ms >= ?1",
+        [since_ms],
+        |r| r.get(0),
+    )
+}
+
 /// Rolls up every hour before `current_hour` not rolled up yet (socks probes of
-/// rounds that were not void).
-fn roll_up(tx: &Transaction<'_>, current_hour: i64) -> Result<()> {
+/// rounds that were not void); true when an hour ended since the last call.
+fn roll_up(tx: &Transaction<'_>, current_hour: i64) -> Result<bool> {
     let from: Option<i64> = tx
         .query_row(
             "SELECT value FROM meta WHERE key = ?1",
@@ -607,16 +628,19 @@ fn roll_up(tx: &Transaction<'_>, current_hour: i64) -> Result<()> {
         } else {
             set_meta(tx, meta::ROLLED_UP_TO, from)?;
         }
-        return Ok(());
+        return Ok(false);
     }
     let rows: Vec<ProbeRow> = {
         let mut q = tx.prepare(&format!(
-            "SELECT {PROBE_COLUMNS} FROM probes p JOIN rounds r ON r.id = p.round \
-             WHERE r.started_ms >= ?1 AND r.started_ms < ?2 AND r.void_reason IS NULL AND p.path = 0 \
-             ORDER BY p.node, r.started_ms"
+            "SELECT {PROBE_COLUMNS} FROM nodes n CROSS JOIN probes p ON p.node = n.node AND p.round >= ?1 AND p.round < ?2 \
+             JOIN rounds r ON r.id = p.round WHERE r.void_reason IS NULL AND p.path = 0 \
+             ORDER BY p.node, p.round"
         ))?;
         let rows = q.query_map(
-            params![from * 3_600_000, current_hour * 3_600_000],
+            params![
+                round_since(tx, from * 3_600_000)?,
+                round_since(tx, current_hour * 3_600_000)?
+            ],
             probe_row,
         )?;
         rows.collect::<Result<_>>()?
@@ -648,20 +672,22 @@ fn roll_up(tx: &Transaction<'_>, current_hour: i64) -> Result<()> {
         }
         i = j;
     }
-    set_meta(tx, meta::ROLLED_UP_TO, current_hour)
+    set_meta(tx, meta::ROLLED_UP_TO, current_hour)?;
+    Ok(true)
 }
 
 fn prune(tx: &Transaction<'_>, now_ms: i64, r: &Retention) -> Result<()> {
     let day_ms = 86_400_000i64;
     let probe_cut = now_ms - i64::try_from(r.probe_days).unwrap_or(i64::MAX / day_ms) * day_ms;
     let rollup_cut = now_ms - i64::try_from(r.rollup_days).unwrap_or(i64::MAX / day_ms) * day_ms;
+    // Node by node along each primary key (node first), never a scan of a whole table.
     tx.execute(
-        "DELETE FROM probes WHERE round IN (SELECT id FROM rounds WHERE started_ms < ?1)",
-        [probe_cut],
+        "DELETE FROM probes WHERE node IN (SELECT node FROM nodes) AND round < ?1",
+        [round_since(tx, probe_cut)?],
     )?;
     tx.execute("DELETE FROM rounds WHERE started_ms < ?1", [probe_cut])?;
     tx.execute(
-        "DELETE FROM hourly WHERE hour < ?1",
+        "DELETE FROM hourly WHERE node IN (SELECT node FROM nodes) AND hour < ?1",
         [rollup_cut / 3_600_000],
     )?;
     tx.execute(
@@ -686,7 +712,10 @@ fn prune(tx: &Transaction<'_>, now_ms: i64, r: &Retention) -> Result<()> {
     if let (Some(g), Some(len)) = (genesis, slot_len.filter(|l| *l > 0)) {
         let cut_slot = (rollup_cut / 1000 - g) / len;
         if cut_slot > 0 {
-            tx.execute("DELETE FROM heartbeats WHERE slot < ?1", [cut_slot])?;
+            tx.execute(
+                "DELETE FROM heartbeats WHERE node IN (SELECT node FROM nodes) AND slot < ?1",
+                [cut_slot],
+            )?;
         }
     }
     Ok(())
@@ -722,6 +751,19 @@ mod tests {
         }
     }
 
+    /// Registers nodes `bytes` (probes are pruned and rolled up node by node).
+    fn register(s: &mut Store, bytes: &[u8]) {
+        let infos: Vec<NodeInfo> = bytes
+            .iter()
+            .map(|b| NodeInfo {
+                node: Address([*b; 20]),
+                endpoint: "127.0.0.1:1".into(),
+                active: true,
+            })
+            .collect();
+        s.save_registry(0, &infos).unwrap();
+    }
+
     const KEEP: Retention = Retention {
         probe_days: 90,
         rollup_days: 365,
@@ -750,6 +792,7 @@ mod tests {
     fn rounds_roll_up_by_hour_excluding_void_ones() {
         let path = temp("rollup");
         let mut s = Store::open(&path).unwrap();
+        register(&mut s, &[1, 2]);
         let hour = 500_000i64;
         let at = |min: i64| (hour * 3600 + min * 60) * 1000;
         for (min, void) in [(0, false), (10, false), (20, true)] {
@@ -805,6 +848,7 @@ mod tests {
     fn retention_drops_old_probes_but_keeps_rollups() {
         let path = temp("retention");
         let mut s = Store::open(&path).unwrap();
+        register(&mut s, &[1]);
         let day = 86_400_000i64;
         let t0 = 1_700_000_000_000i64;
         let short = Retention {
