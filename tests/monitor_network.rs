@@ -340,3 +340,23 @@ fn rounds_are_void_when_the_echo_endpoint_is_down_and_count_against_nobody() {
     assert!(void >= 4.0, "{metrics}");
     assert!(mon.log().contains("stored as void"));
 }
+
+#[test]
+fn probing_goes_on_while_the_chain_rpc_is_down() {
+    let mut net = network();
+    let healthy = start_node(&net, HEALTHY, "");
+    register(&net, HEALTHY, healthy.addr());
+    let echo = free_port();
+    let mut mon = Monitor::start(&net, echo, echo, "");
+    mon.wait_rounds(2);
+    net.anvil.kill();
+    mon.wait_log("cannot read the node registry", 1);
+    let before = mon.stored();
+    mon.wait_rounds(2);
+    let h = entry(&mon.json("/api/nodes"), dev(HEALTHY));
+    assert_eq!(h["state"], "up", "the last registry is probed on: {h}");
+    assert_eq!(
+        h["probes_24h"].as_i64().unwrap() as usize,
+        before + 2.max(mon.stored() - before)
+    );
+}

@@ -79,10 +79,6 @@ impl Chain {
         self.contract
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     pub fn chain_id(&self) -> Result<u64, RpcError> {
         self.client.chain_id()
     }
