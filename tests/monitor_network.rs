@@ -355,8 +355,9 @@ fn probing_goes_on_while_the_chain_rpc_is_down() {
     mon.wait_rounds(2);
     let h = entry(&mon.json("/api/nodes"), dev(HEALTHY));
     assert_eq!(h["state"], "up", "the last registry is probed on: {h}");
-    assert_eq!(
-        h["probes_24h"].as_i64().unwrap() as usize,
-        before + 2.max(mon.stored() - before)
+    // Rounds went on being stored after the RPC died.
+    assert!(
+        h["probes_24h"].as_i64().unwrap() as usize >= before + 2,
+        "{h}"
     );
 }
