@@ -120,6 +120,17 @@ impl Args {
         }
     }
 
+    /// Takes the bare word `name` when it comes first (`monitor report`).
+    pub fn word(&mut self, name: &str) -> bool {
+        match self.tokens.first_mut() {
+            Some(t) if t.as_deref() == Some(name) => {
+                *t = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Rejects anything no lookup consumed.
     pub fn finish(self) -> CmdResult {
         let left: Vec<String> = self.tokens.into_iter().flatten().collect();

@@ -19,6 +19,7 @@ pub mod eth;
 pub mod host_port;
 pub mod local;
 pub mod logging;
+pub mod monitor;
 pub mod node;
 pub mod os_random;
 pub mod proxy;

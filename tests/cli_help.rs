@@ -12,8 +12,9 @@ fn aqueduct(args: &[&str]) -> Output {
         .expect("run aqueduct")
 }
 
-const COMMANDS: [&str; 12] = [
+const COMMANDS: [&str; 13] = [
     "node",
+    "monitor",
     "local",
     "keygen",
     "deploy",

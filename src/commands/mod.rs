@@ -14,6 +14,7 @@ usage: aqueduct <command> [flags]
 Running a node
   node --config FILE           run the SOCKS5 + HTTP proxy node
   local                        one local proxy that uses the whole network (members)
+  monitor --config FILE        probe every node, dashboard (admin); `monitor report`
 
 Chain commands (flags: --rpc URL | AQUEDUCT_RPC, --key FILE, --contract ADDR,
 or the same from --config FILE's [chain] section; --json for machine output)
@@ -37,6 +38,7 @@ pub fn dispatch(name: &str, args: Args) -> CmdResult {
     match name {
         "node" => node::run(args),
         "local" => local::run(args),
+        "monitor" => crate::monitor::cli::run(args),
         "keygen" | "deploy" | "add-node" | "remove-node" | "set-endpoint" | "subscribe"
         | "token" | "status" | "claim" | "nodes" => chain::run(name, args),
         other => Err(Failure::usage(format!("unknown command `{other}`"))

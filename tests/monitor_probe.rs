@@ -1,0 +1,252 @@
+//! The probe engine on loopback, without a chain: every outcome from a server that
+//! earns it (stand-in nodes that check the monitor's credential like a chain-mode node,
+//! a silent listener, a closed port, a server that is not SOCKS5, a delaying
+//! forwarder), the echo endpoint turning strangers away, and the command line.
+
+#[path = "support/anvil.rs"]
+mod anvil;
+#[path = "support/local.rs"]
+mod local;
+#[path = "support/proxy.rs"]
+mod proxy;
+#[path = "support/tools.rs"]
+mod tools;
+
+use aqueduct::credential::Verifier;
+use aqueduct::eth::signer::PrivateKey;
+use aqueduct::eth::Address;
+use aqueduct::monitor::config::EchoUrl;
+use aqueduct::monitor::outcome::Outcome;
+use aqueduct::monitor::probe::{Engine, ProbePath, ProbeSettings, ProbeTarget};
+use aqueduct::monitor::round::Credentials;
+use local::{Forwarder, StubNode};
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+const CONTRACT: Address = Address([0x11; 20]);
+const CHAIN: u64 = 31337;
+
+fn stub(node: Address) -> StubNode {
+    StubNode::start(Verifier {
+        chain_id: CHAIN,
+        contract: CONTRACT,
+        node,
+        max_lifetime: 7200,
+    })
+}
+
+fn settings(echo: SocketAddr, timeout: Duration) -> ProbeSettings {
+    ProbeSettings {
+        parallel: 4,
+        timeout,
+        download_bytes: 256 * 1024,
+        slow_latency: Duration::from_millis(1500),
+        slow_throughput_kbps: 100,
+        echo: EchoUrl {
+            host: echo.ip().to_string(),
+            port: echo.port(),
+        },
+    }
+}
+
+fn closed_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+#[test]
+fn every_outcome_comes_from_a_server_that_earns_it() {
+    let mut creds = Credentials::new(
+        PrivateKey::from_bytes(&[5; 32]).unwrap(),
+        CHAIN,
+        CONTRACT,
+        3600,
+    );
+    let now = local_now();
+    let a = Address([0xa; 20]);
+    let b = Address([0xb; 20]);
+    let good = stub(a);
+    let other = stub(b);
+    let refusing = stub(a);
+    refusing.seen.refuse.store(true, Ordering::SeqCst);
+    let slow_front = Forwarder::start(good.addr, Duration::from_secs(2));
+    // Accepts into its backlog, never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    // Answers anything with HTTP: not a SOCKS5 node.
+    let http = proxy::TestServer::start("127.0.0.1:0", |mut s| {
+        let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    });
+    let login_a = creds.login(a, now);
+    let loopback = Some("127.0.0.1".parse().unwrap());
+    let t = |addr, login: &std::sync::Arc<_>, expect| ProbeTarget {
+        node: a,
+        addr,
+        login: std::sync::Arc::clone(login),
+        expect_egress: expect,
+        path: ProbePath::Socks,
+    };
+    let targets = vec![
+        t(good.addr, &login_a, loopback),
+        t(closed_port(), &login_a, loopback),
+        t(silent.local_addr().unwrap(), &login_a, loopback),
+        t(refusing.addr, &login_a, loopback),
+        // Scoped to node a, shown to node b: refused.
+        t(other.addr, &login_a, loopback),
+        t(http.addr, &login_a, loopback),
+        t(good.addr, &login_a, Some("127.0.0.2".parse().unwrap())),
+        t(slow_front.addr, &login_a, loopback),
+    ];
+    let mut engine = Engine::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let s = settings(engine.echo_addr(), Duration::from_secs(4));
+    let results = engine.run_round(targets, &s);
+    let got: Vec<Outcome> = results.iter().map(|r| r.outcome).collect();
+    assert_eq!(
+        got,
+        [
+            Outcome::Ok,
+            Outcome::ConnectFailed,
+            Outcome::Timeout,
+            Outcome::AuthRefused,
+            Outcome::AuthRefused,
+            Outcome::RelayFailed,
+            Outcome::WrongEgress,
+            Outcome::Slow,
+        ],
+        "{results:#?}"
+    );
+    let ok = &results[0];
+    assert_eq!(ok.egress, Some("127.0.0.1".parse().unwrap()));
+    assert!(ok.connect.is_some() && ok.login.is_some() && ok.latency.is_some());
+    assert_eq!(ok.download_bytes, 256 * 1024);
+    assert!(ok.kbps().unwrap() > 100.0);
+    assert!(
+        results[2].detail.contains("SOCKS5 login: no answer"),
+        "{}",
+        results[2].detail
+    );
+    assert!(
+        results[5].detail.contains("not speaking SOCKS5"),
+        "{}",
+        results[5].detail
+    );
+    assert!(results[6]
+        .detail
+        .contains("egress 127.0.0.1, but the endpoint is 127.0.0.2"));
+    assert!(
+        results[7].detail.contains("limit 1500 ms"),
+        "{}",
+        results[7].detail
+    );
+    assert_eq!(other.seen.logins_refused.load(Ordering::SeqCst), 1);
+    // The good node opened three tunnels (two direct probes, one forwarded), to the echo endpoint.
+    assert_eq!(good.tunnels(), 3, "two direct probes and the forwarded one");
+    assert_eq!(
+        good.seen.target.lock().unwrap().as_deref(),
+        Some(engine.echo_addr().to_string().as_str())
+    );
+    // The echo endpoint down: the node cannot reach it, and says so.
+    let mut s2 = s.clone();
+    s2.echo = EchoUrl {
+        host: "127.0.0.1".into(),
+        port: closed_port().port(),
+    };
+    let r = engine.run_round(vec![t(good.addr, &login_a, loopback)], &s2);
+    assert_eq!(r[0].outcome, Outcome::RelayFailed, "{r:?}");
+    assert!(r[0].detail.contains("could not reach the echo endpoint"));
+}
+
+fn local_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[test]
+fn the_echo_endpoint_serves_nobody_but_this_rounds_probes() {
+    let mut engine = Engine::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let echo = engine.echo_addr();
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let login = std::sync::Arc::new(aqueduct::proxy::upstream::Login {
+        username: "u".into(),
+        password: "p".into(),
+    });
+    let target = ProbeTarget {
+        node: Address([1; 20]),
+        addr: silent.local_addr().unwrap(),
+        login,
+        expect_egress: None,
+        path: ProbePath::Socks,
+    };
+    // A round that lasts 3 s (its only probe waits on a silent node).
+    let round = std::thread::spawn(move || {
+        let s = settings(echo, Duration::from_secs(3));
+        engine.run_round(vec![target], &s)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let base = format!("http://{echo}");
+    for path in [
+        "/echo/0123456789abcdef0123456789abcdef",
+        "/bytes/0123/1048576",
+        "/",
+    ] {
+        let status = proxy::curl_status(&[&format!("{base}{path}")]);
+        assert_eq!(status, 404, "{path}");
+    }
+    let status = proxy::curl_status(&["-X", "POST", &format!("{base}/echo/x")]);
+    assert_eq!(status, 405);
+    let results = round.join().unwrap();
+    assert_eq!(results[0].outcome, Outcome::Timeout);
+}
+
+#[test]
+fn the_command_line_names_what_is_wrong() {
+    let run = anvil::aqueduct(&["monitor"]);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("--config is required"));
+    let help = anvil::aqueduct(&["monitor", "--help"]);
+    assert!(help.ok && help.stdout.contains("monitor report"));
+    let dir = proxy::TempDir::new("monitor-cli");
+    let config = dir.path().join("monitor.toml");
+    std::fs::write(
+        &config,
+        "[chain]\nrpc = [\"http://127.0.0.1:9\"]\nkey = \"k\"\ncontract = \"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed\"\n\
+         [monitor]\necho_url = \"http://127.0.0.1:1\"\nparallel = 0\n",
+    )
+    .unwrap();
+    let path = config.to_str().unwrap();
+    let run = anvil::aqueduct(&["monitor", "--config", path]);
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stderr.contains("`monitor.parallel`: must be 1 to 4096"),
+        "{}",
+        run.stderr
+    );
+    let report = anvil::aqueduct(&["monitor", "report", "--config", path]);
+    assert!(!report.ok);
+    assert!(
+        report.stderr.contains("`monitor.parallel`"),
+        "{}",
+        report.stderr
+    );
+    std::fs::write(
+        &config,
+        "[chain]\nrpc = [\"http://127.0.0.1:9\"]\nkey = \"k\"\ncontract = \"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed\"\n\
+         [monitor]\necho_url = \"http://127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    let report = anvil::aqueduct(&["monitor", "report", "--config", path, "--since", "soon"]);
+    assert_eq!(report.code, Some(2), "{}", report.stderr);
+    let report = anvil::aqueduct(&["monitor", "report", "--config", path]);
+    assert!(
+        report
+            .stderr
+            .contains("run `aqueduct monitor --config FILE` first"),
+        "{}",
+        report.stderr
+    );
+}
