@@ -42,6 +42,7 @@ pub struct Heartbeats {
 enum Skip {
     NotServing,
     NotActive,
+    NotYet { from_epoch: u64 },
     PendingTx { latest: u64, pending: u64 },
     WouldRevert(String),
     Balance { balance: u128, cost: u128 },
@@ -54,6 +55,10 @@ impl std::fmt::Display for Skip {
             Skip::NotServing => f.write_str("the node is not serving (draining or unable to accept connections)"),
             Skip::NotActive => f.write_str(
                 "this node is not an active node of the contract (removed by the owner, or never added with `aqueduct add-node`)",
+            ),
+            Skip::NotYet { from_epoch } => write!(
+                f,
+                "this node was added in the current epoch and earns from epoch {from_epoch}; heartbeats start then"
             ),
             Skip::PendingTx { latest, pending } => write!(
                 f,
@@ -177,6 +182,12 @@ impl Heartbeats {
             HeartbeatCheck::NotActive => {
                 let slot = contract.current_slot()?;
                 self.skipped(st, Some(slot), Skip::NotActive);
+                st.quiet_slot = Some(slot);
+                return Ok(());
+            }
+            HeartbeatCheck::NotYet { from_epoch } => {
+                let slot = contract.current_slot()?;
+                self.skipped(st, Some(slot), Skip::NotYet { from_epoch });
                 st.quiet_slot = Some(slot);
                 return Ok(());
             }
