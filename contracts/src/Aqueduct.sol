@@ -13,8 +13,10 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 /// @title Aqueduct
 /// @notice The books of the Aqueduct proxy network: members pay a fee per period, trusted nodes
 ///         prove they are online with one heartbeat per slot, and every finished epoch's share of
-///         the fees is split among the nodes in proportion to the slots they were online. The
-///         share of an epoch in which no node was online goes back to whoever paid for it.
+///         the fees is split among the nodes in proportion to the slots they were online. A
+///         monitor appointed by the owner may, during the epoch after, withhold the slots of a
+///         node that did not serve; the share of an epoch in which no node served goes back to
+///         whoever paid for it.
 /// @dev Time is cut three ways from `genesis` (the deploy time): membership periods, epochs (the
 ///      unit of payout) and slots (the unit of uptime; an epoch is a whole number of slots).
 ///
@@ -29,8 +31,9 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 ///      are kept as a difference array (`_deltas`): each payment writes its first and its last
 ///      epoch, whatever its length.
 ///
-///      Settlement. Epochs are settled in order, once finished, by whichever call comes first (a
-///      heartbeat, a claim, a refund or `settle`). An epoch's pool is the exact amount its streams
+///      Settlement. An epoch is settled one full epoch after it ends (the challenge window, in
+///      which the monitor may withhold), in order, by whichever call comes first (a heartbeat, a
+///      claim, a refund or `settle`). An epoch's pool is the exact amount its streams
 ///      delivered. If some node was online in it, the pool plus the carry is paid per heartbeat
 ///      slot, rounded up to a whole sub-unit; the rounding (at most one sub-unit per slot, so
 ///      below one token unit) is taken from the carry, which the next epochs repay. If nobody was
@@ -128,17 +131,32 @@ contract Aqueduct is Ownable2Step, Pausable, ReentrancyGuardTransient {
     error SettlementBehind(uint256 unsettledEpochs);
     /// @notice Ownership can move (two steps) but not be dropped: nodes would be frozen forever.
     error RenounceDisabled();
+    /// @notice Only the monitor may withhold (and there is none while it is the zero address).
+    error NotMonitor(address caller);
+    /// @notice An epoch can be withheld from only during the epoch after it: its challenge window.
+    error OutsideChallengeWindow(uint64 epoch, uint64 currentEpoch);
+    /// @notice The node has no (more) slots in that epoch to withhold.
+    error NothingToWithhold(address node, uint64 epoch);
 
     /*//////////////////////////////////////////////////////////////
                                   EVENTS
     //////////////////////////////////////////////////////////////*/
 
     event Subscribed(address indexed member, address indexed payer, uint256 periods, uint256 amount, uint64 until);
-    event Heartbeat(address indexed node, uint64 indexed epoch, uint64 slot);
+    /// @notice A heartbeat, with what the node says it served since its previous one (sessions
+    ///         opened, payload bytes relayed, distinct members seen): self-reported, not checked.
+    event Heartbeat(
+        address indexed node, uint64 indexed epoch, uint64 slot, uint64 sessions, uint64 bytesRelayed, uint64 members
+    );
     event NodeAdded(address indexed node, string endpoint, uint64 earnsFrom);
     event NodeRemoved(address indexed node);
     event EndpointSet(address indexed node, string endpoint);
     event PayeeSet(address indexed node, address indexed payee);
+    event MonitorSet(address indexed monitor);
+    /// @notice The monitor took `slots` of `node` out of `epoch`: the epoch's pool goes to the
+    ///         nodes that served (or back to the payers if none did). `reason` is the monitor's
+    ///         code and `evidence` the hash of what it saw (its probe rows).
+    event Withheld(address indexed node, uint64 indexed epoch, uint64 slots, uint8 reason, bytes32 evidence);
     event Claimed(address indexed node, address indexed payee, uint256 amount, uint64 epochsClaimed);
     /// @notice A payment's share of epochs nobody served was sent back to its payer.
     event Refunded(address indexed payer, address indexed member, uint64 until, uint256 amount);
@@ -250,6 +268,9 @@ contract Aqueduct is Ownable2Step, Pausable, ReentrancyGuardTransient {
 
     Progress private _progress;
     Books private _books;
+
+    /// @notice May withhold a node's slots of the epoch just ended; set by the owner (0 = none).
+    address public monitor;
 
     /*//////////////////////////////////////////////////////////////
                                 CONSTRUCTOR
@@ -505,9 +526,11 @@ contract Aqueduct is Ownable2Step, Pausable, ReentrancyGuardTransient {
                                 HEARTBEATS
     //////////////////////////////////////////////////////////////*/
 
-    /// @notice Records that the calling node is online in the current slot.
-    /// @dev The first heartbeat of an epoch (by any node) also settles the finished epochs.
-    function imOnline() external {
+    /// @notice Records that the calling node is online in the current slot, with what it served
+    ///         since its previous heartbeat (self-reported; emitted, not stored).
+    /// @dev The first heartbeat of an epoch (by any node) also settles the epochs whose challenge
+    ///      window is over.
+    function imOnline(uint64 sessions, uint64 bytesRelayed, uint64 members) external {
         Node memory n = _nodes[msg.sender];
         if (!n.active) revert NodeNotActive(msg.sender);
         uint64 slot = currentSlot();
@@ -540,7 +563,7 @@ contract Aqueduct is Ownable2Step, Pausable, ReentrancyGuardTransient {
         unchecked {
             ++_epochs[epoch].totalSlots;
         }
-        emit Heartbeat(msg.sender, epoch, slot);
+        emit Heartbeat(msg.sender, epoch, slot, sessions, bytesRelayed, members);
     }
 
     /// @notice Seconds since deploy divided into epochs; epoch 0 starts at `genesis`.
@@ -564,10 +587,38 @@ contract Aqueduct is Ownable2Step, Pausable, ReentrancyGuardTransient {
     }
 
     /*//////////////////////////////////////////////////////////////
+                                 MONITOR
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice The monitor takes `node`'s slots out of `epoch`, the epoch just ended (its
+    ///         challenge window is the current epoch): the node is paid nothing for it and its
+    ///         share goes to the nodes that served. `reason` and `evidence` are logged.
+    function withhold(address node, uint64 epoch, uint8 reason, bytes32 evidence) external {
+        if (msg.sender != monitor || msg.sender == address(0)) revert NotMonitor(msg.sender);
+        uint64 current = currentEpoch();
+        if (epoch + 1 != current) revert OutsideChallengeWindow(epoch, current);
+        Beats storage b = _beats[node][epoch];
+        uint64 slots = b.count;
+        if (slots == 0) revert NothingToWithhold(node, epoch);
+        b.count = 0;
+        // Cannot underflow: the node's slots are part of the epoch's total.
+        unchecked {
+            _epochs[epoch].totalSlots -= slots;
+        }
+        emit Withheld(node, epoch, slots, reason, evidence);
+    }
+
+    /// @notice Names the monitor (the zero address: none).
+    function setMonitor(address monitor_) external onlyOwner {
+        monitor = monitor_;
+        emit MonitorSet(monitor_);
+    }
+
+    /*//////////////////////////////////////////////////////////////
                            SETTLEMENT AND PAYOUT
     //////////////////////////////////////////////////////////////*/
 
-    /// @notice Settles up to `maxEpochs` finished epochs. Only needed after a long quiet spell
+    /// @notice Settles up to `maxEpochs` epochs whose challenge window is over. Only needed after a long quiet spell
     ///         (more than MAX_SETTLE_PER_CALL epochs without a heartbeat); anyone may call it.
     /// @return settled The number of epochs settled by this call.
     function settle(uint256 maxEpochs) external returns (uint256 settled) {
@@ -577,8 +628,8 @@ contract Aqueduct is Ownable2Step, Pausable, ReentrancyGuardTransient {
         settled = _progress.settledEpoch - before;
     }
 
-    /// @notice Pays `node`'s payee what the node earned in up to `maxEpochs` finished epochs,
-    ///         oldest first. Anyone may call it: the money goes only to the payee. Removed nodes
+    /// @notice Pays `node`'s payee what the node earned in up to `maxEpochs` settled epochs,
+    ///         oldest first. An epoch is settled one full epoch after it ends. Anyone may call it: the money goes only to the payee. Removed nodes
     ///         are paid too: earned is earned. Settles up to MAX_SETTLE_PER_CALL finished epochs
     ///         first; if that was not yet enough to reach any of the node's epochs it returns 0
     ///         (keeping the settlement done) and a later call pays.
@@ -625,7 +676,8 @@ contract Aqueduct is Ownable2Step, Pausable, ReentrancyGuardTransient {
         if (paid > 0) token.safeTransfer(payee, paid);
     }
 
-    /// @notice What `claim` with no epoch limit would pay `node`'s payee now, settlement included.
+    /// @notice What `claim` with no epoch limit would pay `node`'s payee now, settlement included:
+    ///         the epochs that ended more than one epoch ago (the last one may still be withheld).
     function claimable(address node) external view returns (uint256) {
         Settlement memory s = _loadSettlement();
         uint64 stored = s.epoch;
@@ -716,9 +768,11 @@ contract Aqueduct is Ownable2Step, Pausable, ReentrancyGuardTransient {
         return genesis + epoch * epochLength;
     }
 
-    /// @dev Epochs below this one may be settled now: every finished epoch.
+    /// @dev Epochs below this one may be settled now: those whose challenge window (the epoch
+    ///      after them) is over.
     function _settleableUntil() private view returns (uint64) {
-        return currentEpoch();
+        uint64 current = currentEpoch();
+        return current > 0 ? current - 1 : 0;
     }
 
     /// @dev The settleable bound, refusing to preview more than MAX_PREVIEW_EPOCHS epochs.

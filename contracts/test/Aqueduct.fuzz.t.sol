@@ -56,7 +56,7 @@ contract AqueductFuzzTest is AqueductBase {
             // The first slot of the epoch, or right after the payment in its first epoch.
             vm.warp(e == 1 ? block.timestamp : START + e * EPOCH);
             vm.prank(nodes[0]);
-            aq.imOnline();
+            aq.imOnline(0, 0, 0);
         }
         _warpPastSettlement(last);
         assertEq(aq.claim(nodes[0], 1000), PRICE * periods);
@@ -78,7 +78,7 @@ contract AqueductFuzzTest is AqueductBase {
             if (uint256(keccak256(abi.encode(seed, e))) % 3 == 0) continue;
             vm.warp(e == 1 ? START + EPOCH + offset : START + e * EPOCH);
             vm.prank(nodes[0]);
-            aq.imOnline();
+            aq.imOnline(0, 0, 0);
             ++online;
         }
         _warpPastSettlement(last);
@@ -145,7 +145,7 @@ contract AqueductFuzzTest is AqueductBase {
             if (slots > 0) _beat(_one(nodes[0]), e, slots);
             _warpToSlot(e * SLOTS_PER_EPOCH + 5);
             vm.prank(nodes[1]);
-            aq.imOnline();
+            aq.imOnline(0, 0, 0);
         }
         _warpPastSettlement(epochs);
         uint256 expected = aq.claimable(nodes[0]);
@@ -171,14 +171,14 @@ contract AqueductFuzzTest is AqueductBase {
         _addNodes(1);
         vm.warp(START + slot * SLOT + first);
         vm.prank(_node(0));
-        aq.imOnline();
+        aq.imOnline(0, 0, 0);
         vm.warp(START + slot * SLOT + second);
         vm.prank(_node(0));
         vm.expectRevert(abi.encodeWithSelector(Aqueduct.AlreadyOnlineThisSlot.selector, uint64(slot)));
-        aq.imOnline();
+        aq.imOnline(0, 0, 0);
         vm.warp(START + (slot + 1) * SLOT);
         vm.prank(_node(0));
-        aq.imOnline();
+        aq.imOnline(0, 0, 0);
         assertEq(aq.lastHeartbeatSlot(_node(0)), slot + 2);
     }
 }

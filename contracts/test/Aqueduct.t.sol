@@ -305,14 +305,14 @@ contract AqueductUnitTest is AqueductBase {
         assertEq(aq.earnsFrom(nodes[0]), 4);
         vm.prank(nodes[0]);
         vm.expectRevert(abi.encodeWithSelector(Aqueduct.NotEarningYet.selector, 4));
-        aq.imOnline();
+        aq.imOnline(0, 0, 0);
         _warpToSlot(4 * SLOTS_PER_EPOCH - 1);
         vm.prank(nodes[0]);
         vm.expectRevert(abi.encodeWithSelector(Aqueduct.NotEarningYet.selector, 4));
-        aq.imOnline();
+        aq.imOnline(0, 0, 0);
         _warpToEpoch(4);
         vm.prank(nodes[0]);
-        aq.imOnline();
+        aq.imOnline(0, 0, 0);
         assertEq(aq.heartbeatsInEpoch(nodes[0], 4), 1);
         // Removed and added again: the wait starts over.
         vm.startPrank(owner);
@@ -323,7 +323,7 @@ contract AqueductUnitTest is AqueductBase {
         vm.warp(block.timestamp + SLOT);
         vm.prank(nodes[0]);
         vm.expectRevert(abi.encodeWithSelector(Aqueduct.NotEarningYet.selector, 5));
-        aq.imOnline();
+        aq.imOnline(0, 0, 0);
     }
 
     /// The owner swapping an honest node for its own mid-epoch takes nothing of that epoch:
@@ -341,7 +341,7 @@ contract AqueductUnitTest is AqueductBase {
         vm.warp(block.timestamp + SLOT);
         vm.prank(rogue);
         vm.expectRevert(abi.encodeWithSelector(Aqueduct.NotEarningYet.selector, 2));
-        aq.imOnline();
+        aq.imOnline(0, 0, 0);
         _warpPastSettlement(1);
         assertEq(aq.claimable(rogue), 0);
         assertEq(aq.claimable(honest[0]), EPOCH_POOL / S);
@@ -443,9 +443,9 @@ contract AqueductUnitTest is AqueductBase {
         _addNodes(1);
         _warpToSlot(SLOTS_PER_EPOCH + 3);
         vm.expectEmit(address(aq));
-        emit Aqueduct.Heartbeat(_node(0), 1, SLOTS_PER_EPOCH + 3);
+        emit Aqueduct.Heartbeat(_node(0), 1, SLOTS_PER_EPOCH + 3, 17, 123_456_789, 5);
         vm.prank(_node(0));
-        aq.imOnline();
+        aq.imOnline(17, 123_456_789, 5);
         assertEq(aq.lastHeartbeatSlot(_node(0)), SLOTS_PER_EPOCH + 4);
         assertEq(aq.heartbeatsInEpoch(_node(0), 1), 1);
         assertEq(aq.heartbeatsInEpoch(_node(0), 0), 0);
@@ -456,21 +456,21 @@ contract AqueductUnitTest is AqueductBase {
         _addNodes(1);
         _warpToSlot(SLOTS_PER_EPOCH + 4);
         vm.prank(_node(0));
-        aq.imOnline();
+        aq.imOnline(0, 0, 0);
         vm.warp(block.timestamp + SLOT - 1); // still the same slot
         vm.prank(_node(0));
         vm.expectRevert(abi.encodeWithSelector(Aqueduct.AlreadyOnlineThisSlot.selector, SLOTS_PER_EPOCH + 4));
-        aq.imOnline();
+        aq.imOnline(0, 0, 0);
         vm.warp(block.timestamp + 1); // the next slot
         vm.prank(_node(0));
-        aq.imOnline();
+        aq.imOnline(0, 0, 0);
         assertEq(aq.heartbeatsInEpoch(_node(0), 1), 2);
     }
 
     function test_imOnline_revertsForUnknownNode() public {
         vm.prank(_node(3));
         vm.expectRevert(abi.encodeWithSelector(Aqueduct.NodeNotActive.selector, _node(3)));
-        aq.imOnline();
+        aq.imOnline(0, 0, 0);
     }
 
     function test_imOnline_revertsForRemovedNode() public {
@@ -480,7 +480,7 @@ contract AqueductUnitTest is AqueductBase {
         _warpToEpoch(1);
         vm.prank(_node(0));
         vm.expectRevert(abi.encodeWithSelector(Aqueduct.NodeNotActive.selector, _node(0)));
-        aq.imOnline();
+        aq.imOnline(0, 0, 0);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -516,7 +516,7 @@ contract AqueductUnitTest is AqueductBase {
         for (uint256 s = SLOTS_PER_EPOCH / 2; s < SLOTS_PER_EPOCH; ++s) {
             _warpToSlot(SLOTS_PER_EPOCH + s);
             vm.prank(nodes[0]);
-            aq.imOnline();
+            aq.imOnline(0, 0, 0);
         }
         _warpPastSettlement(1);
         assertEq(aq.heartbeatsInEpoch(nodes[0], 1), 24);
@@ -564,7 +564,7 @@ contract AqueductUnitTest is AqueductBase {
         address[] memory nodes = _addNodes(1);
         vm.prank(nodes[0]);
         vm.expectRevert(abi.encodeWithSelector(Aqueduct.NotEarningYet.selector, 15));
-        aq.imOnline();
+        aq.imOnline(0, 0, 0);
         _beat(nodes, 15, 1); // one heartbeat on day 16
         _warpPastSettlement(15);
 
@@ -611,13 +611,13 @@ contract AqueductUnitTest is AqueductBase {
         uint64 first = aq.memberUntil(member);
         _pay(member, member, 1); // epochs 30 to 59, paid by the member
         uint64 second = aq.memberUntil(member);
-        _warpToEpoch(3);
+        _warpPastSettlement(2);
         assertEq(aq.refund(member, first), 3 * EPOCH_POOL / S);
         vm.expectRevert(Aqueduct.NothingToRefund.selector);
         aq.refund(member, first);
         vm.expectRevert(Aqueduct.NothingToRefund.selector);
         aq.refund(member, second); // none of its epochs is settled yet
-        _warpToEpoch(60);
+        _warpPastSettlement(59);
         aq.settle(100);
         aq.refund(member, first);
         aq.refund(member, second);
@@ -666,7 +666,7 @@ contract AqueductUnitTest is AqueductBase {
         for (uint256 s = 12; s < SLOTS_PER_EPOCH; ++s) {
             _warpToSlot(SLOTS_PER_EPOCH + s);
             vm.prank(nodes[0]);
-            aq.imOnline();
+            aq.imOnline(0, 0, 0);
         }
         _warpPastSettlement(1);
         // 24 + 12 slots share the pool.
@@ -768,7 +768,7 @@ contract AqueductUnitTest is AqueductBase {
         _pay(payer, member, 1);
         _beat(nodes, 1, 1);
         _warpToEpoch(5);
-        assertEq(aq.settledEpoch(), 1);
+        assertEq(aq.settledEpoch(), 0); // nothing is settled while its window is open
         assertEq(aq.claim(nodes[0], 1), EPOCH_POOL / S);
         assertEq(aq.settledEpoch(), 5 - SETTLE_DELAY);
     }
@@ -785,7 +785,7 @@ contract AqueductUnitTest is AqueductBase {
         hookAq.subscribe(member, 1);
         vm.stopPrank();
         vm.prank(_node(0));
-        hookAq.imOnline();
+        hookAq.imOnline(0, 0, 0);
         vm.warp(block.timestamp + (1 + SETTLE_DELAY) * EPOCH);
         // The token calls claim() again from inside the payout transfer.
         hook.arm(address(hookAq), abi.encodeCall(Aqueduct.claim, (_node(0), 1)));
@@ -805,9 +805,9 @@ contract AqueductUnitTest is AqueductBase {
         _beat(nodes, 1, 1);
         _warpToEpoch(200);
         vm.prank(nodes[0]);
-        aq.imOnline(); // settles MAX_SETTLE_PER_CALL epochs only
-        assertEq(aq.settledEpoch(), 1 + aq.MAX_SETTLE_PER_CALL());
-        assertEq(aq.settle(1000), 200 - SETTLE_DELAY - 1 - aq.MAX_SETTLE_PER_CALL());
+        aq.imOnline(0, 0, 0); // settles MAX_SETTLE_PER_CALL epochs only: 0 to 63
+        assertEq(aq.settledEpoch(), aq.MAX_SETTLE_PER_CALL());
+        assertEq(aq.settle(1000), 200 - SETTLE_DELAY - aq.MAX_SETTLE_PER_CALL());
         assertEq(aq.settledEpoch(), 200 - SETTLE_DELAY);
         vm.expectRevert(Aqueduct.ZeroMaxEpochs.selector);
         aq.settle(0);
@@ -825,18 +825,130 @@ contract AqueductUnitTest is AqueductBase {
         _beat(nodes, 1, 1);
         _warpToEpoch(200);
         vm.prank(nodes[0]);
-        aq.imOnline(); // settles epochs 1..64 only
+        aq.imOnline(0, 0, 0); // settles epochs 0..63 only
         _warpPastSettlement(200);
         uint256 expected = aq.claimable(nodes[0]);
         assertEq(expected, 2 * EPOCH_POOL / S);
 
-        assertEq(aq.claim(nodes[0], 10), EPOCH_POOL / S); // settles 65..128, pays epoch 1
-        assertEq(aq.claim(nodes[0], 10), 0); // settles 129..192: epoch 200 not reached yet
-        assertEq(aq.settledEpoch(), 193);
-        assertEq(aq.claim(nodes[0], 10), expected - EPOCH_POOL / S); // settles 193..200, pays 200
+        assertEq(aq.claim(nodes[0], 10), EPOCH_POOL / S); // settles 64..127, pays epoch 1
+        assertEq(aq.claim(nodes[0], 10), 0); // settles 128..191: epoch 200 not reached yet
+        assertEq(aq.settledEpoch(), 192);
+        assertEq(aq.claim(nodes[0], 10), expected - EPOCH_POOL / S); // settles 192..200, pays 200
         vm.expectRevert(Aqueduct.NothingToClaim.selector);
         aq.claim(nodes[0], 10);
         assertEq(usd.balanceOf(_payee(nodes[0])), expected);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                            MONITOR AND WINDOW
+    //////////////////////////////////////////////////////////////*/
+
+    /// An epoch is settled one full epoch after it ends: not at the next epoch's first
+    /// heartbeat, but at the first call once the epoch after it is over too.
+    function test_settlement_waitsOneFullEpochAfterTheEpochEnds() public {
+        address[] memory nodes = _addNodes(1);
+        _warpToEpoch(1);
+        _pay(payer, member, 1);
+        _beat(nodes, 1, 1);
+        _beat(nodes, 2, 1); // the first heartbeat after epoch 1: its window opens
+        assertEq(aq.settledEpoch(), 1); // epoch 0 only
+        assertEq(aq.claimable(nodes[0]), 0);
+        vm.expectRevert(Aqueduct.NothingToClaim.selector);
+        aq.claim(nodes[0], 1);
+        vm.warp(START + 3 * EPOCH - 1);
+        assertEq(aq.claimable(nodes[0]), 0);
+        _warpToEpoch(3);
+        assertEq(aq.claimable(nodes[0]), EPOCH_POOL / S);
+        _beat(nodes, 3, 1);
+        assertEq(aq.settledEpoch(), 2);
+    }
+
+    function test_setMonitor_onlyOwner() public {
+        address watcher = makeAddr("monitor");
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, address(this)));
+        aq.setMonitor(watcher);
+        vm.expectEmit(address(aq));
+        emit Aqueduct.MonitorSet(watcher);
+        vm.prank(owner);
+        aq.setMonitor(watcher);
+        assertEq(aq.monitor(), watcher);
+    }
+
+    /// Pay for service: the monitor withholds a node that heartbeated without serving, and
+    /// the epoch's whole pool goes to the node that served, to the unit.
+    function test_withhold_givesTheShareToTheNodesThatServed() public {
+        address watcher = makeAddr("monitor");
+        vm.prank(owner);
+        aq.setMonitor(watcher);
+        address[] memory nodes = _addNodes(2);
+        _warpToEpoch(1);
+        _pay(payer, member, 1);
+        _beat(nodes, 1, SLOTS_PER_EPOCH);
+        _warpToEpoch(2); // epoch 1's challenge window
+        bytes32 evidence = keccak256("probe rows of epoch 1");
+        vm.expectEmit(address(aq));
+        emit Aqueduct.Withheld(nodes[1], 1, SLOTS_PER_EPOCH, 3, evidence);
+        vm.prank(watcher);
+        aq.withhold(nodes[1], 1, 3, evidence);
+        assertEq(aq.heartbeatsInEpoch(nodes[1], 1), 0);
+        _warpPastSettlement(1);
+        assertEq(aq.claimable(nodes[1]), 0);
+        assertEq(aq.claim(nodes[0], 1), EPOCH_POOL / S);
+        (uint64 totalSlots,) = aq.epochPayout(1);
+        assertEq(totalSlots, SLOTS_PER_EPOCH);
+        assertEq(aq.claimable(nodes[1]), 0);
+        _assertBooks(aq, usd);
+    }
+
+    /// With every node of an epoch withheld, nobody served it: it goes back to the payer.
+    function test_withhold_ofEveryNodeRefundsThePayer() public {
+        address watcher = makeAddr("monitor");
+        vm.prank(owner);
+        aq.setMonitor(watcher);
+        address[] memory nodes = _addNodes(1);
+        _warpToEpoch(1);
+        _pay(payer, member, 1);
+        _beat(nodes, 1, 3);
+        _warpToEpoch(2);
+        vm.prank(watcher);
+        aq.withhold(nodes[0], 1, 1, bytes32(0));
+        _warpPastSettlement(1);
+        assertEq(aq.claimable(nodes[0]), 0);
+        assertEq(aq.refundable(member, aq.memberUntil(member)), EPOCH_POOL / S);
+    }
+
+    function test_withhold_onlyByTheMonitorInTheWindow() public {
+        address watcher = makeAddr("monitor");
+        address[] memory nodes = _addNodes(1);
+        _warpToEpoch(1);
+        _pay(payer, member, 1);
+        _beat(nodes, 1, 2);
+        _warpToEpoch(2);
+        // No monitor named yet: nobody can withhold, not even the owner.
+        vm.prank(owner);
+        vm.expectRevert(abi.encodeWithSelector(Aqueduct.NotMonitor.selector, owner));
+        aq.withhold(nodes[0], 1, 1, bytes32(0));
+        vm.expectRevert(abi.encodeWithSelector(Aqueduct.NotMonitor.selector, address(0)));
+        vm.prank(address(0));
+        aq.withhold(nodes[0], 1, 1, bytes32(0));
+        vm.prank(owner);
+        aq.setMonitor(watcher);
+        vm.prank(owner);
+        vm.expectRevert(abi.encodeWithSelector(Aqueduct.NotMonitor.selector, owner));
+        aq.withhold(nodes[0], 1, 1, bytes32(0));
+        vm.startPrank(watcher);
+        // The current epoch is not over; epoch 0 is past its window.
+        vm.expectRevert(abi.encodeWithSelector(Aqueduct.OutsideChallengeWindow.selector, 2, 2));
+        aq.withhold(nodes[0], 2, 1, bytes32(0));
+        vm.expectRevert(abi.encodeWithSelector(Aqueduct.NothingToWithhold.selector, _node(5), 1));
+        aq.withhold(_node(5), 1, 1, bytes32(0));
+        aq.withhold(nodes[0], 1, 1, bytes32(0));
+        vm.expectRevert(abi.encodeWithSelector(Aqueduct.NothingToWithhold.selector, nodes[0], 1));
+        aq.withhold(nodes[0], 1, 1, bytes32(0));
+        _warpToEpoch(3);
+        vm.expectRevert(abi.encodeWithSelector(Aqueduct.OutsideChallengeWindow.selector, 1, 3));
+        aq.withhold(nodes[0], 1, 1, bytes32(0));
+        vm.stopPrank();
     }
 
     /*//////////////////////////////////////////////////////////////

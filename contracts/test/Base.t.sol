@@ -19,7 +19,7 @@ abstract contract AqueductBase is Test {
     uint256 internal constant START = 1_700_000_000;
     uint256 internal constant S = 2 ** 32; // Aqueduct.SUBUNITS
     /// @dev Epochs that must end after an epoch before it can be settled.
-    uint256 internal constant SETTLE_DELAY = 0;
+    uint256 internal constant SETTLE_DELAY = 1;
 
     TestStablecoin internal usd;
     Aqueduct internal aq;
@@ -87,7 +87,7 @@ abstract contract AqueductBase is Test {
             _warpToSlot(epoch * SLOTS_PER_EPOCH + s);
             for (uint256 i; i < nodes.length; ++i) {
                 vm.prank(nodes[i]);
-                aq.imOnline();
+                aq.imOnline(0, 0, 0);
             }
         }
     }

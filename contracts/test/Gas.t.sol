@@ -37,11 +37,12 @@ contract AqueductGasTest is AqueductBase {
         vm.cool(address(usd));
     }
 
+    /// @dev A heartbeat reporting a busy hour: 1,200 sessions, 3.5 GB, 150 members.
     function _heartbeat(address node) internal returns (uint256) {
         _cool();
         vm.prank(node);
-        aq.imOnline();
-        return _txGas(abi.encodeCall(Aqueduct.imOnline, ()));
+        aq.imOnline(1200, 3.5e9, 150);
+        return _txGas(abi.encodeCall(Aqueduct.imOnline, (1200, 3.5e9, 150)));
     }
 
     function test_gas_imOnline_afterFirstInEpoch() public {
@@ -49,7 +50,7 @@ contract AqueductGasTest is AqueductBase {
         _warpToSlot(SLOTS_PER_EPOCH + 1);
         for (uint256 i = 1; i < nodes.length; ++i) {
             vm.prank(nodes[i]);
-            aq.imOnline();
+            aq.imOnline(0, 0, 0);
         }
         uint256 gas = _heartbeat(nodes[0]);
         vm.snapshotValue("aqueduct", "imOnline_laterInEpoch", gas);
@@ -60,7 +61,7 @@ contract AqueductGasTest is AqueductBase {
         _beat(nodes, 1, SLOTS_PER_EPOCH);
         _warpToEpoch(2 + SETTLE_DELAY);
         vm.prank(nodes[1]);
-        aq.imOnline(); // settles epoch 1
+        aq.imOnline(0, 0, 0); // settles epoch 1
         uint256 gas = _heartbeat(nodes[0]);
         vm.snapshotValue("aqueduct", "imOnline_firstOfNodeInEpoch", gas);
         assertLt(gas, 100_000);
@@ -69,6 +70,7 @@ contract AqueductGasTest is AqueductBase {
     function test_gas_imOnline_firstOfEpochSettles() public {
         _beat(nodes, 1, SLOTS_PER_EPOCH);
         _warpToEpoch(2 + SETTLE_DELAY);
+        aq.settle(1); // epoch 0, so that the heartbeat settles one epoch: 1
         uint256 gas = _heartbeat(nodes[0]);
         vm.snapshotValue("aqueduct", "imOnline_firstOfEpochSettles", gas);
         assertLt(gas, 150_000);

@@ -28,6 +28,8 @@ contract AqueductInvariantTest is Test {
             vm.prank(owner);
             aq.addNode(n, "node.example:1080", payee);
         }
+        vm.prank(owner);
+        aq.setMonitor(address(handler));
         targetContract(address(handler));
     }
 
@@ -64,6 +66,16 @@ contract AqueductInvariantTest is Test {
         uint256 balance = usd.balanceOf(address(aq));
         assertLe(shown, balance);
         assertLe(balance - shown, handler.NODES() + handler.paymentCount() + 1);
+    }
+
+    /// The slots an epoch pays for are exactly the heartbeats it received less those the
+    /// monitor withheld.
+    function invariant_epochSlotsAreHeartbeatsLessWithheld() public view {
+        uint64 current = aq.currentEpoch();
+        for (uint64 e; e <= current; ++e) {
+            (uint64 totalSlots,) = aq.epochPayout(e);
+            assertEq(totalSlots, handler.ghost_slots(e) - handler.ghost_withheld(e));
+        }
     }
 
     /// Total paid out (to payees and to payers) never exceeds total paid in.

@@ -9,7 +9,8 @@ import {TestStablecoin} from "../../src/TestStablecoin.sol";
 /// @title AqueductHandler
 /// @notice Drives the contract through bounded random sequences of what its users do
 ///         (pay, stay online, let time pass, settle, claim, refund, add and remove nodes, move
-///         a payee) and keeps ghost sums of every token that came in or went out.
+///         a payee, withhold as the monitor) and keeps ghost sums of every token that came in or
+///         went out and of every slot counted or withheld.
 contract AqueductHandler is CommonBase, StdUtils {
     uint256 public constant NODES = 4;
     uint256 public constant MEMBERS = 3;
@@ -34,6 +35,8 @@ contract AqueductHandler is CommonBase, StdUtils {
     mapping(address node => uint256) public ghost_claimedBy;
     mapping(address payer => uint256) public ghost_refundedTo;
     mapping(bytes32 action => uint256) public calls;
+    mapping(uint64 epoch => uint256) public ghost_slots;
+    mapping(uint64 epoch => uint256) public ghost_withheld;
 
     constructor(Aqueduct aq_, TestStablecoin usd_, address owner_) {
         aq = aq_;
@@ -79,11 +82,12 @@ contract AqueductHandler is CommonBase, StdUtils {
         calls["subscribe"]++;
     }
 
-    function heartbeat(uint256 nodeSeed) external {
+    function heartbeat(uint256 nodeSeed, uint64 sessions, uint64 bytesRelayed, uint64 members) external {
         address n = node(bound(nodeSeed, 0, NODES - 1));
         if (!_canBeat(n)) return;
         vm.prank(n);
-        aq.imOnline();
+        aq.imOnline(sessions, bytesRelayed, members);
+        ghost_slots[aq.currentEpoch()]++;
         calls["heartbeat"]++;
     }
 
@@ -93,7 +97,8 @@ contract AqueductHandler is CommonBase, StdUtils {
             address n = node(i);
             if (!_canBeat(n)) continue;
             vm.prank(n);
-            aq.imOnline();
+            aq.imOnline(0, 0, 0);
+            ghost_slots[aq.currentEpoch()]++;
         }
         calls["heartbeatAll"]++;
     }
@@ -177,6 +182,18 @@ contract AqueductHandler is CommonBase, StdUtils {
         vm.prank(current);
         aq.setPayee(n, address(uint160(0xCA5E0100 + bound(payeeSeed, 0, 7))));
         calls["setPayee"]++;
+    }
+
+    /// The monitor (this handler) withholds a node's slots of the epoch just ended.
+    function withhold(uint256 nodeSeed, uint8 reason) external {
+        uint64 current = aq.currentEpoch();
+        if (current == 0) return;
+        address n = node(bound(nodeSeed, 0, NODES - 1));
+        uint64 slots = aq.heartbeatsInEpoch(n, current - 1);
+        if (slots == 0) return;
+        aq.withhold(n, current - 1, reason, keccak256(abi.encode(n, current - 1)));
+        ghost_withheld[current - 1] += slots;
+        calls["withhold"]++;
     }
 
     function _expect(bytes memory err, bytes4 selector) internal pure {
