@@ -258,8 +258,10 @@ say "aqueduct status for the node (the chain's view, then the running node's):"
 chain status --address "$node_address" --metrics "http://127.0.0.1:$metrics_port/metrics" \
     | sed 's/^/     | /'
 
-step "11. An hour later: epoch 1 is over, the node's share is waiting"
-cast rpc --rpc-url "$rpc" evm_increaseTime 3600 > /dev/null
+step "11. Two hours later: epoch 1 is over and settled, the node's share is waiting"
+say "An epoch settles one full epoch after it ends: the hour after it is the monitor's"
+say "challenge window, in which it may withhold a node that did not serve."
+cast rpc --rpc-url "$rpc" evm_increaseTime 7200 > /dev/null
 cast rpc --rpc-url "$rpc" evm_mine > /dev/null
 claimable=$(chain status --address "$node_address" --json | json_field claimable)
 [ "$claimable" -gt 0 ] || die "nothing claimable after the epoch"

@@ -26,7 +26,7 @@ pub mod sig {
     pub const NODE_COUNT: &str = "nodeCount()";
     pub const NODE_AT: &str = "nodeAt(uint256)";
     pub const IS_ACTIVE_NODE: &str = "isActiveNode(address)";
-    pub const IM_ONLINE: &str = "imOnline()";
+    pub const IM_ONLINE: &str = "imOnline(uint64,uint64,uint64)";
     pub const CLAIM: &str = "claim(address,uint256)";
     pub const CLAIMABLE: &str = "claimable(address)";
     pub const GENESIS: &str = "genesis()";
@@ -42,6 +42,9 @@ pub mod sig {
     pub const SETTLE: &str = "settle(uint256)";
     pub const SETTLED_EPOCH: &str = "settledEpoch()";
     pub const MAX_PERIODS: &str = "maxPeriods()";
+    pub const SET_MONITOR: &str = "setMonitor(address)";
+    pub const MONITOR: &str = "monitor()";
+    pub const WITHHOLD: &str = "withhold(address,uint64,uint8,bytes32)";
     pub const TOKEN: &str = "token()";
     pub const PRICE: &str = "price()";
     pub const PERIOD_LENGTH: &str = "periodLength()";
@@ -76,6 +79,9 @@ pub mod sig {
         SETTLE,
         SETTLED_EPOCH,
         MAX_PERIODS,
+        SET_MONITOR,
+        MONITOR,
+        WITHHOLD,
         TOKEN,
         PRICE,
         PERIOD_LENGTH,
@@ -86,13 +92,15 @@ pub mod sig {
     ];
 
     pub const SUBSCRIBED: &str = "Subscribed(address,address,uint256,uint256,uint64)";
-    pub const HEARTBEAT: &str = "Heartbeat(address,uint64,uint64)";
+    pub const HEARTBEAT: &str = "Heartbeat(address,uint64,uint64,uint64,uint64,uint64)";
     pub const NODE_ADDED: &str = "NodeAdded(address,string,uint64)";
     pub const NODE_REMOVED: &str = "NodeRemoved(address)";
     pub const ENDPOINT_SET: &str = "EndpointSet(address,string)";
     pub const CLAIMED: &str = "Claimed(address,address,uint256,uint64)";
     pub const PAYEE_SET: &str = "PayeeSet(address,address)";
     pub const REFUNDED: &str = "Refunded(address,address,uint64,uint256)";
+    pub const MONITOR_SET: &str = "MonitorSet(address)";
+    pub const WITHHELD: &str = "Withheld(address,uint64,uint64,uint8,bytes32)";
     pub const AQUEDUCT_EVENTS: &[&str] = &[
         SUBSCRIBED,
         HEARTBEAT,
@@ -102,6 +110,8 @@ pub mod sig {
         CLAIMED,
         PAYEE_SET,
         REFUNDED,
+        MONITOR_SET,
+        WITHHELD,
     ];
 
     pub const APPROVE: &str = "approve(address,uint256)";
@@ -360,8 +370,31 @@ pub mod calls {
     pub fn set_endpoint(endpoint: &str) -> Vec<u8> {
         call_data(sig::SET_ENDPOINT, &[Value::String(endpoint.into())])
     }
-    pub fn im_online() -> Vec<u8> {
-        call_data(sig::IM_ONLINE, &[])
+    pub fn im_online(usage: &Usage) -> Vec<u8> {
+        call_data(
+            sig::IM_ONLINE,
+            &[
+                Value::Uint(usage.sessions.into()),
+                Value::Uint(usage.bytes_relayed.into()),
+                Value::Uint(usage.members.into()),
+            ],
+        )
+    }
+    pub fn set_monitor(monitor: Address) -> Vec<u8> {
+        call_data(sig::SET_MONITOR, &[Value::Address(monitor)])
+    }
+    /// The monitor takes `node`'s slots out of `epoch` (the epoch just ended), with its
+    /// reason code and the hash of its evidence.
+    pub fn withhold(node: Address, epoch: u64, reason: u8, evidence: [u8; 32]) -> Vec<u8> {
+        call_data(
+            sig::WITHHOLD,
+            &[
+                Value::Address(node),
+                Value::Uint(epoch.into()),
+                Value::Uint(reason.into()),
+                Value::FixedBytes(evidence.to_vec()),
+            ],
+        )
     }
     pub fn claim(node: Address, max_epochs: u64) -> Vec<u8> {
         call_data(
@@ -423,6 +456,18 @@ pub struct NodeInfo {
     pub node: Address,
     pub endpoint: String,
     pub active: bool,
+}
+
+/// What a node reports it served since its previous heartbeat (self-reported; the
+/// contract emits it in `Heartbeat` and stores nothing).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Sessions opened by members.
+    pub sessions: u64,
+    /// Payload bytes relayed, both ways.
+    pub bytes_relayed: u64,
+    /// Distinct members seen.
+    pub members: u64,
 }
 
 /// Whether a node's `imOnline` would be accepted now: checked before spending gas.
@@ -625,6 +670,10 @@ impl<'c> Contract<'c> {
     pub fn settled_epoch(&self) -> Result<u64, ContractError> {
         self.uint64(sig::SETTLED_EPOCH, &[])
     }
+    /// Who may withhold (zero: nobody).
+    pub fn monitor(&self) -> Result<Address, ContractError> {
+        self.address(sig::MONITOR, &[])
+    }
     pub fn max_periods(&self) -> Result<u64, ContractError> {
         let n = self.uint(sig::MAX_PERIODS, &[])?;
         u64_of(sig::MAX_PERIODS, n)
@@ -738,6 +787,19 @@ pub struct Heartbeat {
     pub node: Address,
     pub epoch: u64,
     pub slot: u64,
+    /// What the node reported it served since its previous heartbeat.
+    pub usage: Usage,
+    pub block_number: u64,
+}
+
+/// A decoded `Withheld` log: the monitor took `slots` of `node` out of `epoch`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Withheld {
+    pub node: Address,
+    pub epoch: u64,
+    pub slots: u64,
+    pub reason: u8,
+    pub evidence: [u8; 32],
     pub block_number: u64,
 }
 
@@ -805,15 +867,56 @@ impl Heartbeat {
                 (Kind::Address, true),
                 (Kind::Uint(64), true),
                 (Kind::Uint(64), false),
+                (Kind::Uint(64), false),
+                (Kind::Uint(64), false),
+                (Kind::Uint(64), false),
             ],
         )?;
         match v.as_slice() {
-            [Value::Address(node), epoch, slot] => Ok(Heartbeat {
+            [Value::Address(node), epoch, slot, sessions, bytes, members] => Ok(Heartbeat {
                 node: *node,
                 epoch: small(epoch)?,
                 slot: small(slot)?,
+                usage: Usage {
+                    sessions: small(sessions)?,
+                    bytes_relayed: small(bytes)?,
+                    members: small(members)?,
+                },
                 block_number: log.block_number,
             }),
+            _ => Err(abi::AbiError::Truncated { at: 0 }),
+        }
+    }
+}
+
+impl Withheld {
+    pub fn from_log(log: &Log) -> Result<Withheld, abi::AbiError> {
+        let v = log_values(
+            log,
+            sig::WITHHELD,
+            &[
+                (Kind::Address, true),
+                (Kind::Uint(64), true),
+                (Kind::Uint(64), false),
+                (Kind::Uint(8), false),
+                (Kind::FixedBytes(32), false),
+            ],
+        )?;
+        match v.as_slice() {
+            [Value::Address(node), epoch, slots, reason, Value::FixedBytes(evidence)] => {
+                Ok(Withheld {
+                    node: *node,
+                    epoch: small(epoch)?,
+                    slots: small(slots)?,
+                    reason: u8::try_from(small(reason)?)
+                        .map_err(|_| abi::AbiError::Overflow { at: 0 })?,
+                    evidence: evidence
+                        .as_slice()
+                        .try_into()
+                        .map_err(|_| abi::AbiError::Truncated { at: 0 })?,
+                    block_number: log.block_number,
+                })
+            }
             _ => Err(abi::AbiError::Truncated { at: 0 }),
         }
     }
@@ -868,7 +971,11 @@ mod tests {
         let events = artifact.entries("event");
         let find = |name: &str| events.iter().find(|e| e.0 == name).unwrap().2.clone();
         assert_eq!(find("Subscribed"), vec![true, true, false, false, false]);
-        assert_eq!(find("Heartbeat"), vec![true, true, false]);
+        assert_eq!(
+            find("Heartbeat"),
+            vec![true, true, false, false, false, false]
+        );
+        assert_eq!(find("Withheld"), vec![true, true, false, false, false]);
     }
 
     #[test]

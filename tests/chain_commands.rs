@@ -7,7 +7,7 @@ mod anvil;
 mod tools;
 
 use anvil::{aqueduct, cast, dev_key, path_str, Anvil, DEV_KEYS};
-use aqueduct::contract::{calls, Contract, Heartbeat, HeartbeatCheck};
+use aqueduct::contract::{calls, Contract, Heartbeat, HeartbeatCheck, Usage, Withheld};
 use aqueduct::credential::{self, CredentialError, Verifier};
 use aqueduct::eth::sender::{SendError, Sender, TxRequest};
 use aqueduct::eth::signer::PrivateKey;
@@ -486,7 +486,14 @@ fn heartbeat_then_claim_after_the_epoch_pays_the_epoch_share_to_the_payee() {
     let receipt = sender
         .send(
             &client,
-            &TxRequest::call(net.contract_address(), calls::im_online()),
+            &TxRequest::call(
+                net.contract_address(),
+                calls::im_online(&Usage {
+                    sessions: 3,
+                    bytes_relayed: 4096,
+                    members: 2,
+                }),
+            ),
         )
         .unwrap();
     let beat = receipt
@@ -497,6 +504,14 @@ fn heartbeat_then_claim_after_the_epoch_pays_the_epoch_share_to_the_payee() {
     assert_eq!(beat.node, dev(1));
     assert_eq!(beat.slot, slot);
     assert_eq!(
+        beat.usage,
+        Usage {
+            sessions: 3,
+            bytes_relayed: 4096,
+            members: 2
+        }
+    );
+    assert_eq!(
         c.heartbeat_check(dev(1)).unwrap(),
         HeartbeatCheck::AlreadySent { slot }
     );
@@ -505,7 +520,7 @@ fn heartbeat_then_claim_after_the_epoch_pays_the_epoch_share_to_the_payee() {
     let again = sender
         .send(
             &client,
-            &TxRequest::call(net.contract_address(), calls::im_online()),
+            &TxRequest::call(net.contract_address(), calls::im_online(&Usage::default())),
         )
         .unwrap_err();
     match &again {
@@ -536,7 +551,10 @@ fn heartbeat_then_claim_after_the_epoch_pays_the_epoch_share_to_the_payee() {
     let epoch_end = genesis + (beat.epoch + 1) * EPOCH;
     let expected = stream_in_epoch(10_000_000, start, until, epoch_end) / SUBUNITS;
 
+    // Settled one full epoch after it ends: during the epoch after, nothing is claimable.
     net.anvil.warp_to(epoch_end);
+    assert_eq!(c.claimable(dev(1)).unwrap(), 0);
+    net.anvil.warp_to(epoch_end + EPOCH);
     assert_eq!(c.claimable(dev(1)).unwrap(), expected);
     // Any key may send the claim; the money goes to the payee only.
     let claimed = net.run(3, &["claim", "--node", &node, "--json"]).json();
@@ -545,6 +563,96 @@ fn heartbeat_then_claim_after_the_epoch_pays_the_epoch_share_to_the_payee() {
     assert_eq!(net.balance(payee), 1_000_000_000 + expected);
     assert_eq!(net.balance(dev(1)), 1_000_000_000);
     assert_eq!(c.claimable(dev(1)).unwrap(), 0);
+}
+
+/// The owner names a monitor; during the epoch after an epoch, the monitor takes the slots
+/// of a node that did not serve out of it (through the bindings the monitor uses), and that
+/// epoch's share goes back to the payer since no other node served.
+#[test]
+fn set_monitor_then_withhold_in_the_challenge_window() {
+    let net = Net::deploy();
+    let node = dev(1).to_string();
+    let monitor = dev(6);
+    assert!(
+        net.run(
+            0,
+            &[
+                "add-node",
+                "--node",
+                &node,
+                "--endpoint",
+                "n.example:1",
+                "--payee",
+                &dev(8).to_string()
+            ]
+        )
+        .ok
+    );
+    let run = net.run(3, &["set-monitor", "--monitor", &monitor.to_string()]);
+    assert!(
+        run.stderr.contains("hint: only the contract owner"),
+        "{}",
+        run.stderr
+    );
+    let set = net
+        .run(
+            0,
+            &["set-monitor", "--monitor", &monitor.to_string(), "--json"],
+        )
+        .json();
+    assert_eq!(set["monitor"], monitor.to_string());
+    let client = net.anvil.client();
+    let c = Contract::new(&client, net.contract_address());
+    assert_eq!(c.monitor().unwrap(), monitor);
+
+    net.next_epoch();
+    assert!(net.run(2, &["subscribe", "--periods", "1"]).ok);
+    let mut node_sender = Sender::new(dev_key(1), client.chain_id().unwrap());
+    node_sender
+        .send(
+            &client,
+            &TxRequest::call(net.contract_address(), calls::im_online(&Usage::default())),
+        )
+        .unwrap();
+    let epoch = c.current_epoch().unwrap();
+    net.next_epoch();
+    let mut sender = Sender::new(dev_key(6), client.chain_id().unwrap());
+    let evidence = [7u8; 32];
+    let r = sender
+        .send(
+            &client,
+            &TxRequest::call(
+                net.contract_address(),
+                calls::withhold(dev(1), epoch, 2, evidence),
+            ),
+        )
+        .unwrap();
+    let w = r
+        .logs
+        .iter()
+        .find_map(|l| Withheld::from_log(l).ok())
+        .expect("Withheld event");
+    assert_eq!(
+        (w.node, w.epoch, w.slots, w.reason, w.evidence),
+        (dev(1), epoch, 1, 2, evidence)
+    );
+    assert_eq!(c.heartbeats_in_epoch(dev(1), epoch).unwrap(), 0);
+    // Twice: refused before sending, by name.
+    let again = sender
+        .send(
+            &client,
+            &TxRequest::call(
+                net.contract_address(),
+                calls::withhold(dev(1), epoch, 2, evidence),
+            ),
+        )
+        .unwrap_err();
+    assert!(again.to_string().contains("NothingToWithhold("), "{again}");
+
+    net.next_epoch();
+    assert_eq!(c.claimable(dev(1)).unwrap(), 0);
+    let status = net.run(2, &["status", "--json"]).json();
+    assert_ne!(status["refundable"], "0", "{status}");
 }
 
 /// Only the payee moves the payee; the owner and the node's own key cannot.
@@ -768,6 +876,7 @@ fn every_chain_command_has_help() {
         "remove-node",
         "set-endpoint",
         "set-payee",
+        "set-monitor",
         "subscribe",
         "token",
         "status",

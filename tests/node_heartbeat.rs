@@ -139,6 +139,41 @@ fn a_node_added_this_epoch_waits_for_the_next_one_without_spending_gas() {
     assert_eq!(assert_one_per_slot(&net), 1);
 }
 
+/// A heartbeat carries what the node served since the one before: the sessions members
+/// opened, the distinct members, and the payload bytes from its own metrics endpoint.
+#[test]
+fn heartbeats_carry_what_the_node_served_since_the_last_one() {
+    let net = ChainNet::deploy(&["--period", "1h", "--epoch", "1h", "--slot", "1m"]);
+    net.subscribe(MEMBER, 1);
+    let node = net.start_node("", "[metrics]\nlisten = \"127.0.0.1:0\"\n");
+    node.wait_log(SENT, 1);
+    let echo = Echo::start();
+    for _ in 0..2 {
+        let mut tunnel = net.open_tunnel(&node, MEMBER, echo.addr);
+        assert_eq!(
+            proxy::round_trip(&mut tunnel, &[7u8; 1000]),
+            vec![7u8; 1000]
+        );
+    }
+    // The sessions end (their bytes are counted then) before the next slot begins.
+    node::eventually("both sessions closed", &node, || {
+        node.log().matches("session client=").count() >= 2
+    });
+    net.anvil.warp(60);
+    node.wait_log(SENT, 2);
+    let beats = heartbeats(&net, dev(NODE_KEY));
+    assert_eq!(beats.len(), 2);
+    assert_eq!(beats[0].usage.sessions, 0);
+    assert_eq!(beats[1].usage.sessions, 2);
+    assert_eq!(beats[1].usage.members, 1);
+    assert_eq!(beats[1].usage.bytes_relayed, 4000);
+    // Reported once: the next heartbeat starts from zero.
+    net.anvil.warp(60);
+    node.wait_log(SENT, 3);
+    let beats = heartbeats(&net, dev(NODE_KEY));
+    assert_eq!(beats[2].usage, aqueduct::contract::Usage::default());
+}
+
 #[test]
 fn draining_node_sends_no_heartbeat() {
     let net = ChainNet::deploy(&["--period", "1h", "--epoch", "1h", "--slot", "1m"]);
@@ -197,7 +232,8 @@ fn heartbeats_over_several_slots_then_claim_after_the_epoch_pays_the_share() {
     };
     let expected = pool.div_ceil(3) * 3 / SUBUNITS;
 
-    net.anvil.warp_to(epoch_end);
+    // Settled one full epoch after it ends (the monitor's challenge window).
+    net.anvil.warp_to(epoch_end + EPOCH);
     assert_eq!(c.claimable(dev(NODE_KEY)).unwrap(), expected);
     let claimed = net.run_ok(NODE_KEY, &["claim", "--json"]).json();
     assert_eq!(claimed["paid"], expected.to_string());

@@ -98,7 +98,10 @@ fn chain_view_counts_heartbeats_against_the_slots_of_this_epoch() {
         "--private-key",
         DEV_KEYS[1],
         &net.contract,
-        "imOnline()",
+        "imOnline(uint64,uint64,uint64)",
+        "0",
+        "0",
+        "0",
     ]);
     // Half an hour on: the second slot of the epoch has begun.
     net.anvil.warp(1800);

@@ -22,6 +22,7 @@ or the same from --config FILE's [chain] section; --json for machine output)
   add-node / remove-node       whitelist or remove a node (owner)
   set-endpoint                 publish this node's host:port (node)
   set-payee                    name a new payee for a node's earnings (payee)
+  set-monitor                  name the monitor that may withhold unserved slots (owner)
   subscribe --periods N        pay for membership (approves the token as needed)
   token --node ADDR|any --ttl DURATION
                                sign a member credential and print proxy URLs
@@ -39,9 +40,8 @@ pub fn dispatch(name: &str, args: Args) -> CmdResult {
         "node" => node::run(args),
         "local" => local::run(args),
         "keygen" | "deploy" | "add-node" | "remove-node" | "set-endpoint" | "set-payee"
-        | "subscribe" | "token" | "status" | "claim" | "refund" | "settle" | "nodes" => {
-            chain::run(name, args)
-        }
+        | "set-monitor" | "subscribe" | "token" | "status" | "claim" | "refund" | "settle"
+        | "nodes" => chain::run(name, args),
         other => Err(Failure::usage(format!("unknown command `{other}`"))
             .hint("run `aqueduct help` for the list of commands")),
     }

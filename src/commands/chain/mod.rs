@@ -1,5 +1,5 @@
 //! The chain commands: keygen, deploy, add-node, remove-node, set-endpoint, set-payee,
-//! subscribe, token, status, claim, refund, settle, nodes.
+//! set-monitor, subscribe, token, status, claim, refund, settle, nodes.
 //!
 //! Every command reads the same connection options ([`Ctx`]): `--rpc URL` (repeatable,
 //! for failover) or `AQUEDUCT_RPC`, `--key FILE` with `--password-file`/`--password-env`
@@ -34,6 +34,7 @@ fn help(name: &str) -> &'static str {
         "remove-node" => "aqueduct remove-node --node ADDR\n  Owner: removes a node; it keeps what it earned.\n",
         "set-endpoint" => "aqueduct set-endpoint --endpoint HOST:PORT\n  Node key: publishes a new endpoint for this node.\n",
         "set-payee" => "aqueduct set-payee --node ADDR --payee ADDR\n  Payee key: names a new payee for the node's earnings.\n",
+        "set-monitor" => "aqueduct set-monitor --monitor ADDR\n  Owner: names the monitor, which may withhold a node's slots of the epoch just ended\n  (0x0000000000000000000000000000000000000000: none).\n",
         "subscribe" => "aqueduct subscribe --periods N [--member ADDR]\n  Pays N periods for --member (default: the key's address), approving the token first if needed.\n",
         "token" => "aqueduct token --node ADDR|any --ttl DURATION\n  Member key: signs a proxy credential (doc/protocol.md) valid for DURATION (30m, 12h, 7d)\n  and prints socks5h:// and http:// proxy URLs for the node(s).\n",
         "status" => "aqueduct status [--address ADDR] [--metrics URL]\n  Membership, node state, heartbeats this epoch, claimable earnings and balances; for a\n  running node also sessions, members known and its last heartbeat, read from its metrics\n  endpoint (--metrics http://127.0.0.1:9464/metrics, or [metrics] listen in --config FILE).\n",
@@ -60,6 +61,7 @@ pub fn run(name: &str, mut args: Args) -> CmdResult {
         "remove-node" => registry::remove_node(ctx, args),
         "set-endpoint" => registry::set_endpoint(ctx, args),
         "set-payee" => registry::set_payee(ctx, args),
+        "set-monitor" => registry::set_monitor(ctx, args),
         "nodes" => registry::nodes(ctx, args),
         "subscribe" => member::subscribe(ctx, args),
         "token" => member::token(ctx, args),
@@ -217,8 +219,11 @@ fn revert_hint(revert: &str) -> Option<&'static str> {
         "NodeAlreadyActive" => "the node is already registered; see `aqueduct nodes`",
         "AlreadyOnlineThisSlot" => "this node already sent its heartbeat for the current slot",
         "NothingToClaim" => {
-            "no settled epoch with heartbeats is unpaid yet; try again after the epoch ends"
+            "no settled epoch with heartbeats is unpaid yet; an epoch settles one full epoch after it ends"
         }
+        "NotMonitor" => "only the monitor named by the owner (`aqueduct set-monitor`) can withhold",
+        "OutsideChallengeWindow" => "an epoch can be withheld from only during the epoch after it",
+        "NothingToWithhold" => "that node has no slots left in that epoch",
         "NothingToRefund" => "nothing of this payment is owed back: every settled epoch had a node online",
         "NotEarningYet" => "a node earns from the epoch after the one it was added in; wait for it",
         "NotPayee" => "only the node's current payee can name a new payee: use the payee's --key",

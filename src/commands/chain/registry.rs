@@ -65,6 +65,23 @@ pub fn add_node(ctx: Ctx, mut args: Args) -> CmdResult {
     Ok(())
 }
 
+pub fn set_monitor(ctx: Ctx, mut args: Args) -> CmdResult {
+    let monitor = parse_address("monitor", &args.required("monitor")?)?;
+    args.finish()?;
+    let client = ctx.client()?;
+    let (_, r) = send_to_contract(&ctx, &client, "set-monitor", calls::set_monitor(monitor))?;
+    output(
+        &ctx,
+        serde_json::json!({"monitor": monitor.to_string(), "tx": tx_hash(&r), "block": r.block_number}),
+        &format!(
+            "the monitor is now {monitor}: it may withhold a node's slots of the epoch just ended (tx {}, block {})\n",
+            tx_hash(&r),
+            r.block_number
+        ),
+    );
+    Ok(())
+}
+
 pub fn set_payee(ctx: Ctx, mut args: Args) -> CmdResult {
     let node = parse_address("node", &args.required("node")?)?;
     let payee = parse_address("payee", &args.required("payee")?)?;

@@ -10,10 +10,10 @@ use crate::contract::{calls, sig, Contract, Subscribed};
 use crate::eth::abi::{self, Kind};
 use crate::eth::rpc::BlockId;
 use crate::eth::sender::TxRequest;
+use crate::node::usage::{metrics_url, scrape};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
 
 pub fn status(ctx: Ctx, mut args: Args) -> CmdResult {
     let address = args
@@ -194,7 +194,7 @@ fn metrics_url_from_config(path: &Path) -> Result<Option<String>, Failure> {
     else {
         return Ok(None);
     };
-    let mut addr: SocketAddr = listen.parse().map_err(|_| {
+    let addr: SocketAddr = listen.parse().map_err(|_| {
         Failure::new(format!(
             "config {}: `metrics.listen`: `{listen}` is not an IP:port address",
             path.display()
@@ -206,47 +206,7 @@ fn metrics_url_from_config(path: &Path) -> Result<Option<String>, Failure> {
         )
         .hint("pass --metrics http://IP:PORT/metrics with the port the node logged"));
     }
-    // A node listening on every address answers on loopback too.
-    if addr.ip().is_unspecified() {
-        addr.set_ip(match addr {
-            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-        });
-    }
-    Ok(Some(format!("http://{addr}/metrics")))
-}
-
-/// Fetches and parses the node's metrics; an error says why the node did not answer.
-fn scrape(url: &str) -> Scraped {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(5)))
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .into();
-    let mut response = agent.get(url).call().map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    if status != 200 {
-        return Err(format!("HTTP {status}"));
-    }
-    let text = response
-        .body_mut()
-        .with_config()
-        .limit(1 << 20)
-        .read_to_string()
-        .map_err(|e| e.to_string())?;
-    Ok(parse_samples(&text))
-}
-
-/// Prometheus text: `series value` per line; comments and malformed lines are skipped.
-fn parse_samples(text: &str) -> HashMap<String, f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (series, value) = l.rsplit_once(' ')?;
-            Some((series.to_string(), value.parse().ok()?))
-        })
-        .collect()
+    Ok(Some(metrics_url(addr)))
 }
 
 fn sample(m: &HashMap<String, f64>, series: &str) -> Option<u64> {
