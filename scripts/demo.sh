@@ -2,7 +2,8 @@
 # The whole of Aqueduct on one machine, on loopback only: a local chain (anvil), the
 # contract and a test stablecoin, one node, one paying member and one stranger. The node
 # serves the member, refuses the stranger, proves it is online with heartbeats, and after
-# the chain's clock moves past an epoch, claims its share of the member's fee.
+# the chain's clock moves past an epoch, claims its share of the member's fee (paid to the
+# operator's cold wallet).
 #
 # `make demo` installs the tools and builds first. By hand: `make tools build`, then
 # `bash scripts/demo.sh`. AQUEDUCT_BIN picks another binary; AQUEDUCT_DEMO_KEEP=1 keeps
@@ -151,8 +152,10 @@ key_file member 0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab36
 stranger=$("$aqueduct" keygen --out "$work/stranger.key" --json | json_field address)
 node_address=0x70997970C51812dc3A010C7d01b50e0d17dc79C8
 member_address=0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
+payee_address=0x90F79bf6EB2c4f870365E785982E1f101E93b906
 say "owner    0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266  deploys and whitelists nodes"
 say "node     $node_address  runs the proxy, earns"
+say "payee    $payee_address  the node operator's cold wallet, receives its earnings"
 say "member   $member_address  pays, browses"
 say "stranger $stranger  (a fresh key: never paid)"
 
@@ -165,11 +168,16 @@ deploy_block=$(json_field deploy_block <<< "$deployed")
 say "Aqueduct contract: $contract (block $deploy_block)"
 say "test stablecoin:   $(json_field token <<< "$deployed"), 1000 tUSD minted to each dev account"
 
-step "5. The owner whitelists the node and publishes its endpoint"
+step "5. The owner whitelists the node, publishes its endpoint and names its payee"
 node_port=$(free_port)
 metrics_port=$(free_port)
 chain add-node --key "$work/owner.key" --node "$node_address" --endpoint "127.0.0.1:$node_port" \
-    2> "$work/add-node.log" | sed 's/^/   /'
+    --payee "$payee_address" 2> "$work/add-node.log" | sed 's/^/   /'
+say "A node earns from the epoch after the one it was added in: the chain's clock moves to"
+say "the start of epoch 1 (cast rpc evm_setNextBlockTimestamp; evm_mine)."
+genesis=$(cast call --rpc-url "$rpc" "$contract" 'genesis()(uint64)' | cut -d' ' -f1)
+cast rpc --rpc-url "$rpc" evm_setNextBlockTimestamp $((genesis + 3600)) > /dev/null
+cast rpc --rpc-url "$rpc" evm_mine > /dev/null
 
 step "6. The member pays for one period"
 chain subscribe --key "$work/member.key" --periods 1 2> "$work/subscribe.log" | sed 's/^/   /'
@@ -244,19 +252,21 @@ step "10. Heartbeats landing, one per slot"
 say "The chain's clock jumps 10 minutes ahead (cast rpc evm_increaseTime 600; evm_mine):"
 cast rpc --rpc-url "$rpc" evm_increaseTime 600 > /dev/null
 cast rpc --rpc-url "$rpc" evm_mine > /dev/null
-wait_for "$work/node.log" "$landed slot [1-9][0-9]*" 60 "$node_pid"
+wait_for "$work/node.log" "$landed slot 7" 60 "$node_pid"
 grep -oE "$landed slot [0-9]+.*" "$work/node.log" | sed 's/^/   node log: /'
 say "aqueduct status for the node (the chain's view, then the running node's):"
 chain status --address "$node_address" --metrics "http://127.0.0.1:$metrics_port/metrics" \
     | sed 's/^/     | /'
 
-step "11. An hour later: the epoch is over, the node's share is waiting"
-cast rpc --rpc-url "$rpc" evm_increaseTime 3600 > /dev/null
+step "11. Two hours later: epoch 1 is over and settled, the node's share is waiting"
+say "An epoch settles one full epoch after it ends: the hour after it is the monitor's"
+say "challenge window, in which it may withhold a node that did not serve."
+cast rpc --rpc-url "$rpc" evm_increaseTime 7200 > /dev/null
 cast rpc --rpc-url "$rpc" evm_mine > /dev/null
 claimable=$(chain status --address "$node_address" --json | json_field claimable)
 [ "$claimable" -gt 0 ] || die "nothing claimable after the epoch"
-say "The member's 10 tUSD are spread evenly over the hourly epochs their day touches (24,"
-say "or 25 if it began mid-epoch). The node was the only one online in epoch 0, so that"
+say "The member's 10 tUSD stream over the seconds of their day, so each hourly epoch holds"
+say "what the stream delivered in it. The node was the only one online in epoch 1, so that"
 say "epoch's whole share is the node's:"
 chain status --address "$node_address" | grep -E '^claimable' | sed 's/^/     | /'
 
@@ -265,7 +275,8 @@ kill -TERM -- "-$node_pid"
 stop_within 30 "$node_pid"
 say "node stopped; its last line: $(tail -n1 "$work/node.log" | sed -E 's/^\[[^]]*\] //')"
 chain claim --key "$work/node.key" 2> "$work/claim.log" | sed 's/^/   /'
-chain status --address "$node_address" | grep -E '^(balance|claimable)' | sed 's/^/   /'
+chain status --address "$node_address" | grep -E '^claimable' | sed 's/^/   node /'
+chain status --address "$payee_address" | grep -E '^balance' | sed 's/^/   payee /'
 
 step "Done"
 say "A member paid, browsed through a node with a credential from their own wallet,"

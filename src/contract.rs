@@ -20,27 +20,36 @@ pub mod sig {
     pub const SUBSCRIBE: &str = "subscribe(address,uint256)";
     pub const IS_MEMBER: &str = "isMember(address)";
     pub const MEMBER_UNTIL: &str = "memberUntil(address)";
-    pub const ADD_NODE: &str = "addNode(address,string)";
+    pub const ADD_NODE: &str = "addNode(address,string,address)";
     pub const REMOVE_NODE: &str = "removeNode(address)";
     pub const SET_ENDPOINT: &str = "setEndpoint(string)";
     pub const NODE_COUNT: &str = "nodeCount()";
     pub const NODE_AT: &str = "nodeAt(uint256)";
     pub const IS_ACTIVE_NODE: &str = "isActiveNode(address)";
-    pub const IM_ONLINE: &str = "imOnline()";
-    pub const CLAIM: &str = "claim(uint256)";
+    pub const IM_ONLINE: &str = "imOnline(uint64,uint64,uint64)";
+    pub const CLAIM: &str = "claim(address,uint256)";
     pub const CLAIMABLE: &str = "claimable(address)";
     pub const GENESIS: &str = "genesis()";
     pub const CURRENT_EPOCH: &str = "currentEpoch()";
     pub const CURRENT_SLOT: &str = "currentSlot()";
     pub const LAST_HEARTBEAT_SLOT: &str = "lastHeartbeatSlot(address)";
     pub const HEARTBEATS_IN_EPOCH: &str = "heartbeatsInEpoch(address,uint64)";
-    pub const TREASURY_BALANCE: &str = "treasuryBalance()";
+    pub const SET_PAYEE: &str = "setPayee(address,address)";
+    pub const PAYEE_OF: &str = "payeeOf(address)";
+    pub const EARNS_FROM: &str = "earnsFrom(address)";
+    pub const REFUND: &str = "refund(address,uint64)";
+    pub const REFUNDABLE: &str = "refundable(address,uint64)";
+    pub const SETTLE: &str = "settle(uint256)";
+    pub const SETTLED_EPOCH: &str = "settledEpoch()";
+    pub const MAX_PERIODS: &str = "maxPeriods()";
+    pub const SET_MONITOR: &str = "setMonitor(address)";
+    pub const MONITOR: &str = "monitor()";
+    pub const WITHHOLD: &str = "withhold(address,uint64,uint8,bytes32)";
     pub const TOKEN: &str = "token()";
     pub const PRICE: &str = "price()";
     pub const PERIOD_LENGTH: &str = "periodLength()";
     pub const EPOCH_LENGTH: &str = "epochLength()";
     pub const SLOT_LENGTH: &str = "slotLength()";
-    pub const TREASURY: &str = "treasury()";
     pub const OWNER: &str = "owner()";
     pub const PAUSED: &str = "paused()";
 
@@ -62,23 +71,36 @@ pub mod sig {
         CURRENT_SLOT,
         LAST_HEARTBEAT_SLOT,
         HEARTBEATS_IN_EPOCH,
-        TREASURY_BALANCE,
+        SET_PAYEE,
+        PAYEE_OF,
+        EARNS_FROM,
+        REFUND,
+        REFUNDABLE,
+        SETTLE,
+        SETTLED_EPOCH,
+        MAX_PERIODS,
+        SET_MONITOR,
+        MONITOR,
+        WITHHOLD,
         TOKEN,
         PRICE,
         PERIOD_LENGTH,
         EPOCH_LENGTH,
         SLOT_LENGTH,
-        TREASURY,
         OWNER,
         PAUSED,
     ];
 
     pub const SUBSCRIBED: &str = "Subscribed(address,address,uint256,uint256,uint64)";
-    pub const HEARTBEAT: &str = "Heartbeat(address,uint64,uint64)";
-    pub const NODE_ADDED: &str = "NodeAdded(address,string)";
+    pub const HEARTBEAT: &str = "Heartbeat(address,uint64,uint64,uint64,uint64,uint64)";
+    pub const NODE_ADDED: &str = "NodeAdded(address,string,uint64)";
     pub const NODE_REMOVED: &str = "NodeRemoved(address)";
     pub const ENDPOINT_SET: &str = "EndpointSet(address,string)";
-    pub const CLAIMED: &str = "Claimed(address,uint256,uint64)";
+    pub const CLAIMED: &str = "Claimed(address,address,uint256,uint64)";
+    pub const PAYEE_SET: &str = "PayeeSet(address,address)";
+    pub const REFUNDED: &str = "Refunded(address,address,uint64,uint256)";
+    pub const MONITOR_SET: &str = "MonitorSet(address)";
+    pub const WITHHELD: &str = "Withheld(address,uint64,uint64,uint8,bytes32)";
     pub const AQUEDUCT_EVENTS: &[&str] = &[
         SUBSCRIBED,
         HEARTBEAT,
@@ -86,6 +108,10 @@ pub mod sig {
         NODE_REMOVED,
         ENDPOINT_SET,
         CLAIMED,
+        PAYEE_SET,
+        REFUNDED,
+        MONITOR_SET,
+        WITHHELD,
     ];
 
     pub const APPROVE: &str = "approve(address,uint256)";
@@ -200,8 +226,74 @@ pub struct DeployParams {
     pub period_length: u64,
     pub epoch_length: u64,
     pub slot_length: u64,
-    pub treasury: Address,
+    /// Most periods one payment buys, and how far ahead access may be prepaid.
+    pub max_periods: u64,
     pub owner: Address,
+}
+
+/// The deploy-time rules of the contract's constructor, checked before anything is sent.
+pub mod limits {
+    pub const MIN_EPOCH_LENGTH: u64 = 3600;
+    pub const MIN_SLOT_LENGTH: u64 = 60;
+    pub const MAX_SLOTS_PER_EPOCH: u64 = 1 << 16;
+    pub const MAX_PERIODS_LIMIT: u64 = 1000;
+    /// `max_periods * period_length` must stay below this many seconds.
+    pub const MAX_PREPAID_SECONDS: u64 = 1 << 32;
+    /// Largest `price * max_periods`, in token units.
+    pub const MAX_PAYMENT: u128 = 1 << 80;
+}
+
+impl DeployParams {
+    /// Why the constructor would refuse these parameters, in the words of its rules.
+    pub fn check(&self) -> Result<(), String> {
+        use limits::*;
+        let (epoch, slot, period) = (self.epoch_length, self.slot_length, self.period_length);
+        if epoch < MIN_EPOCH_LENGTH {
+            return Err(format!(
+                "an epoch must last at least {MIN_EPOCH_LENGTH} s (1h), not {epoch} s"
+            ));
+        }
+        if slot < MIN_SLOT_LENGTH {
+            return Err(format!(
+                "a slot must last at least {MIN_SLOT_LENGTH} s (1m), not {slot} s"
+            ));
+        }
+        if epoch % slot != 0 {
+            return Err(format!(
+                "the epoch ({epoch} s) is not a whole number of slots ({slot} s)"
+            ));
+        }
+        if epoch / slot > MAX_SLOTS_PER_EPOCH {
+            return Err(format!(
+                "an epoch may hold at most {MAX_SLOTS_PER_EPOCH} slots, not {}",
+                epoch / slot
+            ));
+        }
+        if period < epoch {
+            return Err(format!(
+                "a period ({period} s) must last at least one epoch ({epoch} s)"
+            ));
+        }
+        if self.max_periods == 0 || self.max_periods > MAX_PERIODS_LIMIT {
+            return Err(format!(
+                "max periods must be between 1 and {MAX_PERIODS_LIMIT}, not {}",
+                self.max_periods
+            ));
+        }
+        if u128::from(period) * u128::from(self.max_periods) >= u128::from(MAX_PREPAID_SECONDS) {
+            return Err(format!(
+                "{} periods of {period} s reach 2^32 seconds (136 years): choose fewer or shorter",
+                self.max_periods
+            ));
+        }
+        if self.price == 0 || self.price > MAX_PAYMENT / u128::from(self.max_periods) {
+            return Err(format!(
+                "the price must be above zero and at most 2^80 / {} token units",
+                self.max_periods
+            ));
+        }
+        Ok(())
+    }
 }
 
 fn creation_code(artifact_json: &str, args: &[Value]) -> Result<Vec<u8>, String> {
@@ -223,7 +315,7 @@ pub fn aqueduct_creation_code(p: &DeployParams) -> Result<Vec<u8>, String> {
             Value::Uint(p.period_length.into()),
             Value::Uint(p.epoch_length.into()),
             Value::Uint(p.slot_length.into()),
-            Value::Address(p.treasury),
+            Value::Uint(p.max_periods.into()),
             Value::Address(p.owner),
         ],
     )
@@ -247,11 +339,30 @@ pub mod calls {
             &[Value::Address(member), Value::Uint(periods.into())],
         )
     }
-    pub fn add_node(node: Address, endpoint: &str) -> Vec<u8> {
+    pub fn add_node(node: Address, endpoint: &str, payee: Address) -> Vec<u8> {
         call_data(
             sig::ADD_NODE,
-            &[Value::Address(node), Value::String(endpoint.into())],
+            &[
+                Value::Address(node),
+                Value::String(endpoint.into()),
+                Value::Address(payee),
+            ],
         )
+    }
+    pub fn set_payee(node: Address, payee: Address) -> Vec<u8> {
+        call_data(
+            sig::SET_PAYEE,
+            &[Value::Address(node), Value::Address(payee)],
+        )
+    }
+    pub fn refund(member: Address, until: u64) -> Vec<u8> {
+        call_data(
+            sig::REFUND,
+            &[Value::Address(member), Value::Uint(until.into())],
+        )
+    }
+    pub fn settle(max_epochs: u64) -> Vec<u8> {
+        call_data(sig::SETTLE, &[Value::Uint(max_epochs.into())])
     }
     pub fn remove_node(node: Address) -> Vec<u8> {
         call_data(sig::REMOVE_NODE, &[Value::Address(node)])
@@ -259,11 +370,37 @@ pub mod calls {
     pub fn set_endpoint(endpoint: &str) -> Vec<u8> {
         call_data(sig::SET_ENDPOINT, &[Value::String(endpoint.into())])
     }
-    pub fn im_online() -> Vec<u8> {
-        call_data(sig::IM_ONLINE, &[])
+    pub fn im_online(usage: &Usage) -> Vec<u8> {
+        call_data(
+            sig::IM_ONLINE,
+            &[
+                Value::Uint(usage.sessions.into()),
+                Value::Uint(usage.bytes_relayed.into()),
+                Value::Uint(usage.members.into()),
+            ],
+        )
     }
-    pub fn claim(max_epochs: u64) -> Vec<u8> {
-        call_data(sig::CLAIM, &[Value::Uint(max_epochs.into())])
+    pub fn set_monitor(monitor: Address) -> Vec<u8> {
+        call_data(sig::SET_MONITOR, &[Value::Address(monitor)])
+    }
+    /// The monitor takes `node`'s slots out of `epoch` (the epoch just ended), with its
+    /// reason code and the hash of its evidence.
+    pub fn withhold(node: Address, epoch: u64, reason: u8, evidence: [u8; 32]) -> Vec<u8> {
+        call_data(
+            sig::WITHHOLD,
+            &[
+                Value::Address(node),
+                Value::Uint(epoch.into()),
+                Value::Uint(reason.into()),
+                Value::FixedBytes(evidence.to_vec()),
+            ],
+        )
+    }
+    pub fn claim(node: Address, max_epochs: u64) -> Vec<u8> {
+        call_data(
+            sig::CLAIM,
+            &[Value::Address(node), Value::Uint(max_epochs.into())],
+        )
     }
     pub fn approve(spender: Address, amount: u128) -> Vec<u8> {
         call_data(
@@ -321,6 +458,18 @@ pub struct NodeInfo {
     pub active: bool,
 }
 
+/// What a node reports it served since its previous heartbeat (self-reported; the
+/// contract emits it in `Heartbeat` and stores nothing).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Sessions opened by members.
+    pub sessions: u64,
+    /// Payload bytes relayed, both ways.
+    pub bytes_relayed: u64,
+    /// Distinct members seen.
+    pub members: u64,
+}
+
 /// Whether a node's `imOnline` would be accepted now: checked before spending gas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeartbeatCheck {
@@ -330,6 +479,8 @@ pub enum HeartbeatCheck {
     AlreadySent { slot: u64 },
     /// Not (or no longer) an active node: `imOnline` would revert.
     NotActive,
+    /// Added in the current epoch: heartbeats count (and are accepted) from `from_epoch`.
+    NotYet { from_epoch: u64 },
 }
 
 /// Read access to a deployed contract through a client (views via eth_call).
@@ -488,6 +639,10 @@ impl<'c> Contract<'c> {
         if self.last_heartbeat_slot(node)? == slot.saturating_add(1) {
             return Ok(HeartbeatCheck::AlreadySent { slot });
         }
+        let from_epoch = self.earns_from(node)?;
+        if self.current_epoch()? < from_epoch {
+            return Ok(HeartbeatCheck::NotYet { from_epoch });
+        }
         Ok(HeartbeatCheck::Due { slot })
     }
 
@@ -497,8 +652,31 @@ impl<'c> Contract<'c> {
             &[Value::Address(node), Value::Uint(epoch.into())],
         )
     }
-    pub fn treasury_balance(&self) -> Result<u128, ContractError> {
-        self.uint(sig::TREASURY_BALANCE, &[])
+    /// Where the node's earnings are paid (zero if it was never added).
+    pub fn payee_of(&self, node: Address) -> Result<Address, ContractError> {
+        self.address(sig::PAYEE_OF, &[Value::Address(node)])
+    }
+    /// The first epoch whose heartbeats count for the node.
+    pub fn earns_from(&self, node: Address) -> Result<u64, ContractError> {
+        self.uint64(sig::EARNS_FROM, &[Value::Address(node)])
+    }
+    /// Token units `refund(member, until)` would send the payment's payer now.
+    pub fn refundable(&self, member: Address, until: u64) -> Result<u128, ContractError> {
+        self.uint(
+            sig::REFUNDABLE,
+            &[Value::Address(member), Value::Uint(until.into())],
+        )
+    }
+    pub fn settled_epoch(&self) -> Result<u64, ContractError> {
+        self.uint64(sig::SETTLED_EPOCH, &[])
+    }
+    /// Who may withhold (zero: nobody).
+    pub fn monitor(&self) -> Result<Address, ContractError> {
+        self.address(sig::MONITOR, &[])
+    }
+    pub fn max_periods(&self) -> Result<u64, ContractError> {
+        let n = self.uint(sig::MAX_PERIODS, &[])?;
+        u64_of(sig::MAX_PERIODS, n)
     }
     pub fn token(&self) -> Result<Address, ContractError> {
         self.address(sig::TOKEN, &[])
@@ -514,9 +692,6 @@ impl<'c> Contract<'c> {
     }
     pub fn slot_length(&self) -> Result<u64, ContractError> {
         self.uint64(sig::SLOT_LENGTH, &[])
-    }
-    pub fn treasury(&self) -> Result<Address, ContractError> {
-        self.address(sig::TREASURY, &[])
     }
     pub fn owner(&self) -> Result<Address, ContractError> {
         self.address(sig::OWNER, &[])
@@ -557,9 +732,30 @@ impl<'c> Contract<'c> {
 
     /// `Subscribed` events in `from..=to`, in chain order.
     pub fn subscribed(&self, from: u64, to: u64) -> Result<Vec<Subscribed>, ContractError> {
-        let logs = self
-            .client
-            .logs(&self.event_filter(sig::SUBSCRIBED), from, to)?;
+        self.subscribed_matching(self.event_filter(sig::SUBSCRIBED), from, to)
+    }
+
+    /// The `Subscribed` events of the payments `payer` made in `from..=to`.
+    pub fn paid_by(
+        &self,
+        payer: Address,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<Subscribed>, ContractError> {
+        let mut filter = self.event_filter(sig::SUBSCRIBED);
+        let mut topic = [0u8; 32];
+        topic[12..].copy_from_slice(&payer.0);
+        filter.topics.extend([None, Some(vec![topic])]);
+        self.subscribed_matching(filter, from, to)
+    }
+
+    fn subscribed_matching(
+        &self,
+        filter: LogFilter,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<Subscribed>, ContractError> {
+        let logs = self.client.logs(&filter, from, to)?;
         logs.iter()
             .map(|l| {
                 Subscribed::from_log(l).map_err(|error| ContractError::Decode {
@@ -591,6 +787,19 @@ pub struct Heartbeat {
     pub node: Address,
     pub epoch: u64,
     pub slot: u64,
+    /// What the node reported it served since its previous heartbeat.
+    pub usage: Usage,
+    pub block_number: u64,
+}
+
+/// A decoded `Withheld` log: the monitor took `slots` of `node` out of `epoch`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Withheld {
+    pub node: Address,
+    pub epoch: u64,
+    pub slots: u64,
+    pub reason: u8,
+    pub evidence: [u8; 32],
     pub block_number: u64,
 }
 
@@ -658,15 +867,56 @@ impl Heartbeat {
                 (Kind::Address, true),
                 (Kind::Uint(64), true),
                 (Kind::Uint(64), false),
+                (Kind::Uint(64), false),
+                (Kind::Uint(64), false),
+                (Kind::Uint(64), false),
             ],
         )?;
         match v.as_slice() {
-            [Value::Address(node), epoch, slot] => Ok(Heartbeat {
+            [Value::Address(node), epoch, slot, sessions, bytes, members] => Ok(Heartbeat {
                 node: *node,
                 epoch: small(epoch)?,
                 slot: small(slot)?,
+                usage: Usage {
+                    sessions: small(sessions)?,
+                    bytes_relayed: small(bytes)?,
+                    members: small(members)?,
+                },
                 block_number: log.block_number,
             }),
+            _ => Err(abi::AbiError::Truncated { at: 0 }),
+        }
+    }
+}
+
+impl Withheld {
+    pub fn from_log(log: &Log) -> Result<Withheld, abi::AbiError> {
+        let v = log_values(
+            log,
+            sig::WITHHELD,
+            &[
+                (Kind::Address, true),
+                (Kind::Uint(64), true),
+                (Kind::Uint(64), false),
+                (Kind::Uint(8), false),
+                (Kind::FixedBytes(32), false),
+            ],
+        )?;
+        match v.as_slice() {
+            [Value::Address(node), epoch, slots, reason, Value::FixedBytes(evidence)] => {
+                Ok(Withheld {
+                    node: *node,
+                    epoch: small(epoch)?,
+                    slots: small(slots)?,
+                    reason: u8::try_from(small(reason)?)
+                        .map_err(|_| abi::AbiError::Overflow { at: 0 })?,
+                    evidence: evidence
+                        .as_slice()
+                        .try_into()
+                        .map_err(|_| abi::AbiError::Truncated { at: 0 })?,
+                    block_number: log.block_number,
+                })
+            }
             _ => Err(abi::AbiError::Truncated { at: 0 }),
         }
     }
@@ -721,7 +971,11 @@ mod tests {
         let events = artifact.entries("event");
         let find = |name: &str| events.iter().find(|e| e.0 == name).unwrap().2.clone();
         assert_eq!(find("Subscribed"), vec![true, true, false, false, false]);
-        assert_eq!(find("Heartbeat"), vec![true, true, false]);
+        assert_eq!(
+            find("Heartbeat"),
+            vec![true, true, false, false, false, false]
+        );
+        assert_eq!(find("Withheld"), vec![true, true, false, false, false]);
     }
 
     #[test]
@@ -758,18 +1012,119 @@ mod tests {
         }
     }
 
-    #[test]
-    fn creation_code_appends_constructor_arguments() {
-        let p = DeployParams {
+    fn params() -> DeployParams {
+        DeployParams {
             token: Address([1; 20]),
             price: 10_000_000,
             period_length: 30 * 86400,
             epoch_length: 86400,
             slot_length: 3600,
-            treasury: Address([2; 20]),
+            max_periods: 12,
             owner: Address([3; 20]),
+        }
+    }
+
+    #[test]
+    fn deploy_params_are_checked_against_the_constructor_rules() {
+        assert_eq!(params().check(), Ok(()));
+        let shortest = DeployParams {
+            period_length: 3600,
+            epoch_length: 3600,
+            slot_length: 60,
+            ..params()
         };
-        let code = aqueduct_creation_code(&p).unwrap();
+        assert_eq!(shortest.check(), Ok(()));
+        let refused = |p: DeployParams, words: &str| {
+            let e = p.check().unwrap_err();
+            assert!(e.contains(words), "{e}");
+        };
+        refused(
+            DeployParams {
+                epoch_length: 600,
+                slot_length: 60,
+                ..params()
+            },
+            "at least 3600 s",
+        );
+        refused(
+            DeployParams {
+                slot_length: 59,
+                epoch_length: 3540,
+                ..params()
+            },
+            "at least 3600 s",
+        );
+        refused(
+            DeployParams {
+                slot_length: 30,
+                ..params()
+            },
+            "at least 60 s",
+        );
+        refused(
+            DeployParams {
+                slot_length: 7 * 3600,
+                ..params()
+            },
+            "whole number of slots",
+        );
+        refused(
+            DeployParams {
+                epoch_length: 50 * 86400,
+                slot_length: 60,
+                period_length: 100 * 86400,
+                ..params()
+            },
+            "at most 65536 slots",
+        );
+        refused(
+            DeployParams {
+                period_length: 3600,
+                ..params()
+            },
+            "at least one epoch",
+        );
+        refused(
+            DeployParams {
+                max_periods: 0,
+                ..params()
+            },
+            "between 1 and 1000",
+        );
+        refused(
+            DeployParams {
+                max_periods: 1001,
+                ..params()
+            },
+            "between 1 and 1000",
+        );
+        refused(
+            DeployParams {
+                max_periods: 1000,
+                period_length: 365 * 86400,
+                ..params()
+            },
+            "2^32 seconds",
+        );
+        refused(
+            DeployParams {
+                price: 0,
+                ..params()
+            },
+            "above zero",
+        );
+        refused(
+            DeployParams {
+                price: (1 << 80) / 12 + 1,
+                ..params()
+            },
+            "2^80 / 12",
+        );
+    }
+
+    #[test]
+    fn creation_code_appends_constructor_arguments() {
+        let code = aqueduct_creation_code(&params()).unwrap();
         let bytecode = Artifact::parse(AQUEDUCT_ARTIFACT).unwrap().bytecode;
         assert!(code.starts_with(&bytecode));
         assert_eq!(code.len(), bytecode.len() + 7 * 32);

@@ -1,5 +1,5 @@
-//! The chain commands against a real anvil: deploy, the node registry, subscribing,
-//! credentials, heartbeats and claiming, cross-checked with `cast`.
+//! The chain commands against a real anvil: deploy, the node registry and payees,
+//! subscribing, credentials, heartbeats, claiming and refunds, cross-checked with `cast`.
 
 #[path = "support/anvil.rs"]
 mod anvil;
@@ -7,7 +7,7 @@ mod anvil;
 mod tools;
 
 use anvil::{aqueduct, cast, dev_key, path_str, Anvil, DEV_KEYS};
-use aqueduct::contract::{calls, Contract, Heartbeat, HeartbeatCheck};
+use aqueduct::contract::{calls, Contract, Heartbeat, HeartbeatCheck, Usage, Withheld};
 use aqueduct::credential::{self, CredentialError, Verifier};
 use aqueduct::eth::sender::{SendError, Sender, TxRequest};
 use aqueduct::eth::signer::PrivateKey;
@@ -15,6 +15,8 @@ use aqueduct::eth::{hex, Address};
 
 const EPOCH: u64 = 3600;
 const PERIOD: u64 = 3600;
+/// Sub-units per token unit in the contract's books.
+const SUBUNITS: u128 = 1 << 32;
 
 fn dev(i: usize) -> Address {
     dev_key(i).address()
@@ -59,6 +61,39 @@ impl Net {
     fn contract_address(&self) -> Address {
         self.contract.parse().unwrap()
     }
+
+    fn balance(&self, who: Address) -> u128 {
+        number(&self.cast_call(
+            &self.token,
+            "balanceOf(address)(uint256)",
+            &[&who.to_string()],
+        ))
+    }
+
+    /// Moves the chain's clock to the first second of the next epoch.
+    fn next_epoch(&self) {
+        let client = self.anvil.client();
+        let c = Contract::new(&client, self.contract_address());
+        let genesis = c.genesis().unwrap();
+        let now = client
+            .block(aqueduct::eth::rpc::BlockId::Latest)
+            .unwrap()
+            .unwrap()
+            .timestamp;
+        self.anvil
+            .warp_to(genesis + ((now - genesis) / EPOCH + 1) * EPOCH);
+    }
+}
+
+/// Sub-units a payment of `amount` for [start, until) streams into the epoch ending at
+/// `epoch_end` that holds `start`: its seconds there, or all of it (the division's dust
+/// included) when the access ends there too.
+fn stream_in_epoch(amount: u128, start: u64, until: u64, epoch_end: u64) -> u128 {
+    let scaled = amount * SUBUNITS;
+    if until <= epoch_end {
+        return scaled;
+    }
+    scaled / u128::from(until - start) * u128::from(epoch_end - start)
 }
 
 /// cast prints uint256 results as `1000000000 [1e9]`: the first word is the number.
@@ -92,7 +127,11 @@ fn deploy_dev_mints_to_the_dev_accounts_and_sets_every_parameter() {
         PERIOD as u128
     );
     assert_eq!(net.cast_call(&net.contract, "owner()(address)", &[]), d0);
-    assert_eq!(net.cast_call(&net.contract, "treasury()(address)", &[]), d0);
+    // Members may pay at most 12 periods ahead unless the deployer says otherwise.
+    assert_eq!(
+        number(&net.cast_call(&net.contract, "maxPeriods()(uint256)", &[])),
+        12
+    );
     assert_eq!(
         net.cast_call(&net.contract, "token()(address)", &[])
             .to_lowercase(),
@@ -139,8 +178,8 @@ fn deploy_with_explicit_token_and_mint_to_list() {
         "1d",
         "--slot",
         "1h",
-        "--treasury",
-        &d7,
+        "--max-periods",
+        "6",
         "--owner",
         &d3,
     ];
@@ -150,8 +189,82 @@ fn deploy_with_explicit_token_and_mint_to_list() {
     let call = |sig: &str| cast(&["call", "--rpc-url", &anvil.url, contract, sig]);
     assert_eq!(number(&call("price()(uint256)")), 2_500_000);
     assert_eq!(call("owner()(address)"), d3);
-    assert_eq!(call("treasury()(address)"), d7);
+    assert_eq!(number(&call("maxPeriods()(uint256)")), 6);
+    assert_eq!(second["max_periods"], 6);
     assert_eq!(number(&call("periodLength()(uint64)")), 30 * 86_400);
+    let _ = d7;
+}
+
+/// Epochs under an hour, slots under a minute and the other constructor rules are refused
+/// before anything is sent, with the rule named.
+#[test]
+fn deploy_refuses_short_epochs_and_slots_before_sending() {
+    let anvil = Anvil::start();
+    let key = anvil.key_file(0);
+    for (flags, words) in [
+        (
+            ["--epoch", "1m", "--slot", "10s"],
+            "an epoch must last at least 3600 s",
+        ),
+        (
+            ["--epoch", "1h", "--slot", "30s"],
+            "a slot must last at least 60 s",
+        ),
+        (
+            ["--epoch", "1h", "--slot", "7m"],
+            "not a whole number of slots",
+        ),
+        (
+            ["--epoch", "1d", "--period", "1h"],
+            "must last at least one epoch",
+        ),
+        (["--max-periods", "0", "--slot", "1h"], "between 1 and 1000"),
+    ] {
+        let mut args = vec![
+            "deploy",
+            "--dev",
+            "--rpc",
+            &anvil.url,
+            "--key",
+            path_str(&key),
+        ];
+        args.extend(flags);
+        let run = aqueduct(&args);
+        assert_eq!(run.code, Some(2), "{flags:?}: {}", run.stderr);
+        assert!(run.stderr.contains(words), "{flags:?}: {}", run.stderr);
+    }
+    // Not even the test token was deployed.
+    assert_eq!(anvil.client().pending_nonce(dev(0)).unwrap(), 0);
+}
+
+/// A multisig or timelock owns the contract when deployed with --owner: the deploying key
+/// then cannot manage nodes, the owner can.
+#[test]
+fn deploy_with_another_owner_leaves_the_deployer_no_power() {
+    let anvil = Anvil::start();
+    let owner = dev(5).to_string();
+    let d = anvil.deploy_dev(&["--owner", &owner, "--epoch", "1h", "--period", "1h"]);
+    let net = Net {
+        contract: d.contract.to_string(),
+        token: d.token.to_string(),
+        anvil,
+    };
+    let node = dev(1).to_string();
+    let by_deployer = net.run(
+        0,
+        &["add-node", "--node", &node, "--endpoint", "a.example:1"],
+    );
+    assert_eq!(by_deployer.code, Some(1));
+    assert!(
+        by_deployer.stderr.contains("OwnableUnauthorizedAccount"),
+        "{}",
+        by_deployer.stderr
+    );
+    let by_owner = net.run(
+        5,
+        &["add-node", "--node", &node, "--endpoint", "a.example:1"],
+    );
+    assert!(by_owner.ok, "{}", by_owner.stderr);
 }
 
 #[test]
@@ -166,10 +279,19 @@ fn add_node_subscribe_status_and_token_give_a_verifiable_credential() {
             &node,
             "--endpoint",
             "127.0.0.1:1080",
+            "--payee",
+            &dev(8).to_string(),
             "--json",
         ],
     );
     assert!(added.ok, "{}", added.stderr);
+    let added = added.json();
+    assert_eq!(added["payee"], dev(8).to_string());
+    assert_eq!(added["earns_from_epoch"], 1);
+    assert_eq!(
+        net.cast_call(&net.contract, "payeeOf(address)(address)", &[&node]),
+        dev(8).to_string()
+    );
     assert_eq!(
         net.cast_call(&net.contract, "isActiveNode(address)(bool)", &[&node]),
         "true"
@@ -202,6 +324,13 @@ fn add_node_subscribe_status_and_token_give_a_verifiable_credential() {
     let node_status = net.run(0, &["status", "--address", &node, "--json"]).json();
     assert_eq!(node_status["node_active"], true);
     assert_eq!(node_status["endpoint"], "127.0.0.1:1080");
+    assert_eq!(node_status["payee"], dev(8).to_string());
+    assert_eq!(node_status["earns_from_epoch"], 1);
+    let text = net.run(0, &["status", "--address", &node]).stdout;
+    assert!(
+        text.contains(&format!("paid to {}, earning from epoch 1", dev(8))),
+        "{text}"
+    );
 
     // Paying for someone else: dev3 pays, dev4 becomes a member. dev3 has a small
     // allowance left over, which is reset and raised on the way.
@@ -316,21 +445,36 @@ fn token_without_nodes_prints_placeholders() {
 }
 
 #[test]
-fn heartbeat_then_claim_after_the_epoch_pays_the_epoch_share() {
+fn heartbeat_then_claim_after_the_epoch_pays_the_epoch_share_to_the_payee() {
     let net = Net::deploy();
     let node = dev(1).to_string();
+    let payee = dev(8);
     assert!(
         net.run(
             0,
-            &["add-node", "--node", &node, "--endpoint", "n1.example:1080"]
+            &[
+                "add-node",
+                "--node",
+                &node,
+                "--endpoint",
+                "n1.example:1080",
+                "--payee",
+                &payee.to_string()
+            ]
         )
         .ok
     );
+    let client = net.anvil.client();
+    let c = Contract::new(&client, net.contract_address());
+    // Added in epoch 0, the node earns from epoch 1: no heartbeat is due before.
+    assert_eq!(
+        c.heartbeat_check(dev(1)).unwrap(),
+        HeartbeatCheck::NotYet { from_epoch: 1 }
+    );
+    net.next_epoch();
     assert!(net.run(2, &["subscribe", "--periods", "1"]).ok);
 
     // The node's heartbeat, sent by our sender from the node's key after the pre-flight.
-    let client = net.anvil.client();
-    let c = Contract::new(&client, net.contract_address());
     assert_eq!(
         c.heartbeat_check(dev(7)).unwrap(),
         HeartbeatCheck::NotActive
@@ -342,7 +486,14 @@ fn heartbeat_then_claim_after_the_epoch_pays_the_epoch_share() {
     let receipt = sender
         .send(
             &client,
-            &TxRequest::call(net.contract_address(), calls::im_online()),
+            &TxRequest::call(
+                net.contract_address(),
+                calls::im_online(&Usage {
+                    sessions: 3,
+                    bytes_relayed: 4096,
+                    members: 2,
+                }),
+            ),
         )
         .unwrap();
     let beat = receipt
@@ -353,6 +504,14 @@ fn heartbeat_then_claim_after_the_epoch_pays_the_epoch_share() {
     assert_eq!(beat.node, dev(1));
     assert_eq!(beat.slot, slot);
     assert_eq!(
+        beat.usage,
+        Usage {
+            sessions: 3,
+            bytes_relayed: 4096,
+            members: 2
+        }
+    );
+    assert_eq!(
         c.heartbeat_check(dev(1)).unwrap(),
         HeartbeatCheck::AlreadySent { slot }
     );
@@ -361,7 +520,7 @@ fn heartbeat_then_claim_after_the_epoch_pays_the_epoch_share() {
     let again = sender
         .send(
             &client,
-            &TxRequest::call(net.contract_address(), calls::im_online()),
+            &TxRequest::call(net.contract_address(), calls::im_online(&Usage::default())),
         )
         .unwrap_err();
     match &again {
@@ -383,22 +542,216 @@ fn heartbeat_then_claim_after_the_epoch_pays_the_epoch_share() {
     assert!(early.stderr.contains("NothingToClaim"), "{}", early.stderr);
     assert!(early.stderr.contains("hint:"), "{}", early.stderr);
 
-    // The expected share: the fee is spread evenly over the epochs the paid access
-    // touches, and this node was the only one online in the heartbeat's epoch.
+    // The expected share: the fee streams over the seconds of the access, and this node
+    // was the only one online in the heartbeat's epoch (one slot, so no rounding).
     let genesis = c.genesis().unwrap();
     let until = c.member_until(dev(2)).unwrap();
-    let first = (until - PERIOD - genesis) / EPOCH;
-    let last = (until - 1 - genesis) / EPOCH;
-    assert_eq!(beat.epoch, first);
-    let expected = 10_000_000 / u128::from(last - first + 1);
+    let start = until - PERIOD;
+    assert_eq!(beat.epoch, (start - genesis) / EPOCH);
+    let epoch_end = genesis + (beat.epoch + 1) * EPOCH;
+    let expected = stream_in_epoch(10_000_000, start, until, epoch_end) / SUBUNITS;
 
-    net.anvil.warp(EPOCH);
-    assert_eq!(c.claimable(dev(1)).unwrap(), expected);
-    let claimed = net.run(1, &["claim", "--json"]).json();
-    assert_eq!(claimed["paid"], expected.to_string());
-    let bal = net.cast_call(&net.token, "balanceOf(address)(uint256)", &[&node]);
-    assert_eq!(number(&bal), 1_000_000_000 + expected);
+    // Settled one full epoch after it ends: during the epoch after, nothing is claimable.
+    net.anvil.warp_to(epoch_end);
     assert_eq!(c.claimable(dev(1)).unwrap(), 0);
+    net.anvil.warp_to(epoch_end + EPOCH);
+    assert_eq!(c.claimable(dev(1)).unwrap(), expected);
+    // Any key may send the claim; the money goes to the payee only.
+    let claimed = net.run(3, &["claim", "--node", &node, "--json"]).json();
+    assert_eq!(claimed["paid"], expected.to_string());
+    assert_eq!(claimed["payee"], payee.to_string());
+    assert_eq!(net.balance(payee), 1_000_000_000 + expected);
+    assert_eq!(net.balance(dev(1)), 1_000_000_000);
+    assert_eq!(c.claimable(dev(1)).unwrap(), 0);
+}
+
+/// The owner names a monitor; during the epoch after an epoch, the monitor takes the slots
+/// of a node that did not serve out of it (through the bindings the monitor uses), and that
+/// epoch's share goes back to the payer since no other node served.
+#[test]
+fn set_monitor_then_withhold_in_the_challenge_window() {
+    let net = Net::deploy();
+    let node = dev(1).to_string();
+    let monitor = dev(6);
+    assert!(
+        net.run(
+            0,
+            &[
+                "add-node",
+                "--node",
+                &node,
+                "--endpoint",
+                "n.example:1",
+                "--payee",
+                &dev(8).to_string()
+            ]
+        )
+        .ok
+    );
+    let run = net.run(3, &["set-monitor", "--monitor", &monitor.to_string()]);
+    assert!(
+        run.stderr.contains("hint: only the contract owner"),
+        "{}",
+        run.stderr
+    );
+    let set = net
+        .run(
+            0,
+            &["set-monitor", "--monitor", &monitor.to_string(), "--json"],
+        )
+        .json();
+    assert_eq!(set["monitor"], monitor.to_string());
+    let client = net.anvil.client();
+    let c = Contract::new(&client, net.contract_address());
+    assert_eq!(c.monitor().unwrap(), monitor);
+
+    net.next_epoch();
+    assert!(net.run(2, &["subscribe", "--periods", "1"]).ok);
+    let mut node_sender = Sender::new(dev_key(1), client.chain_id().unwrap());
+    node_sender
+        .send(
+            &client,
+            &TxRequest::call(net.contract_address(), calls::im_online(&Usage::default())),
+        )
+        .unwrap();
+    let epoch = c.current_epoch().unwrap();
+    net.next_epoch();
+    let mut sender = Sender::new(dev_key(6), client.chain_id().unwrap());
+    let evidence = [7u8; 32];
+    let r = sender
+        .send(
+            &client,
+            &TxRequest::call(
+                net.contract_address(),
+                calls::withhold(dev(1), epoch, 2, evidence),
+            ),
+        )
+        .unwrap();
+    let w = r
+        .logs
+        .iter()
+        .find_map(|l| Withheld::from_log(l).ok())
+        .expect("Withheld event");
+    assert_eq!(
+        (w.node, w.epoch, w.slots, w.reason, w.evidence),
+        (dev(1), epoch, 1, 2, evidence)
+    );
+    assert_eq!(c.heartbeats_in_epoch(dev(1), epoch).unwrap(), 0);
+    // Twice: refused before sending, by name.
+    let again = sender
+        .send(
+            &client,
+            &TxRequest::call(
+                net.contract_address(),
+                calls::withhold(dev(1), epoch, 2, evidence),
+            ),
+        )
+        .unwrap_err();
+    assert!(again.to_string().contains("NothingToWithhold("), "{again}");
+
+    net.next_epoch();
+    assert_eq!(c.claimable(dev(1)).unwrap(), 0);
+    let status = net.run(2, &["status", "--json"]).json();
+    assert_ne!(status["refundable"], "0", "{status}");
+}
+
+/// Only the payee moves the payee; the owner and the node's own key cannot.
+#[test]
+fn set_payee_by_the_payee_only() {
+    let net = Net::deploy();
+    let node = dev(1).to_string();
+    let payee = dev(8).to_string();
+    let added = net.run(
+        0,
+        &[
+            "add-node",
+            "--node",
+            &node,
+            "--endpoint",
+            "n.example:1",
+            "--payee",
+            &payee,
+        ],
+    );
+    assert!(added.ok, "{}", added.stderr);
+    let next = dev(9).to_string();
+    for key in [0, 1] {
+        let run = net.run(key, &["set-payee", "--node", &node, "--payee", &next]);
+        assert_eq!(run.code, Some(1));
+        assert!(run.stderr.contains("NotPayee("), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("hint: only the node's current payee"),
+            "{}",
+            run.stderr
+        );
+    }
+    let moved = net
+        .run(
+            8,
+            &["set-payee", "--node", &node, "--payee", &next, "--json"],
+        )
+        .json();
+    assert_eq!(moved["payee"], next.as_str());
+    assert_eq!(
+        net.cast_call(&net.contract, "payeeOf(address)(address)", &[&node]),
+        next
+    );
+    // Added again after a removal, without --payee: it keeps the payee it has.
+    assert!(net.run(0, &["remove-node", "--node", &node]).ok);
+    let again = net
+        .run(
+            0,
+            &[
+                "add-node",
+                "--node",
+                &node,
+                "--endpoint",
+                "n.example:2",
+                "--json",
+            ],
+        )
+        .json();
+    assert_eq!(again["payee"], next.as_str());
+}
+
+/// A member who paid while no node was online gets that time back: `status` shows it and
+/// `refund` sends it.
+#[test]
+fn refund_returns_the_epochs_nobody_served() {
+    let net = Net::deploy();
+    let member = dev(2);
+    assert!(net.run(2, &["subscribe", "--periods", "1"]).ok);
+    let client = net.anvil.client();
+    let c = Contract::new(&client, net.contract_address());
+    let until = c.member_until(member).unwrap();
+    let nothing = net.run(2, &["refund", "--json"]).json();
+    assert_eq!(nothing["refunded"], "0");
+    // Both epochs of the access pass with no node at all.
+    net.anvil.warp_to(until + 2 * EPOCH);
+    let status = net.run(2, &["status", "--json"]).json();
+    assert_eq!(status["payments"], 1);
+    assert_eq!(status["refundable"], "10000000");
+    let text = net.run(2, &["status"]).stdout;
+    assert!(
+        text.contains("refundable: 10 tUSD from 1 of 1 payment(s)"),
+        "{text}"
+    );
+    let before = net.balance(member);
+    // Any key may send it; the money goes to the payer.
+    let done = net
+        .run(3, &["refund", "--payer", &member.to_string(), "--json"])
+        .json();
+    assert_eq!(done["refunded"], "10000000");
+    assert_eq!(done["refunds"][0]["until"], until);
+    assert_eq!(net.balance(member), before + 10_000_000);
+    assert_eq!(c.refundable(member, until).unwrap(), 0);
+    let again = net.run(2, &["refund"]);
+    assert!(again.ok, "{}", again.stderr);
+    assert!(
+        again.stdout.contains("nothing to refund"),
+        "{}",
+        again.stdout
+    );
 }
 
 #[test]
@@ -522,10 +875,14 @@ fn every_chain_command_has_help() {
         "add-node",
         "remove-node",
         "set-endpoint",
+        "set-payee",
+        "set-monitor",
         "subscribe",
         "token",
         "status",
         "claim",
+        "refund",
+        "settle",
         "nodes",
     ] {
         let run = aqueduct(&[cmd, "--help"]);

@@ -193,7 +193,10 @@ fn revert_data_is_decoded_into_the_custom_error_name() {
     let stranger: Address = "0x976ea74026e726554db657fa54763abd0c3a0aa9"
         .parse()
         .unwrap();
-    let mut call = CallRequest::new(contract, calls::im_online());
+    let mut call = CallRequest::new(
+        contract,
+        calls::im_online(&aqueduct::contract::Usage::default()),
+    );
     call.from = Some(stranger);
     let err = client
         .call(&call, aqueduct::eth::rpc::BlockId::Latest)

@@ -175,7 +175,10 @@ fn a_reverted_receipt_names_the_contract_error() {
     // An explicit gas limit skips estimation, so the transaction is mined and reverts.
     let request = TxRequest {
         gas_limit: Some(200_000),
-        ..TxRequest::call(contract, calls::im_online())
+        ..TxRequest::call(
+            contract,
+            calls::im_online(&aqueduct::contract::Usage::default()),
+        )
     };
     let err = sender.send(&client, &request).unwrap_err();
     match &err {

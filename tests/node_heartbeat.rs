@@ -40,7 +40,8 @@ fn assert_one_per_slot(net: &ChainNet) -> usize {
 
 #[test]
 fn heartbeats_land_once_per_slot_across_node_and_anvil_restarts() {
-    // Real ten-second slots; anvil dumps its state every second so it can come back.
+    // One-minute slots, the shortest the contract takes, moved on by warping the chain's
+    // clock; anvil dumps its state every second so it can come back.
     let state_dir = TempDir::new("anvil-state");
     let state = state_dir.path().join("anvil.json");
     let state_arg = state.to_str().unwrap().to_string();
@@ -53,27 +54,42 @@ fn heartbeats_land_once_per_slot_across_node_and_anvil_restarts() {
         "--state-interval",
         "1",
     ]);
-    let mut net = ChainNet::deploy_on(anvil, &["--period", "1h", "--epoch", "1m", "--slot", "10s"]);
+    let mut net = ChainNet::deploy_on(anvil, &["--period", "1h", "--epoch", "1h", "--slot", "1m"]);
 
     let first = net.start_node("", "");
+    first.wait_log(SENT, 1);
+    net.anvil.warp(60);
     first.wait_log(SENT, 2);
     drop(first);
     assert_eq!(assert_one_per_slot(&net), 2);
 
-    // A restarted node reads the chain before sending: the current slot's heartbeat (if
-    // any) is seen, not repeated.
+    // A restarted node reads the chain before sending: the current slot's heartbeat is
+    // seen, not repeated; the next slot's is sent.
     let second = net.start_node("", "");
+    second.wait_log("is on chain", 1);
+    assert_eq!(assert_one_per_slot(&net), 2);
+    net.anvil.warp(60);
     second.wait_log(SENT, 1);
     let before_outage = assert_one_per_slot(&net);
-    assert!(before_outage >= 3);
+    assert_eq!(before_outage, 3);
 
-    // anvil dies (after its next state dump) and comes back on the same port.
+    // anvil dies (after its next state dump) and comes back on the same port. It restarts
+    // its clock from the wall's, behind the warped one, so the test moves it past the
+    // last slot the chain saw.
     std::thread::sleep(Duration::from_secs(2));
     let port = net.anvil.port;
+    let head = net
+        .anvil
+        .client()
+        .block(aqueduct::eth::rpc::BlockId::Latest)
+        .unwrap()
+        .unwrap()
+        .timestamp;
     net.anvil.kill();
     second.wait_log("chain RPC unreachable", 1);
     let _back = RestartedAnvil::start(port, &state);
     second.wait_log("chain RPC answers again", 1);
+    Anvil::attach(&format!("http://127.0.0.1:{port}")).warp_to(head + 60);
     second.wait_log(SENT, 2);
     let after = assert_one_per_slot(&net);
     assert!(after > before_outage);
@@ -81,7 +97,7 @@ fn heartbeats_land_once_per_slot_across_node_and_anvil_restarts() {
 
 #[test]
 fn removed_node_stops_heartbeats_with_a_clear_log_line() {
-    let net = ChainNet::deploy(&["--period", "1h", "--epoch", "10m", "--slot", "1m"]);
+    let net = ChainNet::deploy(&["--period", "1h", "--epoch", "1h", "--slot", "1m"]);
     let node = net.start_node("", "");
     node.wait_log(SENT, 1);
     net.run_ok(0, &["remove-node", "--node", &dev(NODE_KEY).to_string()]);
@@ -96,9 +112,71 @@ fn removed_node_stops_heartbeats_with_a_clear_log_line() {
     assert_eq!(node.log().matches(SENT).count(), 1);
 }
 
+/// A node (re)added in the current epoch earns from the next one: it waits for it, saying
+/// so once, without spending anything, then heartbeats.
+#[test]
+fn a_node_added_this_epoch_waits_for_the_next_one_without_spending_gas() {
+    let net = ChainNet::deploy(&["--period", "1h", "--epoch", "1h", "--slot", "1m"]);
+    let address = dev(NODE_KEY).to_string();
+    net.run_ok(0, &["remove-node", "--node", &address]);
+    net.run_ok(
+        0,
+        &[
+            "add-node",
+            "--node",
+            &address,
+            "--endpoint",
+            "127.0.0.1:1080",
+        ],
+    );
+    let node = net.start_node("", "");
+    node.wait_log("earns from epoch 2; heartbeats start then", 1);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(assert_one_per_slot(&net), 0);
+    assert_eq!(node.log().matches("earns from epoch 2").count(), 1);
+    net.warp_to_next_epoch();
+    node.wait_log(SENT, 1);
+    assert_eq!(assert_one_per_slot(&net), 1);
+}
+
+/// A heartbeat carries what the node served since the one before: the sessions members
+/// opened, the distinct members, and the payload bytes from its own metrics endpoint.
+#[test]
+fn heartbeats_carry_what_the_node_served_since_the_last_one() {
+    let net = ChainNet::deploy(&["--period", "1h", "--epoch", "1h", "--slot", "1m"]);
+    net.subscribe(MEMBER, 1);
+    let node = net.start_node("", "[metrics]\nlisten = \"127.0.0.1:0\"\n");
+    node.wait_log(SENT, 1);
+    let echo = Echo::start();
+    for _ in 0..2 {
+        let mut tunnel = net.open_tunnel(&node, MEMBER, echo.addr);
+        assert_eq!(
+            proxy::round_trip(&mut tunnel, &[7u8; 1000]),
+            vec![7u8; 1000]
+        );
+    }
+    // The sessions end (their bytes are counted then) before the next slot begins.
+    node::eventually("both sessions closed", &node, || {
+        node.log().matches("session client=").count() >= 2
+    });
+    net.anvil.warp(60);
+    node.wait_log(SENT, 2);
+    let beats = heartbeats(&net, dev(NODE_KEY));
+    assert_eq!(beats.len(), 2);
+    assert_eq!(beats[0].usage.sessions, 0);
+    assert_eq!(beats[1].usage.sessions, 2);
+    assert_eq!(beats[1].usage.members, 1);
+    assert_eq!(beats[1].usage.bytes_relayed, 4000);
+    // Reported once: the next heartbeat starts from zero.
+    net.anvil.warp(60);
+    node.wait_log(SENT, 3);
+    let beats = heartbeats(&net, dev(NODE_KEY));
+    assert_eq!(beats[2].usage, aqueduct::contract::Usage::default());
+}
+
 #[test]
 fn draining_node_sends_no_heartbeat() {
-    let net = ChainNet::deploy(&["--period", "1h", "--epoch", "10m", "--slot", "1m"]);
+    let net = ChainNet::deploy(&["--period", "1h", "--epoch", "1h", "--slot", "1m"]);
     net.subscribe(MEMBER, 1);
     let node = net.start_node("", "");
     node.wait_log(SENT, 1);
@@ -116,8 +194,9 @@ fn draining_node_sends_no_heartbeat() {
 #[test]
 fn heartbeats_over_several_slots_then_claim_after_the_epoch_pays_the_share() {
     const PERIOD: u64 = 3600;
-    const EPOCH: u64 = 600;
-    let net = ChainNet::deploy(&["--period", "1h", "--epoch", "10m", "--slot", "1m"]);
+    const EPOCH: u64 = 3600;
+    const SUBUNITS: u128 = 1 << 32;
+    let net = ChainNet::deploy(&["--period", "1h", "--epoch", "1h", "--slot", "1m"]);
     net.subscribe(MEMBER, 1);
     let node = net.start_node("", "");
     node.wait_log(SENT, 1);
@@ -134,18 +213,27 @@ fn heartbeats_over_several_slots_then_claim_after_the_epoch_pays_the_share() {
     let epoch = beats[0].epoch;
     assert!(beats.iter().all(|h| h.epoch == epoch));
     assert_eq!(c.heartbeats_in_epoch(dev(NODE_KEY), epoch).unwrap(), 3);
-    // The fee is spread evenly over the epochs the paid access touches; this node was
-    // the only one online in its epoch, so it earns that epoch's pool, paid as whole
-    // units per slot online (the remainder rolls over).
+    // The fee streams over the seconds of the paid access; this node was the only one
+    // online in its epoch, so it earns what the stream delivered in that epoch, split
+    // over its three slots (each rounded up to a sub-unit of 2^-32 token units).
     let genesis = c.genesis().unwrap();
     let until = c.member_until(dev(MEMBER)).unwrap();
-    let first = (until - PERIOD - genesis) / EPOCH;
-    let last = (until - 1 - genesis) / EPOCH;
-    assert_eq!(epoch, first);
-    let pool = 10_000_000 / u128::from(last - first + 1);
-    let expected = pool / 3 * 3;
+    let start = until - PERIOD;
+    assert_eq!(epoch, (start - genesis) / EPOCH);
+    let epoch_end = genesis + (epoch + 1) * EPOCH;
+    // What the stream delivered before the epoch's end (all of it, the division's dust
+    // included, if the access ended there).
+    let scaled = 10_000_000 * SUBUNITS;
+    let rate = scaled / u128::from(PERIOD);
+    let pool = if until <= epoch_end {
+        scaled
+    } else {
+        rate * u128::from(epoch_end - start)
+    };
+    let expected = pool.div_ceil(3) * 3 / SUBUNITS;
 
-    net.anvil.warp(EPOCH);
+    // Settled one full epoch after it ends (the monitor's challenge window).
+    net.anvil.warp_to(epoch_end + EPOCH);
     assert_eq!(c.claimable(dev(NODE_KEY)).unwrap(), expected);
     let claimed = net.run_ok(NODE_KEY, &["claim", "--json"]).json();
     assert_eq!(claimed["paid"], expected.to_string());
@@ -154,7 +242,7 @@ fn heartbeats_over_several_slots_then_claim_after_the_epoch_pays_the_share() {
 
 #[test]
 fn low_balance_is_warned_and_an_empty_one_skips_the_heartbeat() {
-    let net = ChainNet::deploy(&["--period", "1h", "--epoch", "10m", "--slot", "1m"]);
+    let net = ChainNet::deploy(&["--period", "1h", "--epoch", "1h", "--slot", "1m"]);
     let node_addr = dev(NODE_KEY).to_lower_hex();
     // 0.001 ETH: a few heartbeats, far from a week's worth at one a minute.
     net.anvil
@@ -171,7 +259,7 @@ fn low_balance_is_warned_and_an_empty_one_skips_the_heartbeat() {
 
 #[test]
 fn node_key_from_a_keystore_with_a_password_file() {
-    let net = ChainNet::deploy(&["--period", "1h", "--epoch", "10m", "--slot", "1m"]);
+    let net = ChainNet::deploy(&["--period", "1h", "--epoch", "1h", "--slot", "1m"]);
     let dir = &net.anvil.dir;
     anvil::cast(&[
         "wallet",

@@ -21,7 +21,7 @@ struct Net {
 }
 
 /// `deploy --dev` with one-hour epochs and half-hour slots; dev account 1 whitelisted
-/// as a node.
+/// as a node, and the chain moved to the start of epoch 1, the first the node earns in.
 fn net() -> Net {
     let anvil = Anvil::start();
     let d = anvil.deploy_dev(&["--epoch", "1h", "--slot", "30m"]);
@@ -42,6 +42,19 @@ fn net() -> Net {
         path_str(&owner),
     ]);
     assert!(added.ok, "{}", added.stderr);
+    let genesis: u64 = cast(&[
+        "call",
+        "--rpc-url",
+        &anvil.url,
+        &contract,
+        "genesis()(uint64)",
+    ])
+    .split_whitespace()
+    .next()
+    .unwrap()
+    .parse()
+    .unwrap();
+    anvil.warp_to(genesis + 3600);
     Net {
         anvil,
         contract,
@@ -85,7 +98,10 @@ fn chain_view_counts_heartbeats_against_the_slots_of_this_epoch() {
         "--private-key",
         DEV_KEYS[1],
         &net.contract,
-        "imOnline()",
+        "imOnline(uint64,uint64,uint64)",
+        "0",
+        "0",
+        "0",
     ]);
     // Half an hour on: the second slot of the epoch has begun.
     net.anvil.warp(1800);
@@ -93,10 +109,10 @@ fn chain_view_counts_heartbeats_against_the_slots_of_this_epoch() {
     assert_eq!(json["heartbeats_this_epoch"], 1);
     assert_eq!(json["slots_this_epoch"], 2);
     assert_eq!(json["slots_per_epoch"], 2);
-    assert_eq!(json["last_heartbeat_slot"], 0);
+    assert_eq!(json["last_heartbeat_slot"], 2);
     assert!(json["running"].is_null(), "{json}");
     let text = net.status(&[]).stdout;
-    assert!(text.contains("last heartbeat: slot 0 (begun "), "{text}");
+    assert!(text.contains("last heartbeat: slot 2 (begun "), "{text}");
     assert!(
         text.contains("heartbeats this epoch: 1 of 2 slots so far (2 per epoch)"),
         "{text}"

@@ -255,6 +255,7 @@ fn bytes_per_node_day(nodes: usize) -> (f64, f64, f64) {
                 node: node_address(i),
                 epoch: h / 24,
                 slot: 1_000 + h,
+                usage: Default::default(),
                 block_number: 5_000 + h * 1_800,
             })
         })

@@ -22,11 +22,15 @@ or the same from --config FILE's [chain] section; --json for machine output)
   deploy                       deploy the Aqueduct contract (--dev: plus a test stablecoin)
   add-node / remove-node       whitelist or remove a node (owner)
   set-endpoint                 publish this node's host:port (node)
+  set-payee                    name a new payee for a node's earnings (payee)
+  set-monitor                  name the monitor that may withhold unserved slots (owner)
   subscribe --periods N        pay for membership (approves the token as needed)
   token --node ADDR|any --ttl DURATION
                                sign a member credential and print proxy URLs
   status [--address ADDR]      membership, node state, heartbeats, claimable earnings
-  claim                        pull a node's earnings
+  claim [--node ADDR]          pay a node's earnings to its payee
+  refund                       take back what epochs nobody served owe your payments
+  settle                       settle finished epochs after a long quiet spell
   nodes                        list registered nodes
 
   help [COMMAND], -h/--help (after any command: its flags), -V/--version
@@ -39,8 +43,9 @@ pub fn dispatch(name: &str, args: Args) -> CmdResult {
         "node" => node::run(args),
         "local" => local::run(args),
         "monitor" => crate::monitor::cli::run(args),
-        "keygen" | "deploy" | "add-node" | "remove-node" | "set-endpoint" | "subscribe"
-        | "token" | "status" | "claim" | "nodes" => chain::run(name, args),
+        "keygen" | "deploy" | "add-node" | "remove-node" | "set-endpoint" | "set-payee"
+        | "set-monitor" | "subscribe" | "token" | "status" | "claim" | "refund" | "settle"
+        | "nodes" => chain::run(name, args),
         other => Err(Failure::usage(format!("unknown command `{other}`"))
             .hint("run `aqueduct help` for the list of commands")),
     }

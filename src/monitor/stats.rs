@@ -572,6 +572,7 @@ mod tests {
                     node: Address([*b; 20]),
                     epoch: 0,
                     slot,
+                    usage: Default::default(),
                     block_number: slot,
                 })
             })

@@ -8,10 +8,13 @@
 //! Once a slot is settled (heartbeat on chain, node inactive, attempts used up), rounds
 //! only read the head block until the next slot starts: one call per poll, not five.
 //! It runs apart from the membership thread so that waiting for a receipt never delays
-//! a member's lookup.
+//! a member's lookup. Each heartbeat carries what the node served since the one before
+//! ([`super::usage`]): sessions and distinct members counted as sessions are admitted,
+//! and bytes from the node's own metrics endpoint (0 when it runs none).
 
 use super::stats::ChainStats;
-use crate::contract::{calls, Contract, ContractError, HeartbeatCheck};
+use super::usage::{self, UsageCounters};
+use crate::contract::{calls, Contract, ContractError, HeartbeatCheck, Usage};
 use crate::eth::rpc::{BlockId, CallRequest, Client, FeeData, RpcError};
 use crate::eth::sender::{Sender, TxRequest};
 use crate::eth::{hex, Address};
@@ -35,6 +38,10 @@ pub struct Heartbeats {
     pub stats: Arc<ChainStats>,
     /// Polled between rounds; the thread ends when it is set.
     pub stop: Arc<AtomicBool>,
+    /// Sessions and members served since the last heartbeat, counted by the loop.
+    pub usage: Arc<UsageCounters>,
+    /// The node's own `/metrics`, for the bytes relayed; none without `[metrics] listen`.
+    pub metrics_url: Option<String>,
 }
 
 /// Why a round sent nothing; logged once each time it changes.
@@ -42,6 +49,7 @@ pub struct Heartbeats {
 enum Skip {
     NotServing,
     NotActive,
+    NotYet { from_epoch: u64 },
     PendingTx { latest: u64, pending: u64 },
     WouldRevert(String),
     Balance { balance: u128, cost: u128 },
@@ -54,6 +62,10 @@ impl std::fmt::Display for Skip {
             Skip::NotServing => f.write_str("the node is not serving (draining or unable to accept connections)"),
             Skip::NotActive => f.write_str(
                 "this node is not an active node of the contract (removed by the owner, or never added with `aqueduct add-node`)",
+            ),
+            Skip::NotYet { from_epoch } => write!(
+                f,
+                "this node was added in the current epoch and earns from epoch {from_epoch}; heartbeats start then"
             ),
             Skip::PendingTx { latest, pending } => write!(
                 f,
@@ -82,6 +94,8 @@ struct State {
     quiet_slot: Option<u64>,
     /// The error of the last failed round, while rounds keep failing.
     failing: Option<String>,
+    /// The node's bytes-relayed counter as of the last heartbeat that landed.
+    bytes_reported: u64,
 }
 
 impl Heartbeats {
@@ -94,6 +108,7 @@ impl Heartbeats {
             timing: None,
             quiet_slot: None,
             failing: None,
+            bytes_reported: 0,
         };
         log::info!(
             "heartbeats: sending imOnline once per slot from {}",
@@ -180,6 +195,12 @@ impl Heartbeats {
                 st.quiet_slot = Some(slot);
                 return Ok(());
             }
+            HeartbeatCheck::NotYet { from_epoch } => {
+                let slot = contract.current_slot()?;
+                self.skipped(st, Some(slot), Skip::NotYet { from_epoch });
+                st.quiet_slot = Some(slot);
+                return Ok(());
+            }
             HeartbeatCheck::AlreadySent { slot } => {
                 if st.done_slot != Some(slot) {
                     log::info!("heartbeat for slot {slot} is on chain");
@@ -204,9 +225,10 @@ impl Heartbeats {
             self.skipped(st, Some(slot), Skip::PendingTx { latest, pending });
             return Ok(());
         }
+        let (served, bytes_total) = self.served(st);
         let call = CallRequest {
             from: Some(node),
-            ..CallRequest::new(self.contract, calls::im_online())
+            ..CallRequest::new(self.contract, calls::im_online(&served))
         };
         let gas = match self.client.estimate_gas(&call) {
             Ok(g) => g,
@@ -235,17 +257,24 @@ impl Heartbeats {
         // One send per slot: reading the nonce afresh costs one call and means a chain
         // that lost our last transaction (a restarted dev chain, a reorg) leaves no gap.
         self.sender.resync_nonce();
-        let request = TxRequest::call(self.contract, calls::im_online());
+        let request = TxRequest::call(self.contract, calls::im_online(&served));
         match self.sender.send(&self.client, &request) {
             Ok(receipt) => {
+                self.usage.reported(served.sessions, served.members);
+                if let Some(total) = bytes_total {
+                    st.bytes_reported = total;
+                }
                 self.stats.heartbeats_sent.fetch_add(1, Ordering::Relaxed);
                 self.stats
                     .last_heartbeat_unix
                     .store(super::auth::unix_now(), Ordering::Relaxed);
                 log::info!(
-                    "heartbeat sent for slot {slot}: tx {} in block {}",
+                    "heartbeat sent for slot {slot}: tx {} in block {}; served since the last: {} sessions, {} members, {} bytes",
                     hex::encode_prefixed(&receipt.transaction_hash),
-                    receipt.block_number
+                    receipt.block_number,
+                    served.sessions,
+                    served.members,
+                    served.bytes_relayed,
                 );
                 st.done_slot = Some(slot);
                 st.quiet_slot = Some(slot);
@@ -259,6 +288,25 @@ impl Heartbeats {
             }
         }
         Ok(())
+    }
+
+    /// What to report as served since the last heartbeat that landed, and the bytes
+    /// counter it is measured from (none when the metrics endpoint did not answer: its
+    /// bytes are then reported with a later heartbeat).
+    fn served(&self, st: &State) -> (Usage, Option<u64>) {
+        let (sessions, members) = self.usage.pending();
+        let total = self
+            .metrics_url
+            .as_deref()
+            .and_then(|url| usage::scrape(url).ok())
+            .and_then(|m| usage::bytes_relayed(&m));
+        let bytes_relayed = total.map_or(0, |t| t.saturating_sub(st.bytes_reported));
+        let served = Usage {
+            sessions,
+            bytes_relayed,
+            members,
+        };
+        (served, total)
     }
 
     fn latest_nonce(&self, node: Address) -> Result<u64, RpcError> {

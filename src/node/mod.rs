@@ -36,6 +36,7 @@ pub mod heartbeat;
 pub mod members;
 pub mod membership;
 pub mod stats;
+pub mod usage;
 
 use crate::config::{AuthMode, Config};
 use crate::contract::Contract;
@@ -240,6 +241,7 @@ pub fn attach(
         .spawn(move || membership.run())
         .map_err(|e| format!("cannot start the chain thread: {e}"))?;
 
+    let served = Arc::new(usage::UsageCounters::default());
     if config.heartbeat.enabled {
         let heartbeats = heartbeat::Heartbeats {
             client: rpc_client(&chain.rpc, chain.log_chunk)?,
@@ -249,6 +251,8 @@ pub fn attach(
             serving,
             stats: Arc::clone(&stats),
             stop: Arc::clone(&stop),
+            usage: Arc::clone(&served),
+            metrics_url: server.metrics_addr().map(usage::metrics_url),
         };
         std::thread::Builder::new()
             .name("heartbeat".into())
@@ -258,7 +262,7 @@ pub fn attach(
         log::info!("heartbeat.enabled = false: this node sends no heartbeats");
     }
 
-    server.set_authenticator(Box::new(auth));
+    server.set_authenticator(Box::new(usage::Counting::new(Box::new(auth), served)));
     server.set_chain_stats(Arc::clone(&stats));
     Ok(ChainSide { stats, node, stop })
 }

@@ -185,6 +185,12 @@ impl Anvil {
         self.rpc("evm_mine", json!([]));
     }
 
+    /// Mines the next block at exactly `timestamp` (later blocks go on from there).
+    pub fn warp_to(&self, timestamp: u64) {
+        self.rpc("evm_setNextBlockTimestamp", json!([timestamp]));
+        self.rpc("evm_mine", json!([]));
+    }
+
     /// Writes dev key `i` to a 0600 file and returns its path.
     pub fn key_file(&self, i: usize) -> PathBuf {
         let path = self.dir.join(format!("dev{i}.key"));

@@ -47,7 +47,8 @@ pub struct ChainNet {
 }
 
 impl ChainNet {
-    /// Deploys with `flags` (e.g. `--period 1h --slot 1m`) and registers the node.
+    /// Deploys with `flags` (e.g. `--period 1h --slot 1m`), registers the node and moves
+    /// the chain to the start of the next epoch, the first one the node earns in.
     pub fn deploy(flags: &[&str]) -> ChainNet {
         ChainNet::deploy_on(Anvil::start(), flags)
     }
@@ -67,7 +68,22 @@ impl ChainNet {
             0,
             &["add-node", "--node", &node, "--endpoint", "127.0.0.1:1080"],
         );
+        net.warp_to_next_epoch();
         net
+    }
+
+    /// Moves the chain's clock to the first second of the next epoch and mines a block.
+    pub fn warp_to_next_epoch(&self) {
+        let client = self.anvil.client();
+        let c = self.contract(&client);
+        let (genesis, length) = (c.genesis().unwrap(), c.epoch_length().unwrap());
+        let now = client
+            .block(aqueduct::eth::rpc::BlockId::Latest)
+            .unwrap()
+            .unwrap()
+            .timestamp;
+        self.anvil
+            .warp_to(genesis + ((now - genesis) / length + 1) * length);
     }
 
     /// Runs a chain command as dev account `key`.

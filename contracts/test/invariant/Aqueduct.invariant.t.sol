@@ -9,6 +9,8 @@ import {AqueductHandler} from "./Handler.sol";
 /// @title AqueductInvariantTest
 /// @notice The money rules that must hold after any sequence of user actions.
 contract AqueductInvariantTest is Test {
+    uint256 internal constant S = 2 ** 32;
+
     Aqueduct internal aq;
     TestStablecoin internal usd;
     AqueductHandler internal handler;
@@ -18,39 +20,74 @@ contract AqueductInvariantTest is Test {
         vm.warp(1_700_000_000);
         usd = new TestStablecoin();
         // A price with awkward remainders: 7 tUSD and a bit, 30-day periods, 1-day epochs.
-        aq = new Aqueduct(address(usd), 7_000_003, 30 days, 1 days, 1 hours, makeAddr("treasury"), owner);
+        aq = new Aqueduct(address(usd), 7_000_003, 30 days, 1 days, 1 hours, 12, owner);
         handler = new AqueductHandler(aq, usd, owner);
         for (uint256 i; i < 3; ++i) {
             address n = handler.node(i);
+            address payee = handler.firstPayee(i);
             vm.prank(owner);
-            aq.addNode(n, "node.example:1080");
+            aq.addNode(n, "node.example:1080", payee);
         }
+        vm.prank(owner);
+        aq.setMonitor(address(handler));
         targetContract(address(handler));
     }
 
-    /// The contract's token balance is always exactly its books: what nodes can claim, what is
-    /// still to be streamed or carried over, and the treasury. No wei is missing or unaccounted.
+    /// The contract's token balance, in sub-units, is always exactly its books: the stream still
+    /// to come, the carry, what the nodes are owed and what the payers are owed. Not one
+    /// sub-unit is missing or unaccounted.
     function invariant_balanceEqualsBooks() public view {
-        assertEq(usd.balanceOf(address(aq)), handler.sumClaimable() + aq.undistributed() + aq.treasuryBalance());
+        (uint256 outstanding, int256 carry, uint256 owedToNodes, uint256 owedToPayers) = aq.books();
+        assertEq(int256(usd.balanceOf(address(aq)) * S), int256(outstanding + owedToNodes + owedToPayers) + carry);
     }
 
     /// The balance is what came in less what went out, as seen from outside the contract.
     function invariant_balanceEqualsFlows() public view {
         assertEq(
-            usd.balanceOf(address(aq)), handler.ghost_paidIn() - handler.ghost_claimed() - handler.ghost_withdrawn()
+            usd.balanceOf(address(aq)), handler.ghost_paidIn() - handler.ghost_claimed() - handler.ghost_refunded()
         );
     }
 
-    /// Total paid out (to nodes and the treasury) never exceeds total paid in.
+    /// What the books owe the nodes is exactly what the settled epochs gave them, slot by slot,
+    /// less what their payees received: claims pay what was earned, no more and no less.
+    function invariant_owedToNodesIsEarnedLessClaimed() public view {
+        (,, uint256 owedToNodes,) = aq.books();
+        uint256 assigned;
+        for (uint256 i; i < handler.NODES(); ++i) {
+            assigned += handler.assignedTo(handler.node(i));
+        }
+        assertEq(owedToNodes, assigned - handler.ghost_claimed() * S);
+    }
+
+    /// The views a user sees never promise more than the contract holds, and what they do not
+    /// show is only fractions of a unit (one per node, one per payment, and the carry's).
+    function invariant_viewsAddUpToTheBalance() public view {
+        uint256 shown = handler.sumClaimable() + handler.sumRefundable() + aq.undistributed();
+        uint256 balance = usd.balanceOf(address(aq));
+        assertLe(shown, balance);
+        assertLe(balance - shown, handler.NODES() + handler.paymentCount() + 1);
+    }
+
+    /// The slots an epoch pays for are exactly the heartbeats it received less those the
+    /// monitor withheld.
+    function invariant_epochSlotsAreHeartbeatsLessWithheld() public view {
+        uint64 current = aq.currentEpoch();
+        for (uint64 e; e <= current; ++e) {
+            (uint64 totalSlots,) = aq.epochPayout(e);
+            assertEq(totalSlots, handler.ghost_slots(e) - handler.ghost_withheld(e));
+        }
+    }
+
+    /// Total paid out (to payees and to payers) never exceeds total paid in.
     function invariant_paidOutNeverExceedsPaidIn() public view {
-        assertLe(handler.ghost_claimed() + handler.ghost_withdrawn(), handler.ghost_paidIn());
+        assertLe(handler.ghost_claimed() + handler.ghost_refunded(), handler.ghost_paidIn());
     }
 
     /// No node is ever paid more than the pools of the epochs it was online in.
     function invariant_noNodePaidMoreThanItsPools() public view {
         for (uint256 i; i < handler.NODES(); ++i) {
             address n = handler.node(i);
-            assertLe(handler.ghost_claimedBy(n), handler.poolsTakenPartIn(n));
+            assertLe(handler.ghost_claimedBy(n) * S, handler.poolsTakenPartIn(n));
         }
     }
 

@@ -32,6 +32,9 @@ fn anvil_accounts() -> Vec<Address> {
 /// Whole tokens minted to each `--mint-to` address with `--dev`.
 const DEV_MINT: u128 = 1_000;
 
+/// How many periods ahead a member may pay unless `--max-periods` says otherwise.
+const DEFAULT_MAX_PERIODS: u64 = 12;
+
 pub fn run(ctx: Ctx, mut args: Args) -> CmdResult {
     let dev = args.flag("dev")?;
     let token = args
@@ -48,10 +51,12 @@ pub fn run(ctx: Ctx, mut args: Args) -> CmdResult {
         &args.value("epoch")?.unwrap_or_else(|| "1d".into()),
     )?;
     let slot = parse_duration("slot", &args.value("slot")?.unwrap_or_else(|| "1h".into()))?;
-    let treasury = args
-        .value("treasury")?
-        .map(|s| parse_address("treasury", &s))
-        .transpose()?;
+    let max_periods: u64 = match args.value("max-periods")? {
+        None => DEFAULT_MAX_PERIODS,
+        Some(s) => s
+            .parse()
+            .map_err(|_| Failure::usage(format!("--max-periods `{s}` is not a whole number")))?,
+    };
     let owner = args
         .value("owner")?
         .map(|s| parse_address("owner", &s))
@@ -74,11 +79,21 @@ pub fn run(ctx: Ctx, mut args: Args) -> CmdResult {
         return Err(Failure::usage("--token is required")
             .hint("give the ERC-20 the fees are paid in, or --dev on a local chain"));
     }
-    if epoch % slot != 0 {
-        return Err(Failure::usage(format!(
-            "--epoch ({epoch}s) is not a whole number of --slot ({slot}s)"
-        )));
-    }
+    // The constructor's rules, checked before anything (the dev token included) is sent.
+    let timing = DeployParams {
+        token: Address::default(),
+        price: 1,
+        period_length: period,
+        epoch_length: epoch,
+        slot_length: slot,
+        max_periods,
+        owner: Address::default(),
+    };
+    timing.check().map_err(|e| {
+        Failure::usage(e).hint(
+            "epochs of 1h or more, slots of 1m or more dividing the epoch, periods of at least an epoch",
+        )
+    })?;
 
     let client = ctx.client()?;
     let key = ctx.key()?;
@@ -135,9 +150,12 @@ pub fn run(ctx: Ctx, mut args: Args) -> CmdResult {
         period_length: period,
         epoch_length: epoch,
         slot_length: slot,
-        treasury: treasury.unwrap_or(deployer),
+        max_periods,
         owner: owner.unwrap_or(deployer),
     };
+    params
+        .check()
+        .map_err(|e| Failure::usage(format!("--price: {e}")))?;
     let code = contract::aqueduct_creation_code(&params).map_err(Failure::new)?;
     let r = send(
         &mut sender,
@@ -150,11 +168,10 @@ pub fn run(ctx: Ctx, mut args: Args) -> CmdResult {
         .ok_or_else(|| Failure::new("the deployment receipt has no contract address"))?;
 
     let mut text = format!(
-        "contract: {address}\ntoken: {token}\ndeploy block: {}\nprice: {} per {period}s period; epoch {epoch}s; slot {slot}s\nowner: {}\ntreasury: {}\n",
+        "contract: {address}\ntoken: {token}\ndeploy block: {}\nprice: {} per {period}s period, at most {max_periods} periods ahead; epoch {epoch}s; slot {slot}s\nowner: {}\n",
         r.block_number,
         format_amount(price, decimals),
         params.owner,
-        params.treasury,
     );
     for (to, amount) in &minted {
         text.push_str(&format!(
@@ -173,8 +190,8 @@ pub fn run(ctx: Ctx, mut args: Args) -> CmdResult {
             "period": period,
             "epoch": epoch,
             "slot": slot,
+            "max_periods": max_periods,
             "owner": params.owner.to_string(),
-            "treasury": params.treasury.to_string(),
             "minted": minted.iter().map(|(a, _)| a.to_string()).collect::<Vec<_>>(),
         }),
         &text,

@@ -1,11 +1,14 @@
-//! Member commands: `subscribe` (approve the token as needed, then pay) and `token`
-//! (sign a proxy credential and print ready-to-use proxy URLs).
+//! Member commands: `subscribe` (approve the token as needed, then pay), `refund` (take
+//! back what epochs nobody served owe one's payments) and `token` (sign a proxy
+//! credential and print ready-to-use proxy URLs).
 
+use super::status::refundable_payments;
 use super::units::{format_amount, parse_duration, utc};
 use super::{contract_failure, output, parse_address, rpc_failure, send, tx_hash, Ctx};
 use crate::cli::{Args, CmdResult, Failure};
-use crate::contract::{calls, Contract};
+use crate::contract::{calls, sig, Contract};
 use crate::credential::{self, NodeScope};
+use crate::eth::abi::{self, Kind};
 use crate::eth::sender::TxRequest;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -28,6 +31,12 @@ pub fn subscribe(ctx: Ctx, mut args: Args) -> CmdResult {
     let member = member.unwrap_or(payer);
 
     let aqueduct = Contract::new(&client, address);
+    let max_periods = aqueduct.max_periods().map_err(contract_failure)?;
+    if periods > max_periods {
+        return Err(Failure::usage(format!(
+            "--periods {periods}: this contract sells at most {max_periods} periods at a time"
+        )));
+    }
     let token = Contract::new(&client, aqueduct.token().map_err(contract_failure)?);
     let price = aqueduct.price().map_err(contract_failure)?;
     let decimals = token.decimals().map_err(contract_failure)?;
@@ -88,6 +97,89 @@ pub fn subscribe(ctx: Ctx, mut args: Args) -> CmdResult {
             utc(until),
             tx_hash(&r)
         ),
+    );
+    Ok(())
+}
+
+pub fn refund(ctx: Ctx, mut args: Args) -> CmdResult {
+    let payer = args
+        .value("payer")?
+        .map(|s| parse_address("payer", &s))
+        .transpose()?;
+    args.finish()?;
+    let client = ctx.client()?;
+    let address = ctx.deployed_contract(&client)?;
+    let mut sender = ctx.sender(&client, ctx.key()?)?;
+    let payer = payer.unwrap_or(sender.address());
+    let aqueduct = Contract::new(&client, address);
+    let decimals = Contract::new(&client, aqueduct.token().map_err(contract_failure)?)
+        .decimals()
+        .map_err(contract_failure)?;
+    let latest = client.block_number().map_err(rpc_failure)?;
+    let payments = aqueduct
+        .paid_by(payer, ctx.deploy_block, latest)
+        .map_err(contract_failure)?;
+    let owed = refundable_payments(&aqueduct, &payments)?.ok_or_else(|| {
+        Failure::new("too many epochs are unsettled to tell what is owed")
+            .hint("run `aqueduct settle` first")
+    })?;
+    let mut text = String::new();
+    let mut done = Vec::new();
+    let mut total = 0u128;
+    for (p, amount) in &owed {
+        let r = send(
+            &mut sender,
+            &client,
+            &format!("refund of the payment for {} until {}", p.member, p.until),
+            TxRequest::call(address, calls::refund(p.member, p.until)),
+        )?;
+        // What was sent, from the receipt's Refunded event (the view was a preview).
+        let refunded = abi::event_topic(sig::REFUNDED);
+        let amount = r
+            .logs
+            .iter()
+            .filter(|l| l.address == address && l.topics.first() == Some(&refunded))
+            .find_map(|l| {
+                let v = abi::decode_log(
+                    &[
+                        (Kind::Address, true),
+                        (Kind::Address, true),
+                        (Kind::Uint(64), false),
+                        (Kind::Uint(256), false),
+                    ],
+                    l.topics.get(1..)?,
+                    &l.data,
+                )
+                .ok()?;
+                v.get(3)?.as_uint()
+            })
+            .unwrap_or(*amount);
+        let amount = &amount;
+        total += amount;
+        text.push_str(&format!(
+            "refunded {} to {payer} for member {} (access until {}; tx {})\n",
+            format_amount(*amount, decimals),
+            p.member,
+            utc(p.until),
+            tx_hash(&r)
+        ));
+        done.push(serde_json::json!({
+            "member": p.member.to_string(),
+            "until": p.until,
+            "amount": amount.to_string(),
+            "tx": tx_hash(&r),
+        }));
+    }
+    if owed.is_empty() {
+        text.push_str(&format!(
+            "nothing to refund: none of the {} payment(s) by {payer} is owed anything now\n",
+            payments.len()
+        ));
+    }
+    output(
+        &ctx,
+        serde_json::json!({"payer": payer.to_string(), "refunded": total.to_string(), "refunds": done}),
+        &text,
     );
     Ok(())
 }

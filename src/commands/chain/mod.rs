@@ -1,5 +1,5 @@
-//! The chain commands: keygen, deploy, add-node, remove-node, set-endpoint, subscribe,
-//! token, status, claim, nodes.
+//! The chain commands: keygen, deploy, add-node, remove-node, set-endpoint, set-payee,
+//! set-monitor, subscribe, token, status, claim, refund, settle, nodes.
 //!
 //! Every command reads the same connection options ([`Ctx`]): `--rpc URL` (repeatable,
 //! for failover) or `AQUEDUCT_RPC`, `--key FILE` with `--password-file`/`--password-env`
@@ -29,14 +29,18 @@ use std::path::PathBuf;
 fn help(name: &str) -> &'static str {
     match name {
         "keygen" => "aqueduct keygen --out FILE\n  Writes a new random key (hex, mode 0600, never overwrites) and prints its address.\n",
-        "deploy" => "aqueduct deploy [--dev [--mint-to ADDR]...] [--token ADDR] [--price TOKENS] [--period 30d]\n                [--epoch 1d] [--slot 1h] [--treasury ADDR] [--owner ADDR]\n  Deploys Aqueduct (price in whole tokens, e.g. 10 or 2.5; treasury and owner default to\n  the deploying key). --dev first deploys TestStablecoin and mints 1000 tokens to each\n  --mint-to address (default: anvil's ten development accounts).\n",
-        "add-node" => "aqueduct add-node --node ADDR --endpoint HOST:PORT\n  Owner: whitelists a node and publishes its proxy endpoint.\n",
+        "deploy" => "aqueduct deploy [--dev [--mint-to ADDR]...] [--token ADDR] [--price TOKENS] [--period 30d]\n                [--epoch 1d] [--slot 1h] [--max-periods 12] [--owner ADDR]\n  Deploys Aqueduct (price in whole tokens, e.g. 10 or 2.5). Epochs last 1h or more, slots 1m\n  or more and divide the epoch, a period lasts at least an epoch; members may pay at most\n  --max-periods periods ahead. --owner (default: the deploying key) may be a multisig or a\n  timelock (contracts/README.md, trust model). --dev first deploys TestStablecoin and mints\n  1000 tokens to each --mint-to address (default: anvil's ten development accounts).\n",
+        "add-node" => "aqueduct add-node --node ADDR --endpoint HOST:PORT [--payee ADDR]\n  Owner: whitelists a node and publishes its proxy endpoint; it earns from the next epoch.\n  Its earnings are paid to --payee (the operator's cold wallet; only the payee can change it\n  later). Without --payee: the payee it already has, or else the node's own address.\n",
         "remove-node" => "aqueduct remove-node --node ADDR\n  Owner: removes a node; it keeps what it earned.\n",
         "set-endpoint" => "aqueduct set-endpoint --endpoint HOST:PORT\n  Node key: publishes a new endpoint for this node.\n",
+        "set-payee" => "aqueduct set-payee --node ADDR --payee ADDR\n  Payee key: names a new payee for the node's earnings.\n",
+        "set-monitor" => "aqueduct set-monitor --monitor ADDR\n  Owner: names the monitor, which may withhold a node's slots of the epoch just ended\n  (0x0000000000000000000000000000000000000000: none).\n",
         "subscribe" => "aqueduct subscribe --periods N [--member ADDR]\n  Pays N periods for --member (default: the key's address), approving the token first if needed.\n",
         "token" => "aqueduct token --node ADDR|any --ttl DURATION\n  Member key: signs a proxy credential (doc/protocol.md) valid for DURATION (30m, 12h, 7d)\n  and prints socks5h:// and http:// proxy URLs for the node(s).\n",
         "status" => "aqueduct status [--address ADDR] [--metrics URL]\n  Membership, node state, heartbeats this epoch, claimable earnings and balances; for a\n  running node also sessions, members known and its last heartbeat, read from its metrics\n  endpoint (--metrics http://127.0.0.1:9464/metrics, or [metrics] listen in --config FILE).\n",
-        "claim" => "aqueduct claim [--max-epochs N]\n  Node key: pulls the earnings of finished epochs (default up to 256 epochs).\n",
+        "claim" => "aqueduct claim [--node ADDR] [--max-epochs N]\n  Any key: pays --node's (default: the key's own address) earnings of settled epochs to its\n  payee (default up to 256 epochs per transaction).\n",
+        "refund" => "aqueduct refund [--payer ADDR]\n  Any key: sends --payer (default: the key's address) what its payments are owed back for\n  epochs in which no node was online, one transaction per payment with something owed.\n",
+        "settle" => "aqueduct settle [--max-epochs N]\n  Any key: settles finished epochs (default up to 1000), after a long quiet spell.\n",
         "nodes" => "aqueduct nodes\n  Lists the registered nodes, their endpoints and whether they are active.\n",
         _ => "",
     }
@@ -56,11 +60,15 @@ pub fn run(name: &str, mut args: Args) -> CmdResult {
         "add-node" => registry::add_node(ctx, args),
         "remove-node" => registry::remove_node(ctx, args),
         "set-endpoint" => registry::set_endpoint(ctx, args),
+        "set-payee" => registry::set_payee(ctx, args),
+        "set-monitor" => registry::set_monitor(ctx, args),
         "nodes" => registry::nodes(ctx, args),
         "subscribe" => member::subscribe(ctx, args),
         "token" => member::token(ctx, args),
         "status" => status::status(ctx, args),
         "claim" => status::claim(ctx, args),
+        "refund" => member::refund(ctx, args),
+        "settle" => status::settle(ctx, args),
         other => Err(Failure::usage(format!("unknown chain command `{other}`"))),
     }
 }
@@ -71,6 +79,8 @@ pub(crate) struct Ctx {
     key: Option<PathBuf>,
     password: Option<PasswordSource>,
     contract: Option<Address>,
+    /// `deploy_block` of `[chain]`: where log searches start (0 without a config).
+    pub deploy_block: u64,
     /// `--config FILE`, for commands that read more of it than `[chain]`.
     pub config: Option<PathBuf>,
     pub json: bool,
@@ -133,6 +143,7 @@ impl Ctx {
             key,
             password,
             contract,
+            deploy_block: config.deploy_block,
             config: config_path,
             json: args.flag("json")?,
         })
@@ -208,11 +219,21 @@ fn revert_hint(revert: &str) -> Option<&'static str> {
         "NodeAlreadyActive" => "the node is already registered; see `aqueduct nodes`",
         "AlreadyOnlineThisSlot" => "this node already sent its heartbeat for the current slot",
         "NothingToClaim" => {
-            "no finished epoch with heartbeats is unpaid yet; try again after the epoch ends"
+            "no settled epoch with heartbeats is unpaid yet; an epoch settles one full epoch after it ends"
         }
-        "InvalidTiming" => "--epoch must be a whole multiple of --slot, and all lengths above zero",
+        "NotMonitor" => "only the monitor named by the owner (`aqueduct set-monitor`) can withhold",
+        "OutsideChallengeWindow" => "an epoch can be withheld from only during the epoch after it",
+        "NothingToWithhold" => "that node has no slots left in that epoch",
+        "NothingToRefund" => "nothing of this payment is owed back: every settled epoch had a node online",
+        "NotEarningYet" => "a node earns from the epoch after the one it was added in; wait for it",
+        "NotPayee" => "only the node's current payee can name a new payee: use the payee's --key",
+        "PayeeFixed" => "a node added again keeps its payee; leave out --payee or give the current one",
+        "SettlementBehind" => "many epochs are unsettled: run `aqueduct settle` first",
+        "PrepaymentCapExceeded" => "members may pay at most the contract's maxPeriods periods ahead of now",
+        "PaymentTooSmall" => "the payment must be at least one token unit per epoch it covers",
+        "InvalidTiming" => "epochs last 1h or more, slots 1m or more and divide the epoch, periods at least an epoch",
         "InvalidPrice" => "--price must be above zero",
-        "InvalidPeriods" => "--periods must be between 1 and 1000",
+        "InvalidPeriods" => "--periods must be between 1 and the contract's maxPeriods",
         "InvalidEndpoint" => "the endpoint must be 1 to 260 bytes of host:port",
         "EnforcedPause" => "subscriptions are paused by the contract owner",
         "ERC20InsufficientBalance" => "the paying key does not hold enough tokens",
@@ -238,6 +259,22 @@ pub(crate) fn rpc_failure(e: RpcError) -> Failure {
     match hint {
         Some(h) => f.hint(h),
         None => f,
+    }
+}
+
+/// A view's answer, or `None` when it refused to preview that many unsettled epochs.
+pub(crate) fn unless_behind<T>(
+    r: Result<T, contract::ContractError>,
+) -> Result<Option<T>, Failure> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(contract::ContractError::Rpc(e))
+            if e.revert()
+                .is_some_and(|r| r.starts_with("SettlementBehind(")) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(contract_failure(e)),
     }
 }
 

@@ -1,5 +1,5 @@
 //! The node registry: `add-node` and `remove-node` (owner), `set-endpoint` (the node
-//! itself), and `nodes` to list it.
+//! itself), `set-payee` (the node's payee), and `nodes` to list it.
 
 use super::units::check_endpoint;
 use super::{contract_failure, output, parse_address, send, tx_hash, Ctx};
@@ -26,15 +26,73 @@ fn send_to_contract(
 pub fn add_node(ctx: Ctx, mut args: Args) -> CmdResult {
     let node = parse_address("node", &args.required("node")?)?;
     let endpoint = args.required("endpoint")?;
+    let payee = args
+        .value("payee")?
+        .map(|s| parse_address("payee", &s))
+        .transpose()?;
     args.finish()?;
     check_endpoint(&endpoint)?;
     let client = ctx.client()?;
-    let (_, r) = send_to_contract(&ctx, &client, "add-node", calls::add_node(node, &endpoint))?;
+    let contract = Contract::new(&client, ctx.deployed_contract(&client)?);
+    // A node added again keeps its payee: only the payee itself can change it.
+    let current = contract.payee_of(node).map_err(contract_failure)?;
+    let payee = match (payee, current) {
+        (Some(p), _) => p,
+        (None, c) if c != Address::default() => c,
+        (None, _) => {
+            eprintln!(
+                "warning: no --payee: the node's earnings go to its own key {node}; give the operator's cold wallet with --payee ADDR"
+            );
+            node
+        }
+    };
+    let (_, r) = send_to_contract(
+        &ctx,
+        &client,
+        "add-node",
+        calls::add_node(node, &endpoint, payee),
+    )?;
+    let epoch = contract.earns_from(node).map_err(contract_failure)?;
     output(
         &ctx,
-        serde_json::json!({"node": node.to_string(), "endpoint": endpoint, "tx": tx_hash(&r), "block": r.block_number}),
+        serde_json::json!({"node": node.to_string(), "endpoint": endpoint, "payee": payee.to_string(), "earns_from_epoch": epoch, "tx": tx_hash(&r), "block": r.block_number}),
         &format!(
-            "added node {node} at {endpoint} (tx {}, block {})\n",
+            "added node {node} at {endpoint}, paid to {payee}, earning from epoch {epoch} (tx {}, block {})\n",
+            tx_hash(&r),
+            r.block_number
+        ),
+    );
+    Ok(())
+}
+
+pub fn set_monitor(ctx: Ctx, mut args: Args) -> CmdResult {
+    let monitor = parse_address("monitor", &args.required("monitor")?)?;
+    args.finish()?;
+    let client = ctx.client()?;
+    let (_, r) = send_to_contract(&ctx, &client, "set-monitor", calls::set_monitor(monitor))?;
+    output(
+        &ctx,
+        serde_json::json!({"monitor": monitor.to_string(), "tx": tx_hash(&r), "block": r.block_number}),
+        &format!(
+            "the monitor is now {monitor}: it may withhold a node's slots of the epoch just ended (tx {}, block {})\n",
+            tx_hash(&r),
+            r.block_number
+        ),
+    );
+    Ok(())
+}
+
+pub fn set_payee(ctx: Ctx, mut args: Args) -> CmdResult {
+    let node = parse_address("node", &args.required("node")?)?;
+    let payee = parse_address("payee", &args.required("payee")?)?;
+    args.finish()?;
+    let client = ctx.client()?;
+    let (from, r) = send_to_contract(&ctx, &client, "set-payee", calls::set_payee(node, payee))?;
+    output(
+        &ctx,
+        serde_json::json!({"node": node.to_string(), "payee": payee.to_string(), "previous": from.to_string(), "tx": tx_hash(&r), "block": r.block_number}),
+        &format!(
+            "node {node} is now paid to {payee} (was {from}; tx {}, block {})\n",
             tx_hash(&r),
             r.block_number
         ),

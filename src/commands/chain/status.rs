@@ -2,16 +2,18 @@
 //! itself on its metrics endpoint) and `claim` (a node pulls its earnings).
 
 use super::units::{format_amount, utc};
-use super::{contract_failure, output, parse_address, rpc_failure, send, tx_hash, Ctx};
+use super::{
+    contract_failure, output, parse_address, rpc_failure, send, tx_hash, unless_behind, Ctx,
+};
 use crate::cli::{Args, CmdResult, Failure};
-use crate::contract::{calls, sig, Contract};
+use crate::contract::{calls, sig, Contract, Subscribed};
 use crate::eth::abi::{self, Kind};
 use crate::eth::rpc::BlockId;
 use crate::eth::sender::TxRequest;
+use crate::node::usage::{metrics_url, scrape};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
 
 pub fn status(ctx: Ctx, mut args: Args) -> CmdResult {
     let address = args
@@ -63,7 +65,14 @@ pub fn status(ctx: Ctx, mut args: Args) -> CmdResult {
     let beats = aqueduct
         .heartbeats_in_epoch(address, epoch)
         .map_err(contract_failure)?;
-    let claimable = aqueduct.claimable(address).map_err(contract_failure)?;
+    let claimable = unless_behind(aqueduct.claimable(address))?;
+    let payee = aqueduct.payee_of(address).map_err(contract_failure)?;
+    let earns_from = aqueduct.earns_from(address).map_err(contract_failure)?;
+    let latest = client.block_number().map_err(rpc_failure)?;
+    let payments = aqueduct
+        .paid_by(address, ctx.deploy_block, latest)
+        .map_err(contract_failure)?;
+    let refundable = refundable_payments(&aqueduct, &payments)?;
     let genesis = aqueduct.genesis().map_err(contract_failure)?;
     let epoch_length = aqueduct.epoch_length().map_err(contract_failure)?;
     let slot_length = aqueduct.slot_length().map_err(contract_failure)?.max(1);
@@ -88,10 +97,29 @@ pub fn status(ctx: Ctx, mut args: Args) -> CmdResult {
     text.push_str(&match entry {
         None => "node: not registered\n".to_string(),
         Some(n) => format!(
-            "node: {} at {}\n",
+            "node: {} at {}, paid to {payee}{}\n",
             if n.active { "active" } else { "removed" },
-            n.endpoint
+            n.endpoint,
+            if n.active && epoch < earns_from {
+                format!(", earning from epoch {earns_from}")
+            } else {
+                String::new()
+            }
         ),
+    });
+    text.push_str(&match &refundable {
+        Some(list) if !payments.is_empty() => {
+            let total: u128 = list.iter().map(|(_, amount)| amount).sum();
+            format!(
+                "refundable: {} {symbol} from {} of {} payment(s) (epochs nobody served; `aqueduct refund`)\n",
+                format_amount(total, decimals),
+                list.len(),
+                payments.len()
+            )
+        }
+        Some(_) => String::new(),
+        None => "refundable: not known yet, too many epochs unsettled (run `aqueduct settle`)\n"
+            .to_string(),
     });
     let last_text = match last.checked_sub(1) {
         None => "never".to_string(),
@@ -101,8 +129,12 @@ pub fn status(ctx: Ctx, mut args: Args) -> CmdResult {
         ),
     };
     text.push_str(&format!(
-        "epoch {epoch}, slot {slot}; last heartbeat: {last_text}\nheartbeats this epoch: {beats} of {slots_so_far} slots so far ({slots_per_epoch} per epoch)\nclaimable: {} {symbol}\n",
-        format_amount(claimable, decimals)
+        "epoch {epoch}, slot {slot}; last heartbeat: {last_text}\nheartbeats this epoch: {beats} of {slots_so_far} slots so far ({slots_per_epoch} per epoch)\n{}\n",
+        match claimable {
+            Some(c) => format!("claimable: {} {symbol}", format_amount(c, decimals)),
+            None => "claimable: not known yet, too many epochs unsettled (run `aqueduct settle`)"
+                .to_string(),
+        }
     ));
     text.push_str(&running_text(metrics_url.as_deref(), running.as_ref()));
     output(
@@ -119,13 +151,22 @@ pub fn status(ctx: Ctx, mut args: Args) -> CmdResult {
             "node_registered": entry.is_some(),
             "node_active": entry.is_some_and(|n| n.active),
             "endpoint": entry.map(|n| n.endpoint.clone()),
+            "payee": entry.map(|_| payee.to_string()),
+            "earns_from_epoch": entry.map(|_| earns_from),
             "epoch": epoch,
             "slot": slot,
             "last_heartbeat_slot": last.checked_sub(1),
             "heartbeats_this_epoch": beats,
             "slots_this_epoch": slots_so_far,
             "slots_per_epoch": slots_per_epoch,
-            "claimable": claimable.to_string(),
+            "claimable": claimable.map(|c| c.to_string()),
+            "payments": payments.len(),
+            "refundable": refundable.as_ref().map(|l| l.iter().map(|(_, a)| a).sum::<u128>().to_string()),
+            "refundable_payments": refundable.as_ref().map(|l| l.iter().map(|(p, a)| serde_json::json!({
+                "member": p.member.to_string(),
+                "until": p.until,
+                "amount": a.to_string(),
+            })).collect::<Vec<_>>()),
             "running": running_json(metrics_url.as_deref(), running.as_ref()),
         }),
         &text,
@@ -153,7 +194,7 @@ fn metrics_url_from_config(path: &Path) -> Result<Option<String>, Failure> {
     else {
         return Ok(None);
     };
-    let mut addr: SocketAddr = listen.parse().map_err(|_| {
+    let addr: SocketAddr = listen.parse().map_err(|_| {
         Failure::new(format!(
             "config {}: `metrics.listen`: `{listen}` is not an IP:port address",
             path.display()
@@ -165,47 +206,7 @@ fn metrics_url_from_config(path: &Path) -> Result<Option<String>, Failure> {
         )
         .hint("pass --metrics http://IP:PORT/metrics with the port the node logged"));
     }
-    // A node listening on every address answers on loopback too.
-    if addr.ip().is_unspecified() {
-        addr.set_ip(match addr {
-            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-        });
-    }
-    Ok(Some(format!("http://{addr}/metrics")))
-}
-
-/// Fetches and parses the node's metrics; an error says why the node did not answer.
-fn scrape(url: &str) -> Scraped {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(5)))
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .into();
-    let mut response = agent.get(url).call().map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    if status != 200 {
-        return Err(format!("HTTP {status}"));
-    }
-    let text = response
-        .body_mut()
-        .with_config()
-        .limit(1 << 20)
-        .read_to_string()
-        .map_err(|e| e.to_string())?;
-    Ok(parse_samples(&text))
-}
-
-/// Prometheus text: `series value` per line; comments and malformed lines are skipped.
-fn parse_samples(text: &str) -> HashMap<String, f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (series, value) = l.rsplit_once(' ')?;
-            Some((series.to_string(), value.parse().ok()?))
-        })
-        .collect()
+    Ok(Some(metrics_url(addr)))
 }
 
 fn sample(m: &HashMap<String, f64>, series: &str) -> Option<u64> {
@@ -268,19 +269,44 @@ fn running_json(url: Option<&str>, running: Option<&Scraped>) -> serde_json::Val
     }
 }
 
-pub fn claim(ctx: Ctx, mut args: Args) -> CmdResult {
-    let max_epochs: u64 = match args.value("max-epochs")? {
-        None => 256,
+/// Each of `payments` that is owed something back now, with the amount.
+pub(crate) fn refundable_payments(
+    aqueduct: &Contract<'_>,
+    payments: &[Subscribed],
+) -> Result<Option<Vec<(Subscribed, u128)>>, Failure> {
+    let mut owed = Vec::new();
+    for p in payments {
+        match unless_behind(aqueduct.refundable(p.member, p.until))? {
+            None => return Ok(None),
+            Some(0) => {}
+            Some(amount) => owed.push((p.clone(), amount)),
+        }
+    }
+    Ok(Some(owed))
+}
+
+fn max_epochs(args: &mut Args, default: u64) -> Result<u64, Failure> {
+    match args.value("max-epochs")? {
+        None => Ok(default),
         Some(s) => s
             .parse()
             .ok()
             .filter(|&n| n > 0)
-            .ok_or_else(|| Failure::usage("--max-epochs must be a whole number above zero"))?,
-    };
+            .ok_or_else(|| Failure::usage("--max-epochs must be a whole number above zero")),
+    }
+}
+
+pub fn claim(ctx: Ctx, mut args: Args) -> CmdResult {
+    let node = args
+        .value("node")?
+        .map(|s| parse_address("node", &s))
+        .transpose()?;
+    let max_epochs = max_epochs(&mut args, 256)?;
     args.finish()?;
     let address = ctx.contract()?;
     let client = ctx.client()?;
     let mut sender = ctx.sender(&client, ctx.key()?)?;
+    let node = node.unwrap_or(sender.address());
     let aqueduct = Contract::new(&client, address);
     let token = Contract::new(&client, aqueduct.token().map_err(contract_failure)?);
     let decimals = token.decimals().map_err(contract_failure)?;
@@ -288,17 +314,18 @@ pub fn claim(ctx: Ctx, mut args: Args) -> CmdResult {
         &mut sender,
         &client,
         "claim",
-        TxRequest::call(address, calls::claim(max_epochs)),
+        TxRequest::call(address, calls::claim(node, max_epochs)),
     )?;
-    // The amount paid, from this transaction's Claimed event.
+    // The amount paid and to whom, from this transaction's Claimed event.
     let claimed_topic = abi::event_topic(sig::CLAIMED);
-    let (paid, epochs) = r
+    let (payee, paid, epochs) = r
         .logs
         .iter()
         .filter(|l| l.address == address && l.topics.first() == Some(&claimed_topic))
         .find_map(|l| {
             let v = abi::decode_log(
                 &[
+                    (Kind::Address, true),
                     (Kind::Address, true),
                     (Kind::Uint(256), false),
                     (Kind::Uint(64), false),
@@ -307,15 +334,54 @@ pub fn claim(ctx: Ctx, mut args: Args) -> CmdResult {
                 &l.data,
             )
             .ok()?;
-            Some((v.get(1)?.as_uint()?, v.get(2)?.as_uint()?))
+            Some((
+                v.get(1)?.as_address()?,
+                v.get(2)?.as_uint()?,
+                v.get(3)?.as_uint()?,
+            ))
         })
         .ok_or_else(|| Failure::new("the claim receipt has no Claimed event"))?;
+    let text = if paid == 0 && epochs == 0 {
+        format!(
+            "settled more epochs, none of node {node}'s yet: run claim again (tx {})\n",
+            tx_hash(&r)
+        )
+    } else {
+        format!(
+            "paid {} to {payee} for {epochs} epoch(s) of node {node} (tx {})\n",
+            format_amount(paid, decimals),
+            tx_hash(&r)
+        )
+    };
     output(
         &ctx,
-        serde_json::json!({"node": sender.address().to_string(), "paid": paid.to_string(), "epochs": epochs, "tx": tx_hash(&r), "block": r.block_number}),
+        serde_json::json!({"node": node.to_string(), "payee": payee.to_string(), "paid": paid.to_string(), "epochs": epochs, "tx": tx_hash(&r), "block": r.block_number}),
+        &text,
+    );
+    Ok(())
+}
+
+pub fn settle(ctx: Ctx, mut args: Args) -> CmdResult {
+    let max_epochs = max_epochs(&mut args, 1000)?;
+    args.finish()?;
+    let client = ctx.client()?;
+    let address = ctx.deployed_contract(&client)?;
+    let aqueduct = Contract::new(&client, address);
+    let before = aqueduct.settled_epoch().map_err(contract_failure)?;
+    let mut sender = ctx.sender(&client, ctx.key()?)?;
+    let r = send(
+        &mut sender,
+        &client,
+        "settle",
+        TxRequest::call(address, calls::settle(max_epochs)),
+    )?;
+    let after = aqueduct.settled_epoch().map_err(contract_failure)?;
+    output(
+        &ctx,
+        serde_json::json!({"settled": after.saturating_sub(before), "settled_epoch": after, "tx": tx_hash(&r), "block": r.block_number}),
         &format!(
-            "claimed {} for {epochs} epoch(s) (tx {})\n",
-            format_amount(paid, decimals),
+            "settled {} epoch(s); every epoch below {after} is settled (tx {})\n",
+            after.saturating_sub(before),
             tx_hash(&r)
         ),
     );
