@@ -430,7 +430,8 @@ impl Session {
                 _ => Step::Close,
             };
         }
-        self.up.attach(ctx.pool);
+        // Not a relay buffer: a small one that grows only as bytes arrive.
+        self.up.attach_small(ctx.pool);
         match self.client.read_into(&mut self.up, limit) {
             IoOutcome::Done(_) | IoOutcome::WouldBlock => Step::Progress,
             IoOutcome::Eof | IoOutcome::Error(_) => {
