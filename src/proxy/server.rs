@@ -5,7 +5,7 @@
 use super::auth::{self, Account, Authenticator, Rejected, Ticket};
 use super::dns::{Addrs, DnsError, Resolver, ResolverConfig};
 use super::io::is_resource_exhaustion;
-use super::metrics::{self, ChainStats, Metrics};
+use super::metrics::{self, ChainStats, Metrics, Refusal};
 use super::policy::{self, Policy};
 use super::pool::{self, Pool};
 use super::session::{token_owner, Outcome, Session, Verdict};
@@ -17,8 +17,9 @@ use super::upstream::Router;
 use crate::config::{Config, Limits, Timeouts, MAX_LISTENERS};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -94,6 +95,12 @@ struct Core {
     router: Option<Box<dyn Router>>,
     settings: Settings,
     pool: Pool,
+    /// Sessions in accept order, for evicting the oldest one still in its handshake when
+    /// the node is full. Entries of sessions that have since closed or been admitted are
+    /// dropped lazily.
+    handshakes: VecDeque<(usize, u64)>,
+    /// Sessions in their handshake per client address (`client_key`).
+    handshakes_by_client: HashMap<IpAddr, usize>,
     /// Most sessions open at once since the allocator was last trimmed.
     session_peak: usize,
     /// Buffer bytes the pool freed since then.
@@ -199,6 +206,8 @@ impl Server {
                 limits: config.limits,
             },
             pool,
+            handshakes: VecDeque::new(),
+            handshakes_by_client: HashMap::new(),
             session_peak: 0,
             freed_bytes: 0,
             trim_at: None,
@@ -333,14 +342,29 @@ impl Server {
             match listener.accept() {
                 Ok((sock, addr)) => {
                     core.exhaustion_logged = false;
-                    if core.sessions.len() >= core.settings.limits.max_sessions {
+                    let limits = core.settings.limits;
+                    let client = client_key(addr.ip());
+                    let from_client = core.handshakes_by_client.get(&client).copied();
+                    if from_client.unwrap_or(0) >= limits.max_handshakes_per_client {
+                        log::debug!(
+                            "session {addr}: closed at accept: {} connections from this client in handshake (limits.max_handshakes_per_client)",
+                            limits.max_handshakes_per_client
+                        );
+                        core.metrics.connection_refused(Refusal::ClientHandshakes);
+                        drop(sock);
+                        continue;
+                    }
+                    if core.sessions.len() >= limits.max_sessions
+                        && !core.evict_oldest_handshake(registry, now)
+                    {
                         if !core.limit_logged {
                             log::warn!(
-                                "{} sessions open (limits.max_sessions): closing new connections until some finish",
+                                "{} sessions open (limits.max_sessions), none in its handshake: closing new connections until some finish",
                                 core.sessions.len()
                             );
                             core.limit_logged = true;
                         }
+                        core.metrics.connection_refused(Refusal::MaxSessions);
                         drop(sock);
                         continue;
                     }
@@ -438,9 +462,56 @@ impl Core {
         self.session_peak = self.session_peak.max(self.sessions.len());
         if let Some(session) = self.sessions.get_mut(key) {
             session.generation = generation;
+            session.handshake_counted = true;
+            *self
+                .handshakes_by_client
+                .entry(client_key(addr.ip()))
+                .or_default() += 1;
             arm(session, &mut self.timers, key, &self.settings);
         }
+        self.handshakes.push_back((key, generation));
+        self.prune_handshakes();
         log::debug!("session {addr}: accepted as {key}");
+    }
+
+    /// Keeps the eviction queue from growing with sessions that left their handshake long
+    /// ago: stale entries at the front go at once, and the whole queue is swept when it
+    /// holds more than twice the sessions open (so the work is amortised per accept).
+    fn prune_handshakes(&mut self) {
+        let sweep_above = 64 + 2 * self.sessions.len();
+        let sessions = &mut self.sessions;
+        let mut live = |&(key, generation): &(usize, u64)| {
+            sessions
+                .get_current(key, generation)
+                .is_some_and(|s| s.in_handshake())
+        };
+        while self.handshakes.front().is_some_and(|e| !live(e)) {
+            self.handshakes.pop_front();
+        }
+        if self.handshakes.len() > sweep_above {
+            self.handshakes.retain(|e| live(e));
+            self.handshakes.shrink_to(64 + 2 * self.handshakes.len());
+        }
+    }
+
+    /// The node is full: closes the oldest session still in its handshake, so a silent
+    /// flood cannot keep every good client out until its handshake timeout. False if no
+    /// session is in its handshake.
+    fn evict_oldest_handshake(&mut self, registry: &Registry, now: Instant) -> bool {
+        while let Some((key, generation)) = self.handshakes.pop_front() {
+            let evictable = self
+                .sessions
+                .get_current(key, generation)
+                .is_some_and(|s| s.in_handshake());
+            if evictable {
+                self.drive(registry, key, now, |s, _| {
+                    s.set_outcome(Outcome::Evicted);
+                    Verdict::Close
+                });
+                return true;
+            }
+        }
+        false
     }
 
     fn on_event(
@@ -489,7 +560,21 @@ impl Core {
                 generation: session.generation,
             },
         };
-        match handler(session, &mut ctx) {
+        let verdict = handler(session, &mut ctx);
+        if session.handshake_counted && (verdict == Verdict::Close || !session.in_handshake()) {
+            session.handshake_counted = false;
+            let client = client_key(session.client_addr().ip());
+            if let Some(n) = self.handshakes_by_client.get_mut(&client) {
+                *n -= 1;
+                if *n == 0 {
+                    self.handshakes_by_client.remove(&client);
+                }
+            }
+            if self.handshakes_by_client.is_empty() && self.handshakes_by_client.capacity() > 64 {
+                self.handshakes_by_client = HashMap::new();
+            }
+        }
+        match verdict {
             Verdict::Close => {
                 if let Some(session) = self.sessions.remove(key) {
                     session.finish(&mut ctx);
@@ -618,6 +703,18 @@ impl Core {
                 Verdict::Close
             });
         }
+    }
+}
+
+/// Whose connections count together against `limits.max_handshakes_per_client`: an IPv4
+/// address (also when IPv4-mapped), or an IPv6 /64, the smallest block a host is given.
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        },
+        v4 => v4,
     }
 }
 

@@ -229,6 +229,8 @@ pub enum Outcome {
     Reset(&'static str),
     Shutdown,
     Stuck,
+    /// Closed in its handshake to make room for a new connection (limits.max_sessions).
+    Evicted,
 }
 
 impl fmt::Display for Outcome {
@@ -246,6 +248,7 @@ impl fmt::Display for Outcome {
             Outcome::Reset(side) => write!(f, "reset by {side}"),
             Outcome::Shutdown => f.write_str("node shutting down"),
             Outcome::Stuck => f.write_str("internal error (session stuck)"),
+            Outcome::Evicted => f.write_str("evicted in its handshake (node full)"),
         }
     }
 }
@@ -275,6 +278,8 @@ pub struct Session {
     /// The earliest deadline the server's timer heap holds for this session.
     pub armed: Option<Instant>,
     pub generation: u64,
+    /// Counted by the server among its client's connections in handshake.
+    pub handshake_counted: bool,
 }
 
 impl Session {
@@ -307,6 +312,7 @@ impl Session {
             reply_bytes: 0,
             armed: None,
             generation: 0,
+            handshake_counted: false,
         }
     }
 
@@ -1075,6 +1081,26 @@ impl Session {
     /// The account the session was admitted under, once authenticated.
     pub fn account(&self) -> Option<&Account> {
         self.account.as_ref()
+    }
+
+    /// Nobody admitted yet: still reading the greeting, credentials, request or HTTP head,
+    /// or waiting for the authenticator. Such sessions count against
+    /// `limits.max_handshakes_per_client` and are the ones evicted when the node is full.
+    pub fn in_handshake(&self) -> bool {
+        self.account.is_none()
+            && matches!(
+                self.stage,
+                Stage::Detect
+                    | Stage::SocksGreeting
+                    | Stage::SocksAuth
+                    | Stage::SocksRequest
+                    | Stage::HttpHead
+                    | Stage::AuthPending(_)
+            )
+    }
+
+    pub fn client_addr(&self) -> SocketAddr {
+        self.client_addr
     }
 
     pub fn set_outcome(&mut self, outcome: Outcome) {
