@@ -35,6 +35,13 @@ const MAX_ITERATIONS: usize = 1024;
 /// How long a session may take to flush its final reply and see the client go.
 const CLOSING_LINGER: Duration = Duration::from_secs(2);
 
+/// What a closing session reads and drops, at most: the rest of a refused request (its
+/// body, say). A client that sends more is no longer read; it has its reply, and the
+/// linger deadline closes it. Read a sink's worth per step, so closing takes at most
+/// CLOSING_DRAIN / DRAIN_SINK steps, far below the stuck-session guard.
+const CLOSING_DRAIN: u32 = 256 * 1024;
+const DRAIN_SINK: usize = 4096;
+
 pub fn client_token(key: usize) -> Token {
     Token(FIRST_SESSION_TOKEN + 2 * key)
 }
@@ -275,6 +282,8 @@ pub struct Session {
     outcome: Outcome,
     /// Bytes of our own success reply in `down`, left out of the logged byte count.
     reply_bytes: u64,
+    /// Bytes read and dropped while closing (see CLOSING_DRAIN).
+    drained: u32,
     /// The earliest deadline the server's timer heap holds for this session.
     pub armed: Option<Instant>,
     pub generation: u64,
@@ -310,6 +319,7 @@ impl Session {
             stage_deadline: now + handshake,
             outcome: Outcome::Ok,
             reply_bytes: 0,
+            drained: 0,
             armed: None,
             generation: 0,
             handshake_counted: false,
@@ -1007,9 +1017,9 @@ impl Session {
         }
     }
 
-    /// Flushes the final reply, sends FIN, then reads and drops whatever the client still
-    /// sends until it hangs up: closing with unread input would send a reset that can
-    /// destroy the reply before the client reads it.
+    /// Flushes the final reply, sends FIN, then reads and drops what the client still
+    /// sends (up to CLOSING_DRAIN) until it hangs up: closing with unread input would send
+    /// a reset that can destroy the reply before the client reads it.
     fn step_closing(&mut self) -> Step {
         if !self.down.is_empty() {
             return self.flush_client();
@@ -1019,12 +1029,21 @@ impl Session {
             let _ = self.client.sock.shutdown(Shutdown::Write);
             return Step::Progress;
         }
-        if !self.client.readable {
+        if !self.client.readable || self.drained >= CLOSING_DRAIN {
             return Step::Idle;
         }
-        let mut sink = [0u8; 512];
+        let mut sink = [0u8; DRAIN_SINK];
         match super::io::read(&mut self.client.sock, &mut sink) {
-            IoOutcome::Done(_) => Step::Progress,
+            IoOutcome::Done(n) => {
+                self.drained = self.drained.saturating_add(n as u32);
+                // A short read emptied the socket (as in `Endpoint::read_into`): each step
+                // either drops a full sink or ends the turn.
+                if n < DRAIN_SINK && !self.client.hup {
+                    self.client.readable = false;
+                    return Step::Idle;
+                }
+                Step::Progress
+            }
             IoOutcome::WouldBlock => {
                 self.client.readable = false;
                 Step::Idle
