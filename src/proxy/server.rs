@@ -184,6 +184,9 @@ impl Server {
             log::warn!("cannot list this machine's addresses ({e}); policy denies only the configured ranges");
             Vec::new()
         });
+        // Never a destination: a connection into the node itself becomes another session.
+        let mut own_listeners = local_addrs.clone();
+        own_listeners.extend(scrapes.as_ref().map(metrics::Endpoint::local_addr));
         let pool = Pool::new(config.limits.buffer_bytes, &config.relay)?;
         log::info!(
             "relay: {}",
@@ -199,7 +202,7 @@ impl Server {
             yielded: Vec::new(),
             resolver,
             auth: auth::from_config(&config.auth),
-            policy: Policy::new(config.policy, own),
+            policy: Policy::new(config.policy, own).with_listeners(&own_listeners),
             router: None,
             settings: Settings {
                 timeouts: config.timeouts,
