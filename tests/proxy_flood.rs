@@ -77,14 +77,19 @@ fn memory_pinned_by_one_byte_clients_comes_back() {
         assert_eq!(round_trip(&mut tunnel, b"ping"), b"ping");
     }
     node.wait_log("outcome=ok", WARM_UP);
+    // A member's tunnel stays open throughout: the flood's memory must come back even
+    // though the node never empties.
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (held, _) = socks_tunnel(node.addr(), SocksTarget::Addr(holder.local_addr().unwrap()));
+    let (_held_far, _) = holder.accept().unwrap();
+    let mut accepted = WARM_UP + 1;
+    let mut ended = WARM_UP;
     let idle = rss_kib(pid);
 
-    let mut accepted = WARM_UP;
-    let mut ended = WARM_UP;
     for round in ["closed by the clients", "closed at the handshake timeout"] {
         let started = Instant::now();
         let clients = one_byte_clients(node.addr(), FLOOD, 4);
-        eprintln!("flood sent in {:?}", started.elapsed());
+        let took = started.elapsed();
         accepted += FLOOD;
         node.wait_log("accepted as", accepted);
         accepted += 1;
@@ -102,8 +107,9 @@ fn memory_pinned_by_one_byte_clients_comes_back() {
             drop(clients);
         }
         let after = rss_settles_below(pid, idle + 2048);
+        assert!(still_open(&held), "the member's tunnel is untouched");
         eprintln!(
-            "{round}: RSS idle {idle} KiB, with {FLOOD} one-byte clients {during} KiB, after {after} KiB"
+            "{round}: RSS idle {idle} KiB, with {FLOOD} one-byte clients {during} KiB (sent in {took:.1?}), after {after} KiB"
         );
         // A relay buffer each would be 4,000 × 32 KiB = 125 MiB.
         assert!(

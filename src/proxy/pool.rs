@@ -6,6 +6,7 @@
 use super::splice::Pipe;
 use crate::config::relay::{RelayConfig, RelayMode};
 use std::io;
+use std::time::{Duration, Instant};
 
 /// Drained buffers and pipes kept for the next taker; beyond this they are freed, so a
 /// burst's memory goes back to the system once it has passed.
@@ -212,6 +213,69 @@ pub fn trim_allocator() {
     }
 }
 
+/// A burst has passed when this many fewer sessions are open than at the peak since the
+/// last trim, when the node empties after holding at least as many, or when this many
+/// bytes of relay buffers were freed. A trim costs little more than a walk of the free
+/// lists, and comes at most once a second.
+const TRIM_AFTER_SESSIONS: usize = 64;
+const TRIM_AFTER_EMPTY: usize = TRIM_AFTER_SESSIONS;
+const TRIM_AFTER_BYTES: usize = 1 << 20;
+/// A trim comes this long after the burst has passed: one per burst, not one per close.
+const TRIM_DELAY: Duration = Duration::from_secs(1);
+
+/// When the server calls [`trim_allocator`]: about a second after each burst of closing
+/// sessions or freed buffers, including the tail of a burst that ends after a trim.
+#[derive(Debug, Default)]
+pub struct TrimSchedule {
+    /// Most sessions open at once since the last trim.
+    peak_since_trim: usize,
+    /// Most sessions open at once since a trim found the node empty.
+    peak_since_empty: usize,
+    /// Buffer bytes freed since the last trim.
+    freed: usize,
+    at: Option<Instant>,
+}
+
+impl TrimSchedule {
+    /// A session was opened; `open` are open now.
+    pub fn opened(&mut self, open: usize) {
+        self.peak_since_trim = self.peak_since_trim.max(open);
+        self.peak_since_empty = self.peak_since_empty.max(open);
+    }
+
+    /// When the next trim is due, if one is.
+    pub fn due(&self) -> Option<Instant> {
+        self.at
+    }
+
+    /// After each turn of the loop, with the sessions open and the bytes the pool freed
+    /// since the last call: whether to trim now.
+    pub fn after_turn(&mut self, now: Instant, open: usize, freed: usize) -> bool {
+        self.freed += freed;
+        match self.at {
+            Some(at) if now >= at => {
+                self.at = None;
+                self.peak_since_trim = open;
+                if open == 0 {
+                    self.peak_since_empty = 0;
+                }
+                self.freed = 0;
+                true
+            }
+            Some(_) => false,
+            None => {
+                let passed = self.peak_since_trim >= open + TRIM_AFTER_SESSIONS
+                    || (open == 0 && self.peak_since_empty >= TRIM_AFTER_EMPTY)
+                    || self.freed >= TRIM_AFTER_BYTES;
+                if passed {
+                    self.at = Some(now + TRIM_DELAY);
+                }
+                false
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,5 +338,36 @@ mod tests {
         pool.give_pipe(b);
         assert_eq!(pool.in_use(), (0, 0));
         assert!(pool.take_pipe().is_some());
+    }
+
+    #[test]
+    fn a_trim_follows_each_burst_and_its_tail_but_not_every_close() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut trim = TrimSchedule::default();
+        for open in 1..=1000 {
+            trim.opened(open);
+        }
+        // Closing the first few hundred schedules one trim a second later.
+        assert!(!trim.after_turn(at(0), 960, 0));
+        assert_eq!(trim.due(), None, "40 closed: not a burst yet");
+        assert!(!trim.after_turn(at(10), 700, 0));
+        assert_eq!(trim.due(), Some(at(10) + TRIM_DELAY));
+        assert!(!trim.after_turn(at(500), 400, 0), "not before it is due");
+        assert!(trim.after_turn(at(1010), 40, 0));
+        assert_eq!(trim.due(), None);
+        // The last 40 close after that trim: the node is empty after a burst, so one more.
+        assert!(!trim.after_turn(at(1100), 0, 0));
+        assert!(trim.after_turn(at(2100), 0, 0));
+        // Quiet from then on: no trim for a handful of sessions, nor for an idle node.
+        for open in 1..=10 {
+            trim.opened(open);
+        }
+        assert!(!trim.after_turn(at(3000), 0, 0));
+        assert_eq!(trim.due(), None);
+        // A megabyte of relay buffers freed is a burst too.
+        assert!(!trim.after_turn(at(4000), 0, 512 << 10));
+        assert!(!trim.after_turn(at(4001), 0, 512 << 10));
+        assert!(trim.after_turn(at(5001), 0, 0));
     }
 }

@@ -7,7 +7,7 @@ use super::dns::{Addrs, DnsError, Resolver, ResolverConfig};
 use super::io::is_resource_exhaustion;
 use super::metrics::{self, ChainStats, Metrics, Refusal};
 use super::policy::{self, Policy};
-use super::pool::{self, Pool};
+use super::pool::{self, Pool, TrimSchedule};
 use super::session::{token_owner, Outcome, Session, Verdict};
 use super::signals::SignalPipe;
 use super::slab::Slab;
@@ -36,16 +36,6 @@ const _: () = assert!(FIRST_SCRAPE + metrics::MAX_SCRAPERS <= super::session::FI
 
 /// How long accepting pauses when the process is out of descriptors.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
-
-/// A burst has passed when this many fewer sessions are open than at the peak since the
-/// allocator was last trimmed (or the last of at least `TRIM_AFTER_EMPTY` has closed), or
-/// this many bytes of relay buffers were freed; its memory is handed back (see
-/// `pool::trim_allocator`) `TRIM_DELAY` later, so a burst costs a trim a second at most,
-/// not one per close.
-const TRIM_AFTER_SESSIONS: usize = 256;
-const TRIM_AFTER_EMPTY: usize = 64;
-const TRIM_AFTER_BYTES: usize = 1 << 20;
-const TRIM_DELAY: Duration = Duration::from_secs(1);
 
 /// What sessions need to know of the config.
 #[derive(Debug, Clone, Copy)]
@@ -101,12 +91,8 @@ struct Core {
     handshakes: VecDeque<(usize, u64)>,
     /// Sessions in their handshake per client address (`client_key`).
     handshakes_by_client: HashMap<IpAddr, usize>,
-    /// Most sessions open at once since the allocator was last trimmed.
-    session_peak: usize,
-    /// Buffer bytes the pool freed since then.
-    freed_bytes: usize,
-    /// When the allocator is trimmed next (a burst has passed).
-    trim_at: Option<Instant>,
+    /// When to hand freed memory back to the system.
+    trim: TrimSchedule,
     accept_paused_until: Option<Instant>,
     exhaustion_logged: bool,
     limit_logged: bool,
@@ -211,9 +197,7 @@ impl Server {
             pool,
             handshakes: VecDeque::new(),
             handshakes_by_client: HashMap::new(),
-            session_peak: 0,
-            freed_bytes: 0,
-            trim_at: None,
+            trim: TrimSchedule::default(),
             accept_paused_until: None,
             exhaustion_logged: false,
             limit_logged: false,
@@ -430,7 +414,7 @@ impl Core {
             self.resolver.next_deadline(),
             self.accept_paused_until,
             self.shutdown_deadline,
-            self.trim_at,
+            self.trim.due(),
             self.scrapes
                 .as_ref()
                 .and_then(metrics::Endpoint::next_deadline),
@@ -462,7 +446,7 @@ impl Core {
             return;
         }
         let (key, generation) = self.sessions.insert(session);
-        self.session_peak = self.session_peak.max(self.sessions.len());
+        self.trim.opened(self.sessions.len());
         if let Some(session) = self.sessions.get_mut(key) {
             session.generation = generation;
             session.handshake_counted = true;
@@ -679,22 +663,10 @@ impl Core {
     /// Hands freed memory back to the system once a burst of sessions or relay buffers
     /// has passed: without it, RSS stays at the burst's peak.
     fn trim_after_bursts(&mut self, now: Instant) {
-        self.freed_bytes += self.pool.take_freed();
         let open = self.sessions.len();
-        // The tail of a burst that ends after a trim is counted by the second condition.
-        let passed = self.session_peak >= open + TRIM_AFTER_SESSIONS
-            || (open == 0 && self.session_peak >= TRIM_AFTER_EMPTY)
-            || self.freed_bytes >= TRIM_AFTER_BYTES;
-        match self.trim_at {
-            None if passed => self.trim_at = Some(now + TRIM_DELAY),
-            Some(at) if now >= at => {
-                self.trim_at = None;
-                self.session_peak = open;
-                self.freed_bytes = 0;
-                pool::trim_allocator();
-                log::debug!("allocator trimmed ({open} sessions open)");
-            }
-            _ => {}
+        if self.trim.after_turn(now, open, self.pool.take_freed()) {
+            pool::trim_allocator();
+            log::debug!("allocator trimmed ({open} sessions open)");
         }
     }
 
