@@ -24,15 +24,6 @@ fn config(relay: &str) -> String {
     )
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/PID/status")
-}
-
 /// An origin that answers each connection's "ping" with "pong" and then holds it open
 /// until told to let go (`release`), so the tunnels stay idle but alive.
 fn holding_origin(count: usize) -> (SocketAddr, mpsc::Sender<()>, thread::JoinHandle<()>) {

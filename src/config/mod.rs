@@ -163,6 +163,7 @@ pub struct RawLimits {
     pub max_sessions: Option<usize>,
     pub max_handshake_bytes: Option<usize>,
     pub buffer_bytes: Option<usize>,
+    pub max_handshakes_per_client: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -279,6 +280,9 @@ pub struct Limits {
     pub max_handshake_bytes: usize,
     /// Capacity of each of a session's two relay buffers.
     pub buffer_bytes: usize,
+    /// Connections one client address (IPv6: one /64) may have in their handshake at
+    /// once; more are closed at accept.
+    pub max_handshakes_per_client: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -301,6 +305,7 @@ pub const DEFAULT_LIMITS: Limits = Limits {
     max_sessions: 4096,
     max_handshake_bytes: 8192,
     buffer_bytes: 32 * 1024,
+    max_handshakes_per_client: 64,
 };
 /// The engine's reserved token range leaves room for this many listeners.
 pub const MAX_LISTENERS: usize = 32;
@@ -655,10 +660,20 @@ fn validate_limits(raw: RawLimits) -> Result<Limits, ConfigError> {
             format!("must be 1100 to limits.buffer_bytes ({buffer_bytes})"),
         ));
     }
+    let max_handshakes_per_client = raw
+        .max_handshakes_per_client
+        .unwrap_or(d.max_handshakes_per_client);
+    if !(1..=1_000_000).contains(&max_handshakes_per_client) {
+        return Err(ConfigError::new(
+            "limits.max_handshakes_per_client",
+            "must be 1 to 1000000",
+        ));
+    }
     Ok(Limits {
         max_sessions,
         max_handshake_bytes,
         buffer_bytes,
+        max_handshakes_per_client,
     })
 }
 
@@ -891,6 +906,10 @@ mod tests {
                 "limits.max_handshake_bytes",
             ),
             ("[limits]\nmax_sessions=0\n", "limits.max_sessions"),
+            (
+                "[limits]\nmax_handshakes_per_client=0\n",
+                "limits.max_handshakes_per_client",
+            ),
             ("[dns]\nnameservers=[\"ns.example\"]\n", "dns.nameservers"),
             (
                 "[policy]\ndeny_cidrs=[\"10.0.0.0/x\"]\n",

@@ -63,6 +63,27 @@ impl AuthFailure {
     }
 }
 
+/// Why a new connection was closed at accept, before it became a session, as the
+/// `reason` label of `aqueduct_connections_refused_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// `limits.max_sessions` open and none of them in its handshake to evict.
+    MaxSessions,
+    /// The client's address already has `limits.max_handshakes_per_client` in handshake.
+    ClientHandshakes,
+}
+
+const REFUSALS: [&str; 2] = ["max_sessions", "client_handshakes"];
+
+impl Refusal {
+    fn index(self) -> usize {
+        match self {
+            Refusal::MaxSessions => 0,
+            Refusal::ClientHandshakes => 1,
+        }
+    }
+}
+
 /// Upper bounds (seconds) of the handshake latency buckets: loopback answers take well
 /// under a millisecond, a slow DNS or far upstream several seconds.
 const LATENCY_BOUNDS: [f64; 13] = [
@@ -76,6 +97,7 @@ pub(crate) struct Metrics {
     bytes_up: u64,
     bytes_down: u64,
     auth_failures: [u64; AUTH_REASONS.len()],
+    refused: [u64; REFUSALS.len()],
     /// Per bucket (not cumulative); the last one is +Inf.
     latency_buckets: [u64; LATENCY_BOUNDS.len() + 1],
     latency_sum: Duration,
@@ -93,6 +115,10 @@ impl Metrics {
 
     pub fn auth_failed(&mut self, reason: AuthFailure) {
         self.auth_failures[reason.index()] += 1;
+    }
+
+    pub fn connection_refused(&mut self, reason: Refusal) {
+        self.refused[reason.index()] += 1;
     }
 
     /// A session reached the relay: `latency` is from accept to that moment.
@@ -139,6 +165,18 @@ impl Metrics {
         for (kind, n) in OutcomeKind::ALL.iter().zip(self.sessions) {
             let label = kind.label();
             let _ = writeln!(out, "aqueduct_sessions_total{{outcome=\"{label}\"}} {n}");
+        }
+        family(
+            &mut out,
+            "aqueduct_connections_refused_total",
+            "counter",
+            "Connections closed at accept, by reason (node full with nothing to evict, or too many in handshake from one client address).",
+        );
+        for (label, n) in REFUSALS.iter().zip(self.refused) {
+            let _ = writeln!(
+                out,
+                "aqueduct_connections_refused_total{{reason=\"{label}\"}} {n}"
+            );
         }
         family(
             &mut out,
@@ -581,6 +619,8 @@ mod tests {
         m.auth_failed(AuthFailure::Rejected);
         m.auth_failed(AuthFailure::Rejected);
         m.auth_failed(AuthFailure::NoCredentials);
+        m.session_ended(&Outcome::Evicted, 0, 0);
+        m.connection_refused(Refusal::ClientHandshakes);
         let text = m.render(0);
         let get = |s: &str| sample(&text, s).unwrap_or_else(|| panic!("{s} missing:\n{text}"));
         assert_eq!(get("aqueduct_sessions_total{outcome=\"ok\"}"), 1.0);
@@ -589,6 +629,15 @@ mod tests {
         assert_eq!(get("aqueduct_sessions_total{outcome=\"reset\"}"), 1.0);
         assert_eq!(
             get("aqueduct_sessions_total{outcome=\"idle_timeout\"}"),
+            0.0
+        );
+        assert_eq!(get("aqueduct_sessions_total{outcome=\"evicted\"}"), 1.0);
+        assert_eq!(
+            get("aqueduct_connections_refused_total{reason=\"client_handshakes\"}"),
+            1.0
+        );
+        assert_eq!(
+            get("aqueduct_connections_refused_total{reason=\"max_sessions\"}"),
             0.0
         );
         assert_eq!(get("aqueduct_bytes_total{direction=\"up\"}"), 105.0);

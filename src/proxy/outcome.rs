@@ -102,6 +102,8 @@ pub enum Outcome {
     /// A member's `aqueduct local` measuring the node: it logged in and hung up without
     /// asking for a destination. Not a failure.
     Probe,
+    /// Closed in its handshake to make room for a new connection (limits.max_sessions).
+    Evicted,
 }
 
 impl fmt::Display for Outcome {
@@ -120,6 +122,7 @@ impl fmt::Display for Outcome {
             Outcome::Shutdown => f.write_str("node shutting down"),
             Outcome::Stuck => f.write_str("internal error (session stuck)"),
             Outcome::Probe => f.write_str("probe: logged in and left"),
+            Outcome::Evicted => f.write_str("evicted in its handshake (node full)"),
         }
     }
 }
@@ -143,11 +146,12 @@ pub enum OutcomeKind {
     InternalError,
     BadResponse,
     Probe,
+    Evicted,
 }
 
 impl OutcomeKind {
     /// Every kind, in the order `/metrics` lists them.
-    pub const ALL: [OutcomeKind; 16] = [
+    pub const ALL: [OutcomeKind; 17] = [
         OutcomeKind::Ok,
         OutcomeKind::ClientGone,
         OutcomeKind::BadHandshake,
@@ -164,6 +168,7 @@ impl OutcomeKind {
         OutcomeKind::InternalError,
         OutcomeKind::BadResponse,
         OutcomeKind::Probe,
+        OutcomeKind::Evicted,
     ];
 
     pub fn label(self) -> &'static str {
@@ -184,6 +189,7 @@ impl OutcomeKind {
             OutcomeKind::InternalError => "internal_error",
             OutcomeKind::BadResponse => "bad_response",
             OutcomeKind::Probe => "probe",
+            OutcomeKind::Evicted => "evicted",
         }
     }
 
@@ -213,6 +219,7 @@ impl Outcome {
             Outcome::Shutdown => OutcomeKind::Shutdown,
             Outcome::Stuck => OutcomeKind::InternalError,
             Outcome::Probe => OutcomeKind::Probe,
+            Outcome::Evicted => OutcomeKind::Evicted,
         }
     }
 }

@@ -18,6 +18,11 @@
 //! 6. Default port denies: Tor's default exit reject list ([`DEFAULT_DENY_PORTS`]) and port 0;
 //!    a port in `allow_ports` lifts them.
 //!
+//! Above all of them, and lifted by nothing: the node's own listening sockets (given to
+//! [`Policy::with_listeners`]) are never a destination, so no policy lets a connection
+//! chain into the node itself and turn into more sessions. A listener on `0.0.0.0` or `::`
+//! is reached at any local address (loopback, unspecified, the node's own) with its port.
+//!
 //! Address rules see through the forms that reach an IPv4 address from an IPv6 one: IPv4-mapped
 //! `::ffff:0:0/96` is treated as the IPv4 address itself (it is the same socket destination);
 //! IPv4-compatible `::/96`, SIIT `::ffff:0:0:0/96`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16` and
@@ -296,6 +301,11 @@ pub enum Denial {
         embedded: Option<Ipv4Addr>,
         range: SpecialRange,
     },
+    /// The destination is one of the node's own listening sockets.
+    OwnListener {
+        dest: SocketAddr,
+        listener: SocketAddr,
+    },
     /// The destination is one of the node's own addresses.
     OwnAddress {
         addr: IpAddr,
@@ -338,6 +348,10 @@ impl fmt::Display for Denial {
                 }
                 Ok(())
             }
+            Denial::OwnListener { dest, listener } => write!(
+                f,
+                "destination {dest} is this node's own listener {listener} (a node never connects to itself)"
+            ),
             Denial::OwnAddress { addr, embedded } => {
                 via(f, addr, embedded)?;
                 write!(
@@ -359,6 +373,8 @@ impl fmt::Display for Denial {
 pub struct Policy {
     cfg: PolicyConfig,
     own: Vec<IpAddr>,
+    /// The node's own listening sockets, IPs canonical.
+    listeners: Vec<SocketAddr>,
     special_v4: Vec<(Cidr, SpecialRange)>,
     special_v6: Vec<(Cidr, SpecialRange)>,
 }
@@ -378,21 +394,24 @@ impl Policy {
         Policy {
             cfg,
             own,
+            listeners: Vec::new(),
             special_v4: compile(&SPECIAL_V4),
             special_v6: compile(&SPECIAL_V6),
         }
     }
 
+    /// The node's own listening sockets (ports resolved), refused whatever the config says.
+    pub fn with_listeners(mut self, listeners: &[SocketAddr]) -> Policy {
+        self.listeners = listeners
+            .iter()
+            .map(|l| SocketAddr::new(canonical(l.ip()), l.port()))
+            .collect();
+        self
+    }
+
     /// `Ok` if members may connect to `dest`; otherwise the rule that refuses it.
     pub fn check(&self, dest: SocketAddr) -> Result<(), Denial> {
         let port = dest.port();
-        if let Some(range) = self.cfg.deny_ports.iter().find(|r| r.contains(port)) {
-            return Err(Denial::ConfiguredPort {
-                port,
-                range: *range,
-            });
-        }
-
         let addr = canonical(dest.ip());
         let carried = carried_v4(addr);
         // Each form of the destination: itself, then every IPv4 address it carries.
@@ -404,6 +423,18 @@ impl Policy {
                     .map(|v4| (IpAddr::V4(v4), Some(v4))),
             )
         };
+
+        for (ip, _) in forms() {
+            if let Some(listener) = self.own_listener(ip, port) {
+                return Err(Denial::OwnListener { dest, listener });
+            }
+        }
+        if let Some(range) = self.cfg.deny_ports.iter().find(|r| r.contains(port)) {
+            return Err(Denial::ConfiguredPort {
+                port,
+                range: *range,
+            });
+        }
 
         for (ip, embedded) in forms() {
             if let Some(cidr) = self.cfg.deny_cidrs.iter().find(|c| c.contains(ip)) {
@@ -438,6 +469,21 @@ impl Policy {
             return Err(Denial::DefaultPort { port });
         }
         Ok(())
+    }
+
+    /// The listener a connection to `ip:port` (canonical) would reach, if any.
+    fn own_listener(&self, ip: IpAddr, port: u16) -> Option<SocketAddr> {
+        let local =
+            || ip.is_loopback() || ip.is_unspecified() || self.own.binary_search(&ip).is_ok();
+        self.listeners.iter().copied().find(|l| {
+            l.port() == port
+                && match l.ip() {
+                    IpAddr::V4(any) if any.is_unspecified() => ip.is_ipv4() && local(),
+                    // `::` takes IPv4 too unless IPV6_V6ONLY: treated as if it always did.
+                    IpAddr::V6(any) if any.is_unspecified() => local(),
+                    bound => bound == ip,
+                }
+        })
     }
 
     /// The most specific special-purpose range holding `ip`.
@@ -760,6 +806,59 @@ mod tests {
             own,
         );
         assert_eq!(lifted.check(sa("93.184.216.34:443")), Ok(()));
+    }
+
+    #[test]
+    fn own_listeners_are_refused_whatever_the_policy() {
+        let own: Vec<IpAddr> = vec!["127.0.0.1".parse().unwrap(), "192.168.1.5".parse().unwrap()];
+        let everything = PolicyConfig {
+            allow_private: true,
+            allow_cidrs: cidrs(&["0.0.0.0/0", "::/0"]),
+            allow_ports: ports(&["1-65535"]),
+            ..PolicyConfig::default()
+        };
+        let p = Policy::new(everything, own).with_listeners(&[
+            sa("127.0.0.1:1080"),
+            sa("0.0.0.0:8080"),
+            sa("[::]:9090"),
+            sa("[::1]:7070"),
+        ]);
+        for dest in [
+            "127.0.0.1:1080",
+            "[::ffff:127.0.0.1]:1080",
+            "[64:ff9b::7f00:1]:1080",
+            // 0.0.0.0:8080 is reached at every local IPv4 address.
+            "127.0.0.1:8080",
+            "127.0.0.2:8080",
+            "0.0.0.0:8080",
+            "192.168.1.5:8080",
+            "[::ffff:192.168.1.5]:8080",
+            // :: also takes IPv6 and (dual stack) IPv4.
+            "[::1]:9090",
+            "[::]:9090",
+            "127.0.0.1:9090",
+            "192.168.1.5:9090",
+            "[::1]:7070",
+        ] {
+            assert!(
+                matches!(p.check(sa(dest)), Err(Denial::OwnListener { .. })),
+                "{dest}: {:?}",
+                p.check(sa(dest))
+            );
+        }
+        for allowed in [
+            "127.0.0.2:1080",     // a specific listener takes only its own address
+            "127.0.0.1:1081",     // another port
+            "[::1]:8080",         // 0.0.0.0 takes no IPv6
+            "93.184.216.34:8080", // not a local address
+            "127.0.0.1:7070",     // [::1] takes no IPv4
+        ] {
+            assert_eq!(p.check(sa(allowed)), Ok(()), "{allowed}");
+        }
+        assert_eq!(
+            p.check(sa("127.0.0.1:1080")).unwrap_err().to_string(),
+            "destination 127.0.0.1:1080 is this node's own listener 127.0.0.1:1080 (a node never connects to itself)"
+        );
     }
 
     #[test]

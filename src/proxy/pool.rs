@@ -1,18 +1,32 @@
 //! Relay memory shared by all sessions: userspace buffers and kernel pipes are taken when
 //! a direction has bytes in flight and given back as soon as it has drained, so an idle
-//! session holds neither. A few of each are kept for reuse; the rest are freed.
+//! session holds neither. A few of each are kept for reuse; the rest are freed, and
+//! [`trim_allocator`] hands what the allocator keeps of freed memory back to the system.
 
 use super::splice::Pipe;
 use crate::config::relay::{RelayConfig, RelayMode};
 use std::io;
+use std::time::{Duration, Instant};
 
 /// Drained buffers and pipes kept for the next taker; beyond this they are freed, so a
 /// burst's memory goes back to the system once it has passed.
 const KEEP_FREE: usize = 64;
+/// ... and at most this many bytes of free buffers (large `buffer_bytes` keep fewer).
+const KEEP_FREE_BYTES: usize = 2 << 20;
+
+/// The memory a handshake first reads into (see `Buffer::attach_small`): most greetings,
+/// requests and HTTP heads fit, and a client that sends one byte pins no more than this.
+pub const SMALL_BYTES: usize = 512;
 
 pub struct Pool {
     buffer_bytes: usize,
+    /// How many drained buffers are kept (KEEP_FREE, fewer for large buffers).
+    keep_buffers: usize,
     buffers: Vec<Vec<u8>>,
+    /// Free handshake buffers of exactly [`SMALL_BYTES`] (at most KEEP_FREE).
+    small: Vec<Vec<u8>>,
+    /// Bytes of buffers freed since [`Pool::take_freed`] last asked.
+    freed: usize,
     buffers_out: usize,
     pipes: Vec<Pipe>,
     pipes_out: usize,
@@ -57,7 +71,10 @@ impl Pool {
         }
         Ok(Pool {
             buffer_bytes,
+            keep_buffers: keep_buffers(buffer_bytes),
             buffers: Vec::new(),
+            small: Vec::new(),
+            freed: 0,
             buffers_out: 0,
             pipes,
             pipes_out: 0,
@@ -73,7 +90,10 @@ impl Pool {
     pub fn copying(buffer_bytes: usize) -> Pool {
         Pool {
             buffer_bytes,
+            keep_buffers: keep_buffers(buffer_bytes),
             buffers: Vec::new(),
+            small: Vec::new(),
+            freed: 0,
             buffers_out: 0,
             pipes: Vec::new(),
             pipes_out: 0,
@@ -97,18 +117,41 @@ impl Pool {
         }
     }
 
-    /// Gives back a buffer from [`Pool::take_buffer`]. A buffer is recognised as pooled by
-    /// its capacity (at least `buffer_bytes`); smaller ones (a handshake reply pushed
-    /// before the session took one) were never counted and are simply freed.
+    /// A handshake buffer of [`SMALL_BYTES`] (not counted as in use: sessions in their
+    /// handshake hold one each, and they are what a flood of silent clients costs).
+    pub fn take_small(&mut self) -> Vec<u8> {
+        match self.small.pop() {
+            Some(b) => b,
+            None => vec![0; SMALL_BYTES],
+        }
+    }
+
+    /// Gives back a buffer from [`Pool::take_buffer`] or [`Pool::take_small`], told apart
+    /// by capacity. Anything else (an empty Vec, memory a session grew itself) was never
+    /// taken from here: it is not counted, only freed.
     pub fn give_buffer(&mut self, mut buffer: Vec<u8>) {
+        if buffer.capacity() == SMALL_BYTES {
+            if self.small.len() < KEEP_FREE {
+                buffer.resize(SMALL_BYTES, 0);
+                self.small.push(buffer);
+            }
+            return;
+        }
         if buffer.capacity() < self.buffer_bytes {
             return;
         }
         self.buffers_out = self.buffers_out.saturating_sub(1);
-        if self.buffers.len() < KEEP_FREE {
+        if self.buffers.len() < self.keep_buffers {
             buffer.resize(self.buffer_bytes, 0);
             self.buffers.push(buffer);
+        } else {
+            self.freed += buffer.capacity();
         }
+    }
+
+    /// Bytes of buffers freed (beyond those kept) since the last call.
+    pub fn take_freed(&mut self) -> usize {
+        std::mem::take(&mut self.freed)
     }
 
     /// A pipe, or None when splicing is off, `relay.max_pipes` are in use, or the process
@@ -152,6 +195,87 @@ impl Pool {
     }
 }
 
+fn keep_buffers(buffer_bytes: usize) -> usize {
+    (KEEP_FREE_BYTES / buffer_bytes.max(1)).clamp(2, KEEP_FREE)
+}
+
+/// Hands the allocator's free memory back to the system. glibc returns freed heap memory
+/// only from the top of the heap (and only above its trim threshold), so the pages of
+/// thousands of small frees interleaved with live allocations (a flood of handshakes
+/// that ended) stay resident; `malloc_trim(0)` releases every whole free page. It walks
+/// the heap, so the server calls it once after a burst, not per free. Other allocators
+/// return memory on their own: there it does nothing.
+pub fn trim_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only reorganises the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// A burst has passed when this many fewer sessions are open than at the peak since the
+/// last trim, when the node empties after holding at least as many, or when this many
+/// bytes of relay buffers were freed. A trim costs little more than a walk of the free
+/// lists, and comes at most once a second.
+const TRIM_AFTER_SESSIONS: usize = 64;
+const TRIM_AFTER_EMPTY: usize = TRIM_AFTER_SESSIONS;
+const TRIM_AFTER_BYTES: usize = 1 << 20;
+/// A trim comes this long after the burst has passed: one per burst, not one per close.
+const TRIM_DELAY: Duration = Duration::from_secs(1);
+
+/// When the server calls [`trim_allocator`]: about a second after each burst of closing
+/// sessions or freed buffers, including the tail of a burst that ends after a trim.
+#[derive(Debug, Default)]
+pub struct TrimSchedule {
+    /// Most sessions open at once since the last trim.
+    peak_since_trim: usize,
+    /// Most sessions open at once since a trim found the node empty.
+    peak_since_empty: usize,
+    /// Buffer bytes freed since the last trim.
+    freed: usize,
+    at: Option<Instant>,
+}
+
+impl TrimSchedule {
+    /// A session was opened; `open` are open now.
+    pub fn opened(&mut self, open: usize) {
+        self.peak_since_trim = self.peak_since_trim.max(open);
+        self.peak_since_empty = self.peak_since_empty.max(open);
+    }
+
+    /// When the next trim is due, if one is.
+    pub fn due(&self) -> Option<Instant> {
+        self.at
+    }
+
+    /// After each turn of the loop, with the sessions open and the bytes the pool freed
+    /// since the last call: whether to trim now.
+    pub fn after_turn(&mut self, now: Instant, open: usize, freed: usize) -> bool {
+        self.freed += freed;
+        match self.at {
+            Some(at) if now >= at => {
+                self.at = None;
+                self.peak_since_trim = open;
+                if open == 0 {
+                    self.peak_since_empty = 0;
+                }
+                self.freed = 0;
+                true
+            }
+            Some(_) => false,
+            None => {
+                let passed = self.peak_since_trim >= open + TRIM_AFTER_SESSIONS
+                    || (open == 0 && self.peak_since_empty >= TRIM_AFTER_EMPTY)
+                    || self.freed >= TRIM_AFTER_BYTES;
+                if passed {
+                    self.at = Some(now + TRIM_DELAY);
+                }
+                false
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,6 +295,29 @@ mod tests {
         let many: Vec<_> = (0..KEEP_FREE + 10).map(|_| pool.take_buffer()).collect();
         many.into_iter().for_each(|b| pool.give_buffer(b));
         assert_eq!(pool.buffers.len(), KEEP_FREE, "the rest was freed");
+        assert_eq!(pool.take_freed(), 10 * 1024);
+        assert_eq!(pool.take_freed(), 0, "counted once");
+        // Large buffers: fewer are kept, so the free list stays within KEEP_FREE_BYTES.
+        let mut big = Pool::copying(1 << 20);
+        let many: Vec<_> = (0..8).map(|_| big.take_buffer()).collect();
+        many.into_iter().for_each(|b| big.give_buffer(b));
+        assert_eq!(big.buffers.len(), 2);
+        assert_eq!(big.take_freed(), 6 << 20);
+    }
+
+    #[test]
+    fn small_buffers_are_reused_uncounted_and_bounded() {
+        let mut pool = Pool::copying(1024);
+        let many: Vec<_> = (0..KEEP_FREE + 10).map(|_| pool.take_small()).collect();
+        assert!(many.iter().all(|b| b.len() == SMALL_BYTES));
+        assert_eq!(
+            pool.in_use(),
+            (0, 0),
+            "handshake memory is not relay memory"
+        );
+        many.into_iter().for_each(|b| pool.give_buffer(b));
+        assert_eq!(pool.small.len(), KEEP_FREE, "the rest was freed");
+        assert_eq!(pool.buffers.len(), 0);
         assert!(pool.take_pipe().is_none(), "a copying pool has no pipes");
     }
 
@@ -191,5 +338,36 @@ mod tests {
         pool.give_pipe(b);
         assert_eq!(pool.in_use(), (0, 0));
         assert!(pool.take_pipe().is_some());
+    }
+
+    #[test]
+    fn a_trim_follows_each_burst_and_its_tail_but_not_every_close() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut trim = TrimSchedule::default();
+        for open in 1..=1000 {
+            trim.opened(open);
+        }
+        // Closing the first few hundred schedules one trim a second later.
+        assert!(!trim.after_turn(at(0), 960, 0));
+        assert_eq!(trim.due(), None, "40 closed: not a burst yet");
+        assert!(!trim.after_turn(at(10), 700, 0));
+        assert_eq!(trim.due(), Some(at(10) + TRIM_DELAY));
+        assert!(!trim.after_turn(at(500), 400, 0), "not before it is due");
+        assert!(trim.after_turn(at(1010), 40, 0));
+        assert_eq!(trim.due(), None);
+        // The last 40 close after that trim: the node is empty after a burst, so one more.
+        assert!(!trim.after_turn(at(1100), 0, 0));
+        assert!(trim.after_turn(at(2100), 0, 0));
+        // Quiet from then on: no trim for a handful of sessions, nor for an idle node.
+        for open in 1..=10 {
+            trim.opened(open);
+        }
+        assert!(!trim.after_turn(at(3000), 0, 0));
+        assert_eq!(trim.due(), None);
+        // A megabyte of relay buffers freed is a burst too.
+        assert!(!trim.after_turn(at(4000), 0, 512 << 10));
+        assert!(!trim.after_turn(at(4001), 0, 512 << 10));
+        assert!(trim.after_turn(at(5001), 0, 0));
     }
 }

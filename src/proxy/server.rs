@@ -5,9 +5,9 @@
 use super::auth::{self, Account, Authenticator, Rejected, Ticket};
 use super::dns::{Addrs, DnsError, Resolver, ResolverConfig};
 use super::io::is_resource_exhaustion;
-use super::metrics::{self, ChainStats, Metrics};
+use super::metrics::{self, ChainStats, Metrics, Refusal};
 use super::policy::{self, Policy};
-use super::pool::Pool;
+use super::pool::{self, Pool, TrimSchedule};
 use super::session::{token_owner, Outcome, Session, Verdict};
 use super::signals::SignalPipe;
 use super::slab::Slab;
@@ -17,8 +17,9 @@ use super::upstream::Router;
 use crate::config::{Config, Limits, Timeouts, MAX_LISTENERS};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -84,6 +85,14 @@ struct Core {
     router: Option<Box<dyn Router>>,
     settings: Settings,
     pool: Pool,
+    /// Sessions in accept order, for evicting the oldest one still in its handshake when
+    /// the node is full. Entries of sessions that have since closed or been admitted are
+    /// dropped lazily.
+    handshakes: VecDeque<(usize, u64)>,
+    /// Sessions in their handshake per client address (`client_key`).
+    handshakes_by_client: HashMap<IpAddr, usize>,
+    /// When to hand freed memory back to the system.
+    trim: TrimSchedule,
     accept_paused_until: Option<Instant>,
     exhaustion_logged: bool,
     limit_logged: bool,
@@ -161,6 +170,9 @@ impl Server {
             log::warn!("cannot list this machine's addresses ({e}); policy denies only the configured ranges");
             Vec::new()
         });
+        // Never a destination: a connection into the node itself becomes another session.
+        let mut own_listeners = local_addrs.clone();
+        own_listeners.extend(scrapes.as_ref().map(metrics::Endpoint::local_addr));
         let pool = Pool::new(config.limits.buffer_bytes, &config.relay)?;
         log::info!(
             "relay: {}",
@@ -176,13 +188,16 @@ impl Server {
             yielded: Vec::new(),
             resolver,
             auth: auth::from_config(&config.auth),
-            policy: Policy::new(config.policy, own),
+            policy: Policy::new(config.policy, own).with_listeners(&own_listeners),
             router: None,
             settings: Settings {
                 timeouts: config.timeouts,
                 limits: config.limits,
             },
             pool,
+            handshakes: VecDeque::new(),
+            handshakes_by_client: HashMap::new(),
+            trim: TrimSchedule::default(),
             accept_paused_until: None,
             exhaustion_logged: false,
             limit_logged: false,
@@ -314,14 +329,29 @@ impl Server {
             match listener.accept() {
                 Ok((sock, addr)) => {
                     core.exhaustion_logged = false;
-                    if core.sessions.len() >= core.settings.limits.max_sessions {
+                    let limits = core.settings.limits;
+                    let client = client_key(addr.ip());
+                    let from_client = core.handshakes_by_client.get(&client).copied();
+                    if from_client.unwrap_or(0) >= limits.max_handshakes_per_client {
+                        log::debug!(
+                            "session {addr}: closed at accept: {} connections from this client in handshake (limits.max_handshakes_per_client)",
+                            limits.max_handshakes_per_client
+                        );
+                        core.metrics.connection_refused(Refusal::ClientHandshakes);
+                        drop(sock);
+                        continue;
+                    }
+                    if core.sessions.len() >= limits.max_sessions
+                        && !core.evict_oldest_handshake(registry, now)
+                    {
                         if !core.limit_logged {
                             log::warn!(
-                                "{} sessions open (limits.max_sessions): closing new connections until some finish",
+                                "{} sessions open (limits.max_sessions), none in its handshake: closing new connections until some finish",
                                 core.sessions.len()
                             );
                             core.limit_logged = true;
                         }
+                        core.metrics.connection_refused(Refusal::MaxSessions);
                         drop(sock);
                         continue;
                     }
@@ -384,6 +414,7 @@ impl Core {
             self.resolver.next_deadline(),
             self.accept_paused_until,
             self.shutdown_deadline,
+            self.trim.due(),
             self.scrapes
                 .as_ref()
                 .and_then(metrics::Endpoint::next_deadline),
@@ -415,11 +446,59 @@ impl Core {
             return;
         }
         let (key, generation) = self.sessions.insert(session);
+        self.trim.opened(self.sessions.len());
         if let Some(session) = self.sessions.get_mut(key) {
             session.generation = generation;
+            session.handshake_counted = true;
+            *self
+                .handshakes_by_client
+                .entry(client_key(addr.ip()))
+                .or_default() += 1;
             arm(session, &mut self.timers, key, &self.settings);
         }
+        self.handshakes.push_back((key, generation));
+        self.prune_handshakes();
         log::debug!("session {addr}: accepted as {key}");
+    }
+
+    /// Keeps the eviction queue from growing with sessions that left their handshake long
+    /// ago: stale entries at the front go at once, and the whole queue is swept when it
+    /// holds more than twice the sessions open (so the work is amortised per accept).
+    fn prune_handshakes(&mut self) {
+        let sweep_above = 64 + 2 * self.sessions.len();
+        let sessions = &mut self.sessions;
+        let mut live = |&(key, generation): &(usize, u64)| {
+            sessions
+                .get_current(key, generation)
+                .is_some_and(|s| s.in_handshake())
+        };
+        while self.handshakes.front().is_some_and(|e| !live(e)) {
+            self.handshakes.pop_front();
+        }
+        if self.handshakes.len() > sweep_above {
+            self.handshakes.retain(|e| live(e));
+            self.handshakes.shrink_to(64 + 2 * self.handshakes.len());
+        }
+    }
+
+    /// The node is full: closes the oldest session still in its handshake, so a silent
+    /// flood cannot keep every good client out until its handshake timeout. False if no
+    /// session is in its handshake.
+    fn evict_oldest_handshake(&mut self, registry: &Registry, now: Instant) -> bool {
+        while let Some((key, generation)) = self.handshakes.pop_front() {
+            let evictable = self
+                .sessions
+                .get_current(key, generation)
+                .is_some_and(|s| s.in_handshake());
+            if evictable {
+                self.drive(registry, key, now, |s, _| {
+                    s.set_outcome(Outcome::Evicted);
+                    Verdict::Close
+                });
+                return true;
+            }
+        }
+        false
     }
 
     fn on_event(
@@ -468,7 +547,21 @@ impl Core {
                 generation: session.generation,
             },
         };
-        match handler(session, &mut ctx) {
+        let verdict = handler(session, &mut ctx);
+        if session.handshake_counted && (verdict == Verdict::Close || !session.in_handshake()) {
+            session.handshake_counted = false;
+            let client = client_key(session.client_addr().ip());
+            if let Some(n) = self.handshakes_by_client.get_mut(&client) {
+                *n -= 1;
+                if *n == 0 {
+                    self.handshakes_by_client.remove(&client);
+                }
+            }
+            if self.handshakes_by_client.is_empty() && self.handshakes_by_client.capacity() > 64 {
+                self.handshakes_by_client = HashMap::new();
+            }
+        }
+        match verdict {
             Verdict::Close => {
                 if let Some(session) = self.sessions.remove(key) {
                     session.finish(&mut ctx);
@@ -564,6 +657,17 @@ impl Core {
                 self.drive(registry, key, now, |s, ctx| s.run(ctx));
             }
         }
+        self.trim_after_bursts(now);
+    }
+
+    /// Hands freed memory back to the system once a burst of sessions or relay buffers
+    /// has passed: without it, RSS stays at the burst's peak.
+    fn trim_after_bursts(&mut self, now: Instant) {
+        let open = self.sessions.len();
+        if self.trim.after_turn(now, open, self.pool.take_freed()) {
+            pool::trim_allocator();
+            log::debug!("allocator trimmed ({open} sessions open)");
+        }
     }
 
     fn close_all(&mut self, registry: &Registry, now: Instant, outcome: Outcome) {
@@ -574,6 +678,18 @@ impl Core {
                 Verdict::Close
             });
         }
+    }
+}
+
+/// Whose connections count together against `limits.max_handshakes_per_client`: an IPv4
+/// address (also when IPv4-mapped), or an IPv6 /64, the smallest block a host is given.
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        },
+        v4 => v4,
     }
 }
 

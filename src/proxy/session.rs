@@ -41,6 +41,13 @@ const MAX_ITERATIONS: usize = 1024;
 /// How long a session may take to flush its final reply and see the client go.
 const CLOSING_LINGER: Duration = Duration::from_secs(2);
 
+/// What a closing session reads and drops, at most: the rest of a refused request (its
+/// body, say). A client that sends more is no longer read; it has its reply, and the
+/// linger deadline closes it. Read a sink's worth per step, so closing takes at most
+/// CLOSING_DRAIN / DRAIN_SINK steps, far below the stuck-session guard.
+const CLOSING_DRAIN: u32 = 256 * 1024;
+const DRAIN_SINK: usize = 4096;
+
 pub fn client_token(key: usize) -> Token {
     Token(FIRST_SESSION_TOKEN + 2 * key)
 }
@@ -191,9 +198,13 @@ pub struct Session {
     reply_bytes: u64,
     /// A forwarded HTTP request's relay state (boxed: tunnels, the common case, pay nothing).
     forward: Option<Box<Forward>>,
+    /// Bytes read and dropped while closing (see CLOSING_DRAIN).
+    drained: u32,
     /// The earliest deadline the server's timer heap holds for this session.
     pub armed: Option<Instant>,
     pub generation: u64,
+    /// Counted by the server among its client's connections in handshake.
+    pub handshake_counted: bool,
 }
 
 impl Session {
@@ -225,8 +236,10 @@ impl Session {
             outcome: Outcome::Ok,
             reply_bytes: 0,
             forward: None,
+            drained: 0,
             armed: None,
             generation: 0,
+            handshake_counted: false,
         }
     }
 
@@ -350,7 +363,8 @@ impl Session {
                 _ => Step::Close,
             };
         }
-        self.up.attach(ctx.pool);
+        // Not a relay buffer: a small one that grows only as bytes arrive.
+        self.up.attach_small(ctx.pool);
         match self.client.read_into(&mut self.up, limit) {
             IoOutcome::Done(_) | IoOutcome::WouldBlock => Step::Progress,
             IoOutcome::Eof | IoOutcome::Error(_) => {
@@ -944,9 +958,9 @@ impl Session {
         }
     }
 
-    /// Flushes the final reply, sends FIN, then reads and drops whatever the client still
-    /// sends until it hangs up: closing with unread input would send a reset that can
-    /// destroy the reply before the client reads it.
+    /// Flushes the final reply, sends FIN, then reads and drops what the client still
+    /// sends (up to CLOSING_DRAIN) until it hangs up: closing with unread input would send
+    /// a reset that can destroy the reply before the client reads it.
     fn step_closing(&mut self) -> Step {
         if !self.down.is_empty() {
             return self.flush_client();
@@ -956,12 +970,21 @@ impl Session {
             let _ = self.client.sock.shutdown(Shutdown::Write);
             return Step::Progress;
         }
-        if !self.client.readable {
+        if !self.client.readable || self.drained >= CLOSING_DRAIN {
             return Step::Idle;
         }
-        let mut sink = [0u8; 512];
+        let mut sink = [0u8; DRAIN_SINK];
         match super::io::read(&mut self.client.sock, &mut sink) {
-            IoOutcome::Done(_) => Step::Progress,
+            IoOutcome::Done(n) => {
+                self.drained = self.drained.saturating_add(n as u32);
+                // A short read emptied the socket (as in `Endpoint::read_into`): each step
+                // either drops a full sink or ends the turn.
+                if n < DRAIN_SINK && !self.client.hup {
+                    self.client.readable = false;
+                    return Step::Idle;
+                }
+                Step::Progress
+            }
             IoOutcome::WouldBlock => {
                 self.client.readable = false;
                 Step::Idle
@@ -1018,6 +1041,26 @@ impl Session {
     /// The account the session was admitted under, once authenticated.
     pub fn account(&self) -> Option<&Account> {
         self.account.as_ref()
+    }
+
+    /// Nobody admitted yet: still reading the greeting, credentials, request or HTTP head,
+    /// or waiting for the authenticator. Such sessions count against
+    /// `limits.max_handshakes_per_client` and are the ones evicted when the node is full.
+    pub fn in_handshake(&self) -> bool {
+        self.account.is_none()
+            && matches!(
+                self.stage,
+                Stage::Detect
+                    | Stage::SocksGreeting
+                    | Stage::SocksAuth
+                    | Stage::SocksRequest
+                    | Stage::HttpHead
+                    | Stage::AuthPending(_)
+            )
+    }
+
+    pub fn client_addr(&self) -> SocketAddr {
+        self.client_addr
     }
 
     pub fn set_outcome(&mut self, outcome: Outcome) {
