@@ -143,14 +143,32 @@ pub fn sign(
     (key.address().to_lower_hex(), password(expires, node, &sig))
 }
 
-/// Reads a username and password as a proxy client sent them. Any letter case is
-/// accepted in the username (wallets print checksummed addresses, users type lowercase).
+/// True when `digits` is exactly `n` hex digits, all lowercase or all uppercase, or
+/// (with `mixed`) in any letter case.
+fn is_hex_digits(digits: &str, n: usize, mixed: bool) -> bool {
+    let b = digits.as_bytes();
+    let lower = b.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
+    let upper = b.iter().all(|c| matches!(c, b'0'..=b'9' | b'A'..=b'F'));
+    b.len() == n && (lower || upper || (mixed && b.iter().all(u8::is_ascii_hexdigit)))
+}
+
+/// `0x` (lowercase, once) then [`is_hex_digits`].
+fn is_prefixed_hex(s: &str, n: usize, mixed: bool) -> bool {
+    s.strip_prefix("0x")
+        .is_some_and(|digits| is_hex_digits(digits, n, mixed))
+}
+
+/// Reads a username and password as a proxy client sent them, accepting exactly the
+/// forms doc/protocol.md lists and nothing looser: the username is `0x` + 40 hex digits
+/// in any letter case (wallets print checksummed addresses, users type lowercase); the
+/// expiry is decimal without leading zeros, as signed; the node is `*` or `0x` + 40
+/// lowercase or uppercase hex digits; the signature is 130 lowercase or uppercase hex
+/// digits, after at most one `0x`.
 pub fn parse(username: &[u8], password: &[u8]) -> Result<Credential, CredentialError> {
     let member = std::str::from_utf8(username)
         .ok()
-        .filter(|u| u.len() == 42)
-        .map(|u| u.to_ascii_lowercase())
-        .and_then(|u| u.parse::<Address>().ok())
+        .filter(|u| is_prefixed_hex(u, 40, true))
+        .and_then(|u| u.to_ascii_lowercase().parse::<Address>().ok())
         .ok_or(CredentialError::BadUsername)?;
     if password.len() > MAX_PASSWORD_LEN {
         return Err(CredentialError::Malformed("too long"));
@@ -170,22 +188,33 @@ pub fn parse(username: &[u8], password: &[u8]) -> Result<Credential, CredentialE
             "expiry is not a decimal unix time",
         ));
     }
+    if expires.len() > 1 && expires.starts_with('0') {
+        // The signed text has none: a padded expiry is not the value that was signed.
+        return Err(CredentialError::Malformed("expiry has leading zeros"));
+    }
     let expires: u64 = expires
         .parse()
         .map_err(|_| CredentialError::Malformed("expiry is out of range"))?;
     let node = if node == "*" {
         NodeScope::Any
-    } else if node.len() == 42 {
+    } else if is_prefixed_hex(node, 40, false) {
         NodeScope::One(
             node.to_ascii_lowercase()
                 .parse()
                 .map_err(|_| CredentialError::Malformed("node is not an address or *"))?,
         )
     } else {
-        return Err(CredentialError::Malformed("node is not an address or *"));
+        return Err(CredentialError::Malformed(
+            "node is not * or 0x + 40 lowercase (or uppercase) hex digits",
+        ));
     };
-    let sig = sig.strip_prefix("0x").unwrap_or(sig);
-    let rsv: [u8; 65] = hex::decode_array(sig)
+    let digits = sig.strip_prefix("0x").unwrap_or(sig);
+    if !is_hex_digits(digits, 130, false) {
+        return Err(CredentialError::Malformed(
+            "signature is not 130 lowercase (or uppercase) hex digits after an optional 0x",
+        ));
+    }
+    let rsv: [u8; 65] = hex::decode_array(digits)
         .map_err(|_| CredentialError::Malformed("signature is not 130 hex digits"))?;
     let signature =
         Signature::from_rsv(&rsv).map_err(|e| CredentialError::BadSignature(e.to_string()))?;
@@ -386,6 +415,89 @@ mod tests {
             v.check(user.as_bytes(), tampered.as_bytes(), 1_000),
             Err(CredentialError::WrongSigner { .. })
         ));
+    }
+
+    /// Exactly the forms of doc/protocol.md: each looser spelling of a good credential
+    /// is refused, naming the part that is wrong.
+    #[test]
+    fn only_the_documented_forms_are_accepted() {
+        let k = key(7);
+        // A node address with letters in it, so its case can be wrong.
+        let this_node = Address([0xab; 20]);
+        let v = Verifier {
+            node: this_node,
+            ..verifier()
+        };
+        let (user, pass) = sign(&k, 31337, CONTRACT, NodeScope::One(this_node), 5_000);
+        let digits = &user[2..];
+        let (head, sig) = pass.rsplit_once(':').unwrap();
+        let (expires, node) = head.split_once(':').unwrap();
+        let checksummed = k.address().to_string();
+        assert_ne!(checksummed, user, "the checksummed form is mixed case");
+
+        let accepted = [
+            (user.clone(), pass.clone()),
+            (format!("0x{}", digits.to_uppercase()), pass.clone()),
+            (checksummed, pass.clone()),
+            (user.clone(), format!("{head}:0x{sig}")),
+            (user.clone(), format!("{head}:{}", sig.to_uppercase())),
+            (
+                user.clone(),
+                format!("{expires}:0x{}:{sig}", node[2..].to_uppercase()),
+            ),
+        ];
+        for (u, p) in &accepted {
+            assert_eq!(
+                v.check(u.as_bytes(), p.as_bytes(), 1_000),
+                Ok(k.address()),
+                "{u} {p}"
+            );
+        }
+
+        for u in [
+            format!("0X{digits}"),
+            format!("0x0x{}", &digits[2..]),
+            format!(" 0x{}", &digits[1..]),
+            format!("0x{}g", &digits[1..]),
+        ] {
+            assert_eq!(
+                v.check(u.as_bytes(), pass.as_bytes(), 1_000),
+                Err(CredentialError::BadUsername),
+                "{u}"
+            );
+        }
+
+        let refused: [(String, &str); 11] = [
+            (format!("0{pass}"), "expiry has leading zeros"),
+            (format!("00{pass}"), "expiry has leading zeros"),
+            (format!("+{pass}"), "expiry is not a decimal unix time"),
+            (format!(" {pass}"), "expiry is not a decimal unix time"),
+            (format!("{expires}:0X{}:{sig}", &node[2..]), "node is not *"),
+            (
+                format!("{expires}:0x0x{}:{sig}", &node[4..]),
+                "node is not *",
+            ),
+            (
+                format!("{expires}:0xA{}:{sig}", &node[3..]),
+                "node is not *",
+            ),
+            (format!("{head}:0x0x{sig}"), "signature is not 130"),
+            (format!("{head}:0X{sig}"), "signature is not 130"),
+            (
+                format!("{head}:{}{}", &sig[..64], sig[64..].to_uppercase()),
+                "signature is not 130",
+            ),
+            (format!("{pass}\n"), "signature is not 130"),
+        ];
+        for (p, reason) in &refused {
+            match v.check(user.as_bytes(), p.as_bytes(), 1_000) {
+                Err(e @ CredentialError::Malformed(_)) => {
+                    assert!(e.to_string().contains(reason), "{p}: {e}");
+                    assert!(!e.to_string().contains(sig), "the reason never repeats it");
+                }
+                other => panic!("{p} was not refused as malformed: {other:?}"),
+            }
+        }
     }
 
     #[test]

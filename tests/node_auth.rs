@@ -212,3 +212,85 @@ fn rpc_outage_serves_known_members_and_refuses_unknown_addresses() {
     assert_eq!(http_status(&node, &net.good(3), &url), 407);
     node.wait_log("unknown addresses are refused until it answers", 2);
 }
+
+#[test]
+fn looser_spellings_of_a_good_credential_are_refused_with_the_part_named() {
+    let net = ChainNet::deploy(&["--period", "1h", "--epoch", "1h", "--slot", "1m"]);
+    net.subscribe(MEMBER, 1);
+    let node = net.start_node("", "[heartbeat]\nenabled = false\n");
+    let origin = Origin::start("127.0.0.1:0");
+    let url = format!("http://{}/", origin.addr);
+    let (user, pass) = net.good(MEMBER);
+    let (head, sig) = pass.rsplit_once(':').unwrap();
+    assert_eq!(http_status(&node, &(user.clone(), pass.clone()), &url), 200);
+
+    let cases = [
+        (
+            "0X address prefix",
+            (format!("0X{}", &user[2..]), pass.clone()),
+            "username is not an address",
+        ),
+        (
+            "0x0x signature prefix",
+            (user.clone(), format!("{head}:0x0x{sig}")),
+            "signature is not 130",
+        ),
+        (
+            "leading zeros in the expiry",
+            (user.clone(), format!("00{pass}")),
+            "expiry has leading zeros",
+        ),
+    ];
+    for (what, cred, reason) in &cases {
+        assert_eq!(http_status(&node, cred, &url), 407, "{what}");
+        assert!(socks_get(&node, cred, &url).is_err(), "{what} over SOCKS5");
+        // One refusal over HTTP and one over SOCKS5, each naming the part.
+        node.wait_log(reason, 2);
+    }
+    let log = node.log();
+    assert!(!log.contains(sig), "the signature never shows in the log");
+    // The well-formed credential still works: nothing was cached from the refusals.
+    assert_eq!(socks_get(&node, &(user, pass), &url).unwrap(), PAGE);
+}
+
+/// doc/protocol.md: a credential's expiry gates new sessions only; a session opened
+/// before it runs on until the membership ends.
+#[test]
+fn an_expired_credential_opens_nothing_new_but_its_open_tunnel_runs_until_the_membership_ends() {
+    let net = ChainNet::deploy(&["--period", "1h", "--epoch", "1h", "--slot", "1m"]);
+    net.subscribe(MEMBER, 1);
+    let node = net.start_node("", "[heartbeat]\nenabled = false\n");
+    let echo = Echo::start();
+    let expires = unix_now() + 3;
+    let (u, p) = net.credential(MEMBER, NodeScope::Any, expires);
+    let hello = socks_handshake_bytes(&u, &p, &SocksTarget::Addr(echo.addr));
+    let mut tunnel = connect(node.addr());
+    tunnel.write_all(&hello).unwrap();
+    assert_eq!(proxy::read_socks_replies(&mut tunnel).unwrap().0, 0);
+    assert_eq!(round_trip(&mut tunnel, b"before"), b"before");
+
+    // Past the expiry by the local clock (bounded: a few seconds).
+    while unix_now() <= expires + 1 {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let mut again = connect(node.addr());
+    again.write_all(&hello).unwrap();
+    let mut reply = [0u8; 4];
+    again.read_exact(&mut reply).unwrap();
+    assert_eq!(
+        reply,
+        [5, 2, 1, 1],
+        "the expired credential opens nothing new"
+    );
+    node.wait_log("credential expired", 1);
+    assert!(proxy::still_open(&tunnel), "the open tunnel was not cut");
+    assert_eq!(round_trip(&mut tunnel, b"after"), b"after");
+
+    // The end of the membership is what closes it.
+    net.anvil.warp(2 * 3600);
+    assert!(
+        closed_by_peer(&mut tunnel),
+        "closed when the membership ends"
+    );
+    node.wait_log("outcome=access_ended", 1);
+}

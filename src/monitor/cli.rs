@@ -37,7 +37,10 @@ pub fn run(mut args: Args) -> CmdResult {
     }
     let path = PathBuf::from(args.required("config")?);
     args.finish()?;
-    crate::logging::init(crate::logging::LogSettings::default(), log::LevelFilter::Info);
+    crate::logging::init(
+        crate::logging::LogSettings::default(),
+        log::LevelFilter::Info,
+    );
     service::run(&path).map_err(Failure::new)
 }
 

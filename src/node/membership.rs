@@ -32,6 +32,12 @@ pub struct Membership {
     pub stats: Arc<ChainStats>,
 }
 
+/// How much longer than two polls the loop trusts a synced table.
+const SYNCED_MARGIN: Duration = Duration::from_secs(5);
+/// Polls the loop asks for come no closer together than this: one a second, however
+/// many sessions wait for one.
+const MIN_POLL_GAP: Duration = Duration::from_secs(1);
+
 /// The loop has gone (the node is exiting): the thread stops.
 struct Stop;
 
@@ -48,6 +54,9 @@ struct Run {
     last_error: Option<String>,
     /// Hash of the head the last complete sync read up to.
     synced_head: Option<[u8; 32]>,
+    /// The latest `ToChain::Poll` received, and the one the latest poll answers.
+    poll_requested: u64,
+    poll_answered: u64,
 }
 
 impl Membership {
@@ -62,22 +71,39 @@ impl Membership {
             chain_time: super::auth::unix_now(),
             last_error: None,
             synced_head: None,
+            poll_requested: 0,
+            poll_answered: 0,
         };
         let mut next_poll = Instant::now();
+        let mut last_poll: Option<Instant> = None;
         loop {
-            let wait = next_poll.saturating_duration_since(Instant::now());
-            match run.m.requests.recv_timeout(wait) {
+            // A poll that is due goes first: a stream of lookups must not hold off the
+            // sync that makes them unnecessary.
+            let now = Instant::now();
+            if now >= next_poll {
+                if run.poll().is_err() {
+                    return;
+                }
+                last_poll = Some(now);
+                next_poll = now + run.m.poll_interval;
+                if run.poll_requested > run.poll_answered {
+                    // Asked for while this poll ran, after it read the head.
+                    next_poll = next_poll.min(now + MIN_POLL_GAP);
+                }
+                continue;
+            }
+            match run.m.requests.recv_timeout(next_poll - now) {
                 Ok(ToChain::Lookup(member)) => {
                     if run.lookup(member).is_err() {
                         return;
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => {
-                    if run.poll().is_err() {
-                        return;
-                    }
-                    next_poll = Instant::now() + run.m.poll_interval;
+                Ok(ToChain::Poll(n)) => {
+                    run.poll_requested = run.poll_requested.max(n);
+                    let soonest = last_poll.map_or(now, |t| t + MIN_POLL_GAP);
+                    next_poll = next_poll.min(soonest);
                 }
+                Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,
             }
         }
@@ -149,6 +175,8 @@ impl Run {
         loop {
             match self.m.requests.try_recv() {
                 Ok(ToChain::Lookup(member)) => self.lookup(member)?,
+                // Answered by the poll after this one (see `Membership::run`).
+                Ok(ToChain::Poll(n)) => self.poll_requested = self.poll_requested.max(n),
                 Err(TryRecvError::Empty) => return Ok(()),
                 Err(TryRecvError::Disconnected) => return Err(Stop),
             }
@@ -159,6 +187,10 @@ impl Run {
         // The loop checks live sessions against their members' access on each turn; an
         // idle loop must still get one per poll, outage or not.
         let _ = self.m.waker.wake();
+        // Requests received so far are answered by a head read from now on (or, if
+        // this poll fails, by the table lapsing in the loop).
+        let answering = self.poll_requested;
+        self.poll_answered = answering;
         let head = match self.m.client.block(BlockId::Latest) {
             Ok(Some(b)) => b,
             Ok(None) => return Ok(()),
@@ -170,16 +202,28 @@ impl Run {
         self.chain_time = head.timestamp.max(super::auth::unix_now());
         self.send(ToLoop::Clock(self.chain_time))?;
         if self.synced_head == Some(head.hash) {
-            return Ok(()); // the same chain as last time: nothing new to read
+            // The same chain as last time: nothing new to read, the table is current.
+            return self.synced(&head, answering);
         }
         match self.sync(&head) {
             Ok(()) => {
                 self.synced_head = Some(head.hash);
-                Ok(())
+                self.synced(&head, answering)
             }
             Err(SyncError::Stop) => Err(Stop),
             Err(SyncError::Chain(e)) => self.rpc_failed("syncing members", &e),
         }
+    }
+
+    /// Tells the loop that the table it has covers the head just read. It stays
+    /// trusted for two polls and a margin, so one slow poll does not send every
+    /// unknown address to the RPC.
+    fn synced(&self, head: &Block, answering: u64) -> Result<(), Stop> {
+        self.send(ToLoop::Synced {
+            block: head.number,
+            valid_for: 2 * self.m.poll_interval + SYNCED_MARGIN,
+            answers: answering,
+        })
     }
 
     fn sync(&mut self, head: &Block) -> Result<(), SyncError> {

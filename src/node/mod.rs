@@ -2,9 +2,11 @@
 //! that the node is online.
 //!
 //! - [`auth`]: the authenticator on the event loop: credentials checked locally, the
-//!   member table in memory, lookups of unknown addresses handed to the chain thread.
+//!   member table in memory; an address the table does not list waits for its next
+//!   sync, or, while the table is still catching up, is looked up (rate-limited).
 //! - [`membership`]: the chain thread: syncs the member table from `Subscribed` logs
-//!   ([`members`] persists it), answers lookups, reports the chain's clock.
+//!   ([`members`] persists it), says when it is current to the head, polls early when
+//!   sessions wait (at most once a second), answers lookups, reports the chain's clock.
 //! - [`heartbeat`]: a second thread sending `imOnline` once per slot.
 //!
 //! The threads block on the RPC; the loop never does. They talk to it through an mpsc
@@ -18,7 +20,9 @@
 //! - a member already holding `auth.max_sessions_per_member` sessions here: SOCKS5 auth
 //!   status 1 / HTTP 403 (the credential is fine; retrying helps once a session ends);
 //! - a member whose access ends: their open sessions are closed within seconds
-//!   (`outcome=account's access ended`).
+//!   (`outcome=account's access ended`);
+//! - a member who has just paid: served on the first try once the payment is mined
+//!   (their session waits about a second for the sync that lists them).
 //!
 //! With the RPC down, members already known are served until their access ends (by the
 //! chain's clock, extrapolated) and unknown addresses are refused; lookups resume when
@@ -58,6 +62,9 @@ use std::time::Duration;
 pub enum ToChain {
     /// Is this address a member? Asked once while its sessions wait.
     Lookup(Address),
+    /// Sessions wait for a sync (their address is not in the table yet): poll soon.
+    /// The number comes back in the `Synced` of the first poll started after it.
+    Poll(u64),
 }
 
 /// From the chain thread to the loop.
@@ -68,6 +75,14 @@ pub enum ToLoop {
     Lookup {
         member: Address,
         answer: LookupAnswer,
+    },
+    /// The table last sent lists every `Subscribed` log up to `block`, the head just
+    /// read: until `valid_for` has passed without another, an address it does not list
+    /// is not a member. `answers`: the latest `Poll` received before the head was read.
+    Synced {
+        block: u64,
+        valid_for: Duration,
+        answers: u64,
     },
     /// The chain's time (unix seconds) now.
     Clock(u64),
