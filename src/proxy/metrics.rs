@@ -573,7 +573,8 @@ fn response(status: &str, content_type: &str, body: &str) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::proxy::dns::DnsError;
-    use crate::proxy::outcome::{Failure, Side};
+    use crate::proxy::outcome::Failure;
+    use crate::proxy::relay::Side;
 
     fn sample(text: &str, series: &str) -> Option<f64> {
         text.lines()

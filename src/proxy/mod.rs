@@ -2,7 +2,9 @@
 //! client connection, SOCKS5 and HTTP proxy protocols on the same port.
 //!
 //! - [`server`]: the loop, listeners, timers, signals, limits.
-//! - `session`: one connection from first byte to close (see doc/lifetime-of-a-session.md).
+//! - `session`: one connection from first byte to close (see doc/lifetime-of-a-session.md),
+//!   a file per part: `handshake`, `dial`, `tunnel`, `forward`, `close`; `context`: what a
+//!   session handler may use besides itself.
 //! - [`auth`]: who may use the proxy; answers may arrive later through the loop.
 //! - [`metrics`]: what the loop counts and the `/metrics` responder; `ChainStats`.
 //! - `relay`: one direction of an open tunnel (`pump`); `splice`: its zero-copy path;
@@ -15,6 +17,7 @@
 pub mod auth;
 mod buffer;
 pub mod codec;
+mod context;
 pub mod dns;
 pub mod http;
 pub mod http_body;
