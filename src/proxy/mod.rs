@@ -6,7 +6,8 @@
 //!   a file per part: `handshake`, `dial`, `tunnel`, `forward`, `close`; `context`: what a
 //!   session handler may use besides itself.
 //! - [`auth`]: who may use the proxy; answers may arrive later through the loop.
-//! - [`metrics`]: what the loop counts and the `/metrics` responder; `ChainStats`.
+//! - [`metrics`]: what the loop counts and the `/metrics` responder; embedders add
+//!   families through `MetricFamilies`.
 //! - `relay`: one direction of an open tunnel (`pump`); `splice`: its zero-copy path;
 //!   `pool`: the buffers and pipes sessions borrow while bytes are in flight.
 //! - `buffer`, `io`, `sockopt`, `slab`, `timers`, `signals`: the small parts the loop is made of.

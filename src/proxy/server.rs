@@ -6,7 +6,7 @@ use super::auth::{self, Account, Authenticator, Rejected, Ticket};
 use super::context::{Ctx, SessionSettings};
 use super::dns::{Addrs, DnsError, Resolver, ResolverConfig};
 use super::io::is_resource_exhaustion;
-use super::metrics::{self, ChainStats, Metrics, Refusal};
+use super::metrics::{self, MetricFamilies, Metrics, Refusal};
 use super::outcome::Outcome;
 use super::policy::{self, Policy};
 use super::pool::{self, Pool, TrimSchedule};
@@ -212,9 +212,9 @@ impl Server {
             .map(metrics::Endpoint::local_addr)
     }
 
-    /// The chain thread's statistics, published on `/metrics` from now on.
-    pub fn set_chain_stats(&mut self, stats: Arc<ChainStats>) {
-        self.core.metrics.chain = Some(stats);
+    /// Families the embedder publishes on `/metrics` from now on, after the loop's own.
+    pub fn add_metrics(&mut self, families: Arc<dyn MetricFamilies>) {
+        self.core.metrics.extra.push(families);
     }
 
     /// Replaces the authenticator (the chain-backed one, issue 5).
