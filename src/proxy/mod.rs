@@ -31,6 +31,7 @@ mod pool;
 mod relay;
 pub mod server;
 mod session;
+pub mod settings;
 mod signals;
 mod slab;
 mod sockopt;
@@ -40,3 +41,4 @@ mod timers;
 pub mod upstream;
 
 pub use server::Server;
+pub use settings::Settings;
