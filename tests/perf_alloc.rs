@@ -3,8 +3,8 @@
 //! node runs in-process here under a counting allocator that counts only the event-loop
 //! thread's allocations; both relay modes.
 
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::proxy;
 
 use proxy::*;
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -2,8 +2,8 @@
 //! the path the chain-backed check (issue 5) takes. Runs the engine in-process through
 //! the library API.
 
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::proxy;
 
 use aqueduct::proxy::auth::{Account, AuthAnswer, Authenticator, Rejected, Ticket};
 use aqueduct::proxy::Server;
