@@ -8,7 +8,7 @@ use super::http::Status;
 use super::io::ConnectError;
 use super::relay::Side;
 use super::socks5::Reply;
-use super::upstream::ViaFailure;
+use super::upstream::{HopError, ViaFailure};
 use std::fmt;
 
 /// Why a tunnel could not be opened.
@@ -36,6 +36,21 @@ impl Failure {
             Failure::Denied(_) => Reply::NotAllowed,
             Failure::Via(f) => f.socks_reply(),
             Failure::BadResponse(_) => Reply::GeneralFailure,
+        }
+    }
+
+    /// What a member can do about it, when that is known (told in HTTP error bodies).
+    pub fn advice(&self) -> Option<&'static str> {
+        match self {
+            Failure::Via(ViaFailure::NoNode(Some(HopError::AuthRejected))) => Some(
+                "The node refused the credential: not a paying member (run `aqueduct status`, \
+                 then `aqueduct subscribe`), or a credential for another node or deployment.",
+            ),
+            Failure::Via(ViaFailure::NoNode(None)) => {
+                Some("No node is known yet: check `aqueduct local --list`.")
+            }
+            Failure::Denied(_) => Some("The node's policy does not allow this destination."),
+            _ => None,
         }
     }
 
