@@ -254,6 +254,15 @@ fn without_any_node_the_client_gets_a_clear_failure() {
     }
     let args = net.chain_args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut list = vec!["local", "--list"];
+    list.extend(&args);
+    let run = aqueduct(&list);
+    assert!(!run.ok, "local --list with no usable node must fail");
+    assert!(
+        run.stderr.contains("none of the 3 nodes is usable"),
+        "{}",
+        run.stderr
+    );
     let mut local = Local::start(&net.anvil.dir, &args);
     local.wait_log("marked down", 3);
     let out = curl(&[
