@@ -1,5 +1,7 @@
 //! The chain commands against a real anvil: deploy, the node registry and payees,
 //! subscribing, credentials, heartbeats, claiming and refunds, cross-checked with `cast`.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 use support::anvil;

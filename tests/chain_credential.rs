@@ -1,5 +1,7 @@
 //! Member credentials made by another wallet (`cast wallet sign`) verify with our
 //! code, and ours verify with cast: the format is plain EIP-191 personal_sign.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 use support::anvil;

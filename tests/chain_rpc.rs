@@ -1,5 +1,7 @@
 //! The JSON-RPC client: failover, retries on HTTP 429, log range shrinking (against a
 //! scripted loopback server), and errors and reverts from a real anvil.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 use support::anvil;

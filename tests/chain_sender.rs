@@ -1,5 +1,7 @@
 //! The transaction sender against anvil: a stuck transaction replaced with higher fees,
 //! reverted receipts named, nonce resync, legacy chains, and the RPC dying mid-wait.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 use support::anvil;

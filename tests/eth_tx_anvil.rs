@@ -1,6 +1,8 @@
 //! Our signed transactions on a real chain: anvil accepts legacy and EIP-1559
 //! transfers and contract creations, names the right sender, and reports the same
 //! transaction hash we computed. anvil listens on a free loopback port.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 use support::tools;

@@ -5,6 +5,8 @@
 //!
 //! Each node is registered behind a forwarder (tests/support/local.rs) that records
 //! what the member sent; two of them hold every first answer back for 1.5 s.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 use support::{anvil, local, node, proxy};

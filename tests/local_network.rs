@@ -5,6 +5,8 @@
 //! same `Verifier` a chain-mode node uses. Each is registered behind a forwarder that
 //! records what the member sent; two of the forwarders hold every first answer back
 //! for 1.5 s, so the fast node must get the traffic.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 use support::{anvil, local, proxy};

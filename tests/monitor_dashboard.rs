@@ -2,6 +2,8 @@
 //! node table and two node pages served by a monitor watching real nodes on anvil; the
 //! test checks the rendered DOM and keeps screenshots under target/ as artifacts.
 //! (`apt-get install chromium` where it is missing.)
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 use support::{monitor, node};

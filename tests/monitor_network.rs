@@ -2,6 +2,8 @@
 //! heartbeats but refuses every member, a slow node behind a delaying forwarder and a
 //! node killed during a round; the report's verdicts and `--remove`; a monitor killed
 //! mid-round that loses no stored row; and the void-round guard.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 use support::{anvil, local, monitor, node};

@@ -2,6 +2,8 @@
 //! earns it (stand-in nodes that check the monitor's credential like a chain-mode node,
 //! a silent listener, a closed port, a server that is not SOCKS5, a delaying
 //! forwarder), the echo endpoint turning strangers away, and the command line.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 use support::{anvil, local, proxy};

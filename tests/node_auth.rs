@@ -1,5 +1,7 @@
 //! `aqueduct node` in chain mode against a real anvil, with curl as the client: who is
 //! served, who is refused and how, and what happens as memberships start and end.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 use support::{anvil, node, proxy};

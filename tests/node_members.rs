@@ -1,5 +1,7 @@
 //! The node's member table against a real anvil: kept across restarts (even with the
 //! RPC down at startup), tolerant of reorgs, and recovering by itself after an outage.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 use support::{anvil, node, proxy};

@@ -1,6 +1,8 @@
 //! A chain-mode node's `/metrics` and `aqueduct status`: the chain thread's numbers
 //! (heartbeats, members known, RPC errors) next to the loop's, after real curl traffic
 //! from a member and a stranger, against a real anvil.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 use support::{anvil, node, ops, proxy};

@@ -2,6 +2,8 @@
 //! example config land under PREFIX/SYSCONFDIR/DESTDIR, the unit's paths rewritten, and
 //! `systemd-analyze verify` accepting the installed unit. The script is run with the
 //! debug binary, so no release build is needed here.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 use support::proxy;

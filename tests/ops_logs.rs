@@ -2,6 +2,8 @@
 //! in text mode and one JSON object per line in JSON mode, with the outcome as the
 //! metrics label and the sentence beside it; `timestamps = false` leaves the time out;
 //! a member's probe (log in, then leave) is counted as a probe, not as a failed client.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 use support::{ops, proxy};

@@ -1,6 +1,8 @@
 //! The node's `/metrics` endpoint, scraped with curl while real curl traffic goes through
 //! the node: counters move by exactly what was done, the text parses as Prometheus
 //! exposition, and scrapers (too many, too large, wrong path) never disturb sessions.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 use support::{ops, proxy};

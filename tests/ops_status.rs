@@ -1,6 +1,8 @@
 //! `aqueduct status` for a node: the chain's view (heartbeats and slots this epoch) and,
 //! for a running node, what its metrics endpoint says, through `--metrics URL` or the
 //! node's own config; clear when the node is not running.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 use support::{anvil, ops, proxy};

@@ -2,6 +2,8 @@
 //! handshake with username/password, auth check, connect, relaying one echo, close. The
 //! node runs in-process here under a counting allocator that counts only the event-loop
 //! thread's allocations; both relay modes.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 use support::proxy;

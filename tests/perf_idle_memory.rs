@@ -2,6 +2,8 @@
 //! hold no relay buffers or pipes, the node's RSS grows by far less than 1,000 buffer
 //! pairs would cost, and everything lent out by the pool is back once they close (and
 //! most of the memory too). In both relay modes. Memory is asserted against generous bounds; nothing here measures speed.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 use support::proxy;

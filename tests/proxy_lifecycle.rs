@@ -1,5 +1,7 @@
 //! The node's life around its sessions: handshake and idle timeouts, the session limit,
 //! messages split at every byte or pipelined with data, and draining on SIGTERM.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 use support::proxy;
