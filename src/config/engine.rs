@@ -1,5 +1,5 @@
-//! The sections the proxy engine reads ([auth], [policy], [timeouts], [limits], [dns],
-//! [metrics], [relay]), validated into its [`Settings`]: the node's file and `aqueduct
+//! The sections the proxy engine reads (`[auth]`, `[policy]`, `[timeouts]`, `[limits]`, `[dns]`,
+//! `[metrics]`, `[relay]`), validated into its [`Settings`]: the node's file and `aqueduct
 //! local`'s both have them.
 
 use super::auth::{ChainAuthConfig, RawAuth};

@@ -122,7 +122,7 @@ impl OwnedTarget {
     }
 }
 
-/// "host:port" or "[v6]:port", for log lines.
+/// `host:port` or `[v6]:port`, for log lines.
 impl fmt::Display for OwnedTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
