@@ -24,6 +24,7 @@ tools/node_modules/.installed: tools/package.json tools/package-lock.json
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --quiet
 
 test: tools lint test-contracts test-rust test-fuzz-build test-web
 
