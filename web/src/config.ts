@@ -7,6 +7,8 @@ export interface SiteConfig {
   chainName: string;
   rpc: string[];
   contract: `0x${string}`;
+  /** Block the contract was deployed in: where the search for a wallet's payments starts. */
+  deployBlock: number;
   /** Base URL of an `aqueduct monitor` (its /api/nodes), if this deployment has one. */
   monitorApi?: string;
   /** Longest credential lifetime nodes accept (their `max_credential_lifetime_secs`). */
@@ -39,6 +41,8 @@ export function parseConfig(raw: unknown): SiteConfig {
   const rpc = typeof c.rpc === "string" ? [c.rpc] : c.rpc;
   need(Array.isArray(rpc) && rpc.length > 0 && rpc.every(httpUrl), "rpc must be one or more http(s) URLs");
   need(typeof c.contract === "string" && /^0x[0-9a-fA-F]{40}$/.test(c.contract), "contract must be an address");
+  const deployBlock = c.deployBlock ?? 0;
+  need(Number.isSafeInteger(deployBlock) && (deployBlock as number) >= 0, "deployBlock must be a block number");
   need(c.monitorApi === undefined || httpUrl(c.monitorApi), "monitorApi must be an http(s) URL");
   const max = c.maxCredentialLifetimeSecs ?? 30 * 86400;
   need(Number.isSafeInteger(max) && (max as number) >= 60, "maxCredentialLifetimeSecs must be at least 60");
@@ -51,6 +55,7 @@ export function parseConfig(raw: unknown): SiteConfig {
     chainName: (c.chainName as string | undefined) ?? `Chain ${c.chainId}`,
     rpc: rpc as string[],
     contract: c.contract as `0x${string}`,
+    deployBlock: deployBlock as number,
     monitorApi: (c.monitorApi as string | undefined)?.replace(/\/+$/, ""),
     maxCredentialLifetimeSecs: max as number,
     readmeUrl: c.readmeUrl as string | undefined,

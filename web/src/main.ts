@@ -44,7 +44,7 @@ async function start(): Promise<void> {
     cfg,
     net,
     session,
-    form: { periods: "1", member: "", node: "*", lifetime: "3600" },
+    form: { periods: "1", member: "", node: "*", lifetime: "3600", opsNode: "" },
     rerender: draw,
   };
 
