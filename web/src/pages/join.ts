@@ -167,6 +167,8 @@ export function join(app: App): HTMLElement {
     "form",
     {
       id: "join-form",
+      // The page says what is wrong in its own words (both languages), not the browser's bubble.
+      novalidate: true,
       onsubmit: async (ev: Event) => {
         ev.preventDefault();
         button.disabled = true;

@@ -461,11 +461,10 @@ test("refunds: epochs nobody served go back to the payer, who takes them back on
   // online in it), the payments that cover it have its share due back to their payer.
   await net.warp(3600);
   const me = DEV[MEMBER].address;
-  await member.click("#nav-join");
-  await member.reload();
-  await connect(member);
-  await member.waitForSelector("#refundable[data-state=ready]", { state: "attached" });
-  const due = BigInt((await member.getAttribute("#refundable", "data-value")) ?? "0");
+  const page = await visit("#/join", { wallet: wallet(MEMBER) });
+  await connect(page);
+  await waitText(page, "#refundable", /tUSD/);
+  const due = BigInt((await page.getAttribute("#refundable", "data-value")) ?? "0");
   // The member's first payment and the one for another address cover that epoch; the
   // renewal starts a day later and owes nothing yet.
   const latest = await net.read<bigint>("memberUntil", [me]);
@@ -474,16 +473,16 @@ test("refunds: epochs nobody served go back to the payer, who takes them back on
   assert.ok(first > 0n && other > 0n, `refundable: first ${first}, other ${other}`);
   assert.equal(await net.read<bigint>("refundable", [me, latest]), 0n);
   assert.equal(due, first + other, "the page shows what the contract owes this payer");
-  assert.match(await waitText(member, "#refund", /Take back/), new RegExp(`^Take back [\\d.]+ tUSD$`));
+  assert.match(await waitText(page, "#refund", /Take back/), new RegExp(`^Take back [\\d.]+ tUSD$`));
   const before = await net.tokenBalance(me);
-  await member.click("#refund");
-  await member.waitForSelector("#refund-done:not([hidden])");
+  await page.click("#refund");
+  await page.waitForSelector("#refund-done:not([hidden])");
   assert.equal(await net.tokenBalance(me), before + due, "the payer got exactly what the page said");
-  assert.equal(await member.locator("#refund-txs li[data-state=mined]").count(), 2);
-  assert.match((await member.textContent("#refund-done")) ?? "", /^Refunded [\d.]+ tUSD\. Balance now [\d.]+ tUSD\.$/);
-  await member.waitForSelector("#refundable[data-value='0']", { state: "attached" });
-  assert.equal(await member.textContent("#refundable"), "nothing");
-  assert.equal(await member.isHidden("#refund"), true);
+  assert.equal(await page.locator("#refund-txs li[data-state=mined]").count(), 2);
+  assert.match((await page.textContent("#refund-done")) ?? "", /^Refunded [\d.]+ tUSD\. Balance now [\d.]+ tUSD\.$/);
+  await page.waitForSelector("#refundable[data-value='0']", { state: "attached" });
+  assert.equal(await page.textContent("#refundable"), "nothing");
+  assert.equal(await page.isHidden("#refund"), true);
   assert.equal(await net.read<bigint>("refundable", [me, latest - 86400n]), 0n);
-  await screenshot(member, "join-refunded-en");
+  await screenshot(page, "join-refunded-en");
 });
