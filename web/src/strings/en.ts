@@ -94,6 +94,7 @@ export const en = {
   "err.notPayee": "Only the node's payee can change where its earnings go.",
   "err.notNode": "This wallet is not a whitelisted node.",
   "err.unknown": "Something went wrong: {message}",
+  "err.config": "This site cannot start: its `config.json` is not usable (`{field}`). Whoever hosts the site has to fix that file.",
 
   "access.title": "Access",
   "access.lead": "Your wallet signs a proxy password. Nothing is sent to the chain and it costs nothing.",

@@ -95,6 +95,7 @@ export const zh: Strings = {
   "err.notPayee": "只有节点的收款地址才能更改收益的去向。",
   "err.notNode": "此钱包不是白名单中的节点。",
   "err.unknown": "出错了：{message}",
+  "err.config": "本站无法启动：它的 `config.json` 不可用（`{field}`）。需要由托管本站的人修正该文件。",
 
   "access.title": "访问凭证",
   "access.lead": "你的钱包签署一个代理密码。不会向链发送任何内容，也不花费任何费用。",

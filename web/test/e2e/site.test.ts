@@ -77,6 +77,23 @@ test("home shows the chain's live figures, in English and in Chinese", T, async 
   assert.equal(await zh.textContent("#nav-join"), "Join");
 });
 
+test("a broken config.json stops the site with a sentence naming the key, in both languages", T, async () => {
+  const good = site.config;
+  site.config = { ...good, contract: "0x12" };
+  try {
+    const page = await visit("#/");
+    assert.equal(
+      await waitText(page, "#config-problem", /./),
+      "This site cannot start: its config.json is not usable (contract). Whoever hosts the site has to fix that file.",
+    );
+    assert.equal(await page.getAttribute("#config-problem", "data-field"), "contract");
+    const zh = await visit("#/", { locale: "zh-CN" });
+    assert.equal(await waitText(zh, "#config-problem", /./), "本站无法启动：它的 config.json 不可用（contract）。需要由托管本站的人修正该文件。");
+  } finally {
+    site.config = good;
+  }
+});
+
 test("without a wallet the Join page says so and offers nothing to click", T, async () => {
   const page = await visit("#/join");
   assert.match(await waitText(page, "#wallet-problem", /No wallet found/), /Install a browser wallet/);

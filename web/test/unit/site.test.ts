@@ -15,7 +15,7 @@ type AbiError = Extract<Abi[number], { type: "error" }>;
 import { en } from "../../src/strings/en";
 import { zh } from "../../src/strings/zh";
 import { TABLES, detectLang, fill } from "../../src/i18n";
-import { parseConfig } from "../../src/config";
+import { ConfigError, parseConfig } from "../../src/config";
 import { explain } from "../../src/errors";
 import { aqueductAbi, callAbi, claimArgs, periodsRoom, CLAIM_MAX_EPOCHS } from "../../src/chain";
 import { parseHealth, STATES } from "../../src/monitor";
@@ -58,6 +58,7 @@ test("config.json is checked and normalised", () => {
   assert.equal(c.deployBlock, 0);
   assert.equal(parseConfig({ ...ok, deployBlock: 1234 }).deployBlock, 1234);
   assert.throws(() => parseConfig({ ...ok, deployBlock: -1 }), /deployBlock/);
+  assert.throws(() => parseConfig({ ...ok, rpc: 5 }), (e: unknown) => e instanceof ConfigError && e.field === "rpc");
 });
 
 function reverted(errorName: string, args?: readonly unknown[]) {
