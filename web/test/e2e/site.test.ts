@@ -328,6 +328,35 @@ test("rejecting the signature leaves the Access page usable", T, async () => {
   assert.equal(await member.isHidden("#access-problem"), true);
 });
 
+test("Nodes and Home show what the real `aqueduct monitor` measured through the node", T, async () => {
+  const dashboard = await net.startMonitor();
+  const address = DEV[NODE].address;
+  // Its own JSON first: the node is up once a round has probed it through the node.
+  await eventually("the monitor's first round through the node", async () => {
+    const res = await fetch(`${dashboard}/api/nodes`);
+    if (!res.ok) return undefined;
+    const list = (await res.json()) as { node: string; state: string }[];
+    return list.some((n) => n.node.toLowerCase() === address.toLowerCase() && n.state === "up");
+  }, 90_000);
+  site.monitorUpstream = dashboard;
+  site.config = { ...site.config, monitorApi: `${site.url}monitor` };
+  try {
+    const page = await visit("#/nodes");
+    await page.waitForSelector("#nodes-table[data-state=ready]", { state: "attached" });
+    const cells = await page.locator(`#nodes-table tr[data-address="${address.toLowerCase()}"] td`).allTextContents();
+    assert.deepEqual(cells.slice(0, 4), [address, `127.0.0.1:${net.nodePort}`, "yes", "up"]);
+    assert.match(cells[4], /^\d+ ms$/);
+    assert.match(cells[5], /^\d{1,3}\.\d%$/);
+    assert.equal(await page.textContent("#monitor-note"), "");
+    await page.click("#nav-home");
+    assert.equal(await waitText(page, "#healthy-nodes", /of/), "1 of 1");
+  } finally {
+    site.monitorUpstream = undefined;
+    site.config = { ...site.config, monitorApi: undefined };
+    await net.monitor?.stop();
+  }
+});
+
 test("the Nodes page lists the registry, with health once a monitor is configured", T, async () => {
   const plain = await visit("#/nodes");
   await plain.waitForSelector("#nodes-table[data-state=ready]", { state: "attached" });
