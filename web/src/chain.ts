@@ -34,7 +34,17 @@ export const CLAIM_MAX_EPOCHS = 64n;
 /** Payments of one wallet looked at for refunds, newest first. */
 export const MAX_REFUND_PAYMENTS = 200;
 
-const subscribedEvent = aqueductAbi.find((e): e is AbiEvent => e.type === "event" && e.name === "Subscribed");
+const eventOf = (name: string) => aqueductAbi.find((e): e is AbiEvent => e.type === "event" && e.name === name);
+const subscribedEvent = eventOf("Subscribed");
+const heartbeatEvent = eventOf("Heartbeat");
+
+/** What a node says it served, summed over its heartbeats of one epoch (self-reported, not checked). */
+export interface Usage {
+  sessions: bigint;
+  bytes: bigint;
+  /** The most distinct members one heartbeat reported. */
+  members: bigint;
+}
 
 export function chainOf(cfg: SiteConfig): Chain {
   return defineChain({
@@ -209,6 +219,26 @@ export class Network {
   /** The chain's own clock (the latest block's time): what the contract's checks use. */
   async chainNow(): Promise<bigint> {
     return (await getBlock(this.client, { blockTag: "latest" })).timestamp;
+  }
+
+  /** The usage counters of `node`'s heartbeats in `epoch`, from the Heartbeat logs. */
+  async usage(node: Address, epoch: bigint): Promise<Usage> {
+    if (!heartbeatEvent) throw new Error("the contract's ABI has no Heartbeat event");
+    const logs = await getLogs(this.client, {
+      address: this.cfg.contract,
+      event: heartbeatEvent,
+      args: { node, epoch },
+      fromBlock: BigInt(this.cfg.deployBlock),
+      toBlock: "latest",
+    });
+    const u: Usage = { sessions: 0n, bytes: 0n, members: 0n };
+    for (const log of logs) {
+      const a = (log as unknown as { args: { sessions: bigint; bytesRelayed: bigint; members: bigint } }).args;
+      u.sessions += a.sessions;
+      u.bytes += a.bytesRelayed;
+      if (a.members > u.members) u.members = a.members;
+    }
+    return u;
   }
 
   async operator(node: Address): Promise<OperatorState> {

@@ -71,7 +71,7 @@ export function join(app: App): HTMLElement {
     },
   });
   const hint = h("small", { id: "periods-hint" });
-  const cap = h("p", { id: "periods-cap", class: "hint" });
+  const cap = h("small", { id: "periods-cap" });
   const cost = h("p", { id: "cost", class: "cost" });
   const limits = async (member: Address): Promise<Limits> => {
     const [p, until, now] = await Promise.all([net.getParams(), net.memberUntil(member), net.chainNow()]);
@@ -181,8 +181,7 @@ export function join(app: App): HTMLElement {
         }
       },
     },
-    h("label", {}, h("span", {}, t("join.periods")), periods, hint),
-    cap,
+    h("label", {}, h("span", {}, t("join.periods")), periods, hint, cap),
     h("label", {}, h("span", {}, t("join.member")), member, h("small", {}, ...rich("join.memberHint"))),
     cost,
     button,

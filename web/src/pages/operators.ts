@@ -1,6 +1,6 @@
 import { getAddress, type Address } from "viem";
 import { h, clear, rich } from "../dom";
-import { date, t } from "../i18n";
+import { bytes, date, t } from "../i18n";
 import { amount, problemBox, txLine, walletPanel, type App } from "../app";
 import { explain } from "../errors";
 import type { NodeEntry } from "../chain";
@@ -76,6 +76,21 @@ export function operators(app: App): HTMLElement {
         ...row("claimable", "ops.claimable", `${amount(s.claimable, p)} ${p.symbol}`, String(s.claimable)),
         ...row("payee-balance", "ops.payeeBalance", `${amount(s.payeeBalance, p)} ${p.symbol}`, String(s.payeeBalance)),
       );
+      // The usage counters come from logs; a slow or limited RPC leaves the rest of the page as it is.
+      const served = h("dd", { id: "usage", "data-state": "loading" }, t("common.loading"));
+      facts.append(h("dt", {}, t("ops.usage")), served);
+      net.usage(node, s.epoch).then(
+        (u) => {
+          served.textContent = t("ops.usageValue", { sessions: u.sessions, bytes: bytes(u.bytes), members: u.members });
+          served.setAttribute("data-sessions", String(u.sessions));
+          served.setAttribute("data-bytes", String(u.bytes));
+          served.setAttribute("data-state", "ready");
+        },
+        () => {
+          served.textContent = t("ops.usageUnknown");
+          served.setAttribute("data-state", "error");
+        },
+      );
       note.textContent = t("ops.unsettledNote", { date: date(s.nextSettlesAt) });
       claimNote.textContent = t("ops.claimNote", { payee: s.payee });
       facts.setAttribute("data-state", "ready");
@@ -102,7 +117,11 @@ export function operators(app: App): HTMLElement {
         const after = await load();
         if (after) {
           const paid = after.s.payeeBalance - before.payeeBalance;
-          done.textContent = t("ops.claimed", { amount: amount(paid, after.p), symbol: after.p.symbol, payee: after.s.payee });
+          // After a long quiet spell a claim may spend itself settling epochs and pay nothing yet.
+          done.textContent =
+            paid === 0n && after.s.claimable > 0n
+              ? t("ops.claimAgain")
+              : t("ops.claimed", { amount: amount(paid, after.p), symbol: after.p.symbol, payee: after.s.payee });
           done.setAttribute("data-paid", String(paid));
           done.hidden = false;
         }

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { AQUEDUCT_BIN, LocalNet, DEV, MEMBER, NODE, PAYEE, STRANGER, ORIGIN_BODY, curl } from "../support/chain";
 import { Site } from "../support/site";
+import { aqueductAbi } from "../../src/chain";
 import { launch, open, screenshot, setReject, waitText, walletState, type Opened, type WalletOptions } from "../support/browser";
 import { Proc, eventually, freePort, removeDir, scratchDir } from "../support/procs";
 
@@ -427,7 +428,11 @@ test("screenshots of every page in both languages", T, async () => {
       if (name === "join" || name === "access" || name === "operators") {
         if (await page.locator("#connect-0").count()) await connect(page);
       }
-      if (name === "join") await waitText(page, "#membership", /\d{4}/);
+      if (name === "join") {
+        await waitText(page, "#membership", /\d{4}/);
+        await page.waitForSelector("#refundable[data-state=ready]", { state: "attached" });
+        await waitText(page, "#periods-cap", /\d/);
+      }
       if (name === "nodes") await page.waitForSelector("#nodes-table[data-state=ready]", { state: "attached" });
       if (name === "operators") await page.waitForSelector("#ops-facts[data-state=ready]", { state: "attached" });
       // Every visible string comes from the page's language table.
@@ -442,8 +447,16 @@ test("operators: any wallet sees a node's payee, its unsettled epochs, and claim
   const payee = DEV[PAYEE].address;
   const epoch = await net.read<bigint>("currentEpoch");
   await eventually("the node's first heartbeat", async () => (await net.read<bigint>("heartbeatsInEpoch", [node, epoch])) > 0n);
+  // The next slot's heartbeat reports what the node served since its first (the curl tests).
+  const first = await net.read<bigint>("heartbeatsInEpoch", [node, epoch]);
+  await net.warp(600);
+  await eventually("the node's next heartbeat", async () => (await net.read<bigint>("heartbeatsInEpoch", [node, epoch])) > first);
   // The node stops, so its heartbeats are what they are now (and later epochs have nobody online).
   await net.stopNode();
+  const reported = await net.client.getContractEvents({ address: net.contract, abi: aqueductAbi, eventName: "Heartbeat", args: { node, epoch }, fromBlock: 0n });
+  const sessions = reported.reduce((sum, l) => sum + (l.args as { sessions: bigint }).sessions, 0n);
+  const relayed = reported.reduce((sum, l) => sum + (l.args as { bytesRelayed: bigint }).bytesRelayed, 0n);
+  assert.ok(sessions > 0n && relayed > 0n, `the node reported its sessions: ${sessions}, ${relayed} bytes`);
   const beats = await net.read<bigint>("heartbeatsInEpoch", [node, epoch]);
   // A stranger's wallet: not the node, not its payee. Anyone may trigger a claim.
   const page = await visit("#/operators", { wallet: wallet(STRANGER) });
@@ -457,6 +470,10 @@ test("operators: any wallet sees a node's payee, its unsettled epochs, and claim
   assert.equal(await page.textContent("#heartbeats"), `${beats} of 6 slots`);
   assert.equal(await page.getAttribute("#claimable", "data-value"), "0");
   assert.equal(await page.isDisabled("#claim"), true, "nothing to claim while the epoch runs");
+  await page.waitForSelector("#usage[data-state=ready]", { state: "attached" });
+  assert.equal(await page.getAttribute("#usage", "data-sessions"), String(sessions));
+  assert.equal(await page.getAttribute("#usage", "data-bytes"), String(relayed));
+  assert.match((await page.textContent("#usage")) ?? "", new RegExp(`^${sessions} sessions, [\\d.]+ (B|KiB|MiB) relayed, up to \\d+ members between two heartbeats$`));
 
   // The epoch ends: its earnings wait out the challenge window (the whole next epoch).
   await net.warp(3600);

@@ -142,6 +142,10 @@ ready_file = "${ready}"
 [auth]
 mode = "chain"
 
+[metrics]
+# The heartbeats' bytes-relayed counter is read from the node's own metrics.
+listen = "127.0.0.1:${await freePort()}"
+
 [policy]
 # The origin is on loopback, which a public node refuses to reach.
 allow_private = true

@@ -14,7 +14,7 @@ import {
 type AbiError = Extract<Abi[number], { type: "error" }>;
 import { en } from "../../src/strings/en";
 import { zh } from "../../src/strings/zh";
-import { TABLES, detectLang, fill } from "../../src/i18n";
+import { TABLES, bytes, detectLang, fill } from "../../src/i18n";
 import { ConfigError, parseConfig } from "../../src/config";
 import { explain } from "../../src/errors";
 import { aqueductAbi, callAbi, claimArgs, periodsRoom, CLAIM_MAX_EPOCHS } from "../../src/chain";
@@ -165,4 +165,11 @@ test("credential lifetimes offered never pass the nodes' limit", () => {
   assert.deepEqual(lifetimes(30 * 86400), [3600, 43200, 86400, 604800, 2592000]);
   assert.deepEqual(lifetimes(86400), [3600, 43200, 86400]);
   assert.deepEqual(lifetimes(600), [600]);
+});
+
+test("byte counts read in binary units", () => {
+  assert.equal(bytes(0n), "0 B");
+  assert.equal(bytes(1023n), "1023 B");
+  assert.equal(bytes(1536n), "1.5 KiB");
+  assert.equal(bytes(5n * 1024n * 1024n * 1024n), "5.0 GiB");
 });
