@@ -425,6 +425,8 @@ test("screenshots of every page in both languages", T, async () => {
     await waitText(page, "#price", /tUSD/);
     for (const name of pages) {
       await page.click(`#nav-${name || "home"}`);
+      // The page is drawn on the hash change, after the click returns.
+      await page.waitForSelector(`#app[data-page="${name || "home"}"]`, { state: "attached" });
       if (name === "join" || name === "access" || name === "operators") {
         if (await page.locator("#connect-0").count()) await connect(page);
       }
