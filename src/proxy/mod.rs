@@ -26,6 +26,7 @@ mod buffer;
 pub mod codec;
 mod context;
 pub mod dns;
+pub mod domains;
 pub mod http;
 pub mod http_body;
 pub mod http_response;

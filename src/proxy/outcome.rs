@@ -6,6 +6,7 @@
 use super::dns::DnsError;
 use super::http::Status;
 use super::io::ConnectError;
+use super::policy::Denial;
 use super::relay::Side;
 use super::socks5::Reply;
 use super::upstream::{HopError, ViaFailure};
@@ -17,7 +18,8 @@ pub enum Failure {
     Connect(ConnectError),
     Dns(DnsError),
     /// The policy refused every address; the text names the rule.
-    Denied(String),
+    /// Boxed: refusals are rare, and the session stays small.
+    Denied(Box<Denial>),
     /// Through upstream nodes: none reachable, or the node could not reach the target.
     Via(ViaFailure),
     /// A forwarded request's origin answered with something that is not an HTTP/1 response.
@@ -268,7 +270,7 @@ mod tests {
                 Status::GatewayTimeout,
             ),
             (
-                Failure::Denied("loopback".into()),
+                Failure::Denied(Box::new(Denial::DefaultPort { port: 25 })),
                 Reply::NotAllowed,
                 Status::Forbidden,
             ),
