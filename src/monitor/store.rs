@@ -95,7 +95,8 @@ const MIGRATIONS: &[&str] = &[
         detail TEXT,
         updated_ms INTEGER NOT NULL,
         PRIMARY KEY (node, epoch)
-    ) WITHOUT ROWID;",
+    ) WITHOUT ROWID;
+    CREATE INDEX withholds_epoch ON withholds(epoch);",
 ];
 
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
@@ -614,20 +615,30 @@ impl Store {
 
     /// The withhold decisions of one epoch.
     pub fn withholds_of_epoch(&self, epoch: u64) -> Result<Vec<WithholdRow>> {
-        Ok(self
-            .withholds(None, i64::MAX)?
-            .into_iter()
-            .filter(|w| w.epoch == epoch)
-            .collect())
+        self.withholds_where(
+            "epoch = ?1",
+            params![i64::try_from(epoch).unwrap_or(i64::MAX), i64::MAX],
+        )
     }
 
     /// Withhold decisions, newest epoch first; of one node when `node` is given.
     pub fn withholds(&self, node: Option<Address>, limit: i64) -> Result<Vec<WithholdRow>> {
-        let mut q = self.conn.prepare_cached(
+        self.withholds_where(
+            "?1 IS NULL OR node = ?1",
+            params![node.as_ref().map(|n| &n.0[..]), limit],
+        )
+    }
+
+    fn withholds_where(
+        &self,
+        filter: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<WithholdRow>> {
+        let mut q = self.conn.prepare_cached(&format!(
             "SELECT node, epoch, state, probes, relayed, evidence, evidence_text, slots, tx_hash, detail, updated_ms \
-             FROM withholds WHERE ?1 IS NULL OR node = ?1 ORDER BY epoch DESC, node LIMIT ?2",
-        )?;
-        let rows = q.query_map(params![node.as_ref().map(|n| &n.0[..]), limit], |r| {
+             FROM withholds WHERE {filter} ORDER BY epoch DESC, node LIMIT ?2"
+        ))?;
+        let rows = q.query_map(args, |r| {
             let hash = |b: Option<Vec<u8>>| b.and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok());
             Ok(WithholdRow {
                 node: address(r.get(0)?),

@@ -15,7 +15,7 @@
 
 use super::chain::{Chain, Timing};
 use super::stats::{self, Policy};
-use super::store::{Result, Store, WithholdRow, WithholdState};
+use super::store::{meta, Result, Store, WithholdRow, WithholdState};
 use crate::eth::rpc::RpcError;
 use crate::eth::sender::{SendError, Sender};
 use crate::eth::{hex, Address};
@@ -63,9 +63,9 @@ pub struct Done {
     pub answer: Answer,
 }
 
-/// Decides for the epoch just ended (`epoch`): stores a pending row for every node that
-/// failed its probes in it, unless a row exists already. Returns the rows of that epoch
-/// still to be carried out (pending or failed), for the caller to hand over.
+/// Decides for the epoch just ended (`epoch`), once: stores a pending row for every node
+/// that failed its probes in it, unless a row exists already. Returns the rows of that
+/// epoch still to be carried out (pending or failed), for the caller to hand over.
 pub fn decide(
     store: &mut Store,
     t: &Timing,
@@ -73,6 +73,28 @@ pub fn decide(
     policy: &Policy,
     now_ms: i64,
 ) -> Result<Vec<WithholdRow>> {
+    // The probes of an epoch are read once, by the first round after it: later rounds
+    // only carry on with what that decision left unfinished.
+    let decided_to = store.meta(meta::WITHHOLD_DECIDED_TO)?.unwrap_or(0);
+    let epoch_i = i64::try_from(epoch).unwrap_or(i64::MAX);
+    if decided_to <= epoch_i {
+        decide_once(store, t, epoch, policy, now_ms)?;
+        store.set_meta(meta::WITHHOLD_DECIDED_TO, epoch_i.saturating_add(1))?;
+    }
+    Ok(store
+        .withholds_of_epoch(epoch)?
+        .into_iter()
+        .filter(|w| !w.state.is_final())
+        .collect())
+}
+
+fn decide_once(
+    store: &mut Store,
+    t: &Timing,
+    epoch: u64,
+    policy: &Policy,
+    now_ms: i64,
+) -> Result<()> {
     let known = store.withholds_of_epoch(epoch)?;
     for c in stats::failing_in_epoch(store, t, epoch, policy)? {
         if known.iter().any(|w| w.node == c.address) {
@@ -92,11 +114,7 @@ pub fn decide(
             updated_ms: now_ms,
         })?;
     }
-    Ok(store
-        .withholds_of_epoch(epoch)?
-        .into_iter()
-        .filter(|w| !w.state.is_final())
-        .collect())
+    Ok(())
 }
 
 /// Stores what the chain answered and logs it with its evidence.
