@@ -2,17 +2,11 @@
 //! node table and two node pages served by a monitor watching real nodes on anvil; the
 //! test checks the rendered DOM and keeps screenshots under target/ as artifacts.
 //! (`apt-get install chromium` where it is missing.)
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/anvil.rs"]
-mod anvil;
-#[path = "support/monitor.rs"]
-mod monitor;
-#[path = "support/node.rs"]
-mod node;
-#[path = "support/proxy.rs"]
-mod proxy;
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::{monitor, node};
 
 use monitor::{entry, free_port, network, register, start_earning, start_node, Monitor};
 use node::{dev, heartbeats};

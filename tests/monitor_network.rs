@@ -2,19 +2,11 @@
 //! heartbeats but refuses every member, a slow node behind a delaying forwarder and a
 //! node killed during a round; the report's verdicts and `--remove`; a monitor killed
 //! mid-round that loses no stored row; and the void-round guard.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/anvil.rs"]
-mod anvil;
-#[path = "support/local.rs"]
-mod local;
-#[path = "support/monitor.rs"]
-mod monitor;
-#[path = "support/node.rs"]
-mod node;
-#[path = "support/proxy.rs"]
-mod proxy;
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::{anvil, local, monitor, node};
 
 use aqueduct::monitor::store::Store;
 use local::Forwarder;

@@ -1,9 +1,11 @@
 //! `make demo` end to end: scripts/demo.sh with this build's binary and the project's
 //! anvil and cast. The demo must reach its end, show each thing it promises, and leave
 //! nothing running behind it.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::tools;
 
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};

@@ -2,9 +2,11 @@
 //! handshake with username/password, auth check, connect, relaying one echo, close. The
 //! node runs in-process here under a counting allocator that counts only the event-loop
 //! thread's allocations; both relay modes.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::proxy;
 
 use proxy::*;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -68,7 +70,7 @@ fn start_node(dir: &TempDir, relay: &str) -> SocketAddr {
     let (tell, addr) = std::sync::mpsc::channel();
     // The server is not Send: it is made and run on the event-loop thread.
     thread::spawn(move || {
-        let server = aqueduct::proxy::Server::bind(config).expect("bind");
+        let server = aqueduct::proxy::Server::bind(config.engine).expect("bind");
         tell.send(server.local_addrs()[0]).unwrap();
         TRACKED.with(|t| t.set(true));
         let _ = server.run();

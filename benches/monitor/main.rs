@@ -10,6 +10,8 @@
 //!
 //! Knobs: `MONITOR_BENCH_NODES` (1000), `MONITOR_BENCH_ROUNDS` (3),
 //! `MONITOR_BENCH_PARALLEL` (64), `MONITOR_BENCH_DOWNLOAD` (bytes, 1048576).
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[allow(dead_code)]
 #[path = "../proxy/sys.rs"]
