@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
-use support::{anvil, local, monitor, node};
+use support::{anvil, local, monitor, node, proxy};
 
 use aqueduct::monitor::store::Store;
 use local::Forwarder;

@@ -88,7 +88,7 @@ pub struct NodeSummary {
     pub last_failure: Option<Failure>,
     /// The p50 again, under the name the website reads.
     pub latency_ms: Option<f64>,
-    /// Relays for members now (up, slow or from another egress) and is not flagged.
+    /// `state` is `up`: what the website counts as a healthy node.
     pub healthy: bool,
     /// Heartbeats in the last 24 h while the probe success share was below the limit.
     pub flagged: bool,
@@ -221,7 +221,7 @@ pub fn summarise(
         heartbeat_share_24h: share(heartbeats_24h, slots_24h).map(|s| s.min(1.0)),
         latency_p50_ms,
         latency_ms: latency_p50_ms,
-        healthy: matches!(state, State::Up | State::Slow | State::WrongEgress),
+        healthy: state == State::Up,
         latency_p95_ms: percentile(&lat, 95).map(|us| us as f64 / 1000.0),
         throughput_kbps: (!kbps.is_empty()).then(|| kbps.iter().sum::<f64>() / kbps.len() as f64),
         egress: day.iter().rev().find_map(|p| p.egress.clone()),
