@@ -418,7 +418,10 @@ mod tests {
         assert_eq!(policy.deny_domains[0].to_string(), "*.ads.example");
         assert_eq!(policy.deny_cidrs.len(), 1);
         assert_eq!(
-            err(&format!("{USERS}[policy]\ndeny_cidrs_file = \"/nonexistent/aq\"\n")).key,
+            err(&format!(
+                "{USERS}[policy]\ndeny_cidrs_file = \"/nonexistent/aq\"\n"
+            ))
+            .key,
             "policy.deny_cidrs_file"
         );
     }

@@ -36,6 +36,7 @@ pub mod outcome;
 pub mod policy;
 mod pool;
 mod relay;
+mod reload;
 pub mod server;
 mod session;
 pub mod settings;
@@ -47,5 +48,6 @@ mod splice;
 mod timers;
 pub mod upstream;
 
+pub use reload::ReadSettings;
 pub use server::Server;
 pub use settings::Settings;
