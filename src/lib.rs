@@ -9,7 +9,9 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("Aqueduct runs on Linux only");
 
+pub mod args;
 pub mod cli;
+pub mod clock;
 pub mod code_pages;
 pub mod commands;
 pub mod config;

@@ -2,11 +2,12 @@
 //! commands, starts the discovery thread, and runs the engine with a router that sends
 //! every connection through the best node. `--list` measures once and prints the nodes.
 
-use crate::cli::{Args, CmdResult, Failure};
+use crate::args::{Args, CmdResult, Failure};
+use crate::clock::unix_now;
 use crate::commands::chain::{contract_failure, rpc_failure, Ctx};
 use crate::contract::Contract;
 use crate::local::config;
-use crate::local::discovery::{unix_now, Discovery, Signer};
+use crate::local::discovery::{Discovery, Signer};
 use crate::local::table::{Node, TableRouter};
 use crate::proxy::Server;
 use std::time::Instant;

@@ -1,7 +1,7 @@
 //! `aqueduct node --config FILE`: reads the config, binds, reports where it listens and
 //! hands over to the engine in [`crate::proxy`] until SIGTERM/SIGINT.
 
-use crate::cli::{Args, CmdResult, Failure};
+use crate::args::{Args, CmdResult, Failure};
 use crate::config::{self, AuthMode};
 use crate::node;
 use crate::proxy::Server;

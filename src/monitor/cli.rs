@@ -2,11 +2,12 @@
 
 use super::chain::Chain;
 use super::config;
-use super::service::{self, unix_ms};
+use super::service;
 use super::stats::{self, Judged};
 use super::store::Store;
-use crate::cli::{Args, CmdResult, Failure};
-use crate::commands::chain::{send_failure, utc};
+use crate::args::{Args, CmdResult, Failure};
+use crate::clock::{unix_ms, utc};
+use crate::commands::chain::failure::send_failure;
 use crate::eth::hex;
 use crate::eth::keys::{self, PasswordSource};
 use std::io::{BufRead, IsTerminal};

@@ -11,13 +11,14 @@ use super::round::{plan, void_reason, Credentials, RegEntry};
 use super::stats::Policy;
 use super::store::{meta, Retention, RoundRecord, Store};
 use super::web;
+use crate::clock::unix_ms;
 use crate::contract::Heartbeat;
 use crate::eth::keys::load_key;
 use std::net::ToSocketAddrs;
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// What the chain thread learned.
 enum News {
@@ -26,12 +27,6 @@ enum News {
         beats: Vec<Heartbeat>,
         synced_to: u64,
     },
-}
-
-pub fn unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 pub fn policy(cfg: &MonitorConfig) -> Policy {

@@ -267,7 +267,7 @@ impl Heartbeats {
                 self.stats.heartbeats_sent.fetch_add(1, Ordering::Relaxed);
                 self.stats
                     .last_heartbeat_unix
-                    .store(super::auth::unix_now(), Ordering::Relaxed);
+                    .store(crate::clock::unix_now(), Ordering::Relaxed);
                 log::info!(
                     "heartbeat sent for slot {slot}: tx {} in block {}; served since the last: {} sessions, {} members, {} bytes",
                     hex::encode_prefixed(&receipt.transaction_hash),

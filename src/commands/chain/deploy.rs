@@ -3,7 +3,7 @@
 
 use super::units::{format_amount, parse_amount, parse_duration};
 use super::{contract_failure, output, parse_address, send, Ctx};
-use crate::cli::{Args, CmdResult, Failure};
+use crate::args::{Args, CmdResult, Failure};
 use crate::contract::{self, calls, Contract, DeployParams};
 use crate::eth::sender::TxRequest;
 use crate::eth::Address;

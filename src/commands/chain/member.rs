@@ -3,14 +3,14 @@
 //! credential and print ready-to-use proxy URLs).
 
 use super::status::refundable_payments;
-use super::units::{format_amount, parse_duration, utc};
+use super::units::{format_amount, parse_duration};
 use super::{contract_failure, output, parse_address, rpc_failure, send, tx_hash, Ctx};
-use crate::cli::{Args, CmdResult, Failure};
+use crate::args::{Args, CmdResult, Failure};
+use crate::clock::{unix_now, utc};
 use crate::contract::{calls, sig, Contract};
 use crate::credential::{self, NodeScope};
 use crate::eth::abi::{self, Kind};
 use crate::eth::sender::TxRequest;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn subscribe(ctx: Ctx, mut args: Args) -> CmdResult {
     let periods: u64 = args
@@ -229,10 +229,7 @@ pub fn token(ctx: Ctx, mut args: Args) -> CmdResult {
             .map(|e| e.endpoint.clone())
             .collect(),
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = unix_now();
     let expires = now
         .checked_add(ttl)
         .ok_or_else(|| Failure::usage("--ttl is far too long"))?;

@@ -3,7 +3,7 @@
 
 use super::units::check_endpoint;
 use super::{contract_failure, output, parse_address, send, tx_hash, Ctx};
-use crate::cli::{Args, CmdResult, Failure};
+use crate::args::{Args, CmdResult, Failure};
 use crate::contract::{calls, Contract};
 use crate::eth::rpc::{Client, Receipt};
 use crate::eth::sender::TxRequest;

@@ -1,11 +1,12 @@
 //! `status` (one address seen as member and as node, and what a running node says about
 //! itself on its metrics endpoint) and `claim` (a node pulls its earnings).
 
-use super::units::{format_amount, utc};
+use super::units::format_amount;
 use super::{
     contract_failure, output, parse_address, rpc_failure, send, tx_hash, unless_behind, Ctx,
 };
-use crate::cli::{Args, CmdResult, Failure};
+use crate::args::{Args, CmdResult, Failure};
+use crate::clock::utc;
 use crate::contract::{calls, sig, Contract, Subscribed};
 use crate::eth::abi::{self, Kind};
 use crate::eth::rpc::BlockId;

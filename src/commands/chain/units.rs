@@ -1,7 +1,7 @@
 //! What users type and read: durations (`30m`, `7d`), token amounts with decimals,
-//! `host:port` endpoints, and UTC dates.
+//! and `host:port` endpoints.
 
-use crate::cli::Failure;
+use crate::args::Failure;
 use crate::host_port::HostPort;
 
 /// Seconds in `45s`, `30m`, `12h`, `7d`, `2w` or a bare number of seconds.
@@ -80,28 +80,6 @@ pub fn check_endpoint(s: &str) -> Result<(), Failure> {
     })
 }
 
-/// `2026-11-22 03:15:00 UTC` for a unix time.
-pub fn utc(ts: u64) -> String {
-    let days = (ts / 86_400) as i64;
-    let secs = ts % 86_400;
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,12 +107,5 @@ mod tests {
         assert_eq!(format_amount(2_500_000, 6), "2.5");
         assert_eq!(format_amount(1, 6), "0.000001");
         assert_eq!(format_amount(7, 0), "7");
-    }
-
-    #[test]
-    fn dates() {
-        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
-        assert_eq!(utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
     }
 }
