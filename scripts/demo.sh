@@ -263,7 +263,7 @@ say "An epoch settles one full epoch after it ends: the hour after it is the mon
 say "challenge window, in which it may withhold a node that did not serve."
 cast rpc --rpc-url "$rpc" evm_increaseTime 7200 > /dev/null
 cast rpc --rpc-url "$rpc" evm_mine > /dev/null
-claimable=$(chain status --address "$node_address" --json | json_field claimable)
+claimable=$(chain status --address "$node_address" --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["claimable"]["base_units"])')
 [ "$claimable" -gt 0 ] || die "nothing claimable after the epoch"
 say "The member's 10 tUSD stream over the seconds of their day, so each hourly epoch holds"
 say "what the stream delivered in it. The node was the only one online in epoch 1, so that"

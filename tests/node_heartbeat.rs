@@ -236,7 +236,7 @@ fn heartbeats_over_several_slots_then_claim_after_the_epoch_pays_the_share() {
     net.anvil.warp_to(epoch_end + EPOCH);
     assert_eq!(c.claimable(dev(NODE_KEY)).unwrap(), expected);
     let claimed = net.run_ok(NODE_KEY, &["claim", "--json"]).json();
-    assert_eq!(claimed["paid"], expected.to_string());
+    assert_eq!(claimed["paid"]["base_units"], expected.to_string());
     assert_eq!(c.claimable(dev(NODE_KEY)).unwrap(), 0);
 }
 

@@ -3,7 +3,7 @@
 
 use super::errors::ContractError;
 use crate::eth::abi::{self, Kind, Value};
-use crate::eth::rpc::{BlockId, CallRequest, Client};
+use crate::eth::rpc::{BlockId, CallRequest, Client, RpcError};
 use crate::eth::Address;
 
 /// The canonical signatures of everything the bindings call or decode.
@@ -288,6 +288,37 @@ impl<'c> Contract<'c> {
             });
         }
         Ok(())
+    }
+
+    /// Fails with [`ContractError::NotAqueduct`] when the address holds code that does not
+    /// answer Aqueduct's timing views (a token, another contract, an older Aqueduct), so
+    /// that a wrong `--contract` is named as such instead of failing call by call.
+    pub fn ensure_aqueduct(&self) -> Result<(), ContractError> {
+        self.ensure_code()?;
+        let answer = self
+            .epoch_length()
+            .and_then(|_| self.slot_length())
+            .and_then(|_| self.max_periods())
+            .and_then(|_| self.token());
+        match answer {
+            Ok(_) => Ok(()),
+            // The chain could not be asked: not a verdict on the contract.
+            Err(ContractError::Rpc(e)) if !matches!(e, RpcError::Rpc { .. }) => {
+                Err(ContractError::Rpc(e))
+            }
+            Err(ContractError::Rpc(e)) => Err(ContractError::NotAqueduct {
+                address: self.address,
+                why: format!(
+                    "the call reverted: {}",
+                    e.revert().unwrap_or("no reason given")
+                ),
+            }),
+            Err(ContractError::Decode { function, .. }) => Err(ContractError::NotAqueduct {
+                address: self.address,
+                why: format!("it does not answer {function}"),
+            }),
+            Err(e) => Err(e),
+        }
     }
 
     fn one(

@@ -14,6 +14,11 @@ pub enum ContractError {
     NoContract {
         address: Address,
     },
+    /// The address holds a contract, but not one that answers as Aqueduct does.
+    NotAqueduct {
+        address: Address,
+        why: String,
+    },
     Decode {
         function: &'static str,
         error: abi::AbiError,
@@ -26,6 +31,9 @@ impl fmt::Display for ContractError {
             ContractError::Rpc(e) => write!(f, "{e}"),
             ContractError::NoContract { address } => {
                 write!(f, "there is no contract at {address} on this chain")
+            }
+            ContractError::NotAqueduct { address, why } => {
+                write!(f, "{address} is not an Aqueduct contract ({why})")
             }
             ContractError::Decode { function, error } => write!(
                 f,

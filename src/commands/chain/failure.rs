@@ -81,8 +81,9 @@ pub(crate) fn unless_behind<T>(
 pub(crate) fn contract_failure(e: contract::ContractError) -> Failure {
     match e {
         contract::ContractError::Rpc(e) => rpc_failure(e),
-        other => Failure::new(other.to_string())
-            .hint("check --contract: it must be the Aqueduct contract on this chain"),
+        other => Failure::new(other.to_string()).hint(
+            "check --contract (or contract in [chain]): it must be the address `aqueduct deploy` printed, on this chain",
+        ),
     }
 }
 

@@ -143,7 +143,7 @@ pub fn set_endpoint(ctx: Ctx, mut args: Args) -> CmdResult {
 pub fn nodes(ctx: Ctx, args: Args) -> CmdResult {
     args.finish()?;
     let client = ctx.client()?;
-    let contract = Contract::new(&client, ctx.contract()?);
+    let contract = Contract::new(&client, ctx.deployed_contract(&client)?);
     let list = contract.nodes().map_err(contract_failure)?;
     let mut text = String::new();
     if list.is_empty() {
