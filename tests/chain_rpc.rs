@@ -1,10 +1,8 @@
 //! The JSON-RPC client: failover, retries on HTTP 429, log range shrinking (against a
 //! scripted loopback server), and errors and reverts from a real anvil.
 
-#[path = "support/anvil.rs"]
-mod anvil;
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::anvil;
 
 use anvil::Anvil;
 use aqueduct::contract::{calls, sig, Contract};

@@ -4,12 +4,8 @@
 //! `status`, `claim` with nothing due, `local --list` with no usable node, and the
 //! node refusing the example's placeholder password.
 
-#[path = "support/anvil.rs"]
-mod anvil;
-#[path = "support/proxy.rs"]
-mod proxy;
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::{anvil, proxy};
 
 use anvil::{aqueduct, dev_key, path_str, Anvil, Run};
 use std::os::unix::fs::PermissionsExt;

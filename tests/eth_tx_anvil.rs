@@ -2,8 +2,8 @@
 //! transfers and contract creations, names the right sender, and reports the same
 //! transaction hash we computed. anvil listens on a free loopback port.
 
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::tools;
 
 use aqueduct::eth::signer::PrivateKey;
 use aqueduct::eth::tx::{Eip1559Tx, LegacyTx, Transaction};

@@ -3,8 +3,8 @@
 //! cast runs fully offline here (every field is given); its `--rpc-url` points at
 //! the discard port on loopback so a stray request would fail rather than leave the host.
 
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::tools;
 
 use aqueduct::eth::hex;
 use aqueduct::eth::keys::{keystore, load_key, KeyError, PasswordSource};

@@ -3,16 +3,8 @@
 //! test checks the rendered DOM and keeps screenshots under target/ as artifacts.
 //! (`apt-get install chromium` where it is missing.)
 
-#[path = "support/anvil.rs"]
-mod anvil;
-#[path = "support/monitor.rs"]
-mod monitor;
-#[path = "support/node.rs"]
-mod node;
-#[path = "support/proxy.rs"]
-mod proxy;
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::{monitor, node};
 
 use monitor::{entry, free_port, network, register, start_node, Monitor};
 use node::{dev, heartbeats};

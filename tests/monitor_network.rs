@@ -3,18 +3,8 @@
 //! node killed during a round; the report's verdicts and `--remove`; a monitor killed
 //! mid-round that loses no stored row; and the void-round guard.
 
-#[path = "support/anvil.rs"]
-mod anvil;
-#[path = "support/local.rs"]
-mod local;
-#[path = "support/monitor.rs"]
-mod monitor;
-#[path = "support/node.rs"]
-mod node;
-#[path = "support/proxy.rs"]
-mod proxy;
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::{anvil, local, monitor, node};
 
 use aqueduct::monitor::store::Store;
 use local::Forwarder;

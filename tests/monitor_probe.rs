@@ -3,14 +3,8 @@
 //! a silent listener, a closed port, a server that is not SOCKS5, a delaying
 //! forwarder), the echo endpoint turning strangers away, and the command line.
 
-#[path = "support/anvil.rs"]
-mod anvil;
-#[path = "support/local.rs"]
-mod local;
-#[path = "support/proxy.rs"]
-mod proxy;
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::{anvil, local, proxy};
 
 use aqueduct::credential::Verifier;
 use aqueduct::eth::signer::PrivateKey;

@@ -2,14 +2,8 @@
 //! restarts of the node or of anvil, none once the node is removed or draining, and the
 //! claim they earn.
 
-#[path = "support/anvil.rs"]
-mod anvil;
-#[path = "support/node.rs"]
-mod node;
-#[path = "support/proxy.rs"]
-mod proxy;
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::{anvil, node, proxy};
 
 use anvil::Anvil;
 use node::{dev, heartbeats, ChainNet, RestartedAnvil, MEMBER, NODE_KEY};

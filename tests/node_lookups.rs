@@ -3,14 +3,8 @@
 //! each one into chain calls. A real anvil sits behind a counting JSON-RPC forwarder on
 //! loopback, the real node talks to the forwarder, and raw SOCKS5 clients send the burst.
 
-#[path = "support/anvil.rs"]
-mod anvil;
-#[path = "support/node.rs"]
-mod node;
-#[path = "support/proxy.rs"]
-mod proxy;
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::{node, proxy};
 
 use aqueduct::credential::{self, NodeScope};
 use aqueduct::eth::signer::PrivateKey;

@@ -2,8 +2,8 @@
 //! node was started from (issue 17): a node started with `/` as its working directory
 //! finds its hosts file and writes its ready file next to its config.
 
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::proxy;
 
 use proxy::TempDir;
 use std::fs;

@@ -2,8 +2,8 @@
 //! anvil and cast. The demo must reach its end, show each thing it promises, and leave
 //! nothing running behind it.
 
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::tools;
 
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};

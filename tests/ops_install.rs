@@ -3,8 +3,8 @@
 //! `systemd-analyze verify` accepting the installed unit. The script is run with the
 //! debug binary, so no release build is needed here.
 
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::proxy;
 
 use proxy::TempDir;
 use std::fs;

@@ -3,10 +3,8 @@
 //! metrics label and the sentence beside it; `timestamps = false` leaves the time out;
 //! a member's probe (log in, then leave) is counted as a probe, not as a failed client.
 
-#[path = "support/ops.rs"]
-mod ops;
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::{ops, proxy};
 
 use ops::{get, metrics_url, scrape_until};
 use proxy::*;

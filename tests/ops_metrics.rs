@@ -2,10 +2,8 @@
 //! the node: counters move by exactly what was done, the text parses as Prometheus
 //! exposition, and scrapers (too many, too large, wrong path) never disturb sessions.
 
-#[path = "support/ops.rs"]
-mod ops;
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::{ops, proxy};
 
 use ops::{finished, get, node_with_metrics, scrape, scrape_until};
 use proxy::*;

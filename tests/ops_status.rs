@@ -2,14 +2,8 @@
 //! for a running node, what its metrics endpoint says, through `--metrics URL` or the
 //! node's own config; clear when the node is not running.
 
-#[path = "support/anvil.rs"]
-mod anvil;
-#[path = "support/ops.rs"]
-mod ops;
-#[path = "support/proxy.rs"]
-mod proxy;
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::{anvil, ops, proxy};
 
 use anvil::{aqueduct, cast, dev_key, path_str, Anvil, DEV_KEYS};
 use std::fs;

@@ -3,8 +3,8 @@
 //! node runs in-process here under a counting allocator that counts only the event-loop
 //! thread's allocations; both relay modes.
 
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::proxy;
 
 use proxy::*;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -68,7 +68,7 @@ fn start_node(dir: &TempDir, relay: &str) -> SocketAddr {
     let (tell, addr) = std::sync::mpsc::channel();
     // The server is not Send: it is made and run on the event-loop thread.
     thread::spawn(move || {
-        let server = aqueduct::proxy::Server::bind(config).expect("bind");
+        let server = aqueduct::proxy::Server::bind(config.engine).expect("bind");
         tell.send(server.local_addrs()[0]).unwrap();
         TRACKED.with(|t| t.set(true));
         let _ = server.run();

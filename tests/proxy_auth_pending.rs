@@ -2,8 +2,8 @@
 //! the path the chain-backed check (issue 5) takes. Runs the engine in-process through
 //! the library API.
 
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::proxy;
 
 use aqueduct::proxy::auth::{Account, AuthAnswer, Authenticator, Rejected, Ticket};
 use aqueduct::proxy::Server;
@@ -64,7 +64,7 @@ fn start_engine(dir: &TempDir) -> (SocketAddr, Arc<AtomicUsize>) {
     let counter = asked.clone();
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
-        let mut server = Server::bind(config).unwrap();
+        let mut server = Server::bind(config.engine).unwrap();
         let auth = SlowAuth {
             answers: Answers::default(),
             waker: server.waker(),

@@ -3,10 +3,8 @@
 //! not mistaken for a stuck session (issue 11.6: 512 KB tripped the stuck-session guard,
 //! logged "probable bug" and counted internal_error).
 
-#[path = "support/ops.rs"]
-mod ops;
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::{ops, proxy};
 
 use ops::{finished, get, node_with_metrics, scrape_until};
 use proxy::*;

@@ -1,8 +1,8 @@
 //! curl through the real node: SOCKS5 (IP and hostname), HTTP forward and CONNECT, with
 //! right, wrong and missing credentials, on IPv4 and IPv6 loopback.
 
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::proxy;
 
 use proxy::*;
 

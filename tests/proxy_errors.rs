@@ -2,8 +2,8 @@
 //! DNS failure, policy denial (directly, via the hosts file and via DNS), unsupported
 //! commands and address types.
 
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::proxy;
 
 use proxy::*;
 use std::io::Write;

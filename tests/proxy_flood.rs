@@ -2,8 +2,8 @@
 //! must come back once they are gone, and they must not keep good clients out (the
 //! oldest handshake is evicted when the node is full; one address holds only so many).
 
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::proxy;
 
 use proxy::*;
 use std::io::Write;

@@ -3,8 +3,8 @@
 //! with `Connection: close` and never relays a client's later bytes to the first origin.
 //! The origins here keep their connections alive and record every request they get.
 
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::proxy;
 
 use proxy::*;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -1,8 +1,8 @@
 //! The node's life around its sessions: handshake and idle timeouts, the session limit,
 //! messages split at every byte or pipelined with data, and draining on SIGTERM.
 
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::proxy;
 
 use proxy::*;
 use std::io::Write;

@@ -4,8 +4,8 @@
 //! forms of it, names that resolve to it, and for a 0.0.0.0 listener any local address
 //! with its port. Everything else on loopback stays reachable.
 
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::proxy;
 
 use proxy::*;
 use std::io::Write;

@@ -2,8 +2,8 @@
 //! half-close works in both directions, and a reset from the origin reaches the client;
 //! each in both relay modes (`[relay] mode`: splice(2) through pipes, and userspace copy).
 
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::proxy;
 
 use proxy::*;
 use sha2::{Digest, Sha256};

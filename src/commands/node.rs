@@ -2,8 +2,9 @@
 //! hands over to the engine in [`crate::proxy`] until SIGTERM/SIGINT.
 
 use crate::args::{Args, CmdResult, Failure};
-use crate::config::{self, AuthMode};
+use crate::config;
 use crate::node;
+use crate::proxy::settings::AuthMode;
 use crate::proxy::Server;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -32,16 +33,17 @@ pub fn run(mut args: Args) -> CmdResult {
     })?;
     crate::logging::init(config.log, log::LevelFilter::Info);
     let ready_file = config.node.ready_file.clone();
-    let chain_mode = config.auth.mode == AuthMode::Chain;
-    let full = chain_mode.then(|| config.clone());
-    let mut server = Server::bind(config).map_err(|e| Failure::new(e.to_string()))?;
+    let chain_mode = config.engine.auth.mode == AuthMode::Chain;
+    let mut server =
+        Server::bind(config.engine.clone()).map_err(|e| Failure::new(e.to_string()))?;
     // Mode "chain": the chain side replaces the fail-closed placeholder authenticator.
-    let _chain = match &full {
-        Some(config) => Some(
-            node::attach(config, Path::new(&path), &mut server)
+    let _chain = if chain_mode {
+        Some(
+            node::attach(&config, Path::new(&path), &mut server)
                 .map_err(|e| Failure::new(format!("{path}: {e}")))?,
-        ),
-        None => None,
+        )
+    } else {
+        None
     };
     for addr in server.local_addrs() {
         log::info!("listening on {addr}");
@@ -65,10 +67,11 @@ const PLACEHOLDER_PASSWORD: &str = "change-me";
 
 /// A node copied from the example is refused until its placeholder is replaced.
 fn refuse_placeholders(config: &config::Config) -> CmdResult {
-    if config.auth.mode != AuthMode::Static {
+    if config.engine.auth.mode != AuthMode::Static {
         return Ok(());
     }
     match config
+        .engine
         .auth
         .users
         .iter()

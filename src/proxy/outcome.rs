@@ -6,25 +6,10 @@
 use super::dns::DnsError;
 use super::http::Status;
 use super::io::ConnectError;
+use super::relay::Side;
 use super::socks5::Reply;
-use super::upstream::ViaFailure;
+use super::upstream::{HopError, ViaFailure};
 use std::fmt;
-
-/// One end of a session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    Client,
-    Upstream,
-}
-
-impl Side {
-    pub fn name(self) -> &'static str {
-        match self {
-            Side::Client => "client",
-            Side::Upstream => "upstream",
-        }
-    }
-}
 
 /// Why a tunnel could not be opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +36,21 @@ impl Failure {
             Failure::Denied(_) => Reply::NotAllowed,
             Failure::Via(f) => f.socks_reply(),
             Failure::BadResponse(_) => Reply::GeneralFailure,
+        }
+    }
+
+    /// What a member can do about it, when that is known (told in HTTP error bodies).
+    pub fn advice(&self) -> Option<&'static str> {
+        match self {
+            Failure::Via(ViaFailure::NoNode(Some(HopError::AuthRejected))) => Some(
+                "The node refused the credential: not a paying member (run `aqueduct status`, \
+                 then `aqueduct subscribe`), or a credential for another node or deployment.",
+            ),
+            Failure::Via(ViaFailure::NoNode(None)) => {
+                Some("No node is known yet: check `aqueduct local --list`.")
+            }
+            Failure::Denied(_) => Some("The node's policy does not allow this destination."),
+            _ => None,
         }
     }
 
@@ -227,6 +227,57 @@ impl Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failures_map_to_the_documented_replies() {
+        use ConnectError::*;
+        let cases = [
+            (
+                Failure::Connect(Refused),
+                Reply::ConnectionRefused,
+                Status::BadGateway,
+            ),
+            (
+                Failure::Connect(NetworkUnreachable),
+                Reply::NetworkUnreachable,
+                Status::BadGateway,
+            ),
+            (
+                Failure::Connect(HostUnreachable),
+                Reply::HostUnreachable,
+                Status::BadGateway,
+            ),
+            (
+                Failure::Connect(TimedOut),
+                Reply::TtlExpired,
+                Status::GatewayTimeout,
+            ),
+            (
+                Failure::Connect(Other),
+                Reply::GeneralFailure,
+                Status::BadGateway,
+            ),
+            (
+                Failure::Dns(DnsError::NxDomain),
+                Reply::HostUnreachable,
+                Status::BadGateway,
+            ),
+            (
+                Failure::Dns(DnsError::Timeout),
+                Reply::HostUnreachable,
+                Status::GatewayTimeout,
+            ),
+            (
+                Failure::Denied("loopback".into()),
+                Reply::NotAllowed,
+                Status::Forbidden,
+            ),
+        ];
+        for (failure, reply, status) in cases {
+            assert_eq!(failure.socks_reply(), reply, "{failure}");
+            assert_eq!(failure.http_status(), status, "{failure}");
+        }
+    }
 
     #[test]
     fn kinds_are_listed_in_index_order_with_distinct_snake_case_labels() {

@@ -7,9 +7,9 @@
 //! `#[path = "support/monitor.rs"] mod monitor;`.
 #![allow(dead_code)]
 
-use crate::anvil::{aqueduct, path_str, Anvil};
-use crate::node::{dev, ChainNet};
-use crate::proxy::{Node, TempDir, WAIT};
+use super::anvil::{aqueduct, path_str, Anvil};
+use super::node::{dev, ChainNet};
+use super::proxy::{Node, TempDir, WAIT};
 use std::fs;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -193,7 +193,7 @@ impl Monitor {
     /// GET on the dashboard with curl: (status, body).
     pub fn get(&self, path: &str) -> (u16, String) {
         let url = format!("http://{}{path}", self.dashboard);
-        let out = crate::proxy::curl(&["-w", "\n%{http_code}", &url]);
+        let out = super::proxy::curl(&["-w", "\n%{http_code}", &url]);
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
         (code.trim().parse().unwrap_or(0), body.to_string())
@@ -206,7 +206,7 @@ impl Monitor {
     }
 
     /// `aqueduct monitor report --config … <args>`.
-    pub fn report(&self, args: &[&str]) -> crate::anvil::Run {
+    pub fn report(&self, args: &[&str]) -> super::anvil::Run {
         let mut full = vec!["monitor", "report", "--config", path_str(&self.config)];
         full.extend_from_slice(args);
         aqueduct(&full)

@@ -1,0 +1,11 @@
+//! Helpers shared by the integration tests, as one module tree: each test binary
+//! declares `mod support;` and uses the parts it needs.
+#![allow(dead_code)]
+
+pub mod anvil;
+pub mod local;
+pub mod monitor;
+pub mod node;
+pub mod ops;
+pub mod proxy;
+pub mod tools;
