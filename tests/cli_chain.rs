@@ -464,3 +464,49 @@ fn local_list_fails_when_no_node_is_usable() {
         run.stderr
     );
 }
+
+#[test]
+fn status_reads_metrics_listen_as_a_string_or_a_list() {
+    let net = net();
+    let node = dev(1);
+    assert!(
+        net.run(
+            0,
+            &["add-node", "--node", &node, "--endpoint", "127.0.0.1:1080"]
+        )
+        .ok
+    );
+    let dir = proxy::TempDir::new("status-listen");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    for listen in [
+        format!("\"127.0.0.1:{port}\""),
+        format!("[\"127.0.0.1:{port}\"]"),
+    ] {
+        let config = dir.path().join("node.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[chain]\nrpc = [\"{}\"]\ncontract = \"{}\"\n[metrics]\nlisten = {listen}\n",
+                net.anvil.url, net.contract
+            ),
+        )
+        .unwrap();
+        let json = aqueduct(&[
+            "status",
+            "--address",
+            &node,
+            "--config",
+            path_str(&config),
+            "--json",
+        ])
+        .json();
+        assert_eq!(
+            json["running"]["url"],
+            format!("http://127.0.0.1:{port}/metrics"),
+            "{listen}: {json}"
+        );
+        assert_eq!(json["running"]["running"], false, "{json}");
+    }
+}

@@ -243,11 +243,13 @@ fn low_balance_is_warned_and_an_empty_one_skips_the_heartbeat() {
         .rpc("anvil_setBalance", json!([node_addr, "0x38d7ea4c68000"]));
     let node = net.start_node("", "");
     node.wait_log(SENT, 1);
-    node.wait_log("low balance:", 1);
+    // In ETH, as the operator funds it, not in wei.
+    node.wait_log("low balance: 0.001 ETH pays for fewer than", 1);
 
     net.anvil.rpc("anvil_setBalance", json!([node_addr, "0x0"]));
     net.anvil.warp(60);
-    node.wait_log("cannot pay one heartbeat", 1);
+    let log = node.wait_log("balance 0 ETH cannot pay one heartbeat (about 0.", 1);
+    assert!(!log.contains(" wei"), "{log}");
     assert_eq!(assert_one_per_slot(&net), 1);
 }
 

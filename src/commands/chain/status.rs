@@ -8,13 +8,14 @@ use super::{
 };
 use crate::args::{Args, CmdResult, Failure};
 use crate::clock::utc;
+use crate::config::metrics::RawMetrics;
 use crate::contract::{calls, sig, Contract, Subscribed};
 use crate::eth::abi::{self, Kind};
 use crate::eth::rpc::BlockId;
 use crate::eth::sender::TxRequest;
 use crate::node::usage::{metrics_url, scrape};
+use serde::Deserialize;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::Path;
 
 pub fn status(ctx: Ctx, mut args: Args) -> CmdResult {
@@ -232,19 +233,15 @@ fn metrics_url_from_config(path: &Path) -> Result<Option<String>, Failure> {
         .map_err(|e| Failure::new(format!("cannot read {}: {e}", path.display())))?;
     let table: toml::Table = toml::from_str(&text)
         .map_err(|e| Failure::new(format!("config {}: {}", path.display(), e.message())))?;
-    let Some(listen) = table
-        .get("metrics")
-        .and_then(|m| m.get("listen"))
-        .and_then(|l| l.as_str())
-    else {
+    // `[metrics]` read by the node's own rules (listen: a string or a list of one).
+    let Some(section) = table.get("metrics").cloned() else {
         return Ok(None);
     };
-    let addr: SocketAddr = listen.parse().map_err(|_| {
-        Failure::new(format!(
-            "config {}: `metrics.listen`: `{listen}` is not an IP:port address",
-            path.display()
-        ))
-    })?;
+    let bad = |e: String| Failure::new(format!("config {}: {e}", path.display()));
+    let raw = RawMetrics::deserialize(section).map_err(|e| bad(e.message().to_string()))?;
+    let Some(addr) = raw.validate().map_err(|e| bad(e.to_string()))? else {
+        return Ok(None);
+    };
     if addr.port() == 0 {
         return Err(Failure::usage(
             "the config's metrics.listen has port 0, so its port is only known to the node",

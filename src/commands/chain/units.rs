@@ -73,18 +73,7 @@ pub fn parse_amount(flag: &str, s: &str, decimals: u8) -> Result<u128, Failure> 
         .ok_or_else(bad)
 }
 
-/// Base units as whole tokens, trailing zeros trimmed: `1000`, `2.5`.
-pub fn format_amount(units: u128, decimals: u8) -> String {
-    let Some(scale) = 10u128.checked_pow(decimals.into()) else {
-        return units.to_string();
-    };
-    let (whole, frac) = (units / scale, units % scale);
-    if frac == 0 {
-        return whole.to_string();
-    }
-    let frac = format!("{frac:0>width$}", width = decimals as usize);
-    format!("{whole}.{}", frac.trim_end_matches('0'))
-}
+pub use crate::eth::units::format_units as format_amount;
 
 /// How amounts of one token are shown: `10 tUSD` to people, and to scripts an object
 /// with the exact base units beside the decimal string and the symbol.
@@ -169,10 +158,6 @@ mod tests {
         for bad in ["", ".5", "1.0000001", "1e6", "-1", "1,000"] {
             assert!(parse_amount("price", bad, 6).is_err(), "{bad}");
         }
-        assert_eq!(format_amount(1_000_000_000, 6), "1000");
-        assert_eq!(format_amount(2_500_000, 6), "2.5");
-        assert_eq!(format_amount(1, 6), "0.000001");
-        assert_eq!(format_amount(7, 0), "7");
     }
 
     #[test]
