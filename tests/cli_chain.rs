@@ -46,6 +46,12 @@ impl Net {
         self.run_at(&self.contract, Some(&self.anvil.key_file(key)), args)
     }
 
+    /// The owner (dev 0) whitelists `node` at `endpoint`.
+    fn add_node(&self, node: &str, endpoint: &str) {
+        let run = self.run(0, &["add-node", "--node", node, "--endpoint", endpoint]);
+        assert!(run.ok, "add-node: {}", run.stderr);
+    }
+
     /// A key file of a fresh account that holds nothing.
     fn fresh_key(&self, name: &str) -> (PathBuf, String) {
         let path = self.anvil.dir.join(name);
@@ -56,6 +62,12 @@ impl Net {
 
 fn dev(i: usize) -> String {
     dev_key(i).address().to_string()
+}
+
+/// A loopback port nothing listens on.
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
 }
 
 /// Runs `aqueduct node --config FILE` until it exits (at most 30 s: a node that keeps
@@ -368,13 +380,7 @@ fn amounts_carry_the_token_symbol_durations_are_as_given_and_plurals_are_right()
 fn status_shows_what_the_address_is() {
     let net = net();
     let node = dev(1);
-    assert!(
-        net.run(
-            0,
-            &["add-node", "--node", &node, "--endpoint", "127.0.0.1:1080"]
-        )
-        .ok
-    );
+    net.add_node(&node, "127.0.0.1:1080");
     assert!(net.run(2, &["subscribe", "--periods", "1"]).ok);
 
     // A member: time left and the end date, no node lines.
@@ -446,13 +452,8 @@ fn local_list_fails_when_no_node_is_usable() {
         run.stderr
     );
     // A registered node that does not answer: listed, and still a failure.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let endpoint = closed.local_addr().unwrap().to_string();
-    drop(closed);
-    assert!(
-        net.run(0, &["add-node", "--node", &dev(1), "--endpoint", &endpoint])
-            .ok
-    );
+    let endpoint = format!("127.0.0.1:{}", closed_port());
+    net.add_node(&dev(1), &endpoint);
     let run = net.run(2, &["local", "--list", "--json"]);
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     let listed: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
@@ -469,17 +470,9 @@ fn local_list_fails_when_no_node_is_usable() {
 fn status_reads_metrics_listen_as_a_string_or_a_list() {
     let net = net();
     let node = dev(1);
-    assert!(
-        net.run(
-            0,
-            &["add-node", "--node", &node, "--endpoint", "127.0.0.1:1080"]
-        )
-        .ok
-    );
+    net.add_node(&node, "127.0.0.1:1080");
     let dir = proxy::TempDir::new("status-listen");
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    let port = closed_port();
     for listen in [
         format!("\"127.0.0.1:{port}\""),
         format!("[\"127.0.0.1:{port}\"]"),
