@@ -20,9 +20,11 @@ pub fn subscribe(ctx: Ctx, mut args: Args) -> CmdResult {
         .map(|s| parse_address("member", &s))
         .transpose()?;
     args.finish()?;
+    // What can be checked on this machine is checked before the chain is asked.
+    let key = ctx.key()?;
     let client = ctx.client()?;
     let address = ctx.deployed_contract(&client)?;
-    let mut sender = ctx.sender(&client, ctx.key()?)?;
+    let mut sender = ctx.sender(&client, key)?;
     let payer = sender.address();
     let member = member.unwrap_or(payer);
 
@@ -214,9 +216,9 @@ pub fn token(ctx: Ctx, mut args: Args) -> CmdResult {
         )));
     }
     args.finish()?;
+    let key = ctx.key()?;
     let client = ctx.client()?;
     let address = ctx.deployed_contract(&client)?;
-    let key = ctx.key()?;
     let chain_id = client.chain_id().map_err(rpc_failure)?;
     let aqueduct = Contract::new(&client, address);
     let registry = aqueduct.nodes().map_err(contract_failure)?;

@@ -341,9 +341,10 @@ pub fn claim(ctx: Ctx, mut args: Args) -> CmdResult {
         .transpose()?;
     let max_epochs = max_epochs(&mut args, 256)?;
     args.finish()?;
+    let key = ctx.key()?;
     let client = ctx.client()?;
     let address = ctx.deployed_contract(&client)?;
-    let mut sender = ctx.sender(&client, ctx.key()?)?;
+    let mut sender = ctx.sender(&client, key)?;
     let node = node.unwrap_or(sender.address());
     let aqueduct = Contract::new(&client, address);
     let (_, units) = fee_token(&aqueduct)?;
