@@ -1,7 +1,7 @@
 //! `aqueduct node --config FILE`: reads the config, binds, reports where it listens and
 //! hands over to the engine in [`crate::proxy`] until SIGTERM/SIGINT.
 
-use crate::cli::{Args, CmdResult, Failure};
+use crate::args::{Args, CmdResult, Failure};
 use crate::config;
 use crate::node;
 use crate::proxy::settings::AuthMode;
@@ -27,6 +27,10 @@ pub fn run(mut args: Args) -> CmdResult {
     // A config that does not validate is a usage error (exit 2), like a bad flag.
     let config =
         config::load(Path::new(&path)).map_err(|e| Failure::usage(format!("{path}: {e}")))?;
+    refuse_placeholders(&config).map_err(|f| Failure {
+        message: format!("{path}: {}", f.message),
+        ..f
+    })?;
     crate::logging::init(config.log, log::LevelFilter::Info);
     let ready_file = config.node.ready_file.clone();
     let chain_mode = config.engine.auth.mode == AuthMode::Chain;
@@ -56,6 +60,32 @@ pub fn run(mut args: Args) -> CmdResult {
     server
         .run()
         .map_err(|e| Failure::new(format!("event loop: {e}")))
+}
+
+/// The example config's password, which anybody who read the README knows.
+const PLACEHOLDER_PASSWORD: &str = "change-me";
+
+/// A node copied from the example is refused until its placeholder is replaced.
+fn refuse_placeholders(config: &config::Config) -> CmdResult {
+    if config.engine.auth.mode != AuthMode::Static {
+        return Ok(());
+    }
+    match config
+        .engine
+        .auth
+        .users
+        .iter()
+        .find(|u| u.password == PLACEHOLDER_PASSWORD)
+    {
+        None => Ok(()),
+        Some(user) => Err(Failure::usage(format!(
+            "user `{}` still has the example's placeholder password \"{PLACEHOLDER_PASSWORD}\"",
+            user.name
+        ))
+        .hint(
+            "set a password of your own in [[auth.users]] (e.g. from `openssl rand -base64 18`)",
+        )),
+    }
 }
 
 /// Written whole under a temporary name and renamed, so a reader never sees half of it.
