@@ -18,7 +18,8 @@ aqueduct local [--listen 127.0.0.1:1080] [--node HOST:PORT@0xADDR]... [--list [-
   the contract's registry (and [local] nodes / --node), are measured, and each connection
   goes through the fastest healthy one. Credentials are signed here with --key, one per
   node, valid for an hour; the key never leaves this machine.
-  --list   measure every node once, print them best first, and exit
+  --list   measure every node once, print them best first, and exit (1 when none is
+           usable from here)
 connection: --rpc URL | AQUEDUCT_RPC, --key FILE [--password-file F | --password-env VAR],
   --contract ADDR, or the same from --config FILE's [chain] section ([local] holds listen,
   nodes, registry, refresh_secs, probe_secs, probe_timeout_secs, credential_ttl_secs, and
