@@ -23,6 +23,7 @@ pub mod config;
 pub mod contract;
 pub mod credential;
 pub mod eth;
+pub mod heap;
 pub mod host_port;
 pub mod local;
 pub mod logging;

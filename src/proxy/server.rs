@@ -9,7 +9,7 @@ use super::io::is_resource_exhaustion;
 use super::metrics::{self, MetricFamilies, Metrics, Refusal};
 use super::outcome::Outcome;
 use super::policy::{self, Policy};
-use super::pool::{self, Pool, TrimSchedule};
+use super::pool::{Pool, TrimSchedule};
 use super::reload::{self, ReadSettings, Reloader};
 use super::session::{token_owner, Session, Verdict};
 use super::settings::{AuthMode, Settings, MAX_LISTENERS};
@@ -702,7 +702,7 @@ impl Core {
     fn trim_after_bursts(&mut self, now: Instant) {
         let open = self.sessions.len();
         if self.trim.after_turn(now, open, self.pool.take_freed()) {
-            pool::trim_allocator();
+            crate::heap::trim();
             log::debug!("allocator trimmed ({open} sessions open)");
         }
     }
