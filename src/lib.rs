@@ -2,6 +2,7 @@
 //!
 //! - [`proxy`]: the single-threaded mio engine that serves SOCKS5 and HTTP proxy clients.
 //! - [`eth`]: keys, signed transactions, ABI and JSON-RPC, used by the chain thread and the CLI.
+//! - [`tls`]: the encrypted, pinned member-to-node transport.
 //! - [`commands`]: one module per `aqueduct` subcommand; [`cli`] parses arguments and dispatches.
 
 // Linux only: epoll (through mio), splice(2), getrandom(2), SO_* and TCP_* options, the
@@ -15,6 +16,7 @@ pub mod commands;
 pub mod config;
 pub mod contract;
 pub mod credential;
+pub mod endpoint;
 pub mod eth;
 pub mod host_port;
 pub mod local;
@@ -24,3 +26,4 @@ pub mod node;
 pub mod os_random;
 pub mod proxy;
 pub mod systemd;
+pub mod tls;

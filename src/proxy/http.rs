@@ -502,7 +502,7 @@ pub fn decode_basic<'o>(value: &[u8], out: &'o mut [u8; 512]) -> Option<(&'o [u8
 /// Strict base64 (RFC 4648 §4): standard alphabet, length a multiple of four, `=` only as
 /// the last one or two characters, and unused bits of the last symbol zero, so each byte
 /// string has exactly one accepted encoding. Returns the decoded length.
-fn base64_decode(input: &[u8], out: &mut [u8]) -> Option<usize> {
+pub fn base64_decode(input: &[u8], out: &mut [u8]) -> Option<usize> {
     fn sextet(c: u8) -> Option<u32> {
         Some(u32::from(match c {
             b'A'..=b'Z' => c - b'A',
