@@ -8,10 +8,10 @@ use super::probe::probe;
 use super::table::{Found, NodeTable, SharedTable};
 use crate::contract::{Contract, ContractError};
 use crate::credential::{self, NodeScope};
+use crate::endpoint::Endpoint;
 use crate::eth::rpc::Client;
 use crate::eth::signer::PrivateKey;
 use crate::eth::Address;
-use crate::host_port::HostPort;
 use crate::proxy::upstream::Login;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -95,13 +95,16 @@ impl Discovery {
                 if !info.active || found.iter().any(|f| f.address == info.node) {
                     continue;
                 }
-                if let Err(e) = info.endpoint.parse::<HostPort>() {
-                    log::debug!("node {}: unusable endpoint: {e}", info.node);
-                    continue;
-                }
+                let endpoint = match Endpoint::plain_only(&info.endpoint) {
+                    Ok(plain) => plain.to_string(),
+                    Err(e) => {
+                        log::debug!("node {}: unusable: {e}", info.node);
+                        continue;
+                    }
+                };
                 found.push(Found {
                     address: info.node,
-                    endpoint: info.endpoint,
+                    endpoint,
                     extra: false,
                 });
             }

@@ -12,6 +12,7 @@ use super::stats::Policy;
 use super::store::{meta, Retention, RoundRecord, Store};
 use super::web;
 use crate::contract::Heartbeat;
+use crate::endpoint::Endpoint;
 use crate::eth::keys::load_key;
 use std::net::ToSocketAddrs;
 use std::path::Path;
@@ -59,7 +60,8 @@ fn chain_thread(chain: Chain, mut synced_to: Option<u64>, every: Duration, news:
                 let entries = nodes
                     .into_iter()
                     .map(|info| RegEntry {
-                        addr: resolve(&info.endpoint),
+                        addr: Endpoint::plain_only(&info.endpoint)
+                            .and_then(|plain| resolve(&plain.to_string())),
                         info,
                     })
                     .collect();

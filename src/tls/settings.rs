@@ -1,0 +1,144 @@
+//! The `[tls]` section: where the node's certificate and key are, and how long a client
+//! may take over its TLS handshake.
+//!
+//! ```toml
+//! [tls]
+//! cert_file = "/etc/letsencrypt/live/node.example/fullchain.pem"
+//! key_file = "/etc/letsencrypt/live/node.example/privkey.pem"
+//! handshake_secs = 10
+//! ```
+//!
+//! Without the two files the node generates a self-signed pair at first start (see
+//! [`super::cert::self_signed_paths`]); members check its pin, not a CA.
+
+use super::cert::{self_signed_paths, CertSource};
+use crate::config::{dir_of, ConfigError};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const DEFAULT_HANDSHAKE_SECS: u64 = 10;
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    /// From accept until the TLS handshake is done; the proxy protocol's own handshake
+    /// timeout starts after it.
+    pub handshake_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    pub source: CertSource,
+    pub handshake_timeout: Duration,
+}
+
+impl RawTls {
+    /// `config_path` is the node's config file: relative paths are taken from its
+    /// directory, and the self-signed pair lives next to it without a StateDirectory.
+    pub fn validate(self, config_path: &Path) -> Result<TlsSettings, ConfigError> {
+        let dir = dir_of(config_path);
+        let under = |p: PathBuf| if p.is_relative() { dir.join(p) } else { p };
+        let source = match (self.cert_file, self.key_file) {
+            (Some(cert), Some(key)) => CertSource::Files {
+                cert: under(cert),
+                key: under(key),
+            },
+            (None, None) => {
+                let (cert, key) = self_signed_paths(config_path);
+                CertSource::SelfSigned { cert, key }
+            }
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "tls.key_file",
+                    "cert_file needs key_file (or leave both unset for a self-signed pair)",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "tls.cert_file",
+                    "key_file needs cert_file (or leave both unset for a self-signed pair)",
+                ))
+            }
+        };
+        let secs = self.handshake_secs.unwrap_or(DEFAULT_HANDSHAKE_SECS);
+        if secs == 0 {
+            return Err(ConfigError::new("tls.handshake_secs", "must be at least 1"));
+        }
+        Ok(TlsSettings {
+            source,
+            handshake_timeout: Duration::from_secs(secs),
+        })
+    }
+}
+
+/// Reads only the `[tls]` section of the node's config file (an absent section means
+/// the defaults), for `aqueduct set-endpoint --tls`.
+pub fn load_tls_section(path: &Path) -> Result<TlsSettings, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new("", format!("cannot read {}: {e}", path.display())))?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|e| ConfigError::new("", format!("{}: {}", path.display(), e.message())))?;
+    let raw = match table.get("tls") {
+        None => RawTls::default(),
+        Some(v) => v
+            .clone()
+            .try_into::<RawTls>()
+            .map_err(|e| ConfigError::new("tls", e.message().to_string()))?,
+    };
+    raw.validate(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<TlsSettings, ConfigError> {
+        let table: toml::Table = toml::from_str(text).unwrap();
+        let raw = match table.get("tls") {
+            Some(v) => v.clone().try_into::<RawTls>().unwrap(),
+            None => RawTls::default(),
+        };
+        raw.validate(Path::new("/etc/aqueduct/node.toml"))
+    }
+
+    #[test]
+    fn files_are_taken_from_the_config_directory_or_self_signed_beside_it() {
+        let s = parse("[tls]\ncert_file = \"c.pem\"\nkey_file = \"/k.pem\"\n").unwrap();
+        assert_eq!(
+            s.source,
+            CertSource::Files {
+                cert: "/etc/aqueduct/c.pem".into(),
+                key: "/k.pem".into()
+            }
+        );
+        assert_eq!(
+            s.handshake_timeout,
+            Duration::from_secs(DEFAULT_HANDSHAKE_SECS)
+        );
+        if std::env::var_os("STATE_DIRECTORY").is_none() {
+            let s = parse("").unwrap();
+            assert_eq!(
+                s.source,
+                CertSource::SelfSigned {
+                    cert: "/etc/aqueduct/node.toml.tls-cert.pem".into(),
+                    key: "/etc/aqueduct/node.toml.tls-key.pem".into()
+                }
+            );
+        }
+        assert_eq!(
+            parse("[tls]\ncert_file = \"c\"\n").unwrap_err().key,
+            "tls.key_file"
+        );
+        assert_eq!(
+            parse("[tls]\nkey_file = \"k\"\n").unwrap_err().key,
+            "tls.cert_file"
+        );
+        assert_eq!(
+            parse("[tls]\nhandshake_secs = 0\n").unwrap_err().key,
+            "tls.handshake_secs"
+        );
+    }
+}
