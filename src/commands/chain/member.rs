@@ -206,6 +206,9 @@ fn plain_urls(userinfo: &str, host_port: &str) -> (String, String) {
     )
 }
 
+/// Measured with curl 7.88: it accepts --proxy-pinnedpubkey and ignores it.
+const CURL_PIN_NOTE: &str = "(needs curl 8.10 or later: older curl ignores --proxy-pinnedpubkey, and with --proxy-insecure would then check nothing; `aqueduct local` checks the pin itself)\n";
+
 /// The https:// proxy URL of a TLS endpoint and curl's flags for it. `--proxy-insecure`
 /// turns off only the CA check (a self-signed node has no CA); the pin, which curl checks
 /// regardless, is what authenticates the node.
@@ -305,6 +308,9 @@ pub fn token(ctx: Ctx, mut args: Args) -> CmdResult {
     );
     for (url, curl) in &tls_urls {
         text.push_str(&format!("{url}\n  curl {curl} URL\n"));
+    }
+    if !tls_urls.is_empty() {
+        text.push_str(CURL_PIN_NOTE);
     }
     for (socks, http) in &urls {
         text.push_str(&format!("{socks}\n{http}\n"));
