@@ -42,13 +42,14 @@ pub mod membership;
 pub mod stats;
 pub mod usage;
 
-use crate::config::{AuthMode, Config};
+use crate::config::Config;
 use crate::contract::Contract;
 use crate::credential::Verifier;
 use crate::eth::keys::load_key;
 use crate::eth::rpc::{Client, RpcConfig};
 use crate::eth::sender::Sender;
 use crate::eth::Address;
+use crate::proxy::settings::AuthMode;
 use crate::proxy::Server;
 use members::{MemberState, Members};
 use stats::ChainStats;
@@ -154,7 +155,7 @@ pub fn attach(
     config_path: &Path,
     server: &mut Server,
 ) -> Result<ChainSide, String> {
-    if config.auth.mode != AuthMode::Chain {
+    if config.engine.auth.mode != AuthMode::Chain {
         return Err("auth.mode is not \"chain\"".into());
     }
     let chain = config
@@ -229,11 +230,11 @@ pub fn attach(
         chain_id,
         contract,
         node,
-        max_lifetime: config.auth.chain.max_credential_lifetime.as_secs(),
+        max_lifetime: config.chain_auth.max_credential_lifetime.as_secs(),
     };
     let auth = auth::ChainAuth::new(
         verifier,
-        config.auth.chain,
+        config.chain_auth,
         state.members.clone(),
         to_chain,
         from_chain,
@@ -281,6 +282,6 @@ pub fn attach(
     }
 
     server.set_authenticator(Box::new(usage::Counting::new(Box::new(auth), served)));
-    server.set_chain_stats(Arc::clone(&stats));
+    server.add_metrics(Arc::clone(&stats) as _);
     Ok(ChainSide { stats, node, stop })
 }

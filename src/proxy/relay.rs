@@ -4,12 +4,27 @@
 
 use super::buffer::Buffer;
 use super::io::IoOutcome;
-use super::outcome::Side;
 use super::pool::Pool;
 use super::splice::Pipe;
 use mio::net::TcpStream;
 use std::io;
 use std::net::Shutdown;
+
+/// One end of a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Upstream,
+}
+
+impl Side {
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Client => "client",
+            Side::Upstream => "upstream",
+        }
+    }
+}
 
 /// One socket with the readiness the kernel last reported (edge-triggered: a flag stays
 /// set until an operation says the socket has nothing more for now).
@@ -225,7 +240,7 @@ pub fn pass_eof(dst: &mut Endpoint, buf: &Buffer, flow: &mut Flow, last: bool) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::relay::{RelayConfig, RelayMode};
+    use crate::proxy::settings::{RelayMode, RelaySettings};
     use std::io::{Read, Write};
     use std::time::Duration;
 
@@ -245,7 +260,7 @@ mod tests {
 
     /// A copying pool and a splicing one.
     fn pools() -> Vec<Pool> {
-        let relay = RelayConfig {
+        let relay = RelaySettings {
             mode: RelayMode::Splice,
             pipe_bytes: 4096,
             max_pipes: 4,
@@ -370,7 +385,7 @@ mod tests {
 
     #[test]
     fn a_direction_that_copied_while_no_pipe_was_free_keeps_the_order() {
-        let relay = RelayConfig {
+        let relay = RelaySettings {
             mode: RelayMode::Splice,
             pipe_bytes: 4096,
             max_pipes: 1,

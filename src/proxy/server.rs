@@ -3,18 +3,20 @@
 //! own; every other token belongs to a session through the slab (see `session::token_owner`).
 
 use super::auth::{self, Account, Authenticator, Rejected, Ticket};
+use super::context::{Ctx, SessionSettings};
 use super::dns::{Addrs, DnsError, Resolver, ResolverConfig};
 use super::io::is_resource_exhaustion;
-use super::metrics::{self, ChainStats, Metrics, Refusal};
+use super::metrics::{self, MetricFamilies, Metrics, Refusal};
+use super::outcome::Outcome;
 use super::policy::{self, Policy};
 use super::pool::{self, Pool, TrimSchedule};
-use super::session::{token_owner, Outcome, Session, Verdict};
+use super::session::{token_owner, Session, Verdict};
+use super::settings::{Settings, MAX_LISTENERS};
 use super::signals::SignalPipe;
 use super::slab::Slab;
 use super::sockopt;
 use super::timers::Timers;
 use super::upstream::Router;
-use crate::config::{Config, Limits, Timeouts, MAX_LISTENERS};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use std::collections::{HashMap, VecDeque};
@@ -37,32 +39,6 @@ const _: () = assert!(FIRST_SCRAPE + metrics::MAX_SCRAPERS <= super::session::FI
 /// How long accepting pauses when the process is out of descriptors.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
-/// What sessions need to know of the config.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Settings {
-    pub timeouts: Timeouts,
-    pub limits: Limits,
-}
-
-/// What a session handler may use besides itself.
-pub(crate) struct Ctx<'a> {
-    pub registry: &'a Registry,
-    pub resolver: &'a mut Resolver,
-    pub auth: &'a mut dyn Authenticator,
-    pub policy: &'a Policy,
-    /// Set in `aqueduct local`: targets are reached through nodes, not dialled directly.
-    pub router: Option<&'a mut dyn Router>,
-    pub settings: &'a Settings,
-    pub metrics: &'a mut Metrics,
-    /// Relay buffers and pipes, lent to sessions while they have bytes in flight.
-    pub pool: &'a mut Pool,
-    pub now: Instant,
-    /// The session's slab key (also its owner id at the resolver).
-    pub key: usize,
-    /// The session's id at the authenticator.
-    pub ticket: Ticket,
-}
-
 pub struct Server {
     poll: Poll,
     listeners: Vec<Option<TcpListener>>,
@@ -83,7 +59,7 @@ struct Core {
     auth: Box<dyn Authenticator>,
     policy: Policy,
     router: Option<Box<dyn Router>>,
-    settings: Settings,
+    settings: SessionSettings,
     pool: Pool,
     /// Sessions in accept order, for evicting the oldest one still in its handshake when
     /// the node is full. Entries of sessions that have since closed or been admitted are
@@ -112,10 +88,10 @@ fn context(what: String) -> impl FnOnce(io::Error) -> io::Error {
 impl Server {
     /// Binds every listener and sets up the resolver, policy and authenticator; nothing is
     /// accepted until [`Server::run`].
-    pub fn bind(config: Config) -> io::Result<Server> {
+    pub fn bind(settings: Settings) -> io::Result<Server> {
         let poll = Poll::new()?;
         let registry = poll.registry();
-        if config.node.listen.len() > MAX_LISTENERS {
+        if settings.listen.len() > MAX_LISTENERS {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "too many listeners",
@@ -123,7 +99,7 @@ impl Server {
         }
         let mut listeners = Vec::new();
         let mut local_addrs = Vec::new();
-        for (i, addr) in config.node.listen.iter().enumerate() {
+        for (i, addr) in settings.listen.iter().enumerate() {
             let mut listener =
                 TcpListener::bind(*addr).map_err(context(format!("listen on {addr}")))?;
             if sockopt::NODELAY_INHERITED {
@@ -137,7 +113,7 @@ impl Server {
         signals.register(registry, SIGNAL)?;
         let waker = Arc::new(Waker::new(registry, WAKER)?);
 
-        let dns = &config.dns;
+        let dns = &settings.dns;
         let mut resolver_config = ResolverConfig::from_files(&dns.resolv_conf, &dns.hosts_file)
             .map_err(context(format!(
                 "reading {} and {}",
@@ -157,7 +133,7 @@ impl Server {
         }
         let resolver = Resolver::new(resolver_config, registry, DNS_V4, DNS_V6)
             .map_err(context("DNS resolver".into()))?;
-        let scrapes = match config.metrics.listen {
+        let scrapes = match settings.metrics_listen {
             None => None,
             Some(addr) => {
                 let endpoint = metrics::Endpoint::bind(addr, registry, METRICS, FIRST_SCRAPE)
@@ -173,7 +149,7 @@ impl Server {
         // Never a destination: a connection into the node itself becomes another session.
         let mut own_listeners = local_addrs.clone();
         own_listeners.extend(scrapes.as_ref().map(metrics::Endpoint::local_addr));
-        let pool = Pool::new(config.limits.buffer_bytes, &config.relay)?;
+        let pool = Pool::new(settings.limits.buffer_bytes, &settings.relay)?;
         log::info!(
             "relay: {}",
             if pool.splices() {
@@ -187,12 +163,12 @@ impl Server {
             timers: Timers::default(),
             yielded: Vec::new(),
             resolver,
-            auth: auth::from_config(&config.auth),
-            policy: Policy::new(config.policy, own).with_listeners(&own_listeners),
+            auth: auth::from_settings(&settings.auth),
+            policy: Policy::new(settings.policy, own).with_listeners(&own_listeners),
             router: None,
-            settings: Settings {
-                timeouts: config.timeouts,
-                limits: config.limits,
+            settings: SessionSettings {
+                timeouts: settings.timeouts,
+                limits: settings.limits,
             },
             pool,
             handshakes: VecDeque::new(),
@@ -236,9 +212,9 @@ impl Server {
             .map(metrics::Endpoint::local_addr)
     }
 
-    /// The chain thread's statistics, published on `/metrics` from now on.
-    pub fn set_chain_stats(&mut self, stats: Arc<ChainStats>) {
-        self.core.metrics.chain = Some(stats);
+    /// Families the embedder publishes on `/metrics` from now on, after the loop's own.
+    pub fn add_metrics(&mut self, families: Arc<dyn MetricFamilies>) {
+        self.core.metrics.extra.push(families);
     }
 
     /// Replaces the authenticator (the chain-backed one, issue 5).
@@ -694,7 +670,7 @@ fn client_key(ip: IpAddr) -> IpAddr {
 }
 
 /// Makes sure the timer heap holds an entry no later than the session's deadline.
-fn arm(session: &mut Session, timers: &mut Timers, key: usize, settings: &Settings) {
+fn arm(session: &mut Session, timers: &mut Timers, key: usize, settings: &SessionSettings) {
     let deadline = session.deadline(settings.timeouts.idle);
     if session.armed.is_none_or(|armed| deadline < armed) {
         timers.push(deadline, key, session.generation);
