@@ -10,6 +10,7 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("Aqueduct runs on Linux only");
 
+pub mod base64;
 pub mod cli;
 pub mod code_pages;
 pub mod commands;

@@ -64,7 +64,7 @@ fn set_endpoint_tls_publishes_the_pin_and_token_prints_https() {
         "{}",
         early.stderr
     );
-    let source = load_tls_section(&config).unwrap().source;
+    let source = load_tls_section(&config).unwrap();
     // What the node does at its first start.
     let pin = load_or_generate(&source).unwrap().pin.to_string();
 

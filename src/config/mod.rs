@@ -51,6 +51,7 @@ pub struct RawConfig {
     pub heartbeat: node::RawHeartbeat,
     #[serde(default)]
     pub log: logging::RawLog,
+    pub tls: Option<crate::tls::settings::RawTls>,
 }
 
 /// The validated config the node runs with.
@@ -64,6 +65,8 @@ pub struct Config {
     pub chain: Option<chain::ChainConfig>,
     pub heartbeat: HeartbeatConfig,
     pub log: crate::logging::LogSettings,
+    /// `[tls]` (defaults when absent), for `[node] tls_listen`.
+    pub tls: crate::tls::settings::TlsSettings,
 }
 
 /// Reads and validates a config file.
@@ -96,6 +99,7 @@ impl Config {
         dns.resolv_conf = under(dir, std::mem::take(&mut dns.resolv_conf));
         dns.hosts_file = under(dir, std::mem::take(&mut dns.hosts_file));
         self.chain = self.chain.map(|c| c.relative_to(dir));
+        self.tls = self.tls.relative_to(dir);
         self
     }
 }
@@ -138,7 +142,7 @@ pub(crate) fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
 
 impl RawConfig {
     pub fn validate(self) -> Result<Config, ConfigError> {
-        let (listen, node) = self.node.validate()?;
+        let (listen, tls_listen, node) = self.node.validate()?;
         let sections = engine::EngineSections {
             auth: self.auth,
             policy: self.policy,
@@ -148,7 +152,8 @@ impl RawConfig {
             metrics: self.metrics,
             relay: self.relay,
         };
-        let (engine, chain_auth) = sections.validate(listen)?;
+        let (engine, chain_auth) = sections.validate(listen, tls_listen)?;
+        let tls = self.tls.unwrap_or_default().validate()?;
         let log = self.log.validate()?;
         let chain = self.chain.map(chain::RawChain::validate).transpose()?;
         if engine.auth.mode == crate::proxy::settings::AuthMode::Chain {
@@ -161,6 +166,7 @@ impl RawConfig {
             chain,
             heartbeat: self.heartbeat.validate(),
             log,
+            tls,
         })
     }
 }

@@ -261,7 +261,7 @@ pub fn parse(
         metrics: raw.metrics,
         relay: raw.relay,
     };
-    let (engine, _) = sections.validate(listen).map_err(|e| {
+    let (engine, _) = sections.validate(listen, Vec::new()).map_err(|e| {
         if e.key == "auth.mode" {
             ConfigError::new(
                 "local.listen",

@@ -11,7 +11,7 @@ use super::outcome::Outcome;
 use super::policy::{self, Policy};
 use super::pool::{self, Pool, TrimSchedule};
 use super::session::{token_owner, Session, Verdict};
-use super::settings::{Settings, MAX_LISTENERS};
+use super::settings::{Settings, TlsServer, MAX_LISTENERS};
 use super::signals::SignalPipe;
 use super::slab::Slab;
 use super::sockopt;
@@ -79,6 +79,10 @@ struct Core {
     /// The `/metrics` responder, when `[metrics] listen` is set.
     scrapes: Option<metrics::Endpoint>,
     revoked: Vec<Account>,
+    /// For connections accepted on a `tls_listen` listener.
+    tls: Option<TlsServer>,
+    /// Listeners below this index are plain, the rest TLS.
+    plain_listeners: usize,
 }
 
 fn context(what: String) -> impl FnOnce(io::Error) -> io::Error {
@@ -91,7 +95,7 @@ impl Server {
     pub fn bind(settings: Settings) -> io::Result<Server> {
         let poll = Poll::new()?;
         let registry = poll.registry();
-        if settings.listen.len() > MAX_LISTENERS {
+        if settings.listen.len() + settings.tls_listen.len() > MAX_LISTENERS {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "too many listeners",
@@ -99,7 +103,20 @@ impl Server {
         }
         let mut listeners = Vec::new();
         let mut local_addrs = Vec::new();
-        for (i, addr) in settings.listen.iter().enumerate() {
+        if !settings.tls_listen.is_empty() && settings.tls.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "tls_listen without a TLS certificate",
+            ));
+        }
+        // Plain listeners first, then the TLS ones: a listener's index says which it is.
+        let plain_listeners = settings.listen.len();
+        for (i, addr) in settings
+            .listen
+            .iter()
+            .chain(&settings.tls_listen)
+            .enumerate()
+        {
             let mut listener =
                 TcpListener::bind(*addr).map_err(context(format!("listen on {addr}")))?;
             if sockopt::NODELAY_INHERITED {
@@ -183,6 +200,8 @@ impl Server {
             metrics: Metrics::default(),
             scrapes,
             revoked: Vec::new(),
+            tls: settings.tls,
+            plain_listeners,
         };
         Ok(Server {
             poll,
@@ -194,7 +213,8 @@ impl Server {
         })
     }
 
-    /// The addresses actually bound (port 0 resolved), in config order.
+    /// The addresses actually bound (port 0 resolved), in config order: `listen`, then
+    /// `tls_listen`.
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.local_addrs
     }
@@ -332,7 +352,8 @@ impl Server {
                         continue;
                     }
                     core.limit_logged = false;
-                    core.open(registry, sock, addr, now);
+                    let tls = index >= core.plain_listeners;
+                    core.open(registry, sock, addr, now, tls);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e)
@@ -414,9 +435,21 @@ impl Core {
         }
     }
 
-    fn open(&mut self, registry: &Registry, sock: TcpStream, addr: SocketAddr, now: Instant) {
+    fn open(
+        &mut self,
+        registry: &Registry,
+        sock: TcpStream,
+        addr: SocketAddr,
+        now: Instant,
+        tls: bool,
+    ) {
         let key = self.sessions.vacant_key();
         let mut session = Session::new(sock, addr, now, self.settings.timeouts.handshake);
+        if let (true, Some(settings)) = (tls, self.tls.as_ref()) {
+            if !session.start_tls(settings, now) {
+                return;
+            }
+        }
         if let Err(e) = session.register(registry, key) {
             log::warn!("session {addr}: cannot register: {e}");
             return;

@@ -4,7 +4,7 @@
 //! stays valid across restarts.
 
 use super::pin::Pin;
-use crate::monitor::probe::base64;
+
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::fmt;
@@ -86,24 +86,6 @@ impl fmt::Display for CertError {
 }
 
 impl std::error::Error for CertError {}
-
-/// The self-signed pair's files without `[tls]` paths: systemd's StateDirectory when
-/// set, else next to the config file (as the chain state is).
-pub fn self_signed_paths(config_path: &Path) -> (PathBuf, PathBuf) {
-    match crate::node::state_directory() {
-        Some(dir) => (dir.join("tls-cert.pem"), dir.join("tls-key.pem")),
-        None => {
-            let name = config_path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "aqueduct".into());
-            (
-                config_path.with_file_name(format!("{name}.tls-cert.pem")),
-                config_path.with_file_name(format!("{name}.tls-key.pem")),
-            )
-        }
-    }
-}
 
 /// Loads the identity, generating the self-signed pair if this is the first start.
 pub fn load_or_generate(source: &CertSource) -> Result<Identity, CertError> {
@@ -214,7 +196,7 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, CertError> {
 
 /// RFC 7468 text: the label's BEGIN line, base64 in 64-character lines, the END line.
 fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = base64(der);
+    let b64 = crate::base64::encode(der);
     let mut out = format!("-----BEGIN {label}-----\n");
     for line in b64.as_bytes().chunks(64) {
         // base64 is ASCII, so every chunk is valid UTF-8.

@@ -110,6 +110,25 @@ impl TlsConn {
         Ok(())
     }
 
+    /// Reads ciphertext straight from `src` (the socket), as much as rustls takes now,
+    /// without decrypting it: [`process`](Self::process) does. `Ok(0)` is end of stream.
+    pub fn read_tls_from(&mut self, src: &mut dyn Read) -> std::io::Result<usize> {
+        self.conn.read_tls(src)
+    }
+
+    /// Decrypts what [`read_tls_from`](Self::read_tls_from) brought.
+    pub fn process(&mut self) -> Result<(), TlsFailure> {
+        self.conn
+            .process_new_packets()
+            .map(|_| ())
+            .map_err(TlsFailure)
+    }
+
+    /// Writes waiting ciphertext straight to `dst` (the socket); partial writes are kept.
+    pub fn write_tls_to(&mut self, dst: &mut dyn Write) -> std::io::Result<usize> {
+        self.conn.write_tls(dst)
+    }
+
     /// True while rustls would take more ciphertext (the socket may be read).
     pub fn wants_receive(&self) -> bool {
         self.conn.wants_read()

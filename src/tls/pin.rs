@@ -3,8 +3,6 @@
 //! Hashing the key, not the certificate, lets a node renew its certificate on the same key
 //! without touching its registry entry.
 
-use crate::monitor::probe::base64;
-use crate::proxy::http::base64_decode;
 use rustls::pki_types::CertificateDer;
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -58,7 +56,7 @@ impl Pin {
 
 impl fmt::Display for Pin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{PREFIX}{}", base64(&self.0))
+        write!(f, "{PREFIX}{}", crate::base64::encode(&self.0))
     }
 }
 
@@ -77,7 +75,7 @@ impl FromStr for Pin {
             return Err(PinError::BadText);
         }
         let mut out = [0u8; 33];
-        match base64_decode(encoded.as_bytes(), &mut out) {
+        match crate::base64::decode(encoded.as_bytes(), &mut out) {
             Some(32) => {
                 let mut pin = [0u8; 32];
                 pin.copy_from_slice(&out[..32]);

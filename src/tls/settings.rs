@@ -9,9 +9,9 @@
 //! ```
 //!
 //! Without the two files the node generates a self-signed pair at first start (see
-//! [`super::cert::self_signed_paths`]); members check its pin, not a CA.
+//! [`self_signed_paths`]); members check its pin, not a CA.
 
-use super::cert::{self_signed_paths, CertSource};
+use super::cert::CertSource;
 use crate::config::{dir_of, ConfigError};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -31,25 +31,16 @@ pub struct RawTls {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsSettings {
-    pub source: CertSource,
+    /// The admin's certificate and key; None: self-signed (see [`TlsSettings::source`]).
+    pub files: Option<(PathBuf, PathBuf)>,
     pub handshake_timeout: Duration,
 }
 
 impl RawTls {
-    /// `config_path` is the node's config file: relative paths are taken from its
-    /// directory, and the self-signed pair lives next to it without a StateDirectory.
-    pub fn validate(self, config_path: &Path) -> Result<TlsSettings, ConfigError> {
-        let dir = dir_of(config_path);
-        let under = |p: PathBuf| if p.is_relative() { dir.join(p) } else { p };
-        let source = match (self.cert_file, self.key_file) {
-            (Some(cert), Some(key)) => CertSource::Files {
-                cert: under(cert),
-                key: under(key),
-            },
-            (None, None) => {
-                let (cert, key) = self_signed_paths(config_path);
-                CertSource::SelfSigned { cert, key }
-            }
+    pub fn validate(self) -> Result<TlsSettings, ConfigError> {
+        let files = match (self.cert_file, self.key_file) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
             (Some(_), None) => {
                 return Err(ConfigError::new(
                     "tls.key_file",
@@ -68,15 +59,57 @@ impl RawTls {
             return Err(ConfigError::new("tls.handshake_secs", "must be at least 1"));
         }
         Ok(TlsSettings {
-            source,
+            files,
             handshake_timeout: Duration::from_secs(secs),
         })
     }
 }
 
+impl TlsSettings {
+    /// Relative file names taken from `dir`, the config file's directory.
+    pub fn relative_to(mut self, dir: &Path) -> TlsSettings {
+        let under = |p: PathBuf| if p.is_relative() { dir.join(p) } else { p };
+        self.files = self.files.map(|(c, k)| (under(c), under(k)));
+        self
+    }
+
+    /// Where the identity comes from for the node whose config file is `config_path`:
+    /// the self-signed pair lives next to it without a StateDirectory.
+    pub fn source(&self, config_path: &Path) -> CertSource {
+        match &self.files {
+            Some((cert, key)) => CertSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            None => {
+                let (cert, key) = self_signed_paths(config_path);
+                CertSource::SelfSigned { cert, key }
+            }
+        }
+    }
+}
+
+/// The self-signed pair's files without `[tls]` paths: systemd's StateDirectory when
+/// set, else next to the config file (as the chain state is).
+pub fn self_signed_paths(config_path: &Path) -> (PathBuf, PathBuf) {
+    match crate::node::state_directory() {
+        Some(dir) => (dir.join("tls-cert.pem"), dir.join("tls-key.pem")),
+        None => {
+            let name = config_path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "aqueduct".into());
+            (
+                config_path.with_file_name(format!("{name}.tls-cert.pem")),
+                config_path.with_file_name(format!("{name}.tls-key.pem")),
+            )
+        }
+    }
+}
+
 /// Reads only the `[tls]` section of the node's config file (an absent section means
-/// the defaults), for `aqueduct set-endpoint --tls`.
-pub fn load_tls_section(path: &Path) -> Result<TlsSettings, ConfigError> {
+/// the defaults), for `aqueduct set-endpoint --tls`; returns where its identity is.
+pub fn load_tls_section(path: &Path) -> Result<CertSource, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::new("", format!("cannot read {}: {e}", path.display())))?;
     let table: toml::Table = toml::from_str(&text)
@@ -88,7 +121,7 @@ pub fn load_tls_section(path: &Path) -> Result<TlsSettings, ConfigError> {
             .try_into::<RawTls>()
             .map_err(|e| ConfigError::new("tls", e.message().to_string()))?,
     };
-    raw.validate(path)
+    Ok(raw.validate()?.relative_to(dir_of(path)).source(path))
 }
 
 #[cfg(test)]
@@ -101,14 +134,16 @@ mod tests {
             Some(v) => v.clone().try_into::<RawTls>().unwrap(),
             None => RawTls::default(),
         };
-        raw.validate(Path::new("/etc/aqueduct/node.toml"))
+        raw.validate()
+            .map(|t| t.relative_to(Path::new("/etc/aqueduct")))
     }
 
     #[test]
     fn files_are_taken_from_the_config_directory_or_self_signed_beside_it() {
+        let config = Path::new("/etc/aqueduct/node.toml");
         let s = parse("[tls]\ncert_file = \"c.pem\"\nkey_file = \"/k.pem\"\n").unwrap();
         assert_eq!(
-            s.source,
+            s.source(config),
             CertSource::Files {
                 cert: "/etc/aqueduct/c.pem".into(),
                 key: "/k.pem".into()
@@ -119,9 +154,8 @@ mod tests {
             Duration::from_secs(DEFAULT_HANDSHAKE_SECS)
         );
         if std::env::var_os("STATE_DIRECTORY").is_none() {
-            let s = parse("").unwrap();
             assert_eq!(
-                s.source,
+                parse("").unwrap().source(config),
                 CertSource::SelfSigned {
                     cert: "/etc/aqueduct/node.toml.tls-cert.pem".into(),
                     key: "/etc/aqueduct/node.toml.tls-key.pem".into()

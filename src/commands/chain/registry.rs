@@ -187,10 +187,10 @@ fn with_tls(
                 .hint("the pin is what the node logs at start: sha256// and 44 base64 characters")
         })?,
         (None, Some(config)) => {
-            let settings = load_tls_section(config).map_err(|e| {
+            let source = load_tls_section(config).map_err(|e| {
                 Failure::new(format!("config {}: {e}", config.display())).hint("fix the [tls] section")
             })?;
-            load_existing(&settings.source)
+            load_existing(&source)
                 .map_err(|e| {
                     Failure::new(format!("the node's TLS certificate: {e}")).hint(
                         "start the node once with [node] tls_listen (it creates its self-signed certificate), or give --pin",

@@ -66,7 +66,7 @@ impl Session {
     }
 
     pub(super) fn flush_client(&mut self) -> Step {
-        if self.down.is_empty() || !self.client.writable {
+        if (self.down.is_empty() && !self.client.tls_pending()) || !self.client.writable {
             return Step::Idle;
         }
         match self.client.write_from(&mut self.down) {
