@@ -120,13 +120,18 @@ fn list_nodes(discovery: &Discovery, json: bool) -> CmdResult {
             Some(m) if n.state(now) == "up" => (millis(m.connect), millis(m.handshake)),
             _ => ("-".into(), "-".into()),
         };
-        let note = n.last_error.clone().unwrap_or_else(|| {
+        let mut note = n.last_error.clone().unwrap_or_else(|| {
             if n.extra {
                 "from config".into()
             } else {
                 String::new()
             }
         });
+        if n.pin.is_none() {
+            // The member's address, credential and destinations cross this leg in clear.
+            let sep = if note.is_empty() { "" } else { "; " };
+            note = format!("unencrypted (no TLS endpoint){sep}{note}");
+        }
         println!(
             "{:<42}  {:<24}  {:<8}  {:>10}  {:>10}  {note}",
             n.address.to_string(),
@@ -153,5 +158,6 @@ fn node_json(n: &Node, now: Instant) -> serde_json::Value {
         "handshake_ms": n.measured.filter(|_| up).map(|m| m.handshake.as_secs_f64() * 1e3),
         "error": n.last_error,
         "extra": n.extra,
+        "tls": n.pin.is_some(),
     })
 }

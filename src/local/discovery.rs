@@ -84,10 +84,16 @@ impl Discovery {
             .settings
             .nodes
             .iter()
-            .map(|n| Found {
-                address: n.address,
-                endpoint: n.endpoint.clone(),
-                extra: true,
+            .filter_map(|n| {
+                let found =
+                    Found::from_endpoint(n.address, &n.endpoint, true, self.settings.require_tls);
+                if found.is_none() {
+                    log::warn!(
+                        "node {}: no TLS endpoint and local.require_tls is set; not used",
+                        n.address
+                    );
+                }
+                found
             })
             .collect();
         if self.settings.registry {
@@ -95,18 +101,21 @@ impl Discovery {
                 if !info.active || found.iter().any(|f| f.address == info.node) {
                     continue;
                 }
-                let endpoint = match Endpoint::plain_only(&info.endpoint) {
-                    Ok(plain) => plain.to_string(),
+                let entry = match info.endpoint.parse::<Endpoint>() {
+                    Ok(entry) => entry,
                     Err(e) => {
-                        log::debug!("node {}: unusable: {e}", info.node);
+                        log::debug!(
+                            "node {}: unusable endpoint `{}`: {e}",
+                            info.node,
+                            info.endpoint
+                        );
                         continue;
                     }
                 };
-                found.push(Found {
-                    address: info.node,
-                    endpoint,
-                    extra: false,
-                });
+                match Found::from_endpoint(info.node, &entry, false, self.settings.require_tls) {
+                    Some(f) => found.push(f),
+                    None => log::debug!("node {}: no TLS endpoint (local.require_tls)", info.node),
+                }
             }
         }
         let unresolved: Vec<(usize, String)> = {
@@ -212,20 +221,28 @@ impl Discovery {
     /// Measures every node that is due (all of them with `all`), several at a time.
     pub fn probe_due(&self, all: bool) {
         let now = Instant::now();
-        let due: Vec<(usize, SocketAddr, Arc<Login>)> = self
+        type Due = (
+            usize,
+            SocketAddr,
+            Arc<Login>,
+            Option<Arc<rustls::ClientConfig>>,
+        );
+        let due: Vec<Due> = self
             .table
             .lock()
             .nodes()
             .iter()
             .filter(|n| all || n.probe_due.is_none_or(|t| t <= now))
-            .filter_map(|n| Some((n.id, n.addr?, Arc::clone(n.login.as_ref()?))))
+            .filter_map(|n| Some((n.id, n.addr?, Arc::clone(n.login.as_ref()?), n.tls.clone())))
             .collect();
         let timeout = self.settings.probe_timeout;
         for batch in due.chunks(PARALLEL_PROBES) {
             let results: Vec<_> = std::thread::scope(|s| {
                 let handles: Vec<_> = batch
                     .iter()
-                    .map(|(id, addr, login)| s.spawn(move || (*id, probe(*addr, login, timeout))))
+                    .map(|(id, addr, login, tls)| {
+                        s.spawn(move || (*id, probe(*addr, login, timeout, tls.as_ref())))
+                    })
                     .collect();
                 handles.into_iter().filter_map(|h| h.join().ok()).collect()
             });
@@ -295,7 +312,9 @@ mod tests {
             nodes: [7u8, 8]
                 .iter()
                 .map(|b| super::super::config::ExtraNode {
-                    endpoint: format!("127.0.0.1:{}", 4000 + u16::from(*b)),
+                    endpoint: format!("127.0.0.1:{}", 4000 + u16::from(*b))
+                        .parse()
+                        .unwrap(),
                     address: Address([*b; 20]),
                 })
                 .collect(),
@@ -305,6 +324,7 @@ mod tests {
             probe_timeout: Duration::from_secs(1),
             credential_ttl: Duration::from_secs(ttl),
             credential: None,
+            require_tls: false,
         };
         // Never contacted: the registry is off.
         let client = Client::new(RpcConfig::new(vec!["http://127.0.0.1:9".into()])).unwrap();

@@ -86,13 +86,24 @@ impl Endpoint {
 
     /// [`Endpoint::read_into`] over TLS: decrypted bytes first, then the socket.
     pub(super) fn tls_read_into(&mut self, buf: &mut Buffer, cap: usize) -> IoOutcome {
+        self.tls_pull(|tls| buf.read_from(&mut PlainSource(tls), cap))
+    }
+
+    /// Decrypted bytes into `out` (the upstream handshake's answers).
+    pub fn tls_read(&mut self, out: &mut [u8]) -> IoOutcome {
+        self.tls_pull(|tls| io::read(&mut PlainSource(tls), out))
+    }
+
+    /// Runs `take` (which moves decrypted bytes out) until it has some, reading the
+    /// socket into rustls between tries; WouldBlock once neither has more.
+    fn tls_pull(&mut self, mut take: impl FnMut(&mut TlsConn) -> IoOutcome) -> IoOutcome {
         // Each turn either returns or took ciphertext from the socket; a few records'
         // worth per call keeps one session from holding the loop.
         for _ in 0..4 {
             let Some(tls) = self.tls.as_deref_mut() else {
                 return IoOutcome::WouldBlock;
             };
-            match buf.read_from(&mut PlainSource(tls), cap) {
+            match take(tls) {
                 IoOutcome::WouldBlock => {}
                 other => return other,
             }
