@@ -72,14 +72,18 @@ impl Node {
             }
     }
 
-    /// Sort key: healthy and measured first, fastest first; then unmeasured; then nodes
-    /// whose backoff has run out.
-    fn rank(&self) -> (u8, Duration) {
+    /// Sort key: healthy and measured first, then unmeasured, then nodes whose backoff
+    /// has run out; within each, TLS endpoints before plain ones (the member's leg is
+    /// encrypted and the node authenticated), then fastest first.
+    fn rank(&self) -> (u8, bool, Duration) {
+        let plain = self.pin.is_none();
         match (self.health, self.measured) {
-            (Health::Up, Some(m)) => (0, m.connect + m.handshake),
-            (Health::Up, None) => (1, Duration::ZERO),
-            (Health::Unknown, _) => (2, Duration::ZERO),
-            (Health::Down { failures, .. }, _) => (3, Duration::from_secs(u64::from(failures))),
+            (Health::Up, Some(m)) => (0, plain, m.connect + m.handshake),
+            (Health::Up, None) => (1, plain, Duration::ZERO),
+            (Health::Unknown, _) => (2, plain, Duration::ZERO),
+            (Health::Down { failures, .. }, _) => {
+                (3, plain, Duration::from_secs(u64::from(failures)))
+            }
         }
     }
 
@@ -357,6 +361,23 @@ mod tests {
         assert_eq!(backoff(40), MAX_BACKOFF);
         t.up(0, Some(ms(1)));
         assert_eq!(t.pick(&[], later).unwrap().node, 0);
+    }
+
+    #[test]
+    fn a_tls_node_is_preferred_to_a_faster_plain_one() {
+        let mut t = ready_table(2);
+        let now = Instant::now();
+        t.get_mut(1).unwrap().pin = Some(Pin::of_spki(b"key"));
+        t.up(0, Some(ms(1)));
+        t.up(1, Some(ms(40)));
+        assert_eq!(t.pick(&[], now).unwrap().node, 1);
+        // A pin mismatch keeps it away for the longest backoff.
+        t.down(1, &HopError::PinMismatch, now);
+        assert_eq!(t.pick(&[], now).unwrap().node, 0);
+        let Health::Down { until, .. } = t.get_mut(1).unwrap().health else {
+            panic!("down")
+        };
+        assert_eq!(until, now + MAX_BACKOFF);
     }
 
     #[test]

@@ -507,17 +507,21 @@ impl Attempt {
 /// A failed read or write on a TLS endpoint: a pin mismatch (loudly: it may be an
 /// attack), another TLS failure, or the connection dropped.
 pub fn tls_error(e: &std::io::Error) -> HopError {
-    let Some(failure) = e
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<TlsFailure>())
-    else {
+    // From our sans-I/O connection a TlsFailure, from rustls's blocking stream (probes)
+    // the rustls::Error itself.
+    let inner = e.get_ref();
+    let failure = inner
+        .and_then(|i| i.downcast_ref::<TlsFailure>())
+        .map(|f| &f.0)
+        .or_else(|| inner.and_then(|i| i.downcast_ref::<rustls::Error>()));
+    let Some(failure) = failure else {
         return HopError::Closed;
     };
-    if pin_mismatch(&failure.0).is_some() {
-        log::warn!("{failure}");
+    if let Some(mismatch) = pin_mismatch(failure) {
+        log::warn!("{mismatch}");
         HopError::PinMismatch
     } else {
-        log::debug!("{failure}");
+        log::debug!("TLS: {failure}");
         HopError::Tls
     }
 }
@@ -549,6 +553,28 @@ mod tests {
             username: "0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc".into(),
             password: "1800000000:*:abcd".into(),
         }
+    }
+
+    #[test]
+    fn tls_failures_are_told_apart_from_a_dropped_connection() {
+        use crate::tls::configs::PinMismatch;
+        use crate::tls::conn::TlsFailure;
+        use crate::tls::Pin;
+        let mismatch = PinMismatch {
+            expected: Pin::of_spki(b"a"),
+            presented: Pin::of_spki(b"b"),
+        };
+        let cert = rustls::CertificateError::Other(rustls::OtherError(Arc::new(mismatch)));
+        let pin = rustls::Error::InvalidCertificate(cert);
+        let wrap = |e: rustls::Error| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+        let sans_io = std::io::Error::new(std::io::ErrorKind::InvalidData, TlsFailure(pin.clone()));
+        assert_eq!(tls_error(&sans_io), HopError::PinMismatch);
+        assert_eq!(tls_error(&wrap(pin)), HopError::PinMismatch);
+        assert_eq!(tls_error(&wrap(rustls::Error::DecryptError)), HopError::Tls);
+        assert_eq!(
+            tls_error(&std::io::ErrorKind::ConnectionReset.into()),
+            HopError::Closed
+        );
     }
 
     /// What we send is what the node's own parsers read, message by message.
