@@ -30,6 +30,20 @@ fn https_proxy(node: &TlsNode) -> String {
     format!("https://127.0.0.1:{}", node.tls.port())
 }
 
+/// The origin's page through the node's TLS listener, as alice.
+fn fetch_through_tls(node: &TlsNode, origin: &TestServer) -> String {
+    let proxy = https_proxy(node);
+    let url = format!("http://{}/", origin.addr);
+    curl_ok(&[
+        "--proxy",
+        &proxy,
+        "--proxy-user",
+        "alice:s3cret:pw",
+        "--proxy-insecure",
+        &url,
+    ])
+}
+
 #[test]
 fn curl_through_the_tls_listener_forward_and_connect() {
     let dir = TempDir::new("tls-curl");
@@ -143,16 +157,7 @@ fn the_self_signed_certificate_is_kept_across_a_restart() {
     assert!(!second.log().contains("generated now"), "{}", second.log());
     // And it serves with that pin.
     let origin = Origin::start("127.0.0.1:0");
-    let proxy = https_proxy(&second);
-    let page = curl_ok(&[
-        "--proxy",
-        &proxy,
-        "--proxy-user",
-        "alice:s3cret:pw",
-        "--proxy-insecure",
-        &format!("http://{}/", origin.addr),
-    ]);
-    assert_eq!(page, PAGE);
+    assert_eq!(fetch_through_tls(&second, &origin), PAGE);
 }
 
 /// Accepts one connection and relays it to `to`, keeping what the client sent.
@@ -263,16 +268,7 @@ fn stalled_and_garbage_tls_clients_are_closed_and_others_served() {
         .write_all(b"GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
     // Meanwhile a real client is served.
-    let proxy = https_proxy(&node);
-    let page = curl_ok(&[
-        "--proxy",
-        &proxy,
-        "--proxy-user",
-        "alice:s3cret:pw",
-        "--proxy-insecure",
-        &format!("http://{}/", origin.addr),
-    ]);
-    assert_eq!(page, PAGE);
+    assert_eq!(fetch_through_tls(&node, &origin), PAGE);
     assert!(closed_by_peer(&mut garbage));
     assert!(
         closed_by_peer(&mut silent),

@@ -76,6 +76,25 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     parse(&text).map(|c| c.relative_to(dir_of(path)))
 }
 
+/// One section of a config file as written (its default when absent), for commands
+/// that read only their part of the node's file.
+pub fn load_section<T: serde::de::DeserializeOwned + Default>(
+    path: &Path,
+    name: &str,
+) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new("", format!("cannot read {}: {e}", path.display())))?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|e| ConfigError::new("", format!("{}: {}", path.display(), e.message())))?;
+    match table.get(name) {
+        None => Ok(T::default()),
+        Some(v) => v
+            .clone()
+            .try_into::<T>()
+            .map_err(|e| ConfigError::new(name, e.message().to_string())),
+    }
+}
+
 /// The directory relative paths in the config file at `path` are taken from.
 pub fn dir_of(path: &Path) -> &Path {
     path.parent().unwrap_or(Path::new(""))

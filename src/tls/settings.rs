@@ -12,7 +12,7 @@
 //! [`self_signed_paths`]); members check its pin, not a CA.
 
 use super::cert::CertSource;
-use crate::config::{dir_of, ConfigError};
+use crate::config::{dir_of, load_section, ConfigError};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -110,17 +110,7 @@ pub fn self_signed_paths(config_path: &Path) -> (PathBuf, PathBuf) {
 /// Reads only the `[tls]` section of the node's config file (an absent section means
 /// the defaults), for `aqueduct set-endpoint --tls`; returns where its identity is.
 pub fn load_tls_section(path: &Path) -> Result<CertSource, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::new("", format!("cannot read {}: {e}", path.display())))?;
-    let table: toml::Table = toml::from_str(&text)
-        .map_err(|e| ConfigError::new("", format!("{}: {}", path.display(), e.message())))?;
-    let raw = match table.get("tls") {
-        None => RawTls::default(),
-        Some(v) => v
-            .clone()
-            .try_into::<RawTls>()
-            .map_err(|e| ConfigError::new("tls", e.message().to_string()))?,
-    };
+    let raw: RawTls = load_section(path, "tls")?;
     Ok(raw.validate()?.relative_to(dir_of(path)).source(path))
 }
 
