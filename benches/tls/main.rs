@@ -5,6 +5,11 @@
 //! the origin is a loopback sink that streams zeros.
 //!
 //! `cargo bench --bench tls` (AQUEDUCT_TLS_BENCH_MIB, default 1024; _CONNS, default 300).
+//!
+//! Measured 2026-12-02 on the 2-core Xeon dev machine (client, node and origin sharing
+//! it): plain 9.91 Gbit/s at 0.26 node CPU s/GiB (splice), TLS 5.50 Gbit/s at 0.71 s/GiB
+//! (ratio 0.55); node CPU per connection plain 33 us, TLS 167 us (handshake 133 us);
+//! node memory per idle tunnel plain 0.7 KiB, TLS 8.3 KiB.
 
 #[allow(dead_code)]
 #[path = "../proxy/sys.rs"]

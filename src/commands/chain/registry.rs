@@ -193,7 +193,7 @@ fn with_tls(
             load_existing(&source)
                 .map_err(|e| {
                     Failure::new(format!("the node's TLS certificate: {e}")).hint(
-                        "start the node once with [node] tls_listen (it creates its self-signed certificate), or give --pin",
+                        "start the node once with [node] tls_listen (it creates its self-signed certificate; under systemd run this with STATE_DIRECTORY=/var/lib/aqueduct), or give --pin from the node's log",
                     )
                 })?
                 .pin
