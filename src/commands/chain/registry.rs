@@ -203,6 +203,11 @@ fn with_tls(
                 .hint("give the node's --config FILE (its [tls] section names the certificate) or --pin sha256//..."))
         }
     };
+    if plain.is_none() {
+        eprintln!(
+            "warning: a TLS-only entry: the monitor's probes use the plain endpoint, so without --endpoint this node is not probed (and may be withheld)"
+        );
+    }
     let endpoint = Endpoint {
         plain,
         tls: Some(TlsEndpoint { addr, pin }),
