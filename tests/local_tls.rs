@@ -2,21 +2,11 @@
 //! prefers a node's TLS endpoint (its pin checked) to a plain one, refuses a node whose
 //! key does not match its pin ("pin mismatch: possible interception"), leaves plain
 //! nodes out under `[local] require_tls`, and `--list` marks plain nodes unencrypted.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/tools.rs"]
-mod tools;
-
-#[path = "support/anvil.rs"]
-mod anvil;
-
-#[path = "support/local.rs"]
-mod local;
-
-#[path = "support/proxy.rs"]
-mod proxy;
-
-#[path = "support/tls.rs"]
-mod tls;
+mod support;
+use support::{anvil, local, proxy, tls};
 
 use anvil::{aqueduct, dev_key, path_str, Anvil};
 use aqueduct::tls::Pin;

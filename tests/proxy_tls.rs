@@ -2,11 +2,11 @@
 //! CONNECT), SOCKS5 inside TLS with a pinned rustls client, headless chromium through
 //! `--proxy-server=https://`, the self-signed certificate kept across a restart, what a
 //! wire tap sees, and clients that stall or send garbage instead of a ClientHello.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/proxy.rs"]
-mod proxy;
-#[path = "support/tls.rs"]
-mod tls;
+mod support;
+use support::{proxy, tls};
 
 use aqueduct::tls::configs::{pin_mismatch, pinned_client_config};
 use aqueduct::tls::Pin;

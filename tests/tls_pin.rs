@@ -6,6 +6,8 @@
 //! curl before 8.10 silently ignores `--proxy-pinnedpubkey` (the option was never wired
 //! into the tool: curl pull request 14438), so the proxy-leg refusal is asserted only
 //! with a curl that has the fix; the origin-leg option is the same check in libcurl.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aqueduct::tls::cert::{load_or_generate, CertSource, Identity};
 use aqueduct::tls::configs::server_config;

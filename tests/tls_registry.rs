@@ -1,11 +1,11 @@
 //! The TLS endpoint in the registry, against a real anvil: `set-endpoint --tls` reads the
 //! pin from the node's certificate through its config, the contract stores the entry,
 //! `nodes` lists it and `token` prints the https:// proxy URL with curl's pin flags.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/anvil.rs"]
-mod anvil;
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::anvil;
 
 use anvil::{aqueduct, cast, dev_key, path_str, Anvil};
 use aqueduct::tls::cert::load_or_generate;

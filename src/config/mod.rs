@@ -73,7 +73,8 @@ pub struct Config {
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::new("", format!("cannot read {}: {e}", path.display())))?;
-    parse(&text).map(|c| c.relative_to(dir_of(path)))
+    let dir = dir_of(path);
+    parse_in(&text, dir).map(|c| c.relative_to(dir))
 }
 
 /// One section of a config file as written (its default when absent), for commands
@@ -123,10 +124,15 @@ impl Config {
     }
 }
 
-/// Parses and validates config text.
+/// Parses and validates config text; files it names are taken as written.
 pub fn parse(text: &str) -> Result<Config, ConfigError> {
+    parse_in(text, Path::new(""))
+}
+
+/// Parses and validates config text whose relative paths are under `dir`.
+pub fn parse_in(text: &str, dir: &Path) -> Result<Config, ConfigError> {
     let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
-    raw.validate()
+    raw.validate(dir)
 }
 
 /// Syntax and type errors, with the key named as `section.key` where toml points at one,
@@ -160,7 +166,8 @@ pub(crate) fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
 }
 
 impl RawConfig {
-    pub fn validate(self) -> Result<Config, ConfigError> {
+    /// `dir`: where relative paths are (files read while validating, like deny lists).
+    pub fn validate(self, dir: &Path) -> Result<Config, ConfigError> {
         let (listen, tls_listen, node) = self.node.validate()?;
         let sections = engine::EngineSections {
             auth: self.auth,
@@ -171,7 +178,7 @@ impl RawConfig {
             metrics: self.metrics,
             relay: self.relay,
         };
-        let (engine, chain_auth) = sections.validate(listen, tls_listen)?;
+        let (engine, chain_auth) = sections.validate(listen, tls_listen, dir)?;
         let tls = self.tls.unwrap_or_default().validate()?;
         let log = self.log.validate()?;
         let chain = self.chain.map(chain::RawChain::validate).transpose()?;
@@ -415,6 +422,33 @@ mod tests {
         for (text, key) in cases {
             assert_eq!(err(&format!("{USERS}{text}")).key, key, "{text}");
         }
+    }
+
+    #[test]
+    fn deny_files_are_read_relative_to_the_config_file() {
+        let dir = std::env::temp_dir().join(format!("aq-config-deny-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("lists")).unwrap();
+        std::fs::write(dir.join("lists/domains"), "# ads\n*.ads.example\n").unwrap();
+        std::fs::write(dir.join("lists/cidrs"), "192.0.2.0/24 # docs\n").unwrap();
+        let path = dir.join("node.toml");
+        std::fs::write(
+            &path,
+            format!("{USERS}[policy]\ndeny_domains_file = \"lists/domains\"\ndeny_cidrs_file = \"lists/cidrs\"\n"),
+        )
+        .unwrap();
+        let cfg = load(&path);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let policy = cfg.unwrap().engine.policy;
+        assert_eq!(policy.deny_domains.len(), 1);
+        assert_eq!(policy.deny_domains[0].to_string(), "*.ads.example");
+        assert_eq!(policy.deny_cidrs.len(), 1);
+        assert_eq!(
+            err(&format!(
+                "{USERS}[policy]\ndeny_cidrs_file = \"/nonexistent/aq\"\n"
+            ))
+            .key,
+            "policy.deny_cidrs_file"
+        );
     }
 
     #[test]

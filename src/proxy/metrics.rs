@@ -6,7 +6,8 @@
 //! head, one response per connection, a deadline on every connection. A scraper can cost
 //! the loop a few kilobytes and a few microseconds, never a stall of the proxy sessions.
 
-use super::outcome::{Outcome, OutcomeKind};
+use super::outcome::{Failure, Outcome, OutcomeKind};
+use super::policy::Denial;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 use std::fmt::Write as _;
@@ -92,6 +93,8 @@ pub(crate) struct Metrics {
     bytes_down: u64,
     auth_failures: [u64; AUTH_REASONS.len()],
     refused: [u64; REFUSALS.len()],
+    /// Sessions refused by the policy, by rule.
+    denials: [u64; Denial::RULES.len()],
     /// Per bucket (not cumulative); the last one is +Inf.
     latency_buckets: [u64; LATENCY_BOUNDS.len() + 1],
     latency_sum: Duration,
@@ -104,6 +107,11 @@ impl Metrics {
     /// A session ended: its outcome and the payload bytes it relayed each way.
     pub fn session_ended(&mut self, outcome: &Outcome, up: u64, down: u64) {
         self.sessions[outcome.kind().index()] += 1;
+        if let Outcome::Failed(Failure::Denied(denial)) = outcome {
+            if let Some(i) = Denial::RULES.iter().position(|&r| r == denial.rule()) {
+                self.denials[i] += 1;
+            }
+        }
         self.bytes_up = self.bytes_up.wrapping_add(up);
         self.bytes_down = self.bytes_down.wrapping_add(down);
     }
@@ -172,6 +180,15 @@ impl Metrics {
                 out,
                 "aqueduct_connections_refused_total{{reason=\"{label}\"}} {n}"
             );
+        }
+        family(
+            &mut out,
+            "aqueduct_denials_total",
+            "counter",
+            "Sessions the policy refused, by rule (deny_domains, deny_cidrs, deny_ports, special_address, own_address, own_listener, default_port).",
+        );
+        for (label, n) in Denial::RULES.iter().zip(self.denials) {
+            let _ = writeln!(out, "aqueduct_denials_total{{rule=\"{label}\"}} {n}");
         }
         family(
             &mut out,
@@ -522,7 +539,6 @@ fn response(status: &str, content_type: &str, body: &str) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::proxy::dns::DnsError;
-    use crate::proxy::outcome::Failure;
     use crate::proxy::relay::Side;
 
     fn sample(text: &str, series: &str) -> Option<f64> {
@@ -571,7 +587,11 @@ mod tests {
     fn outcomes_and_bytes_are_counted_under_their_labels() {
         let mut m = Metrics::default();
         m.session_ended(&Outcome::Ok, 100, 1000);
-        m.session_ended(&Outcome::Failed(Failure::Denied("x".into())), 0, 0);
+        m.session_ended(
+            &Outcome::Failed(Failure::Denied(Box::new(Denial::DefaultPort { port: 25 }))),
+            0,
+            0,
+        );
         m.session_ended(&Outcome::Failed(Failure::Dns(DnsError::NxDomain)), 0, 0);
         m.session_ended(&Outcome::Reset(Side::Client), 5, 7);
         m.auth_failed(AuthFailure::Rejected);

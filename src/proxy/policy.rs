@@ -29,6 +29,7 @@
 //! Teredo `2001::/32` (server and de-obfuscated client) are checked both as IPv6 and through the
 //! IPv4 address they carry, so `64:ff9b::7f00:1` is loopback.
 
+use super::domains::{DomainPattern, DomainSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
@@ -281,6 +282,8 @@ pub struct PolicyConfig {
     pub allow_ports: Vec<PortRange>,
     /// Always denied.
     pub deny_ports: Vec<PortRange>,
+    /// Names never reached (checked on the name asked for, before it is resolved).
+    pub deny_domains: Vec<DomainPattern>,
 }
 
 /// Which rule refused a destination; `Display` is the reason for the node's log line.
@@ -313,6 +316,33 @@ pub enum Denial {
     },
     /// The port is on the default deny list (Tor's exit reject list, or port 0).
     DefaultPort { port: u16 },
+    /// The name asked for is in `policy.deny_domains`.
+    ConfiguredDomain { pattern: DomainPattern },
+}
+
+impl Denial {
+    /// The rule, as the `rule` label of `aqueduct_denials_total`.
+    pub fn rule(&self) -> &'static str {
+        match self {
+            Denial::ConfiguredPort { .. } => "deny_ports",
+            Denial::ConfiguredCidr { .. } => "deny_cidrs",
+            Denial::ConfiguredDomain { .. } => "deny_domains",
+            Denial::SpecialAddress { .. } => "special_address",
+            Denial::OwnListener { .. } => "own_listener",
+            Denial::OwnAddress { .. } => "own_address",
+            Denial::DefaultPort { .. } => "default_port",
+        }
+    }
+
+    pub const RULES: [&'static str; 7] = [
+        "deny_ports",
+        "deny_cidrs",
+        "deny_domains",
+        "special_address",
+        "own_listener",
+        "own_address",
+        "default_port",
+    ];
 }
 
 impl fmt::Display for Denial {
@@ -359,6 +389,9 @@ impl fmt::Display for Denial {
                     " is one of this node's own addresses; see policy.allow_private"
                 )
             }
+            Denial::ConfiguredDomain { pattern } => {
+                write!(f, "the name is denied by policy.deny_domains ({pattern})")
+            }
             Denial::DefaultPort { port: 0 } => f.write_str("port 0 is not a destination port"),
             Denial::DefaultPort { port } => write!(
                 f,
@@ -377,6 +410,7 @@ pub struct Policy {
     listeners: Vec<SocketAddr>,
     special_v4: Vec<(Cidr, SpecialRange)>,
     special_v6: Vec<(Cidr, SpecialRange)>,
+    deny_domains: DomainSet,
 }
 
 impl Policy {
@@ -392,6 +426,7 @@ impl Policy {
         own.sort();
         own.dedup();
         Policy {
+            deny_domains: DomainSet::new(&cfg.deny_domains),
             cfg,
             own,
             listeners: Vec::new(),
@@ -407,6 +442,15 @@ impl Policy {
             .map(|l| SocketAddr::new(canonical(l.ip()), l.port()))
             .collect();
         self
+    }
+
+    /// `Ok` if members may ask for `name`; each address it resolves to is judged by
+    /// [`Policy::check`] as well.
+    pub fn check_name(&self, name: &str) -> Result<(), Denial> {
+        match self.deny_domains.find(name) {
+            Some(pattern) => Err(Denial::ConfiguredDomain { pattern }),
+            None => Ok(()),
+        }
     }
 
     /// `Ok` if members may connect to `dest`; otherwise the rule that refuses it.
@@ -981,6 +1025,7 @@ mod tests {
                 deny_cidrs: cidrs(&["198.51.100.0/24", "8.8.8.0/24", "2001:4860::/32"]),
                 allow_ports: ports(&["22-25"]),
                 deny_ports: ports(&["22", "8000-8999"]),
+                deny_domains: Vec::new(),
             },
             Vec::new(),
         );

@@ -39,9 +39,10 @@ pub fn pinned_client_config(pin: Pin) -> Arc<ClientConfig> {
         pin,
         algorithms: provider.signature_verification_algorithms,
     };
+    // Infallible: ring's default provider supports the default versions.
+    #[allow(clippy::expect_used)] // unreachable, as the comment above says
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        // Infallible: ring's default provider supports the default versions.
         .expect("ring supports TLS 1.2 and 1.3")
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))

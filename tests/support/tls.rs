@@ -1,6 +1,5 @@
 //! `aqueduct node` with a plain and a TLS listener, for the TLS tests (the proxy's own
-//! and `aqueduct local`'s). Include after support/proxy.rs as `mod proxy`.
-#![allow(dead_code)]
+//! and `aqueduct local`'s).
 
 use super::proxy::{base_config, WAIT};
 use aqueduct::tls::Pin;

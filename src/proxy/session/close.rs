@@ -23,7 +23,13 @@ impl Session {
         }
         let step = match proto {
             Proto::Socks => self.reply_socks(failure.socks_reply(), now),
-            Proto::HttpConnect | Proto::HttpForward => self.reply_http(failure.http_status(), now),
+            Proto::HttpConnect | Proto::HttpForward => {
+                let why = Explained(&failure);
+                self.down
+                    .push(&http::error_response(failure.http_status(), &why));
+                self.enter_closing(now);
+                Step::Progress
+            }
         };
         self.outcome = Outcome::Failed(failure);
         step
@@ -212,6 +218,19 @@ impl<T: fmt::Display> fmt::Display for OrDash<'_, T> {
         match self.0 {
             Some(v) => v.fmt(f),
             None => f.write_str("-"),
+        }
+    }
+}
+
+/// A failure and, where the person behind the client can act on it, what to do.
+struct Explained<'a>(&'a Failure);
+
+impl fmt::Display for Explained<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "aqueduct: {}", self.0)?;
+        match self.0.advice() {
+            Some(advice) => write!(f, "\n{advice}"),
+            None => Ok(()),
         }
     }
 }

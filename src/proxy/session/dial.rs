@@ -30,6 +30,9 @@ impl Session {
             return self.start_connecting(proto, Addrs::one(addr.ip()), ctx);
         }
         let name = target.domain().unwrap_or_default();
+        if let Err(denial) = ctx.policy.check_name(name) {
+            return self.fail(proto, Failure::Denied(Box::new(denial)), ctx.now);
+        }
         match ctx.resolver.resolve(name, ctx.key, ctx.now) {
             Lookup::Done(Ok(addrs)) => self.start_connecting(proto, addrs, ctx),
             Lookup::Done(Err(e)) => self.fail(proto, Failure::Dns(e), ctx.now),
@@ -86,7 +89,7 @@ impl Session {
             if let Err(denial) = ctx.policy.check(addr) {
                 log::debug!("session {}: {addr} denied: {denial}", self.client_addr);
                 if dial.last_error.is_none() {
-                    dial.last_error = Some(Failure::Denied(denial.to_string()));
+                    dial.last_error = Some(Failure::Denied(Box::new(denial)));
                 }
                 continue;
             }
