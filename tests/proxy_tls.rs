@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
+use support::chromium::chromium;
 use support::{proxy, tls};
 
 use aqueduct::tls::configs::{pin_mismatch, pinned_client_config};
@@ -15,11 +16,8 @@ use rustls::pki_types::ServerName;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
 use tls::TlsNode;
 
 fn sections() -> String {
@@ -288,11 +286,6 @@ fn stalled_and_garbage_tls_clients_are_closed_and_others_served() {
 
 #[test]
 fn chromium_loads_a_page_through_the_tls_listener() {
-    let chromium = Path::new("/usr/bin/chromium");
-    assert!(
-        chromium.exists(),
-        "/usr/bin/chromium not found: apt-get install chromium"
-    );
     let dir = TempDir::new("tls-chromium");
     // Chromium cannot take proxy credentials on its command line: no auth, on loopback.
     let node = TlsNode::start(
@@ -300,47 +293,19 @@ fn chromium_loads_a_page_through_the_tls_listener() {
         "[auth]\nmode = \"none\"\n[policy]\nallow_private = true\n",
     );
     let origin = Origin::start("127.0.0.1:0");
-    let out = dir.path().join("page.html");
-    let mut child = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-extensions",
+    let proxy = format!("--proxy-server=https://127.0.0.1:{}", node.tls.port());
+    let page = chromium(
+        dir.path(),
+        &format!("http://{}/", origin.addr),
+        &[
             // The node's certificate is self-signed: chromium has no pin to check.
             "--ignore-certificate-errors",
+            &proxy,
+            // Chromium sends loopback destinations direct unless told otherwise.
+            "--proxy-bypass-list=<-loopback>",
             "--dump-dom",
-        ])
-        .arg(format!(
-            "--proxy-server=https://127.0.0.1:{}",
-            node.tls.port()
-        ))
-        // Chromium sends loopback destinations direct unless told otherwise.
-        .arg("--proxy-bypass-list=<-loopback>")
-        .arg(format!(
-            "--user-data-dir={}",
-            dir.path().join("profile").display()
-        ))
-        .arg(format!("http://{}/", origin.addr))
-        .env("HOME", dir.path())
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&out).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("chromium did not finish");
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
-    let page = fs::read_to_string(&out).unwrap_or_default();
+        ],
+    );
     assert!(page.contains(PAGE.trim()), "{page}");
     let log = node.wait_log("outcome=ok", 1);
     assert!(log.contains(&format!("target={}", origin.addr)), "{log}");

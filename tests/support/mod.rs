@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod anvil;
+pub mod chromium;
 pub mod local;
 pub mod monitor;
 pub mod node;
