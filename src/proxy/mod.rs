@@ -36,6 +36,7 @@ pub mod outcome;
 pub mod policy;
 mod pool;
 mod relay;
+mod reload;
 pub mod server;
 mod session;
 pub mod settings;
@@ -48,5 +49,6 @@ mod timers;
 mod tls_io;
 pub mod upstream;
 
+pub use reload::ReadSettings;
 pub use server::Server;
 pub use settings::Settings;

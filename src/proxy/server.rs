@@ -9,9 +9,10 @@ use super::io::is_resource_exhaustion;
 use super::metrics::{self, MetricFamilies, Metrics, Refusal};
 use super::outcome::Outcome;
 use super::policy::{self, Policy};
-use super::pool::{self, Pool, TrimSchedule};
+use super::pool::{Pool, TrimSchedule};
+use super::reload::{self, ReadSettings, Reloader};
 use super::session::{token_owner, Session, Verdict};
-use super::settings::{Settings, TlsServer, MAX_LISTENERS};
+use super::settings::{AuthMode, Settings, MAX_LISTENERS};
 use super::signals::SignalPipe;
 use super::slab::Slab;
 use super::sockopt;
@@ -79,10 +80,15 @@ struct Core {
     /// The `/metrics` responder, when `[metrics] listen` is set.
     scrapes: Option<metrics::Endpoint>,
     revoked: Vec<Account>,
-    /// For connections accepted on a `tls_listen` listener.
-    tls: Option<TlsServer>,
-    /// Listeners below this index are plain, the rest TLS.
+    /// Listeners below this index are plain, the rest TLS (with `current.tls`).
     plain_listeners: usize,
+    /// What runs now, for a reload to compare against.
+    current: Settings,
+    /// The policy's own addresses and listeners, to compile a reloaded policy with.
+    own_addrs: Vec<IpAddr>,
+    own_listeners: Vec<SocketAddr>,
+    /// Set by the embedder: where SIGHUP's new settings come from.
+    reloader: Option<Reloader>,
 }
 
 fn context(what: String) -> impl FnOnce(io::Error) -> io::Error {
@@ -181,7 +187,8 @@ impl Server {
             yielded: Vec::new(),
             resolver,
             auth: auth::from_settings(&settings.auth),
-            policy: Policy::new(settings.policy, own).with_listeners(&own_listeners),
+            policy: Policy::new(settings.policy.clone(), own.clone())
+                .with_listeners(&own_listeners),
             router: None,
             settings: SessionSettings {
                 timeouts: settings.timeouts,
@@ -200,8 +207,11 @@ impl Server {
             metrics: Metrics::default(),
             scrapes,
             revoked: Vec::new(),
-            tls: settings.tls,
             plain_listeners,
+            current: settings,
+            own_addrs: own,
+            own_listeners,
+            reloader: None,
         };
         Ok(Server {
             poll,
@@ -242,6 +252,14 @@ impl Server {
         self.core.auth = auth;
     }
 
+    /// On SIGHUP, `read` (on a thread of its own) reads the config again; what can change
+    /// while sessions run is applied, the rest logged as waiting for a restart. Without
+    /// it, SIGHUP is logged and ignored.
+    pub fn set_reloader(&mut self, read: ReadSettings) -> io::Result<()> {
+        self.core.reloader = Some(Reloader::spawn(read, Arc::clone(&self.waker))?);
+        Ok(())
+    }
+
     /// Sends every session through upstream nodes chosen by `router` (`aqueduct local`).
     pub fn set_router(&mut self, router: Box<dyn Router>) {
         self.core.router = Some(router);
@@ -276,7 +294,14 @@ impl Server {
             for event in events.iter() {
                 match event.token() {
                     SIGNAL => {
-                        if let Some(signal) = self.signals.drain() {
+                        let drained = self.signals.drain();
+                        if drained.reload {
+                            match self.core.reloader.as_mut() {
+                                Some(r) => r.request(),
+                                None => log::warn!("SIGHUP: nothing to reload from; ignored"),
+                            }
+                        }
+                        if let Some(signal) = drained.stop {
                             self.begin_shutdown(signal, now);
                         }
                     }
@@ -402,6 +427,36 @@ impl Server {
 }
 
 impl Core {
+    /// Applies settings read again on SIGHUP, or keeps the old ones if they are unusable.
+    fn reloaded(&mut self, answer: Result<Settings, String>) {
+        let plan = match answer.and_then(|new| reload::plan(&self.current, new)) {
+            Ok(plan) => plan,
+            Err(e) => {
+                log::error!("reload refused, the running config stays: {e}");
+                return;
+            }
+        };
+        let new = plan.settings;
+        self.policy = Policy::new(new.policy.clone(), self.own_addrs.clone())
+            .with_listeners(&self.own_listeners);
+        if new.auth.mode == AuthMode::Static {
+            self.auth = auth::from_settings(&new.auth);
+        }
+        self.settings = SessionSettings {
+            timeouts: new.timeouts,
+            limits: new.limits,
+        };
+        for name in &plan.at_restart {
+            log::warn!("reload: {name} changed; that takes effect at the next start");
+        }
+        log::info!(
+            "reloaded: policy, users, timeouts and limits in force; {} users' sessions end",
+            plan.gone.len()
+        );
+        self.revoked.extend(plan.gone);
+        self.current = new;
+    }
+
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
         if !self.yielded.is_empty() {
             return Some(Duration::ZERO);
@@ -445,7 +500,7 @@ impl Core {
     ) {
         let key = self.sessions.vacant_key();
         let mut session = Session::new(sock, addr, now, self.settings.timeouts.handshake);
-        if let (true, Some(settings)) = (tls, self.tls.as_ref()) {
+        if let (true, Some(settings)) = (tls, self.current.tls.as_ref()) {
             if !session.start_tls(settings, now) {
                 return;
             }
@@ -614,6 +669,9 @@ impl Core {
         }
         self.auth_done = done;
 
+        if let Some(answer) = self.reloader.as_mut().and_then(Reloader::answer) {
+            self.reloaded(answer);
+        }
         let mut revoked = std::mem::take(&mut self.revoked);
         self.auth.drain_revoked(&mut revoked);
         if !revoked.is_empty() {
@@ -674,7 +732,7 @@ impl Core {
     fn trim_after_bursts(&mut self, now: Instant) {
         let open = self.sessions.len();
         if self.trim.after_turn(now, open, self.pool.take_freed()) {
-            pool::trim_allocator();
+            crate::heap::trim();
             log::debug!("allocator trimmed ({open} sessions open)");
         }
     }

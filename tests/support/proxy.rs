@@ -160,6 +160,11 @@ impl Node {
         self.addrs[0]
     }
 
+    /// The config file it runs with (rewrite it, then SIGHUP).
+    pub fn config_path(&self) -> PathBuf {
+        self._dir.path().join("node.toml")
+    }
+
     /// The node's process id (for reading /proc/PID/status).
     pub fn pid(&self) -> u32 {
         self.child.as_ref().unwrap().id()

@@ -3,7 +3,7 @@
 
 use super::units::check_endpoint;
 use super::{contract_failure, output, parse_address, send, tx_hash, Ctx};
-use crate::cli::{Args, CmdResult, Failure};
+use crate::args::{Args, CmdResult, Failure};
 use crate::contract::{calls, Contract};
 use crate::endpoint::{Endpoint, TlsEndpoint};
 use crate::eth::rpc::{Client, Receipt};
@@ -219,7 +219,7 @@ fn with_tls(
 pub fn nodes(ctx: Ctx, args: Args) -> CmdResult {
     args.finish()?;
     let client = ctx.client()?;
-    let contract = Contract::new(&client, ctx.contract()?);
+    let contract = Contract::new(&client, ctx.deployed_contract(&client)?);
     let list = contract.nodes().map_err(contract_failure)?;
     let mut text = String::new();
     if list.is_empty() {
