@@ -93,11 +93,17 @@ fn set_endpoint_tls_publishes_the_pin_and_token_prints_https() {
         "0",
     ]);
     assert!(info.contains(&want), "{info}");
-    let listed = run(0, &["nodes"]);
-    assert!(listed.stdout.contains(&want), "{}", listed.stdout);
+    let listed = aqueduct(&["nodes", "--rpc", &anvil.url, "--contract", &contract]);
+    assert!(
+        listed.stdout.contains(&want),
+        "{} {}",
+        listed.stdout,
+        listed.stderr
+    );
 
     // A member's token: the https:// URL and the curl flags carrying the same pin.
-    assert!(run(2, &["subscribe", "--periods", "1"]).ok);
+    let sub = run(2, &["subscribe", "--periods", "1"]);
+    assert!(sub.ok, "{}", sub.stderr);
     let token = run(2, &["token", "--node", &node, "--ttl", "1h", "--json"]);
     assert!(token.ok, "{}", token.stderr);
     let j = token.json();
