@@ -51,6 +51,7 @@ pub struct RawConfig {
     pub heartbeat: node::RawHeartbeat,
     #[serde(default)]
     pub log: logging::RawLog,
+    pub tls: Option<crate::tls::settings::RawTls>,
 }
 
 /// The validated config the node runs with.
@@ -64,6 +65,8 @@ pub struct Config {
     pub chain: Option<chain::ChainConfig>,
     pub heartbeat: HeartbeatConfig,
     pub log: crate::logging::LogSettings,
+    /// `[tls]` (defaults when absent), for `[node] tls_listen`.
+    pub tls: crate::tls::settings::TlsSettings,
 }
 
 /// Reads and validates a config file.
@@ -72,6 +75,25 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         .map_err(|e| ConfigError::new("", format!("cannot read {}: {e}", path.display())))?;
     let dir = dir_of(path);
     parse_in(&text, dir).map(|c| c.relative_to(dir))
+}
+
+/// One section of a config file as written (its default when absent), for commands
+/// that read only their part of the node's file.
+pub fn load_section<T: serde::de::DeserializeOwned + Default>(
+    path: &Path,
+    name: &str,
+) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new("", format!("cannot read {}: {e}", path.display())))?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|e| ConfigError::new("", format!("{}: {}", path.display(), e.message())))?;
+    match table.get(name) {
+        None => Ok(T::default()),
+        Some(v) => v
+            .clone()
+            .try_into::<T>()
+            .map_err(|e| ConfigError::new(name, e.message().to_string())),
+    }
 }
 
 /// The directory relative paths in the config file at `path` are taken from.
@@ -97,6 +119,7 @@ impl Config {
         dns.resolv_conf = under(dir, std::mem::take(&mut dns.resolv_conf));
         dns.hosts_file = under(dir, std::mem::take(&mut dns.hosts_file));
         self.chain = self.chain.map(|c| c.relative_to(dir));
+        self.tls = self.tls.relative_to(dir);
         self
     }
 }
@@ -145,7 +168,7 @@ pub(crate) fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
 impl RawConfig {
     /// `dir`: where relative paths are (files read while validating, like deny lists).
     pub fn validate(self, dir: &Path) -> Result<Config, ConfigError> {
-        let (listen, node) = self.node.validate()?;
+        let (listen, tls_listen, node) = self.node.validate()?;
         let sections = engine::EngineSections {
             auth: self.auth,
             policy: self.policy,
@@ -155,7 +178,8 @@ impl RawConfig {
             metrics: self.metrics,
             relay: self.relay,
         };
-        let (engine, chain_auth) = sections.validate(listen, dir)?;
+        let (engine, chain_auth) = sections.validate(listen, tls_listen, dir)?;
+        let tls = self.tls.unwrap_or_default().validate()?;
         let log = self.log.validate()?;
         let chain = self.chain.map(chain::RawChain::validate).transpose()?;
         if engine.auth.mode == crate::proxy::settings::AuthMode::Chain {
@@ -168,6 +192,7 @@ impl RawConfig {
             chain,
             heartbeat: self.heartbeat.validate(),
             log,
+            tls,
         })
     }
 }

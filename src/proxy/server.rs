@@ -80,6 +80,8 @@ struct Core {
     /// The `/metrics` responder, when `[metrics] listen` is set.
     scrapes: Option<metrics::Endpoint>,
     revoked: Vec<Account>,
+    /// Listeners below this index are plain, the rest TLS (with `current.tls`).
+    plain_listeners: usize,
     /// What runs now, for a reload to compare against.
     current: Settings,
     /// The policy's own addresses and listeners, to compile a reloaded policy with.
@@ -99,7 +101,7 @@ impl Server {
     pub fn bind(settings: Settings) -> io::Result<Server> {
         let poll = Poll::new()?;
         let registry = poll.registry();
-        if settings.listen.len() > MAX_LISTENERS {
+        if settings.listen.len() + settings.tls_listen.len() > MAX_LISTENERS {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "too many listeners",
@@ -107,7 +109,20 @@ impl Server {
         }
         let mut listeners = Vec::new();
         let mut local_addrs = Vec::new();
-        for (i, addr) in settings.listen.iter().enumerate() {
+        if !settings.tls_listen.is_empty() && settings.tls.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "tls_listen without a TLS certificate",
+            ));
+        }
+        // Plain listeners first, then the TLS ones: a listener's index says which it is.
+        let plain_listeners = settings.listen.len();
+        for (i, addr) in settings
+            .listen
+            .iter()
+            .chain(&settings.tls_listen)
+            .enumerate()
+        {
             let mut listener =
                 TcpListener::bind(*addr).map_err(context(format!("listen on {addr}")))?;
             if sockopt::NODELAY_INHERITED {
@@ -192,6 +207,7 @@ impl Server {
             metrics: Metrics::default(),
             scrapes,
             revoked: Vec::new(),
+            plain_listeners,
             current: settings,
             own_addrs: own,
             own_listeners,
@@ -207,7 +223,8 @@ impl Server {
         })
     }
 
-    /// The addresses actually bound (port 0 resolved), in config order.
+    /// The addresses actually bound (port 0 resolved), in config order: `listen`, then
+    /// `tls_listen`.
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.local_addrs
     }
@@ -360,7 +377,8 @@ impl Server {
                         continue;
                     }
                     core.limit_logged = false;
-                    core.open(registry, sock, addr, now);
+                    let tls = index >= core.plain_listeners;
+                    core.open(registry, sock, addr, now, tls);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e)
@@ -472,9 +490,21 @@ impl Core {
         }
     }
 
-    fn open(&mut self, registry: &Registry, sock: TcpStream, addr: SocketAddr, now: Instant) {
+    fn open(
+        &mut self,
+        registry: &Registry,
+        sock: TcpStream,
+        addr: SocketAddr,
+        now: Instant,
+        tls: bool,
+    ) {
         let key = self.sessions.vacant_key();
         let mut session = Session::new(sock, addr, now, self.settings.timeouts.handshake);
+        if let (true, Some(settings)) = (tls, self.current.tls.as_ref()) {
+            if !session.start_tls(settings, now) {
+                return;
+            }
+        }
         if let Err(e) = session.register(registry, key) {
             log::warn!("session {addr}: cannot register: {e}");
             return;
