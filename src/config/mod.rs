@@ -15,6 +15,7 @@ pub mod node;
 pub mod policy;
 pub mod relay;
 pub mod timeouts;
+pub mod tls;
 pub mod values;
 
 pub use auth::{ChainAuthConfig, DEFAULT_CHAIN_AUTH};
@@ -51,7 +52,7 @@ pub struct RawConfig {
     pub heartbeat: node::RawHeartbeat,
     #[serde(default)]
     pub log: logging::RawLog,
-    pub tls: Option<crate::tls::settings::RawTls>,
+    pub tls: Option<tls::RawTls>,
 }
 
 /// The validated config the node runs with.

@@ -117,18 +117,10 @@ impl Drop for ChainSide {
     }
 }
 
-/// systemd's StateDirectory, if the node runs under one.
-pub fn state_directory() -> Option<PathBuf> {
-    let dir = std::env::var_os("STATE_DIRECTORY")?;
-    // systemd lists several directories separated by ':'; the first is ours.
-    let first = dir.to_string_lossy().split(':').next()?.to_string();
-    (!first.is_empty()).then(|| PathBuf::from(first))
-}
-
 /// Where the member state goes without `chain.state_file`: systemd's StateDirectory
 /// when set, else next to the config file.
 pub fn default_state_file(config_path: &Path) -> PathBuf {
-    if let Some(dir) = state_directory() {
+    if let Some(dir) = crate::systemd::state_directory() {
         return dir.join("chain-state.json");
     }
     let mut name = config_path
