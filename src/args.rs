@@ -6,6 +6,7 @@
 //! or a bare `--name`), and [`Args::finish`] rejects whatever is left, so a typo is an
 //! error instead of being silently ignored.
 
+use crate::eth::keys::PasswordSource;
 use std::fmt;
 
 /// A failure a command reports to its user: one line saying what went wrong, and
@@ -77,6 +78,19 @@ impl Args {
                 t.strip_prefix(&with_eq).map(|v| (i, Some(v.to_string())))
             }
         })
+    }
+
+    /// `--password-file F` or `--password-env VAR` (not both): where a keystore's
+    /// password comes from, if the command line says.
+    pub fn password_source(&mut self) -> Result<Option<PasswordSource>, Failure> {
+        match (self.value("password-file")?, self.value("password-env")?) {
+            (Some(_), Some(_)) => Err(Failure::usage(
+                "give --password-file or --password-env, not both",
+            )),
+            (Some(f), None) => Ok(Some(PasswordSource::File(f.into()))),
+            (None, Some(e)) => Ok(Some(PasswordSource::Env(e))),
+            (None, None) => Ok(None),
+        }
     }
 
     /// Takes `--name VALUE` or `--name=VALUE`; `Ok(None)` when the flag is absent.

@@ -39,6 +39,38 @@ pub fn utc(ts: u64) -> String {
     )
 }
 
+/// Why text is not a duration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DurationError {
+    /// Not a number with one of s, m, h, d, w (or too large).
+    NotADuration,
+    /// Zero of anything.
+    Zero,
+}
+
+/// Seconds in `45s`, `30m`, `12h`, `7d`, `2w` or a bare number of seconds, above zero:
+/// durations as people type them, for the commands' flags and the monitor's config.
+pub fn parse_duration(s: &str) -> Result<u64, DurationError> {
+    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = digits.parse().map_err(|_| DurationError::NotADuration)?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(DurationError::NotADuration),
+    };
+    match n.checked_mul(mult) {
+        Some(0) => Err(DurationError::Zero),
+        Some(v) => Ok(v),
+        None => Err(DurationError::NotADuration),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::utc;

@@ -9,7 +9,7 @@ use crate::args::{Args, CmdResult, Failure};
 use crate::clock::utc;
 use crate::commands::chain::failure::send_failure;
 use crate::eth::hex;
-use crate::eth::keys::{self, PasswordSource};
+use crate::eth::keys;
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
@@ -56,16 +56,7 @@ fn report(mut args: Args) -> CmdResult {
     let remove = args.flag("remove")?;
     let yes = args.flag("yes")?;
     let key = args.value("key")?.map(PathBuf::from);
-    let password = match (args.value("password-file")?, args.value("password-env")?) {
-        (Some(_), Some(_)) => {
-            return Err(Failure::usage(
-                "give --password-file or --password-env, not both",
-            ))
-        }
-        (Some(f), None) => Some(PasswordSource::File(f.into())),
-        (None, Some(e)) => Some(PasswordSource::Env(e)),
-        (None, None) => None,
-    };
+    let password = args.password_source()?;
     args.finish()?;
     let window =
         config::parse_duration(&since).map_err(|e| Failure::usage(format!("--since {e}")))?;

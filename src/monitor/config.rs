@@ -2,6 +2,7 @@
 //! monitor's own member key) and `[monitor]`, read into an all-`Option` struct and
 //! validated into [`MonitorConfig`]. Errors name the key.
 
+use crate::clock::DurationError;
 use crate::config::chain::{ChainConfig, RawChain};
 use crate::config::ConfigError;
 use serde::Deserialize;
@@ -146,27 +147,14 @@ pub struct MonitorConfig {
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9470";
 pub const DEFAULT_ECHO_LISTEN: &str = "0.0.0.0:9471";
 
-/// Seconds in `45s`, `30m`, `12h`, `7d`, `2w` or a bare number of seconds (above zero).
-/// (The chain commands have the same reader in commands/chain/units.rs, private there.)
+/// A duration as the config or `--since` writes it (`90s`, `5m`, `24h`, `7d`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("`{s}` is not a duration (write e.g. 90s, 5m, 24h, 7d)");
-    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        Some((i, _)) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: u64 = digits.parse().map_err(|_| bad())?;
-    let mult = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return Err(bad()),
-    };
-    match n.checked_mul(mult) {
-        Some(0) => Err(format!("`{s}` must be longer than zero")),
-        Some(v) => Ok(Duration::from_secs(v)),
-        None => Err(bad()),
+    match crate::clock::parse_duration(s) {
+        Ok(secs) => Ok(Duration::from_secs(secs)),
+        Err(DurationError::Zero) => Err(format!("`{s}` must be longer than zero")),
+        Err(DurationError::NotADuration) => Err(format!(
+            "`{s}` is not a duration (write e.g. 90s, 5m, 24h, 7d)"
+        )),
     }
 }
 

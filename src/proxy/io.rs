@@ -103,6 +103,23 @@ pub fn is_resource_exhaustion(e: &io::Error) -> bool {
     )
 }
 
+/// Whether a non-blocking connect has finished: Ok(false) while it is still in flight.
+pub fn connect_result(sock: &mio::net::TcpStream) -> std::io::Result<bool> {
+    if let Some(e) = sock.take_error()? {
+        return Err(e);
+    }
+    match sock.peer_addr() {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotConnected
+                || e.raw_os_error() == Some(libc::EINPROGRESS) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

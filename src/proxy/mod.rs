@@ -30,7 +30,7 @@ pub mod domains;
 pub mod http;
 pub mod http_body;
 pub mod http_response;
-mod io;
+pub(crate) mod io;
 pub mod metrics;
 pub mod outcome;
 pub mod policy;

@@ -445,7 +445,7 @@ impl Attempt {
             if !(ep.writable || ep.readable) {
                 return Ok(None);
             }
-            match connect_result(&ep.sock) {
+            match io::connect_result(&ep.sock) {
                 Ok(true) => self.connected = true,
                 Ok(false) => {
                     ep.writable = false;
@@ -523,23 +523,6 @@ pub fn tls_error(e: &std::io::Error) -> HopError {
     } else {
         log::debug!("TLS: {failure}");
         HopError::Tls
-    }
-}
-
-/// Whether a non-blocking connect has finished: Ok(false) while it is still in flight.
-fn connect_result(sock: &TcpStream) -> std::io::Result<bool> {
-    if let Some(e) = sock.take_error()? {
-        return Err(e);
-    }
-    match sock.peer_addr() {
-        Ok(_) => Ok(true),
-        Err(e)
-            if e.kind() == std::io::ErrorKind::NotConnected
-                || e.raw_os_error() == Some(libc::EINPROGRESS) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(e),
     }
 }
 

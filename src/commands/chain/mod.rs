@@ -213,16 +213,7 @@ impl Ctx {
             check_rpc_url(url)?;
         }
         let key = args.value("key")?.map(PathBuf::from).or(config.key);
-        let password = match (args.value("password-file")?, args.value("password-env")?) {
-            (Some(_), Some(_)) => {
-                return Err(Failure::usage(
-                    "give --password-file or --password-env, not both",
-                ))
-            }
-            (Some(f), None) => Some(PasswordSource::File(f.into())),
-            (None, Some(e)) => Some(PasswordSource::Env(e)),
-            (None, None) => config.password,
-        };
+        let password = args.password_source()?.or(config.password);
         let contract = match args.value("contract")? {
             Some(s) => Some(parse_address("contract", &s)?),
             None => config.contract,

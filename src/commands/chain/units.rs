@@ -2,32 +2,16 @@
 //! and `host:port` endpoints.
 
 use crate::args::Failure;
+use crate::clock::DurationError;
 use crate::endpoint::Endpoint;
 
-/// Seconds in `45s`, `30m`, `12h`, `7d`, `2w` or a bare number of seconds.
+/// Seconds in `45s`, `30m`, `12h`, `7d`, `2w` or a bare number of seconds, for `--flag`.
 pub fn parse_duration(flag: &str, s: &str) -> Result<u64, Failure> {
-    let bad = || {
-        Failure::usage(format!("--{flag} `{s}` is not a duration"))
-            .hint("write a number with s, m, h, d or w, e.g. 30m, 12h, 7d")
-    };
-    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        Some((i, _)) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: u64 = digits.parse().map_err(|_| bad())?;
-    let mult = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return Err(bad()),
-    };
-    match n.checked_mul(mult) {
-        Some(0) => Err(Failure::usage(format!("--{flag} must be longer than zero"))),
-        Some(v) => Ok(v),
-        None => Err(bad()),
-    }
+    crate::clock::parse_duration(s).map_err(|e| match e {
+        DurationError::Zero => Failure::usage(format!("--{flag} must be longer than zero")),
+        DurationError::NotADuration => Failure::usage(format!("--{flag} `{s}` is not a duration"))
+            .hint("write a number with s, m, h, d or w, e.g. 30m, 12h, 7d"),
+    })
 }
 
 /// A count above zero; too many digits is "too large", not "not a whole number".

@@ -229,7 +229,7 @@ impl Probe {
                 if !(self.readable || self.writable) {
                     return Ok(Flow::Wait);
                 }
-                match connect_result(&self.sock) {
+                match crate::proxy::io::connect_result(&self.sock) {
                     Ok(true) => {}
                     Ok(false) => {
                         self.readable = false;

@@ -237,23 +237,6 @@ fn token_of(i: usize) -> Token {
 
 static ZEROS: [u8; 65536] = [0; 65536];
 
-/// Whether a non-blocking connect has finished (Ok(false): still in progress).
-fn connect_result(sock: &TcpStream) -> std::io::Result<bool> {
-    if let Some(e) = sock.take_error()? {
-        return Err(e);
-    }
-    match sock.peer_addr() {
-        Ok(_) => Ok(true),
-        Err(e)
-            if e.kind() == std::io::ErrorKind::NotConnected
-                || e.raw_os_error() == Some(libc::EINPROGRESS) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(e),
-    }
-}
-
 impl Engine {
     pub fn bind(echo_listen: SocketAddr) -> std::io::Result<Engine> {
         let poll = Poll::new()?;
