@@ -56,6 +56,11 @@ function wallet(i: number, chainId = ANVIL_CHAIN): WalletOptions {
   return { account: DEV[i].address, chainId, announce: true };
 }
 
+/** The node's entry as the Nodes and Operators pages show it: each field on its own line. */
+function shownEndpoint(): string {
+  return `127.0.0.1:${net.nodePort} (plain)127.0.0.1:${net.nodeTlsPort} (TLS)pin ${net.nodePin}`;
+}
+
 /** Connects the announced test wallet on the current page. */
 async function connect(page: Page): Promise<void> {
   await page.click("#connect-0");
@@ -244,7 +249,7 @@ test("paying for another address makes that address the member", T, async () => 
 });
 
 /** The proxy URLs the Access page shows, after signing as the connected wallet. */
-async function signOnAccessPage(page: Page, node: string): Promise<{ socks: string; http: string; password: string }> {
+async function signOnAccessPage(page: Page, node: string): Promise<{ socks: string; http: string; https: string; curl: string; password: string }> {
   await page.click("#nav-access");
   await page.waitForSelector(`#node option[value="${node}"]`, { state: "attached" });
   await page.selectOption("#node", node);
@@ -254,6 +259,8 @@ async function signOnAccessPage(page: Page, node: string): Promise<{ socks: stri
   return {
     socks: await page.inputValue("#socks-0"),
     http: await page.inputValue("#http-0"),
+    https: await page.inputValue("#https-0"),
+    curl: await page.inputValue("#curl-0"),
     password: await page.inputValue("#password"),
   };
 }
@@ -277,10 +284,21 @@ test("a credential signed in the page gets curl through the real node", T, async
   assert.equal(body, ORIGIN_BODY);
   const viaHttp = await curl(["--proxy", urls.http, net.originUrl]);
   assert.equal(viaHttp.stdout, ORIGIN_BODY, viaHttp.stderr);
+  // The node's TLS field: the https:// proxy URL and curl's flags with the registry's pin,
+  // which get curl through the node's TLS listener as they stand.
+  const userinfo = urls.socks.slice("socks5h://".length, urls.socks.lastIndexOf("@"));
+  assert.equal(urls.https, `https://${userinfo}@127.0.0.1:${net.nodeTlsPort}`);
+  assert.equal(urls.curl, `--proxy ${urls.https} --proxy-insecure --proxy-pinnedpubkey ${net.nodePin}`);
+  const viaTls = await curl([...urls.curl.split(" "), net.originUrl]);
+  assert.equal(viaTls.stdout, ORIGIN_BODY, viaTls.stderr);
+  assert.match((await member.textContent("#curl-note")) ?? "", /curl 8\.10 or later.*aqueduct local checks the pin itself/);
+  assert.match((await member.textContent("#plain-note")) ?? "", /unencrypted/);
   const [download] = await Promise.all([member.waitForEvent("download"), member.click("#download-local")]);
   assert.equal(download.suggestedFilename(), "local.toml");
   const text = readFileSync((await download.path())!, "utf8");
-  assert.match(text, new RegExp(`nodes = \\["127\\.0\\.0\\.1:${net.nodePort}@${nodeAddr}"\\]`));
+  // The whole registry entry, as `aqueduct local --node` takes it: it then goes over TLS.
+  assert.ok(text.includes(`\nnodes = ["${net.nodeEndpoint}@${nodeAddr}"]\n`), text);
+  assert.equal(net.nodeEndpoint, `127.0.0.1:${net.nodePort} tls=127.0.0.1:${net.nodeTlsPort} pin=${net.nodePin}`);
   assert.match(text, new RegExp(`contract = "${net.contract.toLowerCase()}"`));
   assert.doesNotMatch(text, /key =/);
   // The downloaded file is all `aqueduct local` needs: no key file, the page's credential.
@@ -345,7 +363,7 @@ test("Nodes and Home show what the real `aqueduct monitor` measured through the 
     const page = await visit("#/nodes");
     await page.waitForSelector("#nodes-table[data-state=ready]", { state: "attached" });
     const cells = await page.locator(`#nodes-table tr[data-address="${address.toLowerCase()}"] td`).allTextContents();
-    assert.deepEqual(cells.slice(0, 4), [address, `127.0.0.1:${net.nodePort}`, "yes", "up"]);
+    assert.deepEqual(cells.slice(0, 4), [address, shownEndpoint(), "yes", "up"]);
     assert.match(cells[4], /^\d+ ms$/);
     assert.match(cells[5], /^\d{1,3}\.\d%$/);
     assert.equal(await page.textContent("#monitor-note"), "");
@@ -362,7 +380,11 @@ test("the Nodes page lists the registry, with health once a monitor is configure
   const plain = await visit("#/nodes");
   await plain.waitForSelector("#nodes-table[data-state=ready]", { state: "attached" });
   const row = `#nodes-table tr[data-address="${DEV[NODE].address.toLowerCase()}"]`;
-  assert.deepEqual(await plain.locator(`${row} td`).allTextContents(), [DEV[NODE].address, `127.0.0.1:${net.nodePort}`, "yes"]);
+  assert.deepEqual(await plain.locator(`${row} td`).allTextContents(), [DEV[NODE].address, shownEndpoint(), "yes"]);
+  const shown = plain.locator(`${row} .endpoint`);
+  assert.equal(await shown.getAttribute("data-plain"), `127.0.0.1:${net.nodePort}`);
+  assert.equal(await shown.getAttribute("data-tls"), `127.0.0.1:${net.nodeTlsPort}`);
+  assert.equal(await shown.getAttribute("data-pin"), net.nodePin);
   assert.match((await plain.textContent("#monitor-note")) ?? "", /no monitor is configured/);
 
   site.config = { ...site.config, monitorApi: `${site.url}monitor` };
@@ -396,7 +418,7 @@ test("the Nodes page lists the registry, with health once a monitor is configure
     await page.waitForSelector("#nodes-table[data-state=ready]", { state: "attached" });
     assert.deepEqual(await page.locator(`${row} td`).allTextContents(), [
       DEV[NODE].address,
-      `127.0.0.1:${net.nodePort}`,
+      shownEndpoint(),
       "yes",
       "up",
       "12 ms",
@@ -408,6 +430,7 @@ test("the Nodes page lists the registry, with health once a monitor is configure
     const zh = await visit("#/nodes", { locale: "zh-CN" });
     await zh.waitForSelector("#nodes-table[data-state=ready]", { state: "attached" });
     assert.equal(await zh.locator(`${row} td.health`).textContent(), "正常");
+    assert.equal(await zh.locator(`${row} .ep-tls`).textContent(), `127.0.0.1:${net.nodeTlsPort}（TLS）`);
     site.monitor = [{ ...(site.monitor as object[])[0], state: "down" }];
     await page.click("#nav-home");
     await page.reload();
@@ -465,7 +488,8 @@ test("operators: any wallet sees a node's payee, its unsettled epochs, and claim
   await connect(page);
   await page.waitForSelector(`#ops-facts[data-state=ready][data-node="${node.toLowerCase()}"]`, { state: "attached" });
   assert.equal(await page.getAttribute("#whitelisted", "data-value"), "true");
-  assert.equal(await page.textContent("#endpoint"), `127.0.0.1:${net.nodePort}`);
+  assert.equal(await page.getAttribute("#endpoint", "data-value"), net.nodeEndpoint);
+  assert.equal(await page.textContent("#endpoint"), shownEndpoint());
   assert.equal(await page.textContent("#payee"), payee);
   assert.equal(await page.textContent("#claim-note"), `The claim pays ${payee}, whoever sends it.`);
   assert.equal(await page.getAttribute("#epoch", "data-value"), String(epoch));
