@@ -4,7 +4,9 @@
 // the member whose credential is used with curl in the next.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
+import { promisify } from "node:util";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { AQUEDUCT_BIN, LocalNet, DEV, MEMBER, NODE, PAYEE, STRANGER, ORIGIN_BODY, curl } from "../support/chain";
@@ -313,6 +315,13 @@ test("a credential signed in the page gets curl through the real node", T, async
       return r.code === 0 ? r.stdout : undefined;
     });
     assert.equal(viaLocal, ORIGIN_BODY);
+    // It reads the page's nodes line as the TLS node it is, and its probe checked the pin.
+    const { stdout } = await promisify(execFile)(AQUEDUCT_BIN, ["local", "--config", join(dir, "local.toml"), "--list", "--json"], { timeout: 60_000 });
+    const listed = JSON.parse(stdout) as { nodes: { node: string; tls: boolean; state: string; extra: boolean }[] };
+    assert.deepEqual(
+      listed.nodes.map((n) => [n.node.toLowerCase(), n.tls, n.state, n.extra]),
+      [[nodeAddr, true, "up", true]],
+    );
   } finally {
     await local.stop();
     removeDir(dir);
