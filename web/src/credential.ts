@@ -1,6 +1,7 @@
 // The member credential of doc/protocol.md: the text a wallet signs with personal_sign,
 // the proxy password built from its signature, and the ready proxy URLs. Pure functions:
 // the same bytes as the Rust signer (src/credential.rs), pinned by test/unit/credential.test.ts.
+import { endpointText, hostPortText, type Endpoint } from "./endpoint";
 
 /** `*` for any node of the network, or one node's address. */
 export type NodeScope = "*" | `0x${string}`;
@@ -66,10 +67,29 @@ export function userinfoEscape(s: string): string {
   return out;
 }
 
-/** Ready `socks5h://` and `http://` proxy URLs for one node endpoint (`host:port`). */
-export function proxyUrls(c: Credential, endpoint: string): { socks5h: string; http: string } {
+export interface ProxyUrls {
+  /** For the entry's plain field: unencrypted. */
+  plain?: { socks5h: string; http: string };
+  /** For its `tls=` field: the https:// proxy URL and curl's flags, as `aqueduct token` prints them. */
+  tls?: { https: string; curl: string };
+}
+
+/**
+ * Ready proxy URLs for one node's endpoint. `--proxy-insecure` turns off only curl's CA
+ * check (a self-signed node has no CA); the pin is what authenticates the node.
+ */
+export function proxyUrls(c: Credential, e: Endpoint): ProxyUrls {
   const userinfo = `${userinfoEscape(c.username)}:${userinfoEscape(c.password)}`;
-  return { socks5h: `socks5h://${userinfo}@${endpoint}`, http: `http://${userinfo}@${endpoint}` };
+  const out: ProxyUrls = {};
+  if (e.plain) {
+    const at = hostPortText(e.plain);
+    out.plain = { socks5h: `socks5h://${userinfo}@${at}`, http: `http://${userinfo}@${at}` };
+  }
+  if (e.tls) {
+    const https = `https://${userinfo}@${hostPortText(e.tls.addr)}`;
+    out.tls = { https, curl: `--proxy ${https} --proxy-insecure --proxy-pinnedpubkey ${e.tls.pin}` };
+  }
+  return out;
 }
 
 /** TOML basic string. */
@@ -82,8 +102,8 @@ export interface LocalTomlParams {
   contract: string;
   /** The credential signed in the page: `aqueduct local` uses it instead of a key file. */
   credential: Credential;
-  /** A chosen node (`host:port@0xADDRESS`), or none for the whole registry. */
-  node?: { endpoint: string; address: string };
+  /** A chosen node (`ENDPOINT@0xADDRESS`, as `aqueduct local --node` takes it), or none for the whole registry. */
+  node?: { endpoint: Endpoint; address: string };
   comment: string[];
 }
 
@@ -94,7 +114,7 @@ export function localToml(p: LocalTomlParams): string {
   lines.push("", "[local]", `listen = "127.0.0.1:1080"`);
   lines.push(`credential = ${tomlString(`${p.credential.username}:${p.credential.password}`)}`);
   if (p.node) {
-    lines.push(`nodes = [${tomlString(`${p.node.endpoint}@${p.node.address.toLowerCase()}`)}]`, "registry = false");
+    lines.push(`nodes = [${tomlString(`${endpointText(p.node.endpoint)}@${p.node.address.toLowerCase()}`)}]`, "registry = false");
   }
   return lines.join("\n") + "\n";
 }

@@ -4,6 +4,8 @@ import { h, clear, rich } from "../dom";
 import { date, duration, t } from "../i18n";
 import { problemBox, walletPanel, type App } from "../app";
 import { credentialFromSignature, credentialMessage, localToml, proxyUrls, type NodeScope } from "../credential";
+import { parseEndpoint } from "../endpoint";
+import { endpointSummary } from "../endpoint_view";
 import type { NodeEntry } from "../chain";
 
 /** Lifetimes offered, capped at what the deployment's nodes accept. */
@@ -57,7 +59,7 @@ export function access(app: App): HTMLElement {
     (list) => {
       registry = list;
       for (const n of list.filter((e) => e.active)) {
-        nodeSelect.append(h("option", { value: n.address.toLowerCase() }, `${n.address} (${n.endpoint})`));
+        nodeSelect.append(h("option", { value: n.address.toLowerCase() }, t("ops.nodeOption", { address: n.address, endpoint: endpointSummary(n.endpoint) })));
       }
       nodeSelect.value = form.node;
       if (nodeSelect.value !== form.node) nodeSelect.value = "*";
@@ -90,22 +92,43 @@ export function access(app: App): HTMLElement {
     await listed.catch(() => undefined);
     const endpoints = node === "*" ? registry.filter((e) => e.active) : registry.filter((e) => e.address.toLowerCase() === node);
     const urls = h("ul", { class: "urls", id: "urls" });
-    endpoints.forEach((e, i) => {
-      const u = proxyUrls(cred, e.endpoint);
-      urls.append(
-        h("li", {}, h("input", { id: `socks-${i}`, class: "url", readonly: true, value: u.socks5h, "data-kind": "socks5h" }), copyButton(`socks-${i}-copy`, u.socks5h)),
-        h("li", {}, h("input", { id: `http-${i}`, class: "url", readonly: true, value: u.http, "data-kind": "http" }), copyButton(`http-${i}-copy`, u.http)),
+    const urlRow = (id: string, kind: string, label: string, value: string) =>
+      h(
+        "li",
+        {},
+        h("span", { class: "url-label" }, label),
+        h("input", { id, class: "url", readonly: true, value, "data-kind": kind }),
+        copyButton(`${id}-copy`, value),
       );
+    let anyTls = false;
+    let anyPlain = false;
+    const parsed = endpoints.map((e) => ({ entry: e, parsed: parseEndpoint(e.endpoint) }));
+    parsed.forEach(({ entry, parsed: p }, i) => {
+      if (!p.ok) {
+        urls.append(h("li", { class: "bad-endpoint", "data-error": p.error.kind }, t("access.badEndpoint", { address: entry.address, entry: entry.endpoint })));
+        return;
+      }
+      const u = proxyUrls(cred, p.endpoint);
+      if (u.tls) {
+        anyTls = true;
+        urls.append(urlRow(`https-${i}`, "https", "https://", u.tls.https), urlRow(`curl-${i}`, "curl", t("access.curlFlags"), u.tls.curl));
+      }
+      if (u.plain) {
+        anyPlain = true;
+        urls.append(urlRow(`socks-${i}`, "socks5h", "socks5h://", u.plain.socks5h), urlRow(`http-${i}`, "http", "http://", u.plain.http));
+      }
     });
     if (!endpoints.length) urls.append(h("li", {}, t("access.noNodes")));
-    const chosen = node === "*" ? undefined : endpoints[0];
+    const chosen = node === "*" ? undefined : parsed[0];
     const toml = localToml({
       rpc: cfg.rpc,
       contract: cfg.contract,
       credential: cred,
-      node: chosen && { endpoint: chosen.endpoint, address: chosen.address },
+      node: chosen?.parsed.ok ? { endpoint: chosen.parsed.endpoint, address: chosen.entry.address } : undefined,
       comment: [t("access.localComment1"), t("access.localComment2")],
     });
+    // A chosen node whose entry cannot be read: a file for the whole registry would not be what was asked.
+    const offerFile = !chosen || chosen.parsed.ok;
     const download = h(
       "a",
       { id: "download-local", class: "button", download: "local.toml", href: URL.createObjectURL(new Blob([toml], { type: "application/toml" })) },
@@ -120,8 +143,10 @@ export function access(app: App): HTMLElement {
       membership,
       h("h2", {}, t("access.urls")),
       urls,
-      h("p", {}, download),
-      h("p", { class: "hint" }, ...rich("access.localHint")),
+      anyTls && h("p", { class: "hint", id: "curl-note" }, ...rich("access.curlNote")),
+      anyPlain && h("p", { class: "warning", id: "plain-note" }, t("access.plainNote")),
+      offerFile && h("p", {}, download),
+      offerFile && h("p", { class: "hint" }, ...rich("access.localHint")),
     );
     result.hidden = false;
     const until = await net.memberUntil(account as Address);

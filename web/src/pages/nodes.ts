@@ -2,6 +2,7 @@ import { h, clear } from "../dom";
 import { t } from "../i18n";
 import { problemBox, type App } from "../app";
 import { fetchHealth, type Health } from "../monitor";
+import { endpointView } from "../endpoint_view";
 
 export function nodes(app: App): HTMLElement {
   const { net, cfg } = app;
@@ -28,7 +29,7 @@ export function nodes(app: App): HTMLElement {
         "tr",
         { "data-address": n.address.toLowerCase(), "data-active": String(n.active) },
         h("td", { class: "mono" }, n.address),
-        h("td", { class: "mono" }, n.endpoint),
+        h("td", { class: "mono" }, endpointView(n.endpoint)),
         h("td", { class: n.active ? "yes" : "no" }, t(n.active ? "common.yes" : "common.no")),
       );
       if (health) {

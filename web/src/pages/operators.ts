@@ -4,6 +4,7 @@ import { bytes, date, t } from "../i18n";
 import { amount, problemBox, txLine, walletPanel, type App } from "../app";
 import { explain } from "../errors";
 import type { NodeEntry } from "../chain";
+import { endpointSummary, endpointView } from "../endpoint_view";
 
 /**
  * One node's books: whitelist state, payee, heartbeats (this epoch, and those not yet
@@ -34,7 +35,7 @@ export function operators(app: App): HTMLElement {
           h(
             "option",
             { value: n.address.toLowerCase() },
-            t(n.active ? "ops.nodeOption" : "ops.nodeRemoved", { address: n.address, endpoint: n.endpoint }),
+            t(n.active ? "ops.nodeOption" : "ops.nodeRemoved", { address: n.address, endpoint: endpointSummary(n.endpoint) }),
           ),
         ),
       );
@@ -54,16 +55,16 @@ export function operators(app: App): HTMLElement {
       }
       const node = getAddress(select.value) as Address;
       const [s, p] = await Promise.all([net.operator(node), net.getParams()]);
-      const row = (id: string, key: Parameters<typeof t>[0], value: string, data?: string) => [
+      const row = (id: string, key: Parameters<typeof t>[0], value: string, data?: string, shown: Node | string = value) => [
         h("dt", {}, t(key)),
-        h("dd", { id, "data-value": data ?? value }, value),
+        h("dd", { id, "data-value": data ?? value }, shown),
       ];
       const payeeIsMe = s.payee.toLowerCase() === account.toLowerCase();
       const from = s.epoch > 0n ? s.epoch - 1n : 0n;
       clear(
         facts,
         ...row("whitelisted", "ops.whitelisted", t(s.active ? "common.yes" : "common.no"), String(s.active)),
-        ...row("endpoint", "ops.endpoint", s.endpoint ?? "—"),
+        ...row("endpoint", "ops.endpoint", s.endpoint ?? "—", undefined, s.endpoint === undefined ? "—" : endpointView(s.endpoint)),
         ...row("payee", "ops.payee", payeeIsMe ? t("ops.payeeYou", { payee: s.payee }) : s.payee, s.payee),
         ...row("epoch", "ops.epoch", String(s.epoch)),
         ...row("heartbeats", "ops.heartbeats", t("ops.heartbeatsValue", { n: s.heartbeats, slots: s.slotsPerEpoch }), String(s.heartbeats)),

@@ -116,6 +116,15 @@ export const en = {
   "access.warning": "This password is a bearer secret: whoever has it can use the network as you until it expires. Do not share it, do not paste it into websites, and pick the shortest lifetime you need. To stop a leaked one, there is no revoking: wait for it to expire, which is why lifetimes are short.",
   "access.notMember": "This address is not a paying member right now: nodes will refuse this credential until it subscribes (Join).",
   "access.endsBefore": "Your membership ends {date}, before this credential expires; nodes refuse it from then on.",
+  "access.curlFlags": "curl flags",
+  "access.curlNote": "The pin needs curl 8.10 or later: older curl accepts `--proxy-pinnedpubkey` and ignores it, so with `--proxy-insecure` it would check nothing. `aqueduct local` checks the pin itself.",
+  "access.plainNote": "The socks5h:// and http:// URLs are unencrypted: anyone on the way to the node can read the password and your traffic. Prefer https:// where the node offers it.",
+  "access.badEndpoint": "The registry entry of node {address} cannot be read ({entry}): no proxy URL for it.",
+
+  "endpoint.plain": "{addr} (plain)",
+  "endpoint.tls": "{addr} (TLS)",
+  "endpoint.pin": "pin {pin}",
+  "endpoint.bad": "unreadable entry: {entry}",
 
   "nodes.title": "Nodes",
   "nodes.lead": "Every node in the contract's registry. Removed nodes stay listed as inactive.",

@@ -117,6 +117,15 @@ export const zh: Strings = {
   "access.warning": "此密码是持有即可使用的秘密：任何拿到它的人在到期前都能以你的身份使用网络。不要分享它，不要粘贴到网站里，并选择够用的最短有效期。泄露后无法撤销，只能等它过期，所以有效期要短。",
   "access.notMember": "此地址目前不是付费会员：在它订阅（“加入”页）之前，节点会拒绝这个凭证。",
   "access.endsBefore": "你的会员资格在 {date} 结束，早于此凭证的到期时间；之后节点会拒绝它。",
+  "access.curlFlags": "curl 参数",
+  "access.curlNote": "公钥固定需要 curl 8.10 或更高版本：旧版 curl 接受 `--proxy-pinnedpubkey` 却忽略它，加上 `--proxy-insecure` 后就什么也不校验。`aqueduct local` 会自己校验公钥固定值。",
+  "access.plainNote": "socks5h:// 和 http:// 地址不加密：你到节点之间路径上的任何人都能看到密码和你的流量。节点提供 https:// 时请优先使用。",
+  "access.badEndpoint": "节点 {address} 的登记项无法识别（{entry}）：没有它的代理地址。",
+
+  "endpoint.plain": "{addr}（明文）",
+  "endpoint.tls": "{addr}（TLS）",
+  "endpoint.pin": "公钥固定值 {pin}",
+  "endpoint.bad": "无法识别的登记项：{entry}",
 
   "nodes.title": "节点",
   "nodes.lead": "合约注册表中的每个节点。已移除的节点仍会列出，标为不活跃。",

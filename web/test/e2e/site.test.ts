@@ -4,7 +4,9 @@
 // the member whose credential is used with curl in the next.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
+import { promisify } from "node:util";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { AQUEDUCT_BIN, LocalNet, DEV, MEMBER, NODE, PAYEE, STRANGER, ORIGIN_BODY, curl } from "../support/chain";
@@ -54,6 +56,11 @@ async function visit(path: string, opts: { locale?: string; wallet?: WalletOptio
 
 function wallet(i: number, chainId = ANVIL_CHAIN): WalletOptions {
   return { account: DEV[i].address, chainId, announce: true };
+}
+
+/** The node's entry as the Nodes and Operators pages show it: each field on its own line. */
+function shownEndpoint(): string {
+  return `127.0.0.1:${net.nodePort} (plain)127.0.0.1:${net.nodeTlsPort} (TLS)pin ${net.nodePin}`;
 }
 
 /** Connects the announced test wallet on the current page. */
@@ -244,7 +251,7 @@ test("paying for another address makes that address the member", T, async () => 
 });
 
 /** The proxy URLs the Access page shows, after signing as the connected wallet. */
-async function signOnAccessPage(page: Page, node: string): Promise<{ socks: string; http: string; password: string }> {
+async function signOnAccessPage(page: Page, node: string): Promise<{ socks: string; http: string; https: string; curl: string; password: string }> {
   await page.click("#nav-access");
   await page.waitForSelector(`#node option[value="${node}"]`, { state: "attached" });
   await page.selectOption("#node", node);
@@ -254,6 +261,8 @@ async function signOnAccessPage(page: Page, node: string): Promise<{ socks: stri
   return {
     socks: await page.inputValue("#socks-0"),
     http: await page.inputValue("#http-0"),
+    https: await page.inputValue("#https-0"),
+    curl: await page.inputValue("#curl-0"),
     password: await page.inputValue("#password"),
   };
 }
@@ -277,10 +286,21 @@ test("a credential signed in the page gets curl through the real node", T, async
   assert.equal(body, ORIGIN_BODY);
   const viaHttp = await curl(["--proxy", urls.http, net.originUrl]);
   assert.equal(viaHttp.stdout, ORIGIN_BODY, viaHttp.stderr);
+  // The node's TLS field: the https:// proxy URL and curl's flags with the registry's pin,
+  // which get curl through the node's TLS listener as they stand.
+  const userinfo = urls.socks.slice("socks5h://".length, urls.socks.lastIndexOf("@"));
+  assert.equal(urls.https, `https://${userinfo}@127.0.0.1:${net.nodeTlsPort}`);
+  assert.equal(urls.curl, `--proxy ${urls.https} --proxy-insecure --proxy-pinnedpubkey ${net.nodePin}`);
+  const viaTls = await curl([...urls.curl.split(" "), net.originUrl]);
+  assert.equal(viaTls.stdout, ORIGIN_BODY, viaTls.stderr);
+  assert.match((await member.textContent("#curl-note")) ?? "", /curl 8\.10 or later.*aqueduct local checks the pin itself/);
+  assert.match((await member.textContent("#plain-note")) ?? "", /unencrypted/);
   const [download] = await Promise.all([member.waitForEvent("download"), member.click("#download-local")]);
   assert.equal(download.suggestedFilename(), "local.toml");
   const text = readFileSync((await download.path())!, "utf8");
-  assert.match(text, new RegExp(`nodes = \\["127\\.0\\.0\\.1:${net.nodePort}@${nodeAddr}"\\]`));
+  // The whole registry entry, as `aqueduct local --node` takes it: it then goes over TLS.
+  assert.ok(text.includes(`\nnodes = ["${net.nodeEndpoint}@${nodeAddr}"]\n`), text);
+  assert.equal(net.nodeEndpoint, `127.0.0.1:${net.nodePort} tls=127.0.0.1:${net.nodeTlsPort} pin=${net.nodePin}`);
   assert.match(text, new RegExp(`contract = "${net.contract.toLowerCase()}"`));
   assert.doesNotMatch(text, /key =/);
   // The downloaded file is all `aqueduct local` needs: no key file, the page's credential.
@@ -295,6 +315,13 @@ test("a credential signed in the page gets curl through the real node", T, async
       return r.code === 0 ? r.stdout : undefined;
     });
     assert.equal(viaLocal, ORIGIN_BODY);
+    // It reads the page's nodes line as the TLS node it is, and its probe checked the pin.
+    const { stdout } = await promisify(execFile)(AQUEDUCT_BIN, ["local", "--config", join(dir, "local.toml"), "--list", "--json"], { timeout: 60_000 });
+    const listed = JSON.parse(stdout) as { nodes: { node: string; tls: boolean; state: string; extra: boolean }[] };
+    assert.deepEqual(
+      listed.nodes.map((n) => [n.node.toLowerCase(), n.tls, n.state, n.extra]),
+      [[nodeAddr, true, "up", true]],
+    );
   } finally {
     await local.stop();
     removeDir(dir);
@@ -345,7 +372,7 @@ test("Nodes and Home show what the real `aqueduct monitor` measured through the 
     const page = await visit("#/nodes");
     await page.waitForSelector("#nodes-table[data-state=ready]", { state: "attached" });
     const cells = await page.locator(`#nodes-table tr[data-address="${address.toLowerCase()}"] td`).allTextContents();
-    assert.deepEqual(cells.slice(0, 4), [address, `127.0.0.1:${net.nodePort}`, "yes", "up"]);
+    assert.deepEqual(cells.slice(0, 4), [address, shownEndpoint(), "yes", "up"]);
     assert.match(cells[4], /^\d+ ms$/);
     assert.match(cells[5], /^\d{1,3}\.\d%$/);
     assert.equal(await page.textContent("#monitor-note"), "");
@@ -362,7 +389,11 @@ test("the Nodes page lists the registry, with health once a monitor is configure
   const plain = await visit("#/nodes");
   await plain.waitForSelector("#nodes-table[data-state=ready]", { state: "attached" });
   const row = `#nodes-table tr[data-address="${DEV[NODE].address.toLowerCase()}"]`;
-  assert.deepEqual(await plain.locator(`${row} td`).allTextContents(), [DEV[NODE].address, `127.0.0.1:${net.nodePort}`, "yes"]);
+  assert.deepEqual(await plain.locator(`${row} td`).allTextContents(), [DEV[NODE].address, shownEndpoint(), "yes"]);
+  const shown = plain.locator(`${row} .endpoint`);
+  assert.equal(await shown.getAttribute("data-plain"), `127.0.0.1:${net.nodePort}`);
+  assert.equal(await shown.getAttribute("data-tls"), `127.0.0.1:${net.nodeTlsPort}`);
+  assert.equal(await shown.getAttribute("data-pin"), net.nodePin);
   assert.match((await plain.textContent("#monitor-note")) ?? "", /no monitor is configured/);
 
   site.config = { ...site.config, monitorApi: `${site.url}monitor` };
@@ -396,7 +427,7 @@ test("the Nodes page lists the registry, with health once a monitor is configure
     await page.waitForSelector("#nodes-table[data-state=ready]", { state: "attached" });
     assert.deepEqual(await page.locator(`${row} td`).allTextContents(), [
       DEV[NODE].address,
-      `127.0.0.1:${net.nodePort}`,
+      shownEndpoint(),
       "yes",
       "up",
       "12 ms",
@@ -408,6 +439,7 @@ test("the Nodes page lists the registry, with health once a monitor is configure
     const zh = await visit("#/nodes", { locale: "zh-CN" });
     await zh.waitForSelector("#nodes-table[data-state=ready]", { state: "attached" });
     assert.equal(await zh.locator(`${row} td.health`).textContent(), "正常");
+    assert.equal(await zh.locator(`${row} .ep-tls`).textContent(), `127.0.0.1:${net.nodeTlsPort}（TLS）`);
     site.monitor = [{ ...(site.monitor as object[])[0], state: "down" }];
     await page.click("#nav-home");
     await page.reload();
@@ -465,7 +497,8 @@ test("operators: any wallet sees a node's payee, its unsettled epochs, and claim
   await connect(page);
   await page.waitForSelector(`#ops-facts[data-state=ready][data-node="${node.toLowerCase()}"]`, { state: "attached" });
   assert.equal(await page.getAttribute("#whitelisted", "data-value"), "true");
-  assert.equal(await page.textContent("#endpoint"), `127.0.0.1:${net.nodePort}`);
+  assert.equal(await page.getAttribute("#endpoint", "data-value"), net.nodeEndpoint);
+  assert.equal(await page.textContent("#endpoint"), shownEndpoint());
   assert.equal(await page.textContent("#payee"), payee);
   assert.equal(await page.textContent("#claim-note"), `The claim pays ${payee}, whoever sends it.`);
   assert.equal(await page.getAttribute("#epoch", "data-value"), String(epoch));

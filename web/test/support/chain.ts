@@ -55,6 +55,11 @@ export class LocalNet {
   token = "" as Address;
   deployBlock = 0;
   nodePort = 0;
+  /** The node's TLS listener (self-signed), published beside the plain one. */
+  nodeTlsPort = 0;
+  /** The node's registry entry once `set-endpoint` wrote it: plain, tls= and pin=. */
+  nodeEndpoint = "";
+  nodePin = "";
   originUrl = "";
   client!: PublicClient;
 
@@ -101,7 +106,18 @@ export class LocalNet {
     const [genesis, epochLength] = await Promise.all([this.read<bigint>("genesis"), this.read<bigint>("epochLength")]);
     await this.warpTo(Number(genesis + epochLength));
     await this.startOrigin();
+    this.nodeTlsPort = await freePort();
     await this.startNode();
+    // Its self-signed certificate exists from the node's first start: publish both forms,
+    // the pin read from it, as an operator would.
+    const set = JSON.parse(
+      await this.aqueduct(NODE, [
+        "set-endpoint", "--endpoint", `127.0.0.1:${this.nodePort}`, "--tls", `127.0.0.1:${this.nodeTlsPort}`,
+        "--config", join(this.dir, "node.toml"), "--json",
+      ], true),
+    );
+    this.nodeEndpoint = set.endpoint;
+    this.nodePin = /pin=(\S+)/.exec(this.nodeEndpoint)![1];
   }
 
   /** Moves the chain's clock to unix time `ts` (if it is ahead) and mines a block. */
@@ -137,7 +153,11 @@ export class LocalNet {
       join(d, "node.toml"),
       `[node]
 listen = ["127.0.0.1:${this.nodePort}"]
+tls_listen = ["127.0.0.1:${this.nodeTlsPort}"]
 ready_file = "${ready}"
+
+[tls]
+# No files: a self-signed pair beside this config, made at the first start.
 
 [auth]
 mode = "chain"

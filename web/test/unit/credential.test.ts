@@ -54,7 +54,7 @@ test("username and password from the wallet's signature are the doc's", () => {
   const params = { chainId: example.chainId, contract: example.contract, node: "*" as const, expires: example.expires };
   const c = credentialFromSignature(example.address, params, example.signature);
   assert.equal(`username: ${c.username}\npassword: ${c.password}`, example.login);
-  const url = proxyUrls(c, "203.0.113.7:1080").socks5h;
+  const url = proxyUrls(c, { plain: { host: "203.0.113.7", port: 1080 } }).plain!.socks5h;
   const [prefix, suffix] = /'(socks5h:\/\/[^']+)'/.exec(example.curl)![1].split("…");
   assert.ok(url.startsWith(prefix), `${url} does not start with ${prefix}`);
   assert.ok(url.endsWith(suffix), `${url} does not end with ${suffix}`);
@@ -94,7 +94,7 @@ test("local.toml names the deployment and, for one node, only that node", () => 
     rpc: ["http://127.0.0.1:8545"],
     contract: example.contract,
     credential,
-    node: { endpoint: "127.0.0.1:1080", address: example.scopedNode },
+    node: { endpoint: { plain: { host: "127.0.0.1", port: 1080 } }, address: example.scopedNode },
     comment: ["hello"],
   });
   assert.match(toml, /\ncredential = "0xabc:1:\*:ff"\n/);
