@@ -23,4 +23,5 @@ pub mod monitor;
 pub mod node;
 pub mod os_random;
 pub mod proxy;
+pub mod state_file;
 pub mod systemd;

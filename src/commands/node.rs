@@ -59,8 +59,5 @@ pub fn run(mut args: Args) -> CmdResult {
 /// Written whole under a temporary name and renamed, so a reader never sees half of it.
 fn write_ready_file(path: &Path, addrs: &[SocketAddr]) -> std::io::Result<()> {
     let text: String = addrs.iter().map(|a| format!("{a}\n")).collect();
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
+    crate::state_file::write_atomically(path, text.as_bytes(), false)
 }

@@ -20,6 +20,7 @@ pub mod http;
 pub mod http_body;
 pub mod http_response;
 mod io;
+pub mod limits;
 pub mod metrics;
 pub mod outcome;
 pub mod policy;
