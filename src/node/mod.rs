@@ -264,6 +264,7 @@ pub fn attach(
             contract,
             poll_interval: chain.poll_interval,
             serving,
+            allowance_used_up: Arc::new(AtomicBool::new(false)),
             stats: Arc::clone(&stats),
             stop: Arc::clone(&stop),
             usage: Arc::clone(&served),

@@ -246,14 +246,17 @@ impl Limiter {
         let Some(Some(m)) = self.members.get_mut(slot.0 as usize) else {
             return Grant::Read(want as usize);
         };
-        let mut avail = want;
-        if let Some(b) = self.node.as_mut() {
+        let (mut avail, mut full) = (want, want);
+        for b in [self.node.as_mut(), m.bucket.as_mut()]
+            .into_iter()
+            .flatten()
+        {
             avail = avail.min(b.available(now));
+            full = full.min(b.burst());
         }
-        if let Some(b) = m.bucket.as_mut() {
-            avail = avail.min(b.available(now));
-        }
-        if avail < want {
+        // Held back: a bucket it draws from is not full when it asks (it spends faster
+        // than the bucket refills). Asking for more than a burst is not being held back.
+        if avail < full {
             m.held_back = true;
         }
         let chunk = want.min(MIN_CHUNK);
@@ -364,7 +367,7 @@ mod tests {
                 if wake[s] > now {
                     continue;
                 }
-                match limiter.grant(slot, 64 * 1024, now) {
+                match limiter.grant(slot, 1 << 20, now) {
                     Grant::Read(g) => {
                         limiter.charge(slot, g);
                         got[owner[s]] += g as u64;
