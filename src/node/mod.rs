@@ -279,6 +279,6 @@ pub fn attach(
     }
 
     server.set_authenticator(Box::new(usage::Counting::new(Box::new(auth), served)));
-    server.set_chain_stats(Arc::clone(&stats));
+    server.add_metrics(Arc::clone(&stats) as _);
     Ok(ChainSide { stats, node, stop })
 }

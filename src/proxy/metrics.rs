@@ -1,5 +1,5 @@
-//! The node's Prometheus metrics: counters the loop keeps as sessions end, the chain
-//! thread's [`ChainStats`], and a small non-blocking HTTP/1.1 responder for
+//! The node's Prometheus metrics: counters the loop keeps as sessions end, families the
+//! embedder adds ([`MetricFamilies`]), and a small non-blocking HTTP/1.1 responder for
 //! `GET /metrics`, served by the loop itself on `[metrics] listen`.
 //!
 //! The responder is deliberately tiny: a handful of scrapers at once, a bounded request
@@ -12,21 +12,15 @@ use mio::{Interest, Registry, Token};
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// What the chain thread reports; it stores, the metrics endpoint and `aqueduct status`
-/// (through the endpoint) read. Shared as `Arc<ChainStats>`.
-#[derive(Debug, Default)]
-pub struct ChainStats {
-    pub heartbeats_sent: AtomicU64,
-    pub heartbeats_failed: AtomicU64,
-    pub heartbeats_skipped: AtomicU64,
-    /// Unix time (seconds) of the last heartbeat that landed; 0 = none yet.
-    pub last_heartbeat_unix: AtomicU64,
-    pub members_known: AtomicU64,
-    pub rpc_errors: AtomicU64,
+/// Metric families an embedder adds to `/metrics` (the node's chain counters, say),
+/// rendered after the loop's own. Called on the loop thread: must not block.
+pub trait MetricFamilies: Send + Sync + std::fmt::Debug {
+    /// Appends complete families (`# HELP` and `# TYPE` lines, then samples) to `out`.
+    fn render(&self, out: &mut String);
 }
 
 /// Concurrent scrape connections served at once; more are closed on accept.
@@ -102,7 +96,8 @@ pub(crate) struct Metrics {
     latency_buckets: [u64; LATENCY_BOUNDS.len() + 1],
     latency_sum: Duration,
     latency_count: u64,
-    pub chain: Option<Arc<ChainStats>>,
+    /// The embedder's own families.
+    pub extra: Vec<Arc<dyn MetricFamilies>>,
 }
 
 impl Metrics {
@@ -240,62 +235,16 @@ impl Metrics {
             "aqueduct_handshake_seconds_count {}",
             self.latency_count
         );
-        if let Some(chain) = &self.chain {
-            render_chain(&mut out, chain);
+        for families in &self.extra {
+            families.render(&mut out);
         }
         out
     }
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+/// The `# HELP` and `# TYPE` lines that open a family.
+pub fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
-
-/// The chain thread's numbers; only present on a node that runs one.
-fn render_chain(out: &mut String, chain: &ChainStats) {
-    let get = |n: &AtomicU64| n.load(Ordering::Relaxed);
-    family(
-        out,
-        "aqueduct_heartbeats_total",
-        "counter",
-        "imOnline heartbeats, by result: sent (landed), failed, skipped (checked first and not sent).",
-    );
-    for (label, n) in [
-        ("sent", &chain.heartbeats_sent),
-        ("failed", &chain.heartbeats_failed),
-        ("skipped", &chain.heartbeats_skipped),
-    ] {
-        let _ = writeln!(
-            out,
-            "aqueduct_heartbeats_total{{result=\"{label}\"}} {}",
-            get(n)
-        );
-    }
-    family(
-        out,
-        "aqueduct_last_heartbeat_timestamp_seconds",
-        "gauge",
-        "Unix time of the last heartbeat that landed; 0 if none yet.",
-    );
-    let _ = writeln!(
-        out,
-        "aqueduct_last_heartbeat_timestamp_seconds {}",
-        get(&chain.last_heartbeat_unix)
-    );
-    family(
-        out,
-        "aqueduct_members_known",
-        "gauge",
-        "Members in the node's table synced from the chain.",
-    );
-    let _ = writeln!(out, "aqueduct_members_known {}", get(&chain.members_known));
-    family(
-        out,
-        "aqueduct_rpc_errors_total",
-        "counter",
-        "Failed JSON-RPC requests of the chain thread.",
-    );
-    let _ = writeln!(out, "aqueduct_rpc_errors_total {}", get(&chain.rpc_errors));
 }
 
 // -------------------------------------------------------------------------------------
@@ -573,7 +522,8 @@ fn response(status: &str, content_type: &str, body: &str) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::proxy::dns::DnsError;
-    use crate::proxy::outcome::{Failure, Side};
+    use crate::proxy::outcome::Failure;
+    use crate::proxy::relay::Side;
 
     fn sample(text: &str, series: &str) -> Option<f64> {
         text.lines()
@@ -582,8 +532,16 @@ mod tests {
 
     #[test]
     fn every_family_has_help_and_type_before_its_samples() {
+        #[derive(Debug)]
+        struct Extra;
+        impl MetricFamilies for Extra {
+            fn render(&self, out: &mut String) {
+                family(out, "extra_total", "counter", "An embedder's family.");
+                out.push_str("extra_total 1\n");
+            }
+        }
         let mut m = Metrics {
-            chain: Some(Arc::default()),
+            extra: vec![Arc::new(Extra)],
             ..Metrics::default()
         };
         m.session_ended(&Outcome::Ok, 10, 20);
@@ -606,7 +564,7 @@ mod tests {
             assert!(value.parse::<f64>().is_ok(), "{line}");
         }
         assert_eq!(sample(&text, "aqueduct_sessions_open"), Some(3.0));
-        assert_eq!(sample(&text, "aqueduct_members_known"), Some(0.0));
+        assert_eq!(sample(&text, "extra_total"), Some(1.0));
     }
 
     #[test]
@@ -650,7 +608,7 @@ mod tests {
             get("aqueduct_auth_failures_total{reason=\"no_credentials\"}"),
             1.0
         );
-        // Without a chain thread there are no chain series at all.
+        // Only the loop's own families without an embedder's.
         assert!(!text.contains("heartbeat"), "{text}");
     }
 
@@ -671,30 +629,6 @@ mod tests {
         assert_eq!(get("aqueduct_handshake_seconds_count"), 4.0);
         let sum = get("aqueduct_handshake_seconds_sum");
         assert!((sum - 60.0805).abs() < 1e-9, "{sum}");
-    }
-
-    #[test]
-    fn chain_stats_are_read_live() {
-        let chain = Arc::new(ChainStats::default());
-        let m = Metrics {
-            chain: Some(Arc::clone(&chain)),
-            ..Metrics::default()
-        };
-        chain.heartbeats_sent.store(4, Ordering::Relaxed);
-        chain.heartbeats_skipped.store(1, Ordering::Relaxed);
-        chain
-            .last_heartbeat_unix
-            .store(1_700_000_000, Ordering::Relaxed);
-        chain.members_known.store(12, Ordering::Relaxed);
-        chain.rpc_errors.store(2, Ordering::Relaxed);
-        let text = m.render(0);
-        let get = |s: &str| sample(&text, s).unwrap_or_else(|| panic!("{s} missing:\n{text}"));
-        assert_eq!(get("aqueduct_heartbeats_total{result=\"sent\"}"), 4.0);
-        assert_eq!(get("aqueduct_heartbeats_total{result=\"failed\"}"), 0.0);
-        assert_eq!(get("aqueduct_heartbeats_total{result=\"skipped\"}"), 1.0);
-        assert_eq!(get("aqueduct_last_heartbeat_timestamp_seconds"), 1.7e9);
-        assert_eq!(get("aqueduct_members_known"), 12.0);
-        assert_eq!(get("aqueduct_rpc_errors_total"), 2.0);
     }
 
     #[test]

@@ -2,9 +2,12 @@
 //! client connection, SOCKS5 and HTTP proxy protocols on the same port.
 //!
 //! - [`server`]: the loop, listeners, timers, signals, limits.
-//! - `session`: one connection from first byte to close (see doc/lifetime-of-a-session.md).
+//! - `session`: one connection from first byte to close (see doc/lifetime-of-a-session.md),
+//!   a file per part: `handshake`, `dial`, `tunnel`, `forward`, `close`; `context`: what a
+//!   session handler may use besides itself.
 //! - [`auth`]: who may use the proxy; answers may arrive later through the loop.
-//! - [`metrics`]: what the loop counts and the `/metrics` responder; `ChainStats`.
+//! - [`metrics`]: what the loop counts and the `/metrics` responder; embedders add
+//!   families through `MetricFamilies`.
 //! - `relay`: one direction of an open tunnel (`pump`); `splice`: its zero-copy path;
 //!   `pool`: the buffers and pipes sessions borrow while bytes are in flight.
 //! - `buffer`, `io`, `sockopt`, `slab`, `timers`, `signals`: the small parts the loop is made of.
@@ -15,6 +18,7 @@
 pub mod auth;
 mod buffer;
 pub mod codec;
+mod context;
 pub mod dns;
 pub mod http;
 pub mod http_body;

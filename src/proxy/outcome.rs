@@ -6,25 +6,10 @@
 use super::dns::DnsError;
 use super::http::Status;
 use super::io::ConnectError;
+use super::relay::Side;
 use super::socks5::Reply;
 use super::upstream::ViaFailure;
 use std::fmt;
-
-/// One end of a session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    Client,
-    Upstream,
-}
-
-impl Side {
-    pub fn name(self) -> &'static str {
-        match self {
-            Side::Client => "client",
-            Side::Upstream => "upstream",
-        }
-    }
-}
 
 /// Why a tunnel could not be opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -227,6 +212,57 @@ impl Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failures_map_to_the_documented_replies() {
+        use ConnectError::*;
+        let cases = [
+            (
+                Failure::Connect(Refused),
+                Reply::ConnectionRefused,
+                Status::BadGateway,
+            ),
+            (
+                Failure::Connect(NetworkUnreachable),
+                Reply::NetworkUnreachable,
+                Status::BadGateway,
+            ),
+            (
+                Failure::Connect(HostUnreachable),
+                Reply::HostUnreachable,
+                Status::BadGateway,
+            ),
+            (
+                Failure::Connect(TimedOut),
+                Reply::TtlExpired,
+                Status::GatewayTimeout,
+            ),
+            (
+                Failure::Connect(Other),
+                Reply::GeneralFailure,
+                Status::BadGateway,
+            ),
+            (
+                Failure::Dns(DnsError::NxDomain),
+                Reply::HostUnreachable,
+                Status::BadGateway,
+            ),
+            (
+                Failure::Dns(DnsError::Timeout),
+                Reply::HostUnreachable,
+                Status::GatewayTimeout,
+            ),
+            (
+                Failure::Denied("loopback".into()),
+                Reply::NotAllowed,
+                Status::Forbidden,
+            ),
+        ];
+        for (failure, reply, status) in cases {
+            assert_eq!(failure.socks_reply(), reply, "{failure}");
+            assert_eq!(failure.http_status(), status, "{failure}");
+        }
+    }
 
     #[test]
     fn kinds_are_listed_in_index_order_with_distinct_snake_case_labels() {

@@ -4,12 +4,27 @@
 
 use super::buffer::Buffer;
 use super::io::IoOutcome;
-use super::outcome::Side;
 use super::pool::Pool;
 use super::splice::Pipe;
 use mio::net::TcpStream;
 use std::io;
 use std::net::Shutdown;
+
+/// One end of a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Upstream,
+}
+
+impl Side {
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Client => "client",
+            Side::Upstream => "upstream",
+        }
+    }
+}
 
 /// One socket with the readiness the kernel last reported (edge-triggered: a flag stays
 /// set until an operation says the socket has nothing more for now).

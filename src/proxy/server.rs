@@ -3,18 +3,20 @@
 //! own; every other token belongs to a session through the slab (see `session::token_owner`).
 
 use super::auth::{self, Account, Authenticator, Rejected, Ticket};
+use super::context::{Ctx, SessionSettings};
 use super::dns::{Addrs, DnsError, Resolver, ResolverConfig};
 use super::io::is_resource_exhaustion;
-use super::metrics::{self, ChainStats, Metrics, Refusal};
+use super::metrics::{self, MetricFamilies, Metrics, Refusal};
+use super::outcome::Outcome;
 use super::policy::{self, Policy};
 use super::pool::{self, Pool, TrimSchedule};
-use super::session::{token_owner, Outcome, Session, Verdict};
+use super::session::{token_owner, Session, Verdict};
 use super::signals::SignalPipe;
 use super::slab::Slab;
 use super::sockopt;
 use super::timers::Timers;
 use super::upstream::Router;
-use crate::config::{Config, Limits, Timeouts, MAX_LISTENERS};
+use crate::config::{Config, MAX_LISTENERS};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use std::collections::{HashMap, VecDeque};
@@ -37,32 +39,6 @@ const _: () = assert!(FIRST_SCRAPE + metrics::MAX_SCRAPERS <= super::session::FI
 /// How long accepting pauses when the process is out of descriptors.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
-/// What sessions need to know of the config.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Settings {
-    pub timeouts: Timeouts,
-    pub limits: Limits,
-}
-
-/// What a session handler may use besides itself.
-pub(crate) struct Ctx<'a> {
-    pub registry: &'a Registry,
-    pub resolver: &'a mut Resolver,
-    pub auth: &'a mut dyn Authenticator,
-    pub policy: &'a Policy,
-    /// Set in `aqueduct local`: targets are reached through nodes, not dialled directly.
-    pub router: Option<&'a mut dyn Router>,
-    pub settings: &'a Settings,
-    pub metrics: &'a mut Metrics,
-    /// Relay buffers and pipes, lent to sessions while they have bytes in flight.
-    pub pool: &'a mut Pool,
-    pub now: Instant,
-    /// The session's slab key (also its owner id at the resolver).
-    pub key: usize,
-    /// The session's id at the authenticator.
-    pub ticket: Ticket,
-}
-
 pub struct Server {
     poll: Poll,
     listeners: Vec<Option<TcpListener>>,
@@ -83,7 +59,7 @@ struct Core {
     auth: Box<dyn Authenticator>,
     policy: Policy,
     router: Option<Box<dyn Router>>,
-    settings: Settings,
+    settings: SessionSettings,
     pool: Pool,
     /// Sessions in accept order, for evicting the oldest one still in its handshake when
     /// the node is full. Entries of sessions that have since closed or been admitted are
@@ -190,7 +166,7 @@ impl Server {
             auth: auth::from_config(&config.auth),
             policy: Policy::new(config.policy, own).with_listeners(&own_listeners),
             router: None,
-            settings: Settings {
+            settings: SessionSettings {
                 timeouts: config.timeouts,
                 limits: config.limits,
             },
@@ -236,9 +212,9 @@ impl Server {
             .map(metrics::Endpoint::local_addr)
     }
 
-    /// The chain thread's statistics, published on `/metrics` from now on.
-    pub fn set_chain_stats(&mut self, stats: Arc<ChainStats>) {
-        self.core.metrics.chain = Some(stats);
+    /// Families the embedder publishes on `/metrics` from now on, after the loop's own.
+    pub fn add_metrics(&mut self, families: Arc<dyn MetricFamilies>) {
+        self.core.metrics.extra.push(families);
     }
 
     /// Replaces the authenticator (the chain-backed one, issue 5).
@@ -694,7 +670,7 @@ fn client_key(ip: IpAddr) -> IpAddr {
 }
 
 /// Makes sure the timer heap holds an entry no later than the session's deadline.
-fn arm(session: &mut Session, timers: &mut Timers, key: usize, settings: &Settings) {
+fn arm(session: &mut Session, timers: &mut Timers, key: usize, settings: &SessionSettings) {
     let deadline = session.deadline(settings.timeouts.idle);
     if session.armed.is_none_or(|armed| deadline < armed) {
         timers.push(deadline, key, session.generation);

@@ -7,16 +7,17 @@
 //! for another origin) is never relayed: the response tells the client to open a new
 //! connection, where that request is parsed, authorised and checked on its own.
 
-use super::super::buffer::Buffer;
-use super::super::http_body::{BadChunk, Body};
-use super::super::http_response::{parse_response_head, write_response_head};
-use super::super::io::IoOutcome;
-use super::super::pool::Pool;
-use super::super::relay::{flush, pass_eof, pump, Broken, Endpoint, Flow};
-use super::super::server::Ctx;
-use super::{Failure, Outcome, Session, Step};
+use super::{Session, Step};
+use crate::proxy::buffer::Buffer;
 use crate::proxy::codec::Parsed;
+use crate::proxy::context::Ctx;
 use crate::proxy::http::Status;
+use crate::proxy::http_body::{BadChunk, Body};
+use crate::proxy::http_response::{parse_response_head, write_response_head};
+use crate::proxy::io::IoOutcome;
+use crate::proxy::outcome::{Failure, Outcome};
+use crate::proxy::pool::Pool;
+use crate::proxy::relay::{flush, pass_eof, pump, Broken, Endpoint, Flow};
 use std::io;
 use std::time::Instant;
 
