@@ -680,11 +680,38 @@ pub fn response(status: Status) -> &'static [u8] {
     }
 }
 
+/// An error response whose body is one line saying why (`text/plain`), for refusals a
+/// person should understand from curl's output or a browser page.
+pub fn response_with_reason(status: Status, reason: &str) -> Vec<u8> {
+    const TAIL: &[u8] = b"Content-Length: 0\r\nConnection: close\r\n\r\n";
+    let head = response(status);
+    let start = head.strip_suffix(TAIL).unwrap_or(head);
+    let body_len = reason.len() + 1;
+    let mut out = Vec::with_capacity(head.len() + 64 + body_len);
+    out.extend_from_slice(start);
+    out.extend_from_slice(
+        format!(
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Length: {body_len}\r\nConnection: close\r\n\r\n{reason}\n"
+        )
+        .as_bytes(),
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const MAX: usize = 8192;
+
+    #[test]
+    fn a_refusal_with_a_reason_carries_it_as_a_one_line_body() {
+        let r = response_with_reason(Status::ServiceUnavailable, "used up");
+        assert_eq!(
+            r,
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 8\r\nConnection: close\r\n\r\nused up\n"
+        );
+    }
 
     fn ip(s: &str) -> Target<'static> {
         Target::Ip(s.parse::<SocketAddr>().unwrap())
