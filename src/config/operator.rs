@@ -6,6 +6,7 @@
 
 use super::ConfigError;
 use crate::proxy::limits::bucket::mbit_to_bytes;
+pub use crate::proxy::limits::settings::{Monthly, OperatorLimits, YieldToHost};
 use std::path::PathBuf;
 
 /// The keys as written (fields of `[limits]`).
@@ -21,37 +22,6 @@ pub struct RawOperator {
     pub interfaces: Option<Vec<String>>,
     pub per_member_mbit: Option<f64>,
     pub per_member_daily_gb: Option<f64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct OperatorLimits {
-    /// Bytes per second, all sessions together.
-    pub max_rate: Option<u64>,
-    pub monthly: Option<Monthly>,
-    pub yield_to_host: Option<YieldToHost>,
-    /// Bytes per second, one member's sessions together.
-    pub per_member_rate: Option<u64>,
-    /// Bytes per UTC day, one member.
-    pub per_member_daily: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Monthly {
-    pub bytes: u64,
-    /// Day of month (1-31) a period starts; past a month's end, its last day.
-    pub starts_on: u32,
-    /// Where the count is kept; `None`: `allowance.json` in the state directory.
-    pub file: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct YieldToHost {
-    /// Bytes per second, each direction of the uplink.
-    pub link: u64,
-    /// Left to the host even when it is quiet.
-    pub reserve: u64,
-    /// Interfaces to read; empty: every one but loopback.
-    pub interfaces: Vec<String>,
 }
 
 /// Up to 100 Gbit/s: beyond any NIC a node runs on, and far from overflowing anything.

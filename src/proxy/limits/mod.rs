@@ -17,10 +17,12 @@
 
 pub mod allowance;
 pub mod bucket;
+pub mod controls;
 pub mod daily;
 pub mod fair;
 pub mod host;
 pub mod netdev;
+pub mod settings;
 
 use bucket::Bucket;
 use fair::{member_rates, Demand};
@@ -144,6 +146,14 @@ impl Limiter {
     /// Bytes relayed (read) since start.
     pub fn relayed(&self) -> u64 {
         self.relayed
+    }
+
+    /// The member a slot belongs to.
+    pub fn name(&self, slot: Slot) -> Option<&str> {
+        match self.members.get(slot.0 as usize) {
+            Some(Some(m)) => Some(&m.name),
+            _ => None,
+        }
     }
 
     /// Members with open sessions.
