@@ -68,7 +68,7 @@ fn start_node(dir: &TempDir, relay: &str) -> SocketAddr {
     let (tell, addr) = std::sync::mpsc::channel();
     // The server is not Send: it is made and run on the event-loop thread.
     thread::spawn(move || {
-        let server = aqueduct::proxy::Server::bind(config).expect("bind");
+        let server = aqueduct::proxy::Server::bind(config.engine).expect("bind");
         tell.send(server.local_addrs()[0]).unwrap();
         TRACKED.with(|t| t.set(true));
         let _ = server.run();

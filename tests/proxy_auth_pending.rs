@@ -64,7 +64,7 @@ fn start_engine(dir: &TempDir) -> (SocketAddr, Arc<AtomicUsize>) {
     let counter = asked.clone();
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
-        let mut server = Server::bind(config).unwrap();
+        let mut server = Server::bind(config.engine).unwrap();
         let auth = SlowAuth {
             answers: Answers::default(),
             waker: server.waker(),

@@ -40,8 +40,6 @@ pub fn run(mut args: Args) -> CmdResult {
     } else {
         log::LevelFilter::Info
     };
-    crate::logging::init(crate::logging::LogSettings::default(), level);
-
     let cfg =
         config::load(config_path.as_deref(), listen.as_deref(), &extra_nodes).map_err(|e| {
             match &config_path {
@@ -49,6 +47,7 @@ pub fn run(mut args: Args) -> CmdResult {
                 None => Failure::new(e.to_string()),
             }
         })?;
+    crate::logging::init(cfg.log, level);
     let client = ctx.client()?;
     let contract = ctx.deployed_contract(&client)?;
     // A credential signed in the website needs no key on this machine.

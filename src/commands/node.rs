@@ -2,8 +2,9 @@
 //! hands over to the engine in [`crate::proxy`] until SIGTERM/SIGINT.
 
 use crate::cli::{Args, CmdResult, Failure};
-use crate::config::{self, AuthMode};
+use crate::config;
 use crate::node;
+use crate::proxy::settings::AuthMode;
 use crate::proxy::Server;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -28,16 +29,17 @@ pub fn run(mut args: Args) -> CmdResult {
         config::load(Path::new(&path)).map_err(|e| Failure::usage(format!("{path}: {e}")))?;
     crate::logging::init(config.log, log::LevelFilter::Info);
     let ready_file = config.node.ready_file.clone();
-    let chain_mode = config.auth.mode == AuthMode::Chain;
-    let full = chain_mode.then(|| config.clone());
-    let mut server = Server::bind(config).map_err(|e| Failure::new(e.to_string()))?;
+    let chain_mode = config.engine.auth.mode == AuthMode::Chain;
+    let mut server =
+        Server::bind(config.engine.clone()).map_err(|e| Failure::new(e.to_string()))?;
     // Mode "chain": the chain side replaces the fail-closed placeholder authenticator.
-    let _chain = match &full {
-        Some(config) => Some(
-            node::attach(config, Path::new(&path), &mut server)
+    let _chain = if chain_mode {
+        Some(
+            node::attach(&config, Path::new(&path), &mut server)
                 .map_err(|e| Failure::new(format!("{path}: {e}")))?,
-        ),
-        None => None,
+        )
+    } else {
+        None
     };
     for addr in server.local_addrs() {
         log::info!("listening on {addr}");

@@ -1,6 +1,7 @@
 //! The `[relay]` section: how an open tunnel moves bytes.
 
 use super::ConfigError;
+use crate::proxy::settings::{RelayMode, RelaySettings, DEFAULT_RELAY};
 use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize)]
@@ -11,38 +12,8 @@ pub struct RawRelay {
     pub max_pipes: Option<usize>,
 }
 
-/// `auto`: splice(2) where the kernel supports it (Linux), else copy. `splice`: zero-copy
-/// through a kernel pipe per direction; refuses to start where splice is unavailable.
-/// `copy`: read into and write from a userspace buffer (`limits.buffer_bytes`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RelayMode {
-    Auto,
-    Splice,
-    Copy,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RelayConfig {
-    pub mode: RelayMode,
-    /// Size asked for each pipe (F_SETPIPE_SZ); bytes in a pipe count as buffered.
-    pub pipe_bytes: usize,
-    /// Pipes in use at once (each is two descriptors); a direction that finds none free
-    /// relays through a userspace buffer instead.
-    pub max_pipes: usize,
-}
-
-/// 1 MiB pipes (the unprivileged maximum, fs.pipe-max-size) measured about 1.3x the single
-/// stream throughput of 256 KiB ones and 0.8x the CPU per GiB; 256 of them bound the
-/// bytes pinned in pipes to what 4096 sessions' copy buffers would hold. An unprivileged
-/// user past fs.pipe-user-pages-soft gets smaller pipes, which still work.
-pub const DEFAULT_RELAY: RelayConfig = RelayConfig {
-    mode: RelayMode::Auto,
-    pipe_bytes: 1024 * 1024,
-    max_pipes: 256,
-};
-
 impl RawRelay {
-    pub fn validate(self) -> Result<RelayConfig, ConfigError> {
+    pub fn validate(self) -> Result<RelaySettings, ConfigError> {
         let d = DEFAULT_RELAY;
         let mode = match self.mode.as_deref() {
             None | Some("auto") => RelayMode::Auto,
@@ -66,7 +37,7 @@ impl RawRelay {
         if max_pipes > 1_000_000 {
             return Err(ConfigError::new("relay.max_pipes", "must be 0 to 1000000"));
         }
-        Ok(RelayConfig {
+        Ok(RelaySettings {
             mode,
             pipe_bytes,
             max_pipes,
@@ -78,7 +49,7 @@ impl RawRelay {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<RelayConfig, ConfigError> {
+    fn parse(text: &str) -> Result<RelaySettings, ConfigError> {
         toml::from_str::<RawRelay>(text).unwrap().validate()
     }
 

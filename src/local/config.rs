@@ -2,12 +2,21 @@
 //! (`[auth]`, `[timeouts]`, `[limits]`, ...) for the local listener. Without an `[auth]`
 //! section the listener needs no credentials, which the engine allows only on loopback.
 
-use crate::config::{self, Config, ConfigError};
+use crate::config::auth::RawAuth;
+use crate::config::dns::RawDns;
+use crate::config::engine::EngineSections;
+use crate::config::limits::RawLimits;
+use crate::config::logging::RawLog;
+use crate::config::metrics::RawMetrics;
+use crate::config::policy::RawPolicy;
+use crate::config::relay::RawRelay;
+use crate::config::timeouts::RawTimeouts;
+use crate::config::{self, ConfigError};
 use crate::credential::{self, NodeScope};
 use crate::eth::Address;
 use crate::host_port::HostPort;
+use crate::proxy::Settings;
 use serde::Deserialize;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -120,7 +129,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:1080";
 /// Everything `aqueduct local` needs from its config file and flags.
 #[derive(Debug, Clone)]
 pub struct LocalConfig {
-    pub engine: Config,
+    pub engine: Settings,
+    pub log: crate::logging::LogSettings,
     pub local: LocalSettings,
 }
 
@@ -189,53 +199,69 @@ pub fn load(
     parse(&text, listen, extra_nodes)
 }
 
+/// `aqueduct local`'s file as written: `[local]`, the engine's sections for the local
+/// listener, and `[chain]` and `[log]`, which the chain options and logging read.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLocalFile {
+    #[serde(default)]
+    local: RawLocal,
+    /// Absent: no credentials asked of local clients (loopback only).
+    auth: Option<RawAuth>,
+    #[serde(default)]
+    policy: RawPolicy,
+    #[serde(default)]
+    timeouts: RawTimeouts,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    dns: RawDns,
+    #[serde(default)]
+    metrics: RawMetrics,
+    #[serde(default)]
+    relay: RawRelay,
+    /// Read by the chain options (`--config`), not here.
+    #[serde(rename = "chain")]
+    _chain: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    log: RawLog,
+    /// The node's section: refused with a pointer to `local.listen`.
+    node: Option<serde::de::IgnoredAny>,
+}
+
 pub fn parse(
     text: &str,
     listen: Option<&str>,
     extra_nodes: &[String],
 ) -> Result<LocalConfig, ConfigError> {
-    let mut table: toml::Table =
-        toml::from_str(text).map_err(|e| ConfigError::new("", e.message().to_string()))?;
-    let raw: RawLocal = match table.remove("local") {
-        None => RawLocal::default(),
-        Some(v) => v
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::new("local", e.message().to_string()))?,
-    };
-    if table.contains_key("node") {
+    let raw: RawLocalFile = toml::from_str(text).map_err(|e| config::toml_error(text, &e))?;
+    if raw.node.is_some() {
         return Err(ConfigError::new(
             "node",
             "is the node's section; `aqueduct local` listens where local.listen says",
         ));
     }
-    let listen: Vec<String> = match (listen, raw.listen.clone()) {
-        (Some(flag), _) => vec![flag.to_string()],
-        (None, Some(list)) => list.into_vec(),
-        (None, None) => vec![DEFAULT_LISTEN.to_string()],
+    let listen = match (listen, raw.local.listen.clone()) {
+        (Some(flag), _) => config::Listen::One(flag.to_string()),
+        (None, Some(list)) => list,
+        (None, None) => config::Listen::One(DEFAULT_LISTEN.to_string()),
+    }
+    .parse("local.listen")?;
+    config::node::check_listen("local.listen", &listen)?;
+    let auth = raw.auth.unwrap_or(RawAuth {
+        mode: Some("none".into()),
+        ..RawAuth::default()
+    });
+    let sections = EngineSections {
+        auth,
+        policy: raw.policy,
+        timeouts: raw.timeouts,
+        limits: raw.limits,
+        dns: raw.dns,
+        metrics: raw.metrics,
+        relay: raw.relay,
     };
-    for addr in &listen {
-        addr.parse::<SocketAddr>().map_err(|_| {
-            ConfigError::new(
-                "local.listen",
-                format!("`{addr}` is not an IP:port address"),
-            )
-        })?;
-    }
-    let mut node = toml::Table::new();
-    node.insert(
-        "listen".into(),
-        toml::Value::Array(listen.into_iter().map(toml::Value::String).collect()),
-    );
-    table.insert("node".into(), toml::Value::Table(node));
-    if !table.contains_key("auth") {
-        let mut auth = toml::Table::new();
-        auth.insert("mode".into(), toml::Value::String("none".into()));
-        table.insert("auth".into(), toml::Value::Table(auth));
-    }
-    let engine: config::RawConfig = toml::Value::Table(table)
-        .try_into()
-        .map_err(|e: toml::de::Error| ConfigError::new("", e.message().to_string()))?;
-    let engine = engine.validate().map_err(|e| {
+    let (engine, _) = sections.validate(listen).map_err(|e| {
         if e.key == "auth.mode" {
             ConfigError::new(
                 "local.listen",
@@ -248,21 +274,22 @@ pub fn parse(
     })?;
     Ok(LocalConfig {
         engine,
-        local: raw.validate(extra_nodes)?,
+        log: raw.log.validate()?,
+        local: raw.local.validate(extra_nodes)?,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::AuthMode;
+    use crate::proxy::settings::AuthMode;
 
     const NODE_A: &str = "127.0.0.1:4000@0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 
     #[test]
     fn defaults_listen_on_loopback_without_auth() {
         let c = parse("", None, &[]).unwrap();
-        assert_eq!(c.engine.node.listen, vec![DEFAULT_LISTEN.parse().unwrap()]);
+        assert_eq!(c.engine.listen, vec![DEFAULT_LISTEN.parse().unwrap()]);
         assert_eq!(c.engine.auth.mode, AuthMode::None);
         assert!(c.local.registry);
         assert_eq!(c.local.credential_ttl, Duration::from_secs(3600));
@@ -273,7 +300,7 @@ mod tests {
             &[],
         )
         .unwrap();
-        assert_eq!(c.engine.node.listen.len(), 2);
+        assert_eq!(c.engine.listen.len(), 2);
     }
 
     #[test]
@@ -300,7 +327,7 @@ mod tests {
         assert_eq!(c.local.nodes[1].endpoint, "[::1]:5000");
         assert!(!c.local.registry);
         assert_eq!(c.local.probe_every, Duration::from_secs(5));
-        assert_eq!(c.engine.node.listen[0].port(), 0);
+        assert_eq!(c.engine.listen[0].port(), 0);
     }
 
     #[test]
@@ -322,7 +349,7 @@ mod tests {
                 "local.credential_ttl_secs",
             ),
             ("[local]\nlisten = \"localhost\"", "local.listen"),
-            ("[local]\ntypo = 1", "local"),
+            ("[local]\ntypo = 1", "local.typo"),
             ("[node]\nlisten = []", "node"),
         ] {
             assert_eq!(parse(text, None, &[]).unwrap_err().key, key, "{text}");

@@ -42,13 +42,14 @@ pub mod membership;
 pub mod stats;
 pub mod usage;
 
-use crate::config::{AuthMode, Config};
+use crate::config::Config;
 use crate::contract::Contract;
 use crate::credential::Verifier;
 use crate::eth::keys::load_key;
 use crate::eth::rpc::{Client, RpcConfig};
 use crate::eth::sender::Sender;
 use crate::eth::Address;
+use crate::proxy::settings::AuthMode;
 use crate::proxy::Server;
 use members::{MemberState, Members};
 use stats::ChainStats;
@@ -151,7 +152,7 @@ pub fn attach(
     config_path: &Path,
     server: &mut Server,
 ) -> Result<ChainSide, String> {
-    if config.auth.mode != AuthMode::Chain {
+    if config.engine.auth.mode != AuthMode::Chain {
         return Err("auth.mode is not \"chain\"".into());
     }
     let chain = config
@@ -226,11 +227,11 @@ pub fn attach(
         chain_id,
         contract,
         node,
-        max_lifetime: config.auth.chain.max_credential_lifetime.as_secs(),
+        max_lifetime: config.chain_auth.max_credential_lifetime.as_secs(),
     };
     let auth = auth::ChainAuth::new(
         verifier,
-        config.auth.chain,
+        config.chain_auth,
         state.members.clone(),
         to_chain,
         from_chain,

@@ -3,7 +3,7 @@
 //! [`Authenticator::drain_completed`] after the loop's waker fires), so a backend that has
 //! to ask the chain never blocks the loop.
 
-use crate::config::{AuthConfig, AuthMode};
+use super::settings::{AuthMode, AuthSettings};
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::sync::Arc;
@@ -75,7 +75,7 @@ pub trait Authenticator {
     fn set_serving(&mut self, _serving: bool) {}
 }
 
-pub fn from_config(cfg: &AuthConfig) -> Box<dyn Authenticator> {
+pub fn from_settings(cfg: &AuthSettings) -> Box<dyn Authenticator> {
     match cfg.mode {
         AuthMode::None => Box::new(NoAuth),
         AuthMode::Static => Box::new(StaticAuth::new(

@@ -7,8 +7,8 @@ use super::dns::Resolver;
 use super::metrics::Metrics;
 use super::policy::Policy;
 use super::pool::Pool;
+use super::settings::{Limits, Timeouts};
 use super::upstream::Router;
-use crate::config::{Limits, Timeouts};
 use mio::Registry;
 use std::time::Instant;
 

@@ -32,6 +32,7 @@ mod pool;
 mod relay;
 pub mod server;
 mod session;
+pub mod settings;
 mod signals;
 mod slab;
 mod sockopt;
@@ -41,3 +42,4 @@ mod timers;
 pub mod upstream;
 
 pub use server::Server;
+pub use settings::Settings;

@@ -3,8 +3,8 @@
 //! session holds neither. A few of each are kept for reuse; the rest are freed, and
 //! [`trim_allocator`] hands what the allocator keeps of freed memory back to the system.
 
+use super::settings::{RelayMode, RelaySettings};
 use super::splice::Pipe;
-use crate::config::relay::{RelayConfig, RelayMode};
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -41,7 +41,7 @@ impl Pool {
     /// A pool for buffers of `buffer_bytes`; with splice if the config asks for it (or
     /// leaves it to `auto` and the kernel can). Err only when `splice` was forced and is
     /// not available.
-    pub fn new(buffer_bytes: usize, relay: &RelayConfig) -> io::Result<Pool> {
+    pub fn new(buffer_bytes: usize, relay: &RelaySettings) -> io::Result<Pool> {
         let splice = match relay.mode {
             RelayMode::Copy => false,
             RelayMode::Auto => super::splice::supported(),
@@ -324,7 +324,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn pipes_stop_at_the_cap_and_come_back() {
-        let relay = RelayConfig {
+        let relay = RelaySettings {
             mode: RelayMode::Splice,
             pipe_bytes: 65536,
             max_pipes: 2,

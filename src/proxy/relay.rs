@@ -262,7 +262,7 @@ pub fn pass_eof(dst: &mut Endpoint, buf: &Buffer, flow: &mut Flow, last: bool) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::relay::{RelayConfig, RelayMode};
+    use crate::proxy::settings::{RelayMode, RelaySettings};
     use std::io::{Read, Write};
     use std::time::Duration;
 
@@ -282,7 +282,7 @@ mod tests {
 
     /// A copying pool and a splicing one.
     fn pools() -> Vec<Pool> {
-        let relay = RelayConfig {
+        let relay = RelaySettings {
             mode: RelayMode::Splice,
             pipe_bytes: 4096,
             max_pipes: 4,
@@ -407,7 +407,7 @@ mod tests {
 
     #[test]
     fn a_direction_that_copied_while_no_pipe_was_free_keeps_the_order() {
-        let relay = RelayConfig {
+        let relay = RelaySettings {
             mode: RelayMode::Splice,
             pipe_bytes: 4096,
             max_pipes: 1,

@@ -11,12 +11,12 @@ use super::outcome::Outcome;
 use super::policy::{self, Policy};
 use super::pool::{self, Pool, TrimSchedule};
 use super::session::{token_owner, Session, Verdict};
+use super::settings::{Settings, MAX_LISTENERS};
 use super::signals::SignalPipe;
 use super::slab::Slab;
 use super::sockopt;
 use super::timers::Timers;
 use super::upstream::Router;
-use crate::config::{Config, MAX_LISTENERS};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use std::collections::{HashMap, VecDeque};
@@ -88,10 +88,10 @@ fn context(what: String) -> impl FnOnce(io::Error) -> io::Error {
 impl Server {
     /// Binds every listener and sets up the resolver, policy and authenticator; nothing is
     /// accepted until [`Server::run`].
-    pub fn bind(config: Config) -> io::Result<Server> {
+    pub fn bind(settings: Settings) -> io::Result<Server> {
         let poll = Poll::new()?;
         let registry = poll.registry();
-        if config.node.listen.len() > MAX_LISTENERS {
+        if settings.listen.len() > MAX_LISTENERS {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "too many listeners",
@@ -99,7 +99,7 @@ impl Server {
         }
         let mut listeners = Vec::new();
         let mut local_addrs = Vec::new();
-        for (i, addr) in config.node.listen.iter().enumerate() {
+        for (i, addr) in settings.listen.iter().enumerate() {
             let mut listener =
                 TcpListener::bind(*addr).map_err(context(format!("listen on {addr}")))?;
             if sockopt::NODELAY_INHERITED {
@@ -113,7 +113,7 @@ impl Server {
         signals.register(registry, SIGNAL)?;
         let waker = Arc::new(Waker::new(registry, WAKER)?);
 
-        let dns = &config.dns;
+        let dns = &settings.dns;
         let mut resolver_config = ResolverConfig::from_files(&dns.resolv_conf, &dns.hosts_file)
             .map_err(context(format!(
                 "reading {} and {}",
@@ -133,7 +133,7 @@ impl Server {
         }
         let resolver = Resolver::new(resolver_config, registry, DNS_V4, DNS_V6)
             .map_err(context("DNS resolver".into()))?;
-        let scrapes = match config.metrics.listen {
+        let scrapes = match settings.metrics_listen {
             None => None,
             Some(addr) => {
                 let endpoint = metrics::Endpoint::bind(addr, registry, METRICS, FIRST_SCRAPE)
@@ -149,7 +149,7 @@ impl Server {
         // Never a destination: a connection into the node itself becomes another session.
         let mut own_listeners = local_addrs.clone();
         own_listeners.extend(scrapes.as_ref().map(metrics::Endpoint::local_addr));
-        let pool = Pool::new(config.limits.buffer_bytes, &config.relay)?;
+        let pool = Pool::new(settings.limits.buffer_bytes, &settings.relay)?;
         log::info!(
             "relay: {}",
             if pool.splices() {
@@ -163,12 +163,12 @@ impl Server {
             timers: Timers::default(),
             yielded: Vec::new(),
             resolver,
-            auth: auth::from_config(&config.auth),
-            policy: Policy::new(config.policy, own).with_listeners(&own_listeners),
+            auth: auth::from_settings(&settings.auth),
+            policy: Policy::new(settings.policy, own).with_listeners(&own_listeners),
             router: None,
             settings: SessionSettings {
-                timeouts: config.timeouts,
-                limits: config.limits,
+                timeouts: settings.timeouts,
+                limits: settings.limits,
             },
             pool,
             handshakes: VecDeque::new(),

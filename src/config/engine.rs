@@ -1,0 +1,48 @@
+//! The sections the proxy engine reads ([auth], [policy], [timeouts], [limits], [dns],
+//! [metrics], [relay]), validated into its [`Settings`]: the node's file and `aqueduct
+//! local`'s both have them.
+
+use super::auth::{ChainAuthConfig, RawAuth};
+use super::dns::RawDns;
+use super::limits::RawLimits;
+use super::metrics::RawMetrics;
+use super::policy::RawPolicy;
+use super::relay::RawRelay;
+use super::timeouts::RawTimeouts;
+use super::ConfigError;
+use crate::proxy::Settings;
+use std::net::SocketAddr;
+
+/// The engine's sections as written.
+#[derive(Debug, Default)]
+pub struct EngineSections {
+    pub auth: RawAuth,
+    pub policy: RawPolicy,
+    pub timeouts: RawTimeouts,
+    pub limits: RawLimits,
+    pub dns: RawDns,
+    pub metrics: RawMetrics,
+    pub relay: RawRelay,
+}
+
+impl EngineSections {
+    /// The engine's settings for `listen` (checked by the caller), and mode "chain"'s own
+    /// `[auth]` keys, which the engine does not read.
+    pub fn validate(
+        self,
+        listen: Vec<SocketAddr>,
+    ) -> Result<(Settings, ChainAuthConfig), ConfigError> {
+        let (auth, chain_auth) = self.auth.validate(&listen)?;
+        let settings = Settings {
+            auth,
+            policy: self.policy.validate()?,
+            timeouts: self.timeouts.validate()?,
+            limits: self.limits.validate()?,
+            dns: self.dns.validate()?,
+            metrics_listen: self.metrics.validate()?,
+            relay: self.relay.validate()?,
+            listen,
+        };
+        Ok((settings, chain_auth))
+    }
+}
