@@ -33,11 +33,13 @@ impl EngineSections {
         listen: Vec<SocketAddr>,
     ) -> Result<(Settings, ChainAuthConfig), ConfigError> {
         let (auth, chain_auth) = self.auth.validate(&listen)?;
+        let (limits, operator) = self.limits.validate()?;
         let settings = Settings {
             auth,
             policy: self.policy.validate()?,
             timeouts: self.timeouts.validate()?,
-            limits: self.limits.validate()?,
+            limits,
+            operator,
             dns: self.dns.validate()?,
             metrics_listen: self.metrics.validate()?,
             relay: self.relay.validate()?,

@@ -12,6 +12,7 @@ pub mod limits;
 pub mod logging;
 pub mod metrics;
 pub mod node;
+pub mod operator;
 pub mod policy;
 pub mod relay;
 pub mod timeouts;
@@ -70,7 +71,35 @@ pub struct Config {
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::new("", format!("cannot read {}: {e}", path.display())))?;
-    parse(&text).map(|c| c.relative_to(dir_of(path)))
+    let mut config = parse(&text)?.relative_to(dir_of(path));
+    if let Some(m) = config.engine.operator.monthly.as_mut() {
+        m.file.get_or_insert_with(|| default_allowance_file(path));
+    }
+    Ok(config)
+}
+
+/// Where the monthly allowance is counted without `limits.allowance_file`.
+pub fn default_allowance_file(config_path: &Path) -> PathBuf {
+    default_state_path(config_path, "allowance.json", ".allowance.json")
+}
+
+/// A file the node keeps across restarts: `name` in systemd's StateDirectory when set,
+/// else next to the config file, named after it with `suffix`.
+pub fn default_state_path(config_path: &Path, name: &str, suffix: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os("STATE_DIRECTORY") {
+        // systemd lists several directories separated by ':'; the first is ours.
+        if let Some(first) = dir.to_string_lossy().split(':').next() {
+            if !first.is_empty() {
+                return Path::new(first).join(name);
+            }
+        }
+    }
+    let mut file = config_path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "aqueduct".into());
+    file.push(suffix);
+    config_path.with_file_name(file)
 }
 
 /// The directory relative paths in the config file at `path` are taken from.
@@ -96,6 +125,9 @@ impl Config {
         dns.resolv_conf = under(dir, std::mem::take(&mut dns.resolv_conf));
         dns.hosts_file = under(dir, std::mem::take(&mut dns.hosts_file));
         self.chain = self.chain.map(|c| c.relative_to(dir));
+        if let Some(m) = self.engine.operator.monthly.as_mut() {
+            m.file = m.file.take().map(|p| under(dir, p));
+        }
         self
     }
 }

@@ -7,22 +7,9 @@
 use super::ConfigError;
 use crate::proxy::limits::bucket::mbit_to_bytes;
 pub use crate::proxy::limits::settings::{Monthly, OperatorLimits, YieldToHost};
-use std::path::PathBuf;
 
-/// The keys as written (fields of `[limits]`).
-#[derive(Debug, Default, Clone)]
-pub struct RawOperator {
-    pub max_mbit: Option<f64>,
-    pub monthly_gb: Option<f64>,
-    pub month_starts_on: Option<u32>,
-    pub allowance_file: Option<PathBuf>,
-    pub yield_to_host: Option<bool>,
-    pub link_mbit: Option<f64>,
-    pub reserve_mbit: Option<f64>,
-    pub interfaces: Option<Vec<String>>,
-    pub per_member_mbit: Option<f64>,
-    pub per_member_daily_gb: Option<f64>,
-}
+/// The keys as written: the operator fields of `[limits]`.
+pub use super::limits::RawLimits as RawOperator;
 
 /// Up to 100 Gbit/s: beyond any NIC a node runs on, and far from overflowing anything.
 const MAX_MBIT: f64 = 100_000.0;
@@ -51,18 +38,22 @@ fn gb(key: &str, value: Option<f64>) -> Result<Option<u64>, ConfigError> {
 }
 
 impl RawOperator {
-    pub fn validate(self) -> Result<OperatorLimits, ConfigError> {
+    /// The operator controls of `[limits]` (the other keys are checked by `validate`).
+    pub fn validate_operator(&self) -> Result<OperatorLimits, ConfigError> {
         let max_rate = mbit("limits.max_mbit", self.max_mbit)?;
         let monthly = match gb("limits.monthly_gb", self.monthly_gb)? {
             Some(bytes) => {
                 let starts_on = self.month_starts_on.unwrap_or(1);
                 if !(1..=31).contains(&starts_on) {
-                    return Err(ConfigError::new("limits.month_starts_on", "must be 1 to 31"));
+                    return Err(ConfigError::new(
+                        "limits.month_starts_on",
+                        "must be 1 to 31",
+                    ));
                 }
                 Some(Monthly {
                     bytes,
                     starts_on,
-                    file: self.allowance_file,
+                    file: self.allowance_file.clone(),
                 })
             }
             None if self.month_starts_on.is_some() || self.allowance_file.is_some() => {
@@ -89,7 +80,7 @@ impl RawOperator {
                         "must be below limits.link_mbit",
                     ));
                 }
-                let interfaces = self.interfaces.unwrap_or_default();
+                let interfaces = self.interfaces.clone().unwrap_or_default();
                 if let Some(bad) = interfaces
                     .iter()
                     .find(|i| i.is_empty() || i.len() > 15 || i.contains([':', ' ', '/']))
@@ -134,12 +125,15 @@ mod tests {
     use super::*;
 
     fn err(raw: RawOperator) -> String {
-        raw.validate().unwrap_err().key
+        raw.validate_operator().unwrap_err().key
     }
 
     #[test]
     fn everything_is_off_by_default() {
-        assert_eq!(RawOperator::default().validate(), Ok(OperatorLimits::default()));
+        assert_eq!(
+            RawOperator::default().validate_operator(),
+            Ok(OperatorLimits::default())
+        );
     }
 
     #[test]
@@ -154,7 +148,7 @@ mod tests {
             link_mbit: Some(100.0),
             ..RawOperator::default()
         }
-        .validate()
+        .validate_operator()
         .unwrap();
         assert_eq!(l.max_rate, Some(6_250_000));
         let m = l.monthly.unwrap();
@@ -183,8 +177,14 @@ mod tests {
             }),
             "limits.month_starts_on"
         );
-        assert_eq!(bad(|r| r.month_starts_on = Some(3)), "limits.month_starts_on");
-        assert_eq!(bad(|r| r.yield_to_host = Some(true)), "limits.yield_to_host");
+        assert_eq!(
+            bad(|r| r.month_starts_on = Some(3)),
+            "limits.month_starts_on"
+        );
+        assert_eq!(
+            bad(|r| r.yield_to_host = Some(true)),
+            "limits.yield_to_host"
+        );
         assert_eq!(bad(|r| r.link_mbit = Some(100.0)), "limits.link_mbit");
         assert_eq!(
             bad(|r| {
@@ -202,6 +202,9 @@ mod tests {
             }),
             "limits.interfaces"
         );
-        assert_eq!(bad(|r| r.per_member_daily_gb = Some(0.0)), "limits.per_member_daily_gb");
+        assert_eq!(
+            bad(|r| r.per_member_daily_gb = Some(0.0)),
+            "limits.per_member_daily_gb"
+        );
     }
 }

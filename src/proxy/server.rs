@@ -6,6 +6,7 @@ use super::auth::{self, Account, Authenticator, Rejected, Ticket};
 use super::context::{Ctx, SessionSettings};
 use super::dns::{Addrs, DnsError, Resolver, ResolverConfig};
 use super::io::is_resource_exhaustion;
+use super::limits::controls::Controls;
 use super::metrics::{self, MetricFamilies, Metrics, Refusal};
 use super::outcome::Outcome;
 use super::policy::{self, Policy};
@@ -51,6 +52,7 @@ pub struct Server {
 /// Everything but the poll and listeners, so handlers can borrow it while the registry
 /// is borrowed from the poll.
 struct Core {
+    controls: Controls,
     sessions: Slab<Session>,
     timers: Timers,
     /// Sessions that stopped with work left to give others a turn.
@@ -158,7 +160,17 @@ impl Server {
                 "userspace buffers (copy)"
             }
         );
+        let controls = Controls::new(
+            &settings.operator,
+            settings
+                .operator
+                .monthly
+                .as_ref()
+                .and_then(|m| m.file.clone()),
+            Instant::now(),
+        );
         let core = Core {
+            controls,
             sessions: Slab::new(),
             timers: Timers::default(),
             yielded: Vec::new(),
@@ -212,6 +224,12 @@ impl Server {
             .map(metrics::Endpoint::local_addr)
     }
 
+    /// Set while the monthly allowance is used up, for the heartbeat thread: a node that
+    /// does not serve does not claim to be online.
+    pub fn allowance_used_up(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.core.controls.used_up_flag()
+    }
+
     /// Families the embedder publishes on `/metrics` from now on, after the loop's own.
     pub fn add_metrics(&mut self, families: Arc<dyn MetricFamilies>) {
         self.core.metrics.extra.push(families);
@@ -235,6 +253,7 @@ impl Server {
             if let Some(deadline) = self.core.shutdown_deadline {
                 if self.core.sessions.is_empty() {
                     log::info!("all sessions finished; exiting");
+                    self.core.controls.flush(now, true);
                     return Ok(());
                 }
                 if now >= deadline {
@@ -242,6 +261,7 @@ impl Server {
                     self.core
                         .close_all(self.poll.registry(), now, Outcome::Shutdown);
                     log::info!("grace period over; closed {left} sessions; exiting");
+                    self.core.controls.flush(now, true);
                     return Ok(());
                 }
             }
@@ -391,6 +411,7 @@ impl Core {
             self.accept_paused_until,
             self.shutdown_deadline,
             self.trim.due(),
+            self.controls.next_deadline(),
             self.scrapes
                 .as_ref()
                 .and_then(metrics::Endpoint::next_deadline),
@@ -409,8 +430,13 @@ impl Core {
 
     fn on_scrape(&mut self, registry: &Registry, token: Token) {
         let (metrics, open) = (&self.metrics, self.sessions.len());
+        let controls = &self.controls;
         if let Some(endpoint) = self.scrapes.as_mut() {
-            endpoint.on_event(registry, token, || metrics.render(open));
+            endpoint.on_event(registry, token, || {
+                let mut text = metrics.render(open);
+                controls.render(&mut text);
+                text
+            });
         }
     }
 
@@ -516,6 +542,7 @@ impl Core {
             settings: &self.settings,
             metrics: &mut self.metrics,
             pool: &mut self.pool,
+            controls: &mut self.controls,
             now,
             key,
             ticket: Ticket {
@@ -557,6 +584,9 @@ impl Core {
     /// that yielded.
     fn after_events(&mut self, registry: &Registry, now: Instant) {
         self.resolver.handle_timeouts(now);
+        if self.controls.next_deadline().is_some_and(|t| now >= t) {
+            self.controls.housekeeping(now);
+        }
         if let Some(endpoint) = self.scrapes.as_mut() {
             endpoint.sweep(registry, now);
         }

@@ -21,9 +21,17 @@ impl Session {
         if let Some(upstream) = self.upstream.take() {
             drop(upstream); // closing the socket also removes it from the poll
         }
-        let step = match proto {
-            Proto::Socks => self.reply_socks(failure.socks_reply(), now),
-            Proto::HttpConnect | Proto::HttpForward => self.reply_http(failure.http_status(), now),
+        let step = match (proto, &failure) {
+            (Proto::Socks, _) => self.reply_socks(failure.socks_reply(), now),
+            (Proto::HttpConnect | Proto::HttpForward, Failure::Limited(limit)) => {
+                let response = http::response_with_reason(failure.http_status(), limit.reason());
+                self.down.push(&response);
+                self.enter_closing(now);
+                Step::Progress
+            }
+            (Proto::HttpConnect | Proto::HttpForward, _) => {
+                self.reply_http(failure.http_status(), now)
+            }
         };
         self.outcome = Outcome::Failed(failure);
         step
@@ -85,6 +93,11 @@ impl Session {
 
     /// The session's deadline passed.
     pub fn on_timeout(&mut self, ctx: &mut Ctx<'_>) -> Verdict {
+        // A rate grant is due: not a timeout, the tunnel reads again.
+        if matches!(self.stage, Stage::Relay) && self.throttled.is_some_and(|t| t <= ctx.now) {
+            self.throttled = None;
+            return self.run(ctx);
+        }
         match std::mem::replace(&mut self.stage, Stage::Closing) {
             Stage::Connecting(mut dial) => {
                 dial.last_error = Some(Failure::Connect(ConnectError::TimedOut));
@@ -142,6 +155,9 @@ impl Session {
         }
         if let Some(account) = &self.account {
             ctx.auth.release(account);
+        }
+        if let Some(slot) = self.limit.take() {
+            ctx.controls.leave(slot);
         }
         self.up.release(ctx.pool);
         self.down.release(ctx.pool);

@@ -4,9 +4,14 @@
 use super::{Session, Step};
 use crate::proxy::context::Ctx;
 use crate::proxy::io::IoOutcome;
+use crate::proxy::limits::Grant;
 use crate::proxy::outcome::Outcome;
-use crate::proxy::relay::pump;
+use crate::proxy::relay::pump_at_most;
 use std::time::Instant;
+
+/// What one read asks the rate limiter for: at least a pipe's worth, so an unlimited
+/// node reads exactly as before.
+const MAX_GRANT: usize = 1 << 20;
 
 impl Session {
     pub(super) fn step_relay(&mut self, ctx: &mut Ctx<'_>) -> Step {
@@ -17,29 +22,45 @@ impl Session {
             return Step::Close;
         };
         let cap = ctx.settings.limits.buffer_bytes;
+        // Asked afresh below: a direction still without a grant sets it again.
+        self.throttled = None;
         let mut progressed = false;
         for client_to_upstream in [true, false] {
-            let result = if client_to_upstream {
-                pump(
+            let (src, dst, buf, flow, last) = if client_to_upstream {
+                (
                     &mut self.client,
-                    upstream,
+                    &mut *upstream,
                     &mut self.up,
                     &mut self.up_flow,
-                    cap,
-                    ctx.pool,
                     self.down_flow.shut,
                 )
             } else {
-                pump(
-                    upstream,
+                (
+                    &mut *upstream,
                     &mut self.client,
                     &mut self.down,
                     &mut self.down_flow,
-                    cap,
-                    ctx.pool,
                     self.up_flow.shut,
                 )
             };
+            let max_read = match self.limit {
+                Some(slot) if src.readable && !flow.eof => {
+                    match ctx.controls.grant(slot, MAX_GRANT, ctx.now) {
+                        Grant::Read(n) => n,
+                        Grant::Wait(at) => {
+                            self.throttled = Some(self.throttled.map_or(at, |t| t.min(at)));
+                            0
+                        }
+                    }
+                }
+                _ => MAX_GRANT,
+            };
+            let read_before = flow.read;
+            let result = pump_at_most(src, dst, buf, flow, cap, ctx.pool, last, max_read);
+            if let Some(slot) = self.limit {
+                ctx.controls
+                    .charge(slot, (flow.read - read_before) as usize);
+            }
             match result {
                 Ok(changed) => progressed |= changed,
                 Err((side, e)) => {
