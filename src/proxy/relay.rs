@@ -178,22 +178,11 @@ pub fn flush(
 /// filled the buffer. Bytes in `buf` (handshake leftovers, the start of the stream, or
 /// bytes read while no pipe was free) are always older than bytes in the pipe: the buffer
 /// is written first and only read into while the direction holds no pipe.
+///
+/// Reads at most `max_read` bytes (what the rate limits grant); with 0 the source is
+/// left unread and still marked readable, for when the grant comes.
+#[allow(clippy::too_many_arguments)] // both ends, the direction, its buffer and pool, and the grant
 pub fn pump(
-    src: &mut Endpoint,
-    dst: &mut Endpoint,
-    buf: &mut Buffer,
-    flow: &mut Flow,
-    cap: usize,
-    pool: &mut Pool,
-    last: bool,
-) -> Result<bool, (Broken, io::Error)> {
-    pump_at_most(src, dst, buf, flow, cap, pool, last, usize::MAX)
-}
-
-/// [`pump`] reading at most `max_read` bytes (what the rate limits grant); with 0 the
-/// source is left unread and still marked readable, for when the grant comes.
-#[allow(clippy::too_many_arguments)] // pump's seven, plus the grant
-pub fn pump_at_most(
     src: &mut Endpoint,
     dst: &mut Endpoint,
     buf: &mut Buffer,
@@ -300,7 +289,7 @@ mod tests {
         pool: &mut Pool,
     ) {
         for _ in 0..100 {
-            match pump(src, dst, buf, flow, cap, pool, false) {
+            match pump(src, dst, buf, flow, cap, pool, false, usize::MAX) {
                 Ok(true) => {}
                 Ok(false) => return,
                 Err((side, e)) => panic!("{side:?}: {e}"),
@@ -470,7 +459,7 @@ mod tests {
                              flow: &mut Flow,
                              pool: &mut Pool,
                              max: usize| {
-                pump_at_most(src, dst, buf, flow, 1024, pool, false, max).unwrap()
+                pump(src, dst, buf, flow, 1024, pool, false, max).unwrap()
             };
             assert!(!pump_with(
                 &mut src, &mut dst, &mut buf, &mut flow, &mut pool, 0

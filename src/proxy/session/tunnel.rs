@@ -4,14 +4,40 @@
 use super::{Session, Step};
 use crate::proxy::context::Ctx;
 use crate::proxy::io::IoOutcome;
-use crate::proxy::limits::Grant;
+use crate::proxy::limits::{Grant, Slot};
 use crate::proxy::outcome::Outcome;
-use crate::proxy::relay::pump_at_most;
+use crate::proxy::relay::pump;
 use std::time::Instant;
 
 /// What one read asks the rate limiter for: at least a pipe's worth, so an unlimited
 /// node reads exactly as before.
 const MAX_GRANT: usize = 1 << 20;
+
+/// How much a direction that could read may read now: its grant, or 0 with `throttled`
+/// moved to when a grant is due.
+pub(super) fn read_grant(
+    ctx: &mut Ctx<'_>,
+    slot: Option<Slot>,
+    throttled: &mut Option<Instant>,
+) -> usize {
+    let Some(slot) = slot else {
+        return MAX_GRANT;
+    };
+    match ctx.controls.grant(slot, MAX_GRANT, ctx.now) {
+        Grant::Read(n) => n,
+        Grant::Wait(at) => {
+            *throttled = Some(throttled.map_or(at, |t| t.min(at)));
+            0
+        }
+    }
+}
+
+/// Counts bytes a direction read.
+pub(super) fn charge(ctx: &mut Ctx<'_>, slot: Option<Slot>, read: u64) {
+    if let Some(slot) = slot {
+        ctx.controls.charge(slot, read as usize);
+    }
+}
 
 impl Session {
     pub(super) fn step_relay(&mut self, ctx: &mut Ctx<'_>) -> Step {
@@ -43,24 +69,14 @@ impl Session {
                     self.up_flow.shut,
                 )
             };
-            let max_read = match self.limit {
-                Some(slot) if src.readable && !flow.eof => {
-                    match ctx.controls.grant(slot, MAX_GRANT, ctx.now) {
-                        Grant::Read(n) => n,
-                        Grant::Wait(at) => {
-                            self.throttled = Some(self.throttled.map_or(at, |t| t.min(at)));
-                            0
-                        }
-                    }
-                }
-                _ => MAX_GRANT,
+            let max_read = if src.readable && !flow.eof {
+                read_grant(ctx, self.limit, &mut self.throttled)
+            } else {
+                MAX_GRANT
             };
             let read_before = flow.read;
-            let result = pump_at_most(src, dst, buf, flow, cap, ctx.pool, last, max_read);
-            if let Some(slot) = self.limit {
-                ctx.controls
-                    .charge(slot, (flow.read - read_before) as usize);
-            }
+            let result = pump(src, dst, buf, flow, cap, ctx.pool, last, max_read);
+            charge(ctx, self.limit, flow.read - read_before);
             match result {
                 Ok(changed) => progressed |= changed,
                 Err((side, e)) => {
