@@ -248,6 +248,48 @@ mod tests {
         assert_eq!(cfg.engine.limits, DEFAULT_LIMITS);
         assert!(!cfg.engine.policy.allow_private);
         assert_eq!(cfg.engine.metrics_listen, None);
+        assert_eq!(
+            cfg.engine.operator,
+            Default::default(),
+            "operator limits are off"
+        );
+
+        // Each commented-out operator key of [limits], uncommented, is valid as written.
+        let operator_keys = [
+            "max_mbit",
+            "per_member_mbit",
+            "per_member_daily_gb",
+            "monthly_gb",
+            "month_starts_on",
+            "allowance_file",
+            "yield_to_host",
+            "link_mbit",
+            "reserve_mbit",
+            "interfaces",
+        ];
+        let uncommented: String = text
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest)
+                    if operator_keys
+                        .iter()
+                        .any(|k| rest.starts_with(&format!("{k} ="))) =>
+                {
+                    format!("{rest}\n")
+                }
+                _ => format!("{l}\n"),
+            })
+            .collect();
+        let cfg = parse(&uncommented).expect("the example's operator limits must be valid");
+        let op = cfg.engine.operator;
+        assert_eq!(op.max_rate, Some(12_500_000), "100 Mbit/s");
+        assert_eq!(op.per_member_rate, Some(2_500_000));
+        assert_eq!(op.per_member_daily, Some(10_000_000_000));
+        let monthly = op.monthly.expect("monthly_gb");
+        assert_eq!((monthly.bytes, monthly.starts_on), (1_000_000_000_000, 1));
+        let y = op.yield_to_host.expect("yield_to_host");
+        assert_eq!((y.link, y.reserve), (125_000_000, 12_500_000));
+        assert_eq!(y.interfaces, vec!["eth0".to_string()]);
     }
 
     #[test]
