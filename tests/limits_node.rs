@@ -192,3 +192,23 @@ fn limits_that_are_not_reached_change_nothing() {
     let m = scrape(&url);
     assert_eq!(get(&m, "aqueduct_allowance_level_percent"), 0.0);
 }
+
+#[test]
+fn live_sessions_get_the_grace_time_once_the_allowance_is_used_up() {
+    let origin = TestServer::start("127.0.0.1:0", serve_bytes);
+    let dir = TempDir::new("allowance-grace");
+    let limits = format!(
+        "monthly_gb = 0.0001\nmax_mbit = 80\nallowance_file = \"{}\"\n[timeouts]\nshutdown_grace_secs = 1",
+        dir.path().join("allowance.json").display()
+    );
+    let (node, _) = node(&limits);
+    let (mut tunnel, _) = socks_tunnel(node.addr(), SocksTarget::Addr(origin.addr));
+    tunnel
+        .write_all(b"GET /bytes/1000000000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    // The download runs past 100% and is closed a grace time later, far from its end.
+    let got = read_to_end(&mut tunnel);
+    assert!(got.len() < 100_000_000, "{} bytes", got.len());
+    let log = node.wait_log("closing the 1 sessions still open", 1);
+    assert!(log.contains("outcome=limited"), "{log}");
+}

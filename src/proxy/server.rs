@@ -8,7 +8,7 @@ use super::dns::{Addrs, DnsError, Resolver, ResolverConfig};
 use super::io::is_resource_exhaustion;
 use super::limits::controls::Controls;
 use super::metrics::{self, MetricFamilies, Metrics, Refusal};
-use super::outcome::Outcome;
+use super::outcome::{Failure, LimitRefusal, Outcome};
 use super::policy::{self, Policy};
 use super::pool::{self, Pool, TrimSchedule};
 use super::session::{token_owner, Session, Verdict};
@@ -169,6 +169,8 @@ impl Server {
                 .and_then(|m| m.file.clone()),
             Instant::now(),
         );
+        let mut controls = controls;
+        controls.set_grace(settings.timeouts.shutdown_grace);
         let core = Core {
             controls,
             sessions: Slab::new(),
@@ -586,6 +588,18 @@ impl Core {
         self.resolver.handle_timeouts(now);
         if self.controls.next_deadline().is_some_and(|t| now >= t) {
             self.controls.housekeeping(now);
+            let left = self.sessions.len();
+            if self.controls.take_cutoff(now) && left > 0 {
+                log::warn!(
+                    "monthly allowance used up {}s ago: closing the {left} sessions still open",
+                    self.settings.timeouts.shutdown_grace.as_secs()
+                );
+                self.close_all(
+                    registry,
+                    now,
+                    Outcome::Failed(Failure::Limited(LimitRefusal::MonthlyAllowance)),
+                );
+            }
         }
         if let Some(endpoint) = self.scrapes.as_mut() {
             endpoint.sweep(registry, now);

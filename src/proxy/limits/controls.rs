@@ -47,6 +47,10 @@ pub struct Controls {
     /// Unix time as of the last housekeeping (the daily quota's day).
     unix: u64,
     save_failed: bool,
+    /// How long live sessions may go on once the allowance is used up.
+    grace: Duration,
+    /// When those still open are closed; `Some` once armed for this period.
+    cutoff: Option<Instant>,
 }
 
 fn rates(cfg: &OperatorLimits) -> RateSettings {
@@ -76,6 +80,8 @@ impl Controls {
             next_housekeeping: now + HOUSEKEEPING,
             unix,
             save_failed: false,
+            grace: Duration::from_secs(30),
+            cutoff: None,
         };
         c.apply(cfg, allowance_file, now);
         c
@@ -128,6 +134,27 @@ impl Controls {
         if self.yielding.is_none() {
             self.limiter.set_host_ceiling(None, now);
         }
+    }
+
+    /// How long live sessions may finish once the allowance is used up (the node's
+    /// `timeouts.shutdown_grace`).
+    pub fn set_grace(&mut self, grace: Duration) {
+        self.grace = grace;
+    }
+
+    /// When the sessions still open under a used-up allowance are to be closed.
+    pub fn cutoff(&self) -> Option<Instant> {
+        self.cutoff.filter(|_| self.allowance_used_up())
+    }
+
+    /// Whether the cutoff has just passed (once a period): the sessions still open are to
+    /// be closed. New ones are refused anyway, so it is not armed again this period.
+    pub fn take_cutoff(&mut self, now: Instant) -> bool {
+        if self.cutoff().is_none_or(|t| now < t) {
+            return false;
+        }
+        self.cutoff = Some(now + Duration::from_secs(400 * 86_400));
+        true
     }
 
     /// The flag the heartbeat thread reads.
@@ -202,7 +229,10 @@ impl Controls {
     pub fn next_deadline(&self) -> Option<Instant> {
         let slow = (self.allowance.is_some() || self.daily.is_some() || self.yielding.is_some())
             .then_some(self.next_housekeeping);
-        [self.limiter.next_tick(), slow].into_iter().flatten().min()
+        [self.limiter.next_tick(), slow, self.cutoff()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Recomputes member rates; once a second also samples the host, moves the month on
@@ -237,6 +267,11 @@ impl Controls {
             }
         }
         self.publish_used_up();
+        match (self.allowance_used_up(), self.cutoff) {
+            (true, None) => self.cutoff = Some(now + self.grace),
+            (false, Some(_)) => self.cutoff = None,
+            _ => {}
+        }
         self.flush(now, false);
     }
 
