@@ -12,7 +12,7 @@ use super::outcome::{Failure, LimitRefusal, Outcome};
 use super::policy::{self, Policy};
 use super::pool::{self, Pool, TrimSchedule};
 use super::session::{token_owner, Session, Verdict};
-use super::settings::{Settings, MAX_LISTENERS};
+use super::settings::{AuthMode, Settings, MAX_LISTENERS};
 use super::signals::SignalPipe;
 use super::slab::Slab;
 use super::sockopt;
@@ -25,6 +25,9 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Reads the engine's settings again (SIGHUP); an error says why they were refused.
+pub type Reloader = Box<dyn FnMut() -> Result<Settings, String>>;
 
 pub const SIGNAL: Token = Token(0);
 /// Woken by other threads (the chain thread's auth answers, issue 5).
@@ -53,6 +56,12 @@ pub struct Server {
 /// is borrowed from the poll.
 struct Core {
     controls: Controls,
+    /// For rebuilding the policy on a reload: this machine's addresses, the node's sockets.
+    own_addrs: Vec<IpAddr>,
+    own_listeners: Vec<SocketAddr>,
+    /// Reads the config again on SIGHUP; without one, SIGHUP is logged and ignored.
+    reloader: Option<Reloader>,
+    auth_mode: AuthMode,
     sessions: Slab<Session>,
     timers: Timers,
     /// Sessions that stopped with work left to give others a turn.
@@ -144,7 +153,7 @@ impl Server {
                 Some(endpoint)
             }
         };
-        let own = policy::local_addresses().unwrap_or_else(|e| {
+        let own_addrs = policy::local_addresses().unwrap_or_else(|e| {
             log::warn!("cannot list this machine's addresses ({e}); policy denies only the configured ranges");
             Vec::new()
         });
@@ -178,7 +187,12 @@ impl Server {
             yielded: Vec::new(),
             resolver,
             auth: auth::from_settings(&settings.auth),
-            policy: Policy::new(settings.policy, own).with_listeners(&own_listeners),
+            policy: Policy::new(settings.policy.clone(), own_addrs.clone())
+                .with_listeners(&own_listeners),
+            own_addrs,
+            own_listeners,
+            reloader: None,
+            auth_mode: settings.auth.mode,
             router: None,
             settings: SessionSettings {
                 timeouts: settings.timeouts,
@@ -242,6 +256,11 @@ impl Server {
         self.core.auth = auth;
     }
 
+    /// What SIGHUP calls to read the settings again (the node re-reads its config file).
+    pub fn set_reloader(&mut self, reloader: Reloader) {
+        self.core.reloader = Some(reloader);
+    }
+
     /// Sends every session through upstream nodes chosen by `router` (`aqueduct local`).
     pub fn set_router(&mut self, router: Box<dyn Router>) {
         self.core.router = Some(router);
@@ -278,7 +297,11 @@ impl Server {
             for event in events.iter() {
                 match event.token() {
                     SIGNAL => {
-                        if let Some(signal) = self.signals.drain() {
+                        let signals = self.signals.drain();
+                        if signals.reload {
+                            self.core.reload(self.poll.registry(), now);
+                        }
+                        if let Some(signal) = signals.stop {
                             self.begin_shutdown(signal, now);
                         }
                     }
@@ -403,6 +426,57 @@ impl Server {
 }
 
 impl Core {
+    /// SIGHUP: the static users, the policy and the operator limits from the config as it
+    /// is now; live sessions stay, except those whose account was removed. A config that
+    /// does not validate is refused and the old one stays in force.
+    fn reload(&mut self, registry: &Registry, now: Instant) {
+        let Some(reloader) = self.reloader.as_mut() else {
+            log::info!("SIGHUP: nothing to reload (no config file); ignored");
+            return;
+        };
+        let new = match reloader() {
+            Ok(new) => new,
+            Err(e) => {
+                log::error!("SIGHUP: the config was refused, the old one stays in force: {e}");
+                return;
+            }
+        };
+        if new.auth.mode != self.auth_mode {
+            log::error!(
+                "SIGHUP: the config was refused, the old one stays in force: auth.mode cannot change without a restart"
+            );
+            return;
+        }
+        self.policy =
+            Policy::new(new.policy, self.own_addrs.clone()).with_listeners(&self.own_listeners);
+        self.controls.apply(
+            &new.operator,
+            new.operator.monthly.as_ref().and_then(|m| m.file.clone()),
+            now,
+        );
+        let mut closed = 0;
+        if self.auth_mode == AuthMode::Static {
+            self.auth = auth::from_settings(&new.auth);
+            for key in self.sessions.keys() {
+                let removed = self
+                    .sessions
+                    .get_mut(key)
+                    .and_then(|s| s.account())
+                    .is_some_and(|a| !new.auth.users.iter().any(|u| u.name == a.name()));
+                if removed {
+                    closed += 1;
+                    self.drive(registry, key, now, |s, _| {
+                        s.set_outcome(Outcome::AccessEnded);
+                        Verdict::Close
+                    });
+                }
+            }
+        }
+        log::info!(
+            "SIGHUP: reloaded users, policy and limits; {closed} sessions of removed accounts closed (listen, dns, metrics, relay, timeouts and [limits] sizes need a restart)"
+        );
+    }
+
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
         if !self.yielded.is_empty() {
             return Some(Duration::ZERO);

@@ -1,5 +1,6 @@
-//! SIGTERM/SIGINT delivered to the event loop through a self-pipe: the handler only
-//! writes one byte (async-signal-safe); the loop reads it like any other event.
+//! SIGTERM/SIGINT (stop) and SIGHUP (reload) delivered to the event loop through a
+//! self-pipe: the handler only writes one byte (async-signal-safe); the loop reads it
+//! like any other event.
 
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
@@ -32,7 +33,7 @@ pub struct SignalPipe {
 }
 
 impl SignalPipe {
-    /// Creates the pipe and installs handlers for SIGTERM and SIGINT.
+    /// Creates the pipe and installs handlers for SIGTERM, SIGINT and SIGHUP.
     pub fn install() -> io::Result<SignalPipe> {
         let mut fds = [0; 2];
         // SAFETY: fds has room for the two descriptors pipe2 writes.
@@ -42,7 +43,7 @@ impl SignalPipe {
         // SAFETY: pipe2 succeeded, so both are fresh descriptors we own.
         let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         WRITE_FD.store(write.as_raw_fd(), Ordering::Relaxed);
-        for signal in [libc::SIGTERM, libc::SIGINT] {
+        for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
             // SAFETY: a zeroed sigaction is valid; we set the handler and flags we need.
             let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
             action.sa_sigaction = on_signal as *const () as usize;
@@ -68,9 +69,9 @@ impl SignalPipe {
         )
     }
 
-    /// Empties the pipe; returns the last signal number seen, if any.
-    pub fn drain(&self) -> Option<i32> {
-        let mut last = None;
+    /// Empties the pipe: the last stop signal seen, if any, and whether a reload was asked.
+    pub fn drain(&self) -> Signals {
+        let mut seen = Signals::default();
         let mut buf = [0u8; 64];
         loop {
             // SAFETY: reading into a valid local buffer of the given length.
@@ -80,11 +81,25 @@ impl SignalPipe {
                 if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
-                return last;
+                return seen;
             }
-            last = buf.get(n as usize - 1).map(|&b| i32::from(b));
+            for &b in buf.get(..n as usize).unwrap_or_default() {
+                match i32::from(b) {
+                    libc::SIGHUP => seen.reload = true,
+                    stop => seen.stop = Some(stop),
+                }
+            }
         }
     }
+}
+
+/// What one drain of the pipe found.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Signals {
+    /// SIGTERM or SIGINT.
+    pub stop: Option<i32>,
+    /// SIGHUP: read the config again.
+    pub reload: bool,
 }
 
 impl Drop for SignalPipe {
