@@ -9,6 +9,7 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("Aqueduct runs on Linux only");
 
+pub mod calendar;
 pub mod cli;
 pub mod code_pages;
 pub mod commands;
