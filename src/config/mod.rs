@@ -72,6 +72,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::new("", format!("cannot read {}: {e}", path.display())))?;
     let mut config = parse(&text)?.relative_to(dir_of(path));
+    policy::read_list_files(&mut config.engine.policy)?;
     if let Some(m) = config.engine.operator.monthly.as_mut() {
         m.file.get_or_insert_with(|| default_allowance_file(path));
     }
@@ -128,6 +129,9 @@ impl Config {
         if let Some(m) = self.engine.operator.monthly.as_mut() {
             m.file = m.file.take().map(|p| under(dir, p));
         }
+        let policy = &mut self.engine.policy;
+        policy.deny_domains_file = policy.deny_domains_file.take().map(|p| under(dir, p));
+        policy.deny_cidrs_file = policy.deny_cidrs_file.take().map(|p| under(dir, p));
         self
     }
 }

@@ -7,6 +7,7 @@
 //! the loop a few kilobytes and a few microseconds, never a stall of the proxy sessions.
 
 use super::outcome::{Outcome, OutcomeKind};
+use super::policy::Denial;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 use std::fmt::Write as _;
@@ -92,6 +93,7 @@ pub(crate) struct Metrics {
     bytes_down: u64,
     auth_failures: [u64; AUTH_REASONS.len()],
     refused: [u64; REFUSALS.len()],
+    denied: [u64; Denial::RULES.len()],
     /// Per bucket (not cumulative); the last one is +Inf.
     latency_buckets: [u64; LATENCY_BOUNDS.len() + 1],
     latency_sum: Duration,
@@ -110,6 +112,11 @@ impl Metrics {
 
     pub fn auth_failed(&mut self, reason: AuthFailure) {
         self.auth_failures[reason.index()] += 1;
+    }
+
+    /// The policy refused a name or an address, by this rule.
+    pub fn denied(&mut self, denial: &Denial) {
+        self.denied[denial.rule_index()] += 1;
     }
 
     pub fn connection_refused(&mut self, reason: Refusal) {
@@ -172,6 +179,15 @@ impl Metrics {
                 out,
                 "aqueduct_connections_refused_total{{reason=\"{label}\"}} {n}"
             );
+        }
+        family(
+            &mut out,
+            "aqueduct_policy_denials_total",
+            "counter",
+            "Names and addresses the policy refused, by rule (one per name or address refused).",
+        );
+        for (label, n) in Denial::RULES.iter().zip(self.denied) {
+            let _ = writeln!(out, "aqueduct_policy_denials_total{{rule=\"{label}\"}} {n}");
         }
         family(
             &mut out,

@@ -19,6 +19,7 @@ pub mod auth;
 mod buffer;
 pub mod codec;
 mod context;
+pub mod deny_names;
 pub mod dns;
 pub mod http;
 pub mod http_body;

@@ -29,6 +29,7 @@
 //! Teredo `2001::/32` (server and de-obfuscated client) are checked both as IPv6 and through the
 //! IPv4 address they carry, so `64:ff9b::7f00:1` is loopback.
 
+use crate::proxy::deny_names::DomainList;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
@@ -281,11 +282,20 @@ pub struct PolicyConfig {
     pub allow_ports: Vec<PortRange>,
     /// Always denied.
     pub deny_ports: Vec<PortRange>,
+    /// Names never asked for (checked before DNS; the addresses they resolve to are
+    /// judged by the address rules as always).
+    pub deny_domains: DomainList,
+    /// Lists read by the config loader (at start, `--check` and SIGHUP) and merged into
+    /// `deny_domains` and `deny_cidrs`; the engine never reads them.
+    pub deny_domains_file: Option<std::path::PathBuf>,
+    pub deny_cidrs_file: Option<std::path::PathBuf>,
 }
 
 /// Which rule refused a destination; `Display` is the reason for the node's log line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Denial {
+    /// The name asked for is in `policy.deny_domains` (or its file).
+    ConfiguredDomain { name: String, entry: String },
     /// The port is in `policy.deny_ports`.
     ConfiguredPort { port: u16, range: PortRange },
     /// The destination is in `policy.deny_cidrs` (`embedded`: through the IPv4 address an
@@ -315,6 +325,32 @@ pub enum Denial {
     DefaultPort { port: u16 },
 }
 
+impl Denial {
+    /// Every rule label, in the order `/metrics` lists them.
+    pub const RULES: [&'static str; 7] = [
+        "domain",
+        "cidr",
+        "port",
+        "special_address",
+        "own_listener",
+        "own_address",
+        "default_port",
+    ];
+
+    /// Where this denial's rule sits in [`Denial::RULES`] (the metrics label).
+    pub fn rule_index(&self) -> usize {
+        match self {
+            Denial::ConfiguredDomain { .. } => 0,
+            Denial::ConfiguredCidr { .. } => 1,
+            Denial::ConfiguredPort { .. } => 2,
+            Denial::SpecialAddress { .. } => 3,
+            Denial::OwnListener { .. } => 4,
+            Denial::OwnAddress { .. } => 5,
+            Denial::DefaultPort { .. } => 6,
+        }
+    }
+}
+
 impl fmt::Display for Denial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let via = |f: &mut fmt::Formatter<'_>, addr: &IpAddr, embedded: &Option<Ipv4Addr>| {
@@ -325,6 +361,9 @@ impl fmt::Display for Denial {
             }
         };
         match self {
+            Denial::ConfiguredDomain { name, entry } => {
+                write!(f, "name {name} is denied by policy.deny_domains ({entry})")
+            }
             Denial::ConfiguredPort { port, range } => {
                 write!(f, "port {port} is denied by policy.deny_ports ({range})")
             }
@@ -407,6 +446,17 @@ impl Policy {
             .map(|l| SocketAddr::new(canonical(l.ip()), l.port()))
             .collect();
         self
+    }
+
+    /// `Ok` if members may ask for `name`; otherwise the deny_domains entry that refuses it.
+    pub fn check_name(&self, name: &str) -> Result<(), Denial> {
+        match self.cfg.deny_domains.denies(name) {
+            None => Ok(()),
+            Some(entry) => Err(Denial::ConfiguredDomain {
+                name: name.to_string(),
+                entry,
+            }),
+        }
     }
 
     /// `Ok` if members may connect to `dest`; otherwise the rule that refuses it.
@@ -981,6 +1031,7 @@ mod tests {
                 deny_cidrs: cidrs(&["198.51.100.0/24", "8.8.8.0/24", "2001:4860::/32"]),
                 allow_ports: ports(&["22-25"]),
                 deny_ports: ports(&["22", "8000-8999"]),
+                ..PolicyConfig::default()
             },
             Vec::new(),
         );

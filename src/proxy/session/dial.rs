@@ -45,6 +45,12 @@ impl Session {
             return self.start_connecting(proto, Addrs::one(addr.ip()), ctx);
         }
         let name = target.domain().unwrap_or_default();
+        // The name asked for is judged before it is resolved; its addresses after.
+        if let Err(denial) = ctx.policy.check_name(name) {
+            log::debug!("session {}: {denial}", self.client_addr);
+            ctx.metrics.denied(&denial);
+            return self.fail(proto, Failure::Denied(denial.to_string()), ctx.now);
+        }
         match ctx.resolver.resolve(name, ctx.key, ctx.now) {
             Lookup::Done(Ok(addrs)) => self.start_connecting(proto, addrs, ctx),
             Lookup::Done(Err(e)) => self.fail(proto, Failure::Dns(e), ctx.now),
@@ -100,6 +106,7 @@ impl Session {
             // The policy judges the address actually connected to, not the name asked for.
             if let Err(denial) = ctx.policy.check(addr) {
                 log::debug!("session {}: {addr} denied: {denial}", self.client_addr);
+                ctx.metrics.denied(&denial);
                 if dial.last_error.is_none() {
                     dial.last_error = Some(Failure::Denied(denial.to_string()));
                 }
