@@ -212,3 +212,52 @@ fn live_sessions_get_the_grace_time_once_the_allowance_is_used_up() {
     let log = node.wait_log("closing the 1 sessions still open", 1);
     assert!(log.contains("outcome=limited"), "{log}");
 }
+
+#[test]
+fn a_member_past_its_daily_quota_is_refused_and_others_are_not() {
+    let origin = TestServer::start("127.0.0.1:0", serve_bytes);
+    let node = Node::start(&format!(
+        "[auth]\nmode = \"static\"\n[[auth.users]]\nname = \"alice\"\npassword = \"s3cret:pw\"\n[[auth.users]]\nname = \"bob\"\npassword = \"pw\"\n[policy]\nallow_private = true\n[limits]\nper_member_daily_gb = 0.0001\n"
+    ));
+    assert_eq!(download(&node, &origin, 150_000), 150_000);
+    let http = format!("http://{}", node.addr());
+    let page = format!("http://{}/bytes/10", origin.addr);
+    let out = curl(&[
+        "-x",
+        &http,
+        "-U",
+        "alice:s3cret:pw",
+        "-w",
+        "\n%{http_code}",
+        &page,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.ends_with("\n503"), "{text}");
+    assert!(
+        text.contains("daily traffic quota at this node is used up"),
+        "{text}"
+    );
+    assert_eq!(
+        curl_status(&["-x", &http, "-U", "bob:pw", &page]),
+        200,
+        "bob has his own"
+    );
+}
+
+#[test]
+fn sighup_applies_new_limits_to_the_running_node() {
+    let (node, url) = node("max_mbit = 40");
+    let ceiling = |m: &std::collections::HashMap<String, f64>| {
+        get(
+            m,
+            "aqueduct_ceiling_bytes_per_second{reason=\"configured\"}",
+        )
+    };
+    assert_eq!(ceiling(&scrape(&url)), 5_000_000.0);
+    let path = node.config_path();
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("max_mbit = 40", "max_mbit = 80")).unwrap();
+    node.signal(libc::SIGHUP);
+    node.wait_log("SIGHUP: reloaded", 1);
+    assert_eq!(ceiling(&scrape(&url)), 10_000_000.0);
+}
