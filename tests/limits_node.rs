@@ -216,9 +216,9 @@ fn live_sessions_get_the_grace_time_once_the_allowance_is_used_up() {
 #[test]
 fn a_member_past_its_daily_quota_is_refused_and_others_are_not() {
     let origin = TestServer::start("127.0.0.1:0", serve_bytes);
-    let node = Node::start(&format!(
-        "[auth]\nmode = \"static\"\n[[auth.users]]\nname = \"alice\"\npassword = \"s3cret:pw\"\n[[auth.users]]\nname = \"bob\"\npassword = \"pw\"\n[policy]\nallow_private = true\n[limits]\nper_member_daily_gb = 0.0001\n"
-    ));
+    let node = Node::start(
+        "[auth]\nmode = \"static\"\n[[auth.users]]\nname = \"alice\"\npassword = \"s3cret:pw\"\n[[auth.users]]\nname = \"bob\"\npassword = \"pw\"\n[policy]\nallow_private = true\n[limits]\nper_member_daily_gb = 0.0001\n",
+    );
     assert_eq!(download(&node, &origin, 150_000), 150_000);
     let http = format!("http://{}", node.addr());
     let page = format!("http://{}/bytes/10", origin.addr);
