@@ -311,17 +311,21 @@ impl Controls {
             self.limiter.relayed()
         );
         let (ceiling, reason) = self.limiter.ceiling();
+        // A used-up allowance admits nobody: whatever the rate, that is the reason.
+        let (label, value) = if self.allowance_used_up() {
+            ("allowance_used_up", 0)
+        } else {
+            (reason.label(), ceiling.unwrap_or(0))
+        };
         family(
             out,
             "aqueduct_ceiling_bytes_per_second",
             "gauge",
-            "The node's rate ceiling now (0: none), labelled with why.",
+            "The node's rate ceiling now (0: none, or nothing admitted), labelled with why: unlimited, configured, yielding, allowance_used_up.",
         );
         let _ = writeln!(
             out,
-            "aqueduct_ceiling_bytes_per_second{{reason=\"{}\"}} {}",
-            reason.label(),
-            ceiling.unwrap_or(0)
+            "aqueduct_ceiling_bytes_per_second{{reason=\"{label}\"}} {value}"
         );
         family(
             out,
@@ -451,6 +455,9 @@ mod tests {
         );
         assert!(text.contains("aqueduct_limit_refusals_total{limit=\"monthly_allowance\"} 1\n"));
         assert!(text.contains("aqueduct_allowance_level_percent 100\n"));
+        assert!(
+            text.contains("aqueduct_ceiling_bytes_per_second{reason=\"allowance_used_up\"} 0\n")
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
