@@ -22,6 +22,7 @@ pub struct RawLimits {
     pub link_mbit: Option<f64>,
     pub reserve_mbit: Option<f64>,
     pub interfaces: Option<Vec<String>>,
+    pub net_dev_file: Option<PathBuf>,
     pub per_member_mbit: Option<f64>,
     pub per_member_daily_gb: Option<f64>,
 }

@@ -129,6 +129,9 @@ impl Config {
         if let Some(m) = self.engine.operator.monthly.as_mut() {
             m.file = m.file.take().map(|p| under(dir, p));
         }
+        if let Some(y) = self.engine.operator.yield_to_host.as_mut() {
+            y.counters_file = under(dir, std::mem::take(&mut y.counters_file));
+        }
         let policy = &mut self.engine.policy;
         policy.deny_domains_file = policy.deny_domains_file.take().map(|p| under(dir, p));
         policy.deny_cidrs_file = policy.deny_cidrs_file.take().map(|p| under(dir, p));
@@ -294,6 +297,7 @@ mod tests {
         let y = op.yield_to_host.expect("yield_to_host");
         assert_eq!((y.link, y.reserve), (125_000_000, 12_500_000));
         assert_eq!(y.interfaces, vec!["eth0".to_string()]);
+        assert_eq!(y.counters_file, PathBuf::from("/proc/net/dev"));
     }
 
     #[test]

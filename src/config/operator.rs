@@ -94,6 +94,10 @@ impl RawOperator {
                     link,
                     reserve,
                     interfaces,
+                    counters_file: self
+                        .net_dev_file
+                        .clone()
+                        .unwrap_or_else(|| "/proc/net/dev".into()),
                 })
             }
             (true, None) => {
@@ -102,7 +106,12 @@ impl RawOperator {
                     "needs limits.link_mbit (the uplink's speed)",
                 ))
             }
-            (false, _) if link.is_some() || reserve.is_some() || self.interfaces.is_some() => {
+            (false, _)
+                if link.is_some()
+                    || reserve.is_some()
+                    || self.interfaces.is_some()
+                    || self.net_dev_file.is_some() =>
+            {
                 return Err(ConfigError::new(
                     "limits.link_mbit",
                     "is only used with limits.yield_to_host = true",

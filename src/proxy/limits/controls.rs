@@ -14,13 +14,12 @@ use super::{netdev, Grant, Limiter, RateSettings, Slot};
 use crate::proxy::metrics::family;
 use crate::proxy::outcome::LimitRefusal;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
-const PROC_NET_DEV: &str = "/proc/net/dev";
 
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -31,6 +30,7 @@ fn unix_now() -> u64 {
 struct Yielding {
     host: HostYield,
     interfaces: Vec<String>,
+    counters_file: PathBuf,
     /// The last read of the counters failed: logged once, not every second.
     failing: bool,
 }
@@ -128,12 +128,12 @@ impl Controls {
             Yielding {
                 host: HostYield::new(y.link, y.reserve, loopback),
                 interfaces: y.interfaces.clone(),
+                counters_file: y.counters_file.clone(),
                 failing: false,
             }
         });
-        if self.yielding.is_none() {
-            self.limiter.set_host_ceiling(None, now);
-        }
+        let host_ceiling = self.yielding.as_ref().map(|y| y.host.ceiling());
+        self.limiter.set_host_ceiling(host_ceiling, now);
     }
 
     /// How long live sessions may finish once the allowance is used up (the node's
@@ -247,7 +247,7 @@ impl Controls {
         self.next_housekeeping = now + HOUSEKEEPING;
         self.unix = unix_now();
         if let Some(y) = self.yielding.as_mut() {
-            match netdev::read(Path::new(PROC_NET_DEV)) {
+            match netdev::read(&y.counters_file) {
                 Ok(interfaces) => {
                     y.failing = false;
                     let counters = netdev::totals(&interfaces, &y.interfaces);

@@ -32,4 +32,6 @@ pub struct YieldToHost {
     pub reserve: u64,
     /// Interfaces to read; empty: every one but loopback.
     pub interfaces: Vec<String>,
+    /// Where the counters are read: `/proc/net/dev`, or the host's as a container sees it.
+    pub counters_file: PathBuf,
 }
