@@ -4,7 +4,7 @@ CARGO ?= cargo
 TOOLS := $(CURDIR)/tools/node_modules/.bin
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: all build release tools lint test test-rust test-contracts test-web web site demo install clean fuzz fuzz-stable bench-peers bench bench-quick
+.PHONY: all build release tools lint test test-rust test-fuzz-build test-contracts test-web web site demo install clean fuzz fuzz-stable bench-peers bench bench-quick
 
 all: build
 
@@ -24,14 +24,20 @@ tools/node_modules/.installed: tools/package.json tools/package-lock.json
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --quiet
 
-test: tools lint test-contracts test-rust test-web
+test: tools lint test-contracts test-rust test-fuzz-build test-web
 
 test-contracts: tools
 	$(MAKE) -C contracts test
 
 test-rust: tools
 	$(CARGO) test --no-fail-fast --lib --bins --tests
+
+# The fuzz crate (its own workspace, fuzz/) is built, not run, so a parser change that
+# breaks it fails here; `make fuzz` / `make fuzz-stable` run it.
+test-fuzz-build:
+	cd fuzz && $(CARGO) build --locked --bins
 
 demo: tools build
 	bash scripts/demo.sh

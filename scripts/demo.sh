@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole of Aqueduct on one machine, on loopback only: a local chain (anvil), the
-# contract and a test stablecoin, one node, one paying member and one stranger. The node
-# serves the member, refuses the stranger, proves it is online with heartbeats, and after
-# the chain's clock moves past an epoch, claims its share of the member's fee (paid to the
-# operator's cold wallet).
+# contract and a test stablecoin, an honest node, a lazy node that heartbeats but refuses
+# every member, the admin's monitor, one paying member and one stranger. The honest node
+# serves the member, refuses the stranger and proves it is online with heartbeats; the
+# monitor probes both nodes, flags the lazy one and, once the epoch is over, withholds its
+# pay; after the challenge window the honest node claims the whole epoch's share (paid to
+# the operator's cold wallet).
 #
 # `make demo` installs the tools and builds first. By hand: `make tools build`, then
 # `bash scripts/demo.sh`. AQUEDUCT_BIN picks another binary; AQUEDUCT_DEMO_KEEP=1 keeps
@@ -25,7 +27,7 @@ cleanup() {
     if [ "$status" -ne 0 ]; then
         echo >&2
         echo "The demo failed during: $current_step" >&2
-        for log in "$work"/node.log "$work"/anvil.log; do
+        for log in "$work"/node.log "$work"/lazy.log "$work"/monitor.log "$work"/anvil.log; do
             if [ -s "$log" ]; then
                 echo "--- last lines of $(basename "$log") ---" >&2
                 tail -n 15 "$log" >&2
@@ -80,6 +82,20 @@ wait_for() {
         sleep 0.1
     done
     die "waited ${seconds}s for /$pattern/ in $(basename "$file")"
+}
+
+# Like wait_for, for $3 more lines matching $2 than file $1 has now (up to $4 seconds).
+wait_more() {
+    local file=$1 pattern=$2 more=$3 seconds=$4 pid=${5:-} want
+    want=$(($(grep -cE "$pattern" "$file" 2>/dev/null || true) + more))
+    for _ in $(seq $((seconds * 10))); do
+        if [ "$(grep -cE "$pattern" "$file" 2>/dev/null || true)" -ge "$want" ]; then return 0; fi
+        if [ -n "$pid" ] && ! running "$pid"; then
+            die "the process writing $(basename "$file") has exited"
+        fi
+        sleep 0.1
+    done
+    die "waited ${seconds}s for $more more /$pattern/ in $(basename "$file")"
 }
 
 # Waits for the given background processes to exit; after $1 seconds, kills their groups.
@@ -143,20 +159,26 @@ anvil_pid=$last_pid
 wait_for "$work/anvil.log" 'Listening on' 30 "$anvil_pid"
 say "anvil (pid $anvil_pid) answers at $rpc"
 
-step "3. Who is who: three of anvil's public development accounts, and a stranger"
+step "3. Who is who: five of anvil's public development accounts, and a stranger"
 # These keys are printed by anvil itself to everyone: fine for a local chain, never elsewhere.
 key_file() { (umask 077 && printf '%s\n' "$2" > "$work/$1.key"); }
 key_file owner 0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
 key_file node 0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d
 key_file member 0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a
+key_file lazy 0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a
+key_file monitor 0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba
 stranger=$("$aqueduct" keygen --out "$work/stranger.key" --json | json_field address)
 node_address=0x70997970C51812dc3A010C7d01b50e0d17dc79C8
 member_address=0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
 payee_address=0x90F79bf6EB2c4f870365E785982E1f101E93b906
+lazy_address=0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65
+monitor_address=0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc
 say "owner    0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266  deploys and whitelists nodes"
 say "node     $node_address  runs the proxy, earns"
 say "payee    $payee_address  the node operator's cold wallet, receives its earnings"
 say "member   $member_address  pays, browses"
+say "lazy     $lazy_address  a second node: heartbeats, but refuses every member"
+say "monitor  $monitor_address  the admin's monitor: a paying member that probes the nodes"
 say "stranger $stranger  (a fresh key: never paid)"
 
 step "4. Deploying the contract and a test stablecoin (aqueduct deploy --dev)"
@@ -168,19 +190,25 @@ deploy_block=$(json_field deploy_block <<< "$deployed")
 say "Aqueduct contract: $contract (block $deploy_block)"
 say "test stablecoin:   $(json_field token <<< "$deployed"), 1000 tUSD minted to each dev account"
 
-step "5. The owner whitelists the node, publishes its endpoint and names its payee"
+step "5. The owner whitelists both nodes, publishes their endpoints and names the monitor"
 node_port=$(free_port)
 metrics_port=$(free_port)
+lazy_port=$(free_port)
 chain add-node --key "$work/owner.key" --node "$node_address" --endpoint "127.0.0.1:$node_port" \
     --payee "$payee_address" 2> "$work/add-node.log" | sed 's/^/   /'
+chain add-node --key "$work/owner.key" --node "$lazy_address" --endpoint "127.0.0.1:$lazy_port" \
+    2> "$work/add-lazy.log" | sed 's/^/   /'
+chain set-monitor --key "$work/owner.key" --monitor "$monitor_address" \
+    2> "$work/set-monitor.log" | sed 's/^/   /'
 say "A node earns from the epoch after the one it was added in: the chain's clock moves to"
 say "the start of epoch 1 (cast rpc evm_setNextBlockTimestamp; evm_mine)."
 genesis=$(cast call --rpc-url "$rpc" "$contract" 'genesis()(uint64)' | cut -d' ' -f1)
 cast rpc --rpc-url "$rpc" evm_setNextBlockTimestamp $((genesis + 3600)) > /dev/null
 cast rpc --rpc-url "$rpc" evm_mine > /dev/null
 
-step "6. The member pays for one period"
+step "6. The member pays for one period, and so does the monitor (it probes as a member)"
 chain subscribe --key "$work/member.key" --periods 1 2> "$work/subscribe.log" | sed 's/^/   /'
+chain subscribe --key "$work/monitor.key" --periods 1 2> "$work/subscribe-monitor.log" | sed 's/^/   /'
 
 step "7. Starting the node in chain mode"
 cat > "$work/node.toml" <<TOML
@@ -215,6 +243,46 @@ say "node (pid $node_pid) serves SOCKS5 and HTTP proxy clients on 127.0.0.1:$nod
 say "and Prometheus metrics on http://127.0.0.1:$metrics_port/metrics"
 wait_for "$work/node.log" "$landed slot [0-9]+" 60 "$node_pid"
 say "node log: $(grep -m1 -oE "$landed slot [0-9]+.*" "$work/node.log")"
+
+say "The lazy node: the same, except that it accepts no credential living over a second,"
+say "so it refuses every member, and heartbeats all the same:"
+sed -e "s|$node_port|$lazy_port|" -e "s|$work/node.key|$work/lazy.key|" \
+    -e "s|$work/node.ready|$work/lazy.ready|" -e "s|$work/members.json|$work/lazy-members.json|" \
+    -e '/^\[metrics\]/,$d' -e 's|^mode = "chain"|mode = "chain"\nmax_credential_lifetime_secs = 1|' \
+    "$work/node.toml" > "$work/lazy.toml"
+start "$work/lazy.log" env RUST_LOG=info "$aqueduct" node --config "$work/lazy.toml"
+lazy_pid=$last_pid
+wait_for "$work/lazy.log" "$landed slot [0-9]+" 60 "$lazy_pid"
+say "lazy node log: $(grep -m1 -oE "$landed slot [0-9]+.*" "$work/lazy.log")"
+
+step "7b. Starting the monitor: it probes every node every 2 s and may withhold"
+mon_port=$(free_port)
+echo_port=$(free_port)
+cat > "$work/monitor.toml" <<TOML
+[chain]
+rpc = ["$rpc"]
+contract = "$contract"
+key = "$work/monitor.key"
+deploy_block = $deploy_block
+
+[monitor]
+listen = "127.0.0.1:$mon_port"
+echo_listen = "127.0.0.1:$echo_port"
+database = "$work/monitor.db"
+# A demo's pace; the defaults (5 min, 3 min, 1 MiB) suit a real network.
+probe_every = "2s"
+registry_refresh = "1s"
+download_bytes = 65536
+min_probes = 2
+# Withhold the pay of nodes that heartbeat while failing the probes (default: a dry run).
+withhold = true
+TOML
+start "$work/monitor.log" env RUST_LOG=info "$aqueduct" monitor --config "$work/monitor.toml"
+monitor_pid=$last_pid
+wait_more "$work/monitor.log" 'round [0-9]+ stored: 1 of 2' 2 60 "$monitor_pid"
+say "the dashboard: http://127.0.0.1:$mon_port/ (JSON at /api/nodes, Prometheus at /metrics)"
+say "(open it while the demo runs; AQUEDUCT_DEMO_PAUSE=SECONDS keeps everything up that long at the end)"
+say "monitor log: $(grep -m1 -oE "round [0-9]+: node $lazy_address.*" "$work/monitor.log")"
 
 step "8. The member fetches the page through the node"
 say "The member signs a credential with their own wallet; nothing is sent to the chain:"
@@ -258,19 +326,40 @@ say "aqueduct status for the node (the chain's view, then the running node's):"
 chain status --address "$node_address" --metrics "http://127.0.0.1:$metrics_port/metrics" \
     | sed 's/^/     | /'
 
-step "11. Two hours later: epoch 1 is over and settled, the node's share is waiting"
+step "11. The monitor's view: measured beside what each node reports"
+# Two more rounds: the monitor has read the heartbeats of slot 7 by then (it reads every second).
+wait_more "$work/monitor.log" 'round [0-9]+ stored: 1 of 2' 2 60 "$monitor_pid"
+curl --silent --show-error --max-time 10 "http://127.0.0.1:$mon_port/api/nodes" | python3 -c '
+import json, sys
+for n in json.load(sys.stdin):
+    u = n["reported_usage_24h"]
+    up = "-" if n["uptime_24h"] is None else "%.0f%%" % (100 * n["uptime_24h"])
+    print("   %s  %-8s uptime %4s (measured)  heartbeats %d, sessions %d, bytes %d (reported)%s" % (
+        n["node"], n["state"], up, n["heartbeats_24h"], u["sessions"], u["bytes_relayed"],
+        "  FLAGGED: " + n["flag"] if n["flag"] else ""))'
+
+step "12. Epoch 1 ends: the monitor withholds the lazy node's pay for it"
 say "An epoch settles one full epoch after it ends: the hour after it is the monitor's"
 say "challenge window, in which it may withhold a node that did not serve."
-cast rpc --rpc-url "$rpc" evm_increaseTime 7200 > /dev/null
+say "The chain's clock moves to the start of epoch 2:"
+cast rpc --rpc-url "$rpc" evm_setNextBlockTimestamp $((genesis + 7200)) > /dev/null
+cast rpc --rpc-url "$rpc" evm_mine > /dev/null
+wait_for "$work/monitor.log" "withheld node $lazy_address epoch 1" 60 "$monitor_pid"
+say "monitor log: $(grep -m1 -oE "withheld node $lazy_address epoch 1.*" "$work/monitor.log")"
+
+step "13. An hour later: epoch 1 is settled, the honest node's share is waiting"
+cast rpc --rpc-url "$rpc" evm_increaseTime 3600 > /dev/null
 cast rpc --rpc-url "$rpc" evm_mine > /dev/null
 claimable=$(chain status --address "$node_address" --json | json_field claimable)
 [ "$claimable" -gt 0 ] || die "nothing claimable after the epoch"
-say "The member's 10 tUSD stream over the seconds of their day, so each hourly epoch holds"
-say "what the stream delivered in it. The node was the only one online in epoch 1, so that"
-say "epoch's whole share is the node's:"
+say "The member's and the monitor's 10 tUSD each stream over the seconds of their day, so"
+say "each hourly epoch holds what the streams delivered in it. Both nodes heartbeated in"
+say "epoch 1, but the lazy node's slots were withheld, so that epoch's whole share is the"
+say "honest node's, and the lazy node's is nothing:"
 chain status --address "$node_address" | grep -E '^claimable' | sed 's/^/     | /'
+chain status --address "$lazy_address" | grep -E '^claimable' | sed 's/^/     | lazy node /'
 
-step "12. The operator stops the node (SIGTERM: it drains, then exits) and claims"
+step "14. The operator stops the node (SIGTERM: it drains, then exits) and claims"
 kill -TERM -- "-$node_pid"
 stop_within 30 "$node_pid"
 say "node stopped; its last line: $(tail -n1 "$work/node.log" | sed -E 's/^\[[^]]*\] //')"
@@ -278,6 +367,12 @@ chain claim --key "$work/node.key" 2> "$work/claim.log" | sed 's/^/   /'
 chain status --address "$node_address" | grep -E '^claimable' | sed 's/^/   node /'
 chain status --address "$payee_address" | grep -E '^balance' | sed 's/^/   payee /'
 
+if [ -n "${AQUEDUCT_DEMO_PAUSE:-}" ]; then
+    say "Pausing ${AQUEDUCT_DEMO_PAUSE}s: the dashboard is at http://127.0.0.1:$mon_port/"
+    sleep "$AQUEDUCT_DEMO_PAUSE"
+fi
+
 step "Done"
 say "A member paid, browsed through a node with a credential from their own wallet,"
-say "a stranger was refused, and the node was paid for being online."
+say "a stranger was refused, the monitor caught the node that took pay without serving,"
+say "and the honest node was paid the whole epoch."

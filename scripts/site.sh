@@ -66,7 +66,7 @@ free_port() {
 
 json_field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
-for tool in anvil python3 setsid; do
+for tool in anvil cast python3 setsid; do
     command -v "$tool" > /dev/null || die "$tool not found (\`make site\` installs anvil with \`make tools\`)"
 done
 [ -x "$aqueduct" ] || die "$aqueduct not found: run \`make build\` (or \`make site\`)"
@@ -84,6 +84,8 @@ node_key=0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d
 node_address=0x70997970C51812dc3A010C7d01b50e0d17dc79C8
 member_key=0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a
 member_address=0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
+payee_key=0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e
+payee_address=0x976EA74026E726554dB657fA54763abd0C3a0aa9
 (umask 077 && echo "$owner_key" > "$work/owner.key" && echo "$node_key" > "$work/node.key")
 
 deployed=$("$aqueduct" deploy --dev --json --rpc "$rpc" --key "$work/owner.key" \
@@ -94,7 +96,14 @@ deploy_block=$(json_field deploy_block <<< "$deployed")
 
 node_port=$(free_port)
 "$aqueduct" add-node --rpc "$rpc" --contract "$contract" --key "$work/owner.key" \
-    --node "$node_address" --endpoint "127.0.0.1:$node_port" > "$work/add-node.log" 2>&1
+    --node "$node_address" --endpoint "127.0.0.1:$node_port" --payee "$payee_address" > "$work/add-node.log" 2>&1
+# A node earns (and heartbeats) from the epoch after the one it was added in: move the
+# chain's clock there, so the node is online from the start.
+genesis=$(cast call --rpc-url "$rpc" "$contract" 'genesis()(uint64)' | awk '{print $1}')
+epoch_length=$(cast call --rpc-url "$rpc" "$contract" 'epochLength()(uint64)' | awk '{print $1}')
+now=$(cast block --rpc-url "$rpc" latest --field timestamp)
+cast rpc --rpc-url "$rpc" evm_increaseTime $((genesis + epoch_length - now)) > /dev/null
+cast rpc --rpc-url "$rpc" evm_mine > /dev/null
 cat > "$work/node.toml" <<TOML
 [node]
 listen = ["127.0.0.1:$node_port"]
@@ -127,6 +136,7 @@ cat > "$work/site/config.json" <<JSON
   "chainName": "Anvil (local)",
   "rpc": ["$rpc"],
   "contract": "$contract",
+  "deployBlock": $deploy_block,
   "maxCredentialLifetimeSecs": 2592000,
   "readmeUrl": "README.md#running-a-node"
 }
@@ -144,13 +154,15 @@ Then import a development account (anvil's public test keys; never use them else
   member    $member_address
             private key $member_key
             holds 1000 tUSD (token $token) to pay with on the Join page
-  operator  $node_address
-            private key $node_key
-            the node's own key, for the Operators page
+  payee     $payee_address
+            private key $payee_key
+            where the node's earnings go (any wallet may send the claim on the
+            Operators page; the contract pays this one)
 
-The node serves SOCKS5 and HTTP proxy clients on 127.0.0.1:$node_port (chain mode).
-Contract $contract. Price 5 tUSD per 30 days, payouts per 1-day epoch.
-Earnings show after an epoch ends; to move the chain's clock a day ahead:
+The node ($node_address) serves SOCKS5 and HTTP proxy clients on 127.0.0.1:$node_port
+(chain mode). Contract $contract. Price 5 tUSD per 30 days, at most 12 periods ahead,
+payouts per 1-day epoch. An epoch's earnings can be claimed one full epoch after it ends
+(the monitor's challenge window); to move the chain's clock a day ahead:
   cast rpc --rpc-url $rpc evm_increaseTime 86400 && cast rpc --rpc-url $rpc evm_mine
 
 Press Ctrl-C to stop everything.

@@ -13,7 +13,7 @@
 //! ```
 //!
 //! Username: the member's address. Password: `<expires>:<node or *>:<130 hex sig>`.
-//! [`verify`] checks everything that needs no chain state; whether the recovered
+//! [`Verifier::check`] checks everything that needs no chain state; whether the recovered
 //! member has paid is the caller's question.
 
 use crate::eth::personal;

@@ -24,6 +24,8 @@ pub enum LogFormat {
 pub struct LogSettings {
     pub format: LogFormat,
     pub timestamps: bool,
+    /// `[log] level`; unset: the command's default. `RUST_LOG`, when set, wins.
+    pub level: Option<log::LevelFilter>,
 }
 
 impl Default for LogSettings {
@@ -31,15 +33,25 @@ impl Default for LogSettings {
         LogSettings {
             format: LogFormat::Text,
             timestamps: true,
+            level: None,
         }
     }
 }
 
-/// Installs the logger: `default_level` unless `RUST_LOG` says otherwise; the HTTP
-/// client's own debug lines (one per RPC call) stay out unless asked for by name.
+/// Installs the logger: `[log] level` or `default_level` unless `RUST_LOG` says
+/// otherwise; the HTTP client's own debug lines (one per RPC call) stay out unless asked
+/// for by name.
 pub fn init(settings: LogSettings, default_level: log::LevelFilter) {
-    let _ = env_logger::Builder::new()
-        .filter_level(default_level)
+    let from_env = std::env::var_os("RUST_LOG").is_some();
+    // Without RUST_LOG the logger passes everything and the global maximum decides, so
+    // that a reload can raise the level as well as lower it.
+    let built_in = if from_env {
+        default_level
+    } else {
+        log::LevelFilter::Trace
+    };
+    let installed = env_logger::Builder::new()
+        .filter_level(built_in)
         .filter_module("ureq", log::LevelFilter::Warn)
         .filter_module("ureq_proto", log::LevelFilter::Warn)
         .filter_module("rustls", log::LevelFilter::Warn)
@@ -55,6 +67,17 @@ pub fn init(settings: LogSettings, default_level: log::LevelFilter) {
             buf.write_all(line.as_bytes())
         })
         .try_init();
+    if installed.is_ok() {
+        set_level(settings, default_level);
+    }
+}
+
+/// The level from `[log] level` (or `default_level`), unless `RUST_LOG` set it; on
+/// start and on every reload.
+pub fn set_level(settings: LogSettings, default_level: log::LevelFilter) {
+    if std::env::var_os("RUST_LOG").is_none() {
+        log::set_max_level(settings.level.unwrap_or(default_level));
+    }
 }
 
 /// Collects a record's key-values as text.

@@ -1,10 +1,10 @@
 //! The chain commands against a real anvil: deploy, the node registry and payees,
 //! subscribing, credentials, heartbeats, claiming and refunds, cross-checked with `cast`.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/anvil.rs"]
-mod anvil;
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::anvil;
 
 use anvil::{aqueduct, cast, dev_key, path_str, Anvil, DEV_KEYS};
 use aqueduct::contract::{calls, Contract, Heartbeat, HeartbeatCheck, Usage, Withheld};

@@ -1,10 +1,10 @@
 //! Member credentials made by another wallet (`cast wallet sign`) verify with our
 //! code, and ours verify with cast: the format is plain EIP-191 personal_sign.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/anvil.rs"]
-mod anvil;
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::anvil;
 
 use anvil::{cast, DEV_KEYS};
 use aqueduct::credential::{self, CredentialError, NodeScope, Verifier};

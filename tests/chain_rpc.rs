@@ -1,10 +1,10 @@
 //! The JSON-RPC client: failover, retries on HTTP 429, log range shrinking (against a
 //! scripted loopback server), and errors and reverts from a real anvil.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/anvil.rs"]
-mod anvil;
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::anvil;
 
 use anvil::Anvil;
 use aqueduct::contract::{calls, sig, Contract};

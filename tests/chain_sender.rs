@@ -1,10 +1,10 @@
 //! The transaction sender against anvil: a stuck transaction replaced with higher fees,
 //! reverted receipts named, nonce resync, legacy chains, and the RPC dying mid-wait.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/anvil.rs"]
-mod anvil;
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::anvil;
 
 use anvil::{dev_key, Anvil};
 use aqueduct::contract::calls;

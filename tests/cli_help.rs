@@ -1,6 +1,8 @@
 //! The command line's conventions (issue 17): `-h`/`--help` on every command prints that
 //! command's help and exits 0 whatever else is missing, `aqueduct help CMD` is the same,
 //! `-V`/`--version` both work, and usage errors exit 2.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::{Command, Output};
 

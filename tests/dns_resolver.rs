@@ -3,6 +3,8 @@
 //! The fake server is a UDP socket on 127.0.0.1:0 (or [::1]:0) in a thread, answering from a
 //! fixed zone. Ordering tests use causality, not time: the "slow" name is only answered after
 //! the "fast" one has been.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,5 +1,7 @@
 //! Raw key files and password sources as an operator meets them: permissions,
 //! formats, refusals, and error messages that never show the key.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aqueduct::eth::hex;
 use aqueduct::eth::keys::{load_key, read_password, write_key_file, KeyError, PasswordSource};

@@ -1,9 +1,11 @@
 //! Our signed transactions on a real chain: anvil accepts legacy and EIP-1559
 //! transfers and contract creations, names the right sender, and reports the same
 //! transaction hash we computed. anvil listens on a free loopback port.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::tools;
 
 use aqueduct::eth::signer::PrivateKey;
 use aqueduct::eth::tx::{Eip1559Tx, LegacyTx, Transaction};

@@ -2,9 +2,11 @@
 //! examples in the EIP texts, and outputs of Foundry's `cast` compared byte for byte.
 //! cast runs fully offline here (every field is given); its `--rpc-url` points at
 //! the discard port on loopback so a stray request would fail rather than leave the host.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::tools;
 
 use aqueduct::eth::hex;
 use aqueduct::eth::keys::{keystore, load_key, KeyError, PasswordSource};

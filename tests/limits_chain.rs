@@ -2,17 +2,11 @@
 //! refuses members' new sessions and stops sending heartbeats (a node that does not serve
 //! is not paid). The month turning is the wall clock's, so its end is unit-tested
 //! (`proxy::limits::allowance`), not waited for here.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/anvil.rs"]
-mod anvil;
-#[path = "support/node.rs"]
-mod node;
-#[path = "support/ops.rs"]
-mod ops;
-#[path = "support/proxy.rs"]
-mod proxy;
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::{anvil, node, ops, proxy};
 
 use node::{dev, heartbeats, ChainNet, MEMBER, NODE_KEY};
 use proxy::{connect, read_socks_replies, socks_handshake_bytes, Echo, SocksTarget, TempDir};

@@ -5,11 +5,11 @@
 //! The ceiling is checked one-sidedly: a bounded transfer never finishes sooner than the
 //! ceiling allows (a loaded machine can only make it slower, so this cannot flake). How
 //! close to the ceiling the node gets is measured in `cargo bench --bench limits`.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/ops.rs"]
-mod ops;
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::{ops, proxy};
 
 use ops::{get, metrics_url, scrape};
 use proxy::*;
@@ -258,6 +258,6 @@ fn sighup_applies_new_limits_to_the_running_node() {
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, text.replace("max_mbit = 40", "max_mbit = 80")).unwrap();
     node.signal(libc::SIGHUP);
-    node.wait_log("SIGHUP: reloaded", 1);
+    node.wait_log("reloaded: policy, users", 1);
     assert_eq!(ceiling(&scrape(&url)), 10_000_000.0);
 }

@@ -6,11 +6,11 @@
 //! Other processes on this machine also use loopback: their traffic can only lower the
 //! ceiling further, so the "lowered" check is one-sided, and each "back up" check waits
 //! (bounded) for a moment when the machine is quiet enough.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/ops.rs"]
-mod ops;
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::{ops, proxy};
 
 use ops::{metrics_url, scrape};
 use proxy::*;

@@ -5,17 +5,11 @@
 //!
 //! Each node is registered behind a forwarder (tests/support/local.rs) that records
 //! what the member sent; two of them hold every first answer back for 1.5 s.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/anvil.rs"]
-mod anvil;
-#[path = "support/local.rs"]
-mod local;
-#[path = "support/node.rs"]
-mod node;
-#[path = "support/proxy.rs"]
-mod proxy;
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::{anvil, local, node, proxy};
 
 use aqueduct::credential::NodeScope;
 use aqueduct::eth::Address;

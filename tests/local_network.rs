@@ -5,18 +5,11 @@
 //! same `Verifier` a chain-mode node uses. Each is registered behind a forwarder that
 //! records what the member sent; two of the forwarders hold every first answer back
 //! for 1.5 s, so the fast node must get the traffic.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/tools.rs"]
-mod tools;
-
-#[path = "support/anvil.rs"]
-mod anvil;
-
-#[path = "support/local.rs"]
-mod local;
-
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::{anvil, local, proxy};
 
 use anvil::{aqueduct, dev_key, path_str, Anvil};
 use aqueduct::credential::Verifier;
@@ -263,6 +256,15 @@ fn without_any_node_the_client_gets_a_clear_failure() {
     }
     let args = net.chain_args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut list = vec!["local", "--list"];
+    list.extend(&args);
+    let run = aqueduct(&list);
+    assert!(!run.ok, "local --list with no usable node must fail");
+    assert!(
+        run.stderr.contains("none of the 3 nodes is usable"),
+        "{}",
+        run.stderr
+    );
     let mut local = Local::start(&net.anvil.dir, &args);
     local.wait_log("marked down", 3);
     let out = curl(&[
@@ -279,4 +281,28 @@ fn without_any_node_the_client_gets_a_clear_failure() {
     assert_eq!(http, 502);
     let log = local.wait_log("reason=\"no node", 2);
     assert!(log.contains("connection refused"), "{log}");
+}
+
+#[test]
+fn a_member_refused_by_every_node_reads_why_in_the_browser() {
+    let net = Network::start();
+    let origin = Origin::start("127.0.0.1:0");
+    let local = net.local();
+    for node in &net.nodes {
+        node.seen.refuse.store(true, Ordering::SeqCst);
+    }
+    let url = format!("http://127.0.0.1:{}/", origin.addr.port());
+    let out = curl(&[
+        "-s",
+        "-w",
+        "\n%{http_code}",
+        "-x",
+        &format!("http://{}", local.addr),
+        &url,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    assert_eq!(code, "502", "{text}");
+    assert!(body.contains("credential rejected"), "{body}");
+    assert!(body.contains("aqueduct subscribe"), "{body}");
 }

@@ -2,19 +2,13 @@
 //! node table and two node pages served by a monitor watching real nodes on anvil; the
 //! test checks the rendered DOM and keeps screenshots under target/ as artifacts.
 //! (`apt-get install chromium` where it is missing.)
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/anvil.rs"]
-mod anvil;
-#[path = "support/monitor.rs"]
-mod monitor;
-#[path = "support/node.rs"]
-mod node;
-#[path = "support/proxy.rs"]
-mod proxy;
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::{monitor, node};
 
-use monitor::{entry, free_port, network, register, start_node, Monitor};
+use monitor::{entry, free_port, network, register, start_earning, start_node, Monitor};
 use node::{dev, heartbeats};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -85,6 +79,7 @@ fn dashboard_renders_in_chromium_without_any_external_asset() {
     let lazy = start_node(&net, 3, "max_credential_lifetime_secs = 1");
     register(&net, 1, healthy.addr());
     register(&net, 3, lazy.addr());
+    start_earning(&net);
     let echo = free_port();
     let mut mon = Monitor::start(&net, echo, echo, "");
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -124,6 +119,9 @@ fn dashboard_renders_in_chromium_without_any_external_asset() {
     );
     assert!(dom.contains("100.0%"), "the healthy node's uptime");
     assert!(dom.contains("1 flagged"), "{dom}");
+    // What the nodes report, beside (never instead of) what the monitor measured.
+    assert!(dom.contains("reported usage 24 h (self-reported)"), "{dom}");
+    assert!(dom.contains(" heartbeats)</td>"), "{dom}");
     // Nothing but this page: no script, stylesheet link, image or font from anywhere.
     for external in ["<script", "<link", "<img", "@import", "url("] {
         assert!(!dom.contains(external), "{external} in the page");

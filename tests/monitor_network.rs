@@ -2,23 +2,18 @@
 //! heartbeats but refuses every member, a slow node behind a delaying forwarder and a
 //! node killed during a round; the report's verdicts and `--remove`; a monitor killed
 //! mid-round that loses no stored row; and the void-round guard.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/anvil.rs"]
-mod anvil;
-#[path = "support/local.rs"]
-mod local;
-#[path = "support/monitor.rs"]
-mod monitor;
-#[path = "support/node.rs"]
-mod node;
-#[path = "support/proxy.rs"]
-mod proxy;
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::{anvil, local, monitor, node, proxy};
 
 use aqueduct::monitor::store::Store;
 use local::Forwarder;
-use monitor::{entry, free_port, network, register, start_node, Monitor, OWNER};
+use monitor::{
+    current_epoch, entry, free_port, network, register, slots_in, start_earning, start_node,
+    Monitor, MONITOR, OWNER,
+};
 use node::{dev, heartbeats};
 use std::time::{Duration, Instant};
 
@@ -33,7 +28,8 @@ const REFUSES_ALL: &str = "max_credential_lifetime_secs = 1";
 
 fn wait_heartbeat(net: &node::ChainNet, key: usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    while heartbeats(net, dev(key)).is_empty() {
+    let epoch = current_epoch(net);
+    while !heartbeats(net, dev(key)).iter().any(|h| h.epoch == epoch) {
         assert!(Instant::now() < deadline, "node {key} never heartbeated");
         std::thread::sleep(Duration::from_millis(500));
     }
@@ -52,6 +48,7 @@ fn healthy_lazy_slow_and_killed_nodes_are_told_apart() {
     register(&net, LAZY, lazy.addr());
     register(&net, SLOW, front.addr);
     register(&net, VICTIM, victim.addr());
+    let earning = start_earning(&net);
     let echo = free_port();
     let mut mon = Monitor::start(&net, echo, echo, "");
     mon.wait_rounds(3);
@@ -195,26 +192,21 @@ fn healthy_lazy_slow_and_killed_nodes_are_told_apart() {
     let l = entry(&mon.json("/api/nodes"), dev(LAZY));
     assert_eq!(l["state"], "removed", "{l}");
 
-    // Once the first one-minute epoch has ended, the report names the nodes whose pay for
-    // it should be withheld, with the evidence's hash: the lazy node, and the killed one
-    // if it heartbeated before it died (it relayed under half of that epoch's probes);
-    // never the healthy or the slow node.
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let withheld = loop {
-        let r = mon.report(&["--since", "1h", "--json"]).json();
-        let list = r["withhold"].as_array().unwrap().clone();
-        if !list.is_empty() {
-            break list;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no epoch ended with a withhold: {r}"
-        );
-        std::thread::sleep(Duration::from_secs(2));
-    };
+    // Once the epoch has ended, the report names the nodes whose pay for it should be
+    // withheld, with the evidence's hash: the lazy node, and the killed one if it
+    // heartbeated before it died (it relayed under half of that epoch's probes); never
+    // the healthy or the slow node. With `withhold` off the monitor only says so.
+    let nonce = net.nonce(dev(MONITOR));
+    start_earning(&net);
+    mon.wait_log(
+        &format!("would withhold node {} epoch {earning}", dev(LAZY)),
+        1,
+    );
+    let r = mon.report(&["--since", "2h", "--json"]).json();
+    let withheld = r["withhold"].as_array().unwrap().clone();
     let named = |key: usize| withheld.iter().find(|w| w["node"] == dev(key).to_string());
     let lazy_w = named(LAZY).unwrap_or_else(|| panic!("{withheld:?}"));
-    assert_eq!(lazy_w["epoch"], 0);
+    assert_eq!(lazy_w["epoch"], earning);
     assert_eq!(lazy_w["relayed"], 0);
     assert_eq!(lazy_w["evidence"].as_str().unwrap().len(), 66);
     assert!(
@@ -224,6 +216,173 @@ fn healthy_lazy_slow_and_killed_nodes_are_told_apart() {
     assert!(withheld
         .iter()
         .all(|w| w["node"] == dev(LAZY).to_string() || w["node"] == dev(VICTIM).to_string()));
+    assert!(!mon
+        .log()
+        .contains(&format!("would withhold node {}", dev(HEALTHY))));
+    assert_eq!(net.nonce(dev(MONITOR)), nonce, "a dry run sends nothing");
+    assert!(slots_in(&net, dev(LAZY), earning) > 0, "{}", mon.log());
+    let l = mon.json(&format!("/api/nodes/{}", dev(LAZY)));
+    assert_eq!(l["withholds"][0]["state"], "dry_run", "{l}");
+    assert_eq!(l["withholds"][0]["epoch"], earning, "{l}");
+}
+
+/// A healthy and a lazy node registered, the monitor's key named the contract's monitor,
+/// and the chain moved into the epoch both earn in (returned).
+fn healthy_and_lazy_watched() -> (node::ChainNet, proxy::Node, proxy::Node, u64) {
+    let net = network();
+    let healthy = start_node(&net, HEALTHY, "");
+    let lazy = start_node(&net, LAZY, REFUSES_ALL);
+    register(&net, HEALTHY, healthy.addr());
+    register(&net, LAZY, lazy.addr());
+    net.run_ok(
+        OWNER,
+        &["set-monitor", "--monitor", &dev(MONITOR).to_string()],
+    );
+    let epoch = start_earning(&net);
+    (net, healthy, lazy, epoch)
+}
+
+/// Token units `who` holds.
+fn balance(net: &node::ChainNet, who: aqueduct::eth::Address) -> u128 {
+    let client = net.anvil.client();
+    aqueduct::contract::Contract::new(&client, net.token)
+        .balance_of(who)
+        .unwrap()
+}
+
+#[test]
+fn a_node_paid_while_refusing_every_member_is_withheld_and_the_serving_node_gets_the_epoch() {
+    let (net, _healthy, _lazy, epoch) = healthy_and_lazy_watched();
+    let echo = free_port();
+    let mut mon = Monitor::start(&net, echo, echo, "withhold = true");
+    wait_heartbeat(&net, HEALTHY);
+    wait_heartbeat(&net, LAZY);
+    mon.wait_rounds(3);
+
+    // Both paid by their heartbeats; the dashboard shows what each says it served beside
+    // what the monitor measured, and flags the one paid while failing.
+    let nodes = mon.json("/api/nodes");
+    let (h, l) = (entry(&nodes, dev(HEALTHY)), entry(&nodes, dev(LAZY)));
+    assert_eq!(
+        (h["flagged"].clone(), h["uptime_24h"].clone()),
+        (false.into(), 1.0.into()),
+        "{h}"
+    );
+    assert_eq!(l["flag"], "heartbeats while failing probes", "{l}");
+    assert_eq!(l["uptime_24h"], 0.0, "{l}");
+    assert!(
+        l["reported_usage_24h"]["heartbeats"].as_i64().unwrap() >= 1,
+        "{l}"
+    );
+    assert!(
+        h["reported_usage_24h"]["heartbeats"].as_i64().unwrap() >= 1,
+        "{h}"
+    );
+
+    // The epoch ends: the monitor withholds the lazy node's slots in it, once.
+    let lazy_slots = slots_in(&net, dev(LAZY), epoch);
+    assert!(lazy_slots > 0);
+    let nonce = net.nonce(dev(MONITOR));
+    start_earning(&net);
+    mon.wait_log(&format!("withheld node {} epoch {epoch}", dev(LAZY)), 1);
+    assert_eq!(slots_in(&net, dev(LAZY), epoch), 0);
+    let healthy_slots = slots_in(&net, dev(HEALTHY), epoch);
+    assert!(healthy_slots > 0, "the serving node keeps its slots");
+    assert_eq!(
+        net.nonce(dev(MONITOR)),
+        nonce + 1,
+        "one transaction: {}",
+        mon.log()
+    );
+
+    // Restarted inside the challenge window, it sends nothing again.
+    mon.kill();
+    mon.spawn();
+    mon.wait_rounds(3);
+    assert_eq!(net.nonce(dev(MONITOR)), nonce + 1, "{}", mon.log());
+    let l = mon.json(&format!("/api/nodes/{}", dev(LAZY)));
+    let w = &l["withholds"][0];
+    assert_eq!(
+        (w["epoch"].clone(), w["state"].clone()),
+        (epoch.into(), "sent".into()),
+        "{l}"
+    );
+    assert_eq!(w["slots"], lazy_slots, "{l}");
+    assert_eq!(w["relayed"], 0);
+    assert!(
+        w["evidence_rows"]
+            .as_str()
+            .unwrap()
+            .contains(",socks5,auth_refused,"),
+        "{l}"
+    );
+    assert_eq!(w["tx"].as_str().unwrap().len(), 66);
+    assert_eq!(l["summary"]["withheld_epochs"], 1);
+    let h = mon.json(&format!("/api/nodes/{}", dev(HEALTHY)));
+    assert_eq!(
+        h["withholds"],
+        serde_json::json!([]),
+        "the serving node is untouched: {h}"
+    );
+
+    // One full epoch later the epoch settles: it paid the serving node's slots alone, so
+    // its whole pool goes to the serving node and the lazy node's claim pays nothing.
+    start_earning(&net);
+    net.run_ok(OWNER, &["settle"]);
+    let payout = anvil::cast(&[
+        "call",
+        &net.contract.to_string(),
+        "epochPayout(uint64)(uint64,uint256)",
+        &epoch.to_string(),
+        "--rpc-url",
+        &net.anvil.url,
+    ]);
+    let mut parts = payout
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().to_string());
+    let total_slots: u64 = parts.next().unwrap().parse().unwrap();
+    let per_slot: u128 = parts.next().unwrap().parse().unwrap();
+    assert_eq!(
+        total_slots, healthy_slots,
+        "the lazy node's slots are out of the epoch's total"
+    );
+    assert!(per_slot > 0);
+    let before = balance(&net, dev(HEALTHY));
+    net.run_ok(
+        HEALTHY,
+        &[
+            "claim",
+            "--node",
+            &dev(HEALTHY).to_string(),
+            "--max-epochs",
+            "1",
+        ],
+    );
+    let paid = balance(&net, dev(HEALTHY)) - before;
+    assert_eq!(
+        paid,
+        (u128::from(healthy_slots) * per_slot) >> 32,
+        "the serving node is paid the whole epoch, to the unit"
+    );
+    let client = net.anvil.client();
+    assert_eq!(net.contract(&client).claimable(dev(LAZY)).unwrap(), 0);
+    let lazy_before = balance(&net, dev(LAZY));
+    // The claim walks the withheld epoch and pays nothing for it.
+    let _ = net.run(
+        LAZY,
+        &[
+            "claim",
+            "--node",
+            &dev(LAZY).to_string(),
+            "--max-epochs",
+            "1",
+        ],
+    );
+    assert_eq!(
+        balance(&net, dev(LAZY)),
+        lazy_before,
+        "the lazy node's claim pays nothing"
+    );
 }
 
 /// Rounds in the database: (id, probe rows), oldest first.
@@ -287,16 +446,26 @@ fn a_monitor_killed_mid_round_loses_no_stored_row() {
 
 #[test]
 fn rounds_are_void_when_the_echo_endpoint_is_down_and_count_against_nobody() {
-    let net = network();
-    let healthy = start_node(&net, HEALTHY, "");
-    let lazy = start_node(&net, LAZY, REFUSES_ALL);
-    register(&net, HEALTHY, healthy.addr());
-    register(&net, LAZY, lazy.addr());
+    let (net, _healthy, _lazy, earning) = healthy_and_lazy_watched();
     // Nodes are sent to a port where nothing listens: the monitor's side is down.
-    let mut mon = Monitor::start(&net, free_port(), free_port(), "");
+    let mut mon = Monitor::start(&net, free_port(), free_port(), "withhold = true");
     mon.wait_rounds(3);
     wait_heartbeat(&net, LAZY);
+    wait_heartbeat(&net, HEALTHY);
     mon.wait_rounds(1);
+    // The epoch ends with the lazy node paid while nobody could be probed: nothing is
+    // withheld, from it or anyone.
+    let nonce = net.nonce(dev(MONITOR));
+    start_earning(&net);
+    mon.wait_rounds(3);
+    assert_eq!(net.nonce(dev(MONITOR)), nonce, "{}", mon.log());
+    assert!(slots_in(&net, dev(LAZY), earning) > 0);
+    assert!(slots_in(&net, dev(HEALTHY), earning) > 0);
+    for key in [HEALTHY, LAZY] {
+        let n = mon.json(&format!("/api/nodes/{}", dev(key)));
+        assert_eq!(n["withholds"], serde_json::json!([]), "{n}");
+    }
+    assert!(!mon.log().contains("withheld node"), "{}", mon.log());
 
     let rounds = mon.json("/api/rounds");
     let rounds = rounds.as_array().unwrap();
@@ -360,4 +529,76 @@ fn probing_goes_on_while_the_chain_rpc_is_down() {
         h["probes_24h"].as_i64().unwrap() as usize >= before + 2,
         "{h}"
     );
+}
+
+/// The head and body curl got for `args` (`-i`: the response head comes first).
+fn curl_head_and_body(args: &[&str]) -> (String, String) {
+    let mut full = vec!["-i"];
+    full.extend_from_slice(args);
+    let text = proxy::curl_ok(&full);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (head.to_ascii_lowercase(), body.to_string())
+}
+
+#[test]
+fn the_json_api_answers_a_site_on_another_origin() {
+    let net = network();
+    let healthy = start_node(&net, HEALTHY, "");
+    register(&net, HEALTHY, healthy.addr());
+    let echo = free_port();
+    let mut mon = Monitor::start(&net, echo, echo, "api_origin = \"https://site.example\"");
+    mon.wait_rounds(1);
+    let base = format!("http://{}", mon.dashboard);
+
+    // A browser's GET from the site: the answer says the site may read it.
+    let (head, body) = curl_head_and_body(&[
+        "-H",
+        "Origin: https://site.example",
+        &format!("{base}/api/nodes"),
+    ]);
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(
+        head.contains("\r\naccess-control-allow-origin: https://site.example\r\n"),
+        "{head}"
+    );
+    // What web/src/monitor.ts reads: a list of nodes by lower-case address, healthy or
+    // not, the latency and the 24 h uptime share.
+    let nodes: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let h = entry(&nodes, dev(HEALTHY));
+    assert_eq!(h["address"], dev(HEALTHY).to_lower_hex(), "{h}");
+    assert_eq!(h["healthy"], true, "{h}");
+    assert!(h["latency_ms"].as_f64().unwrap() > 0.0, "{h}");
+    assert_eq!(h["uptime_24h"], 1.0, "{h}");
+
+    // A preflight (a site that sends headers of its own) is answered too.
+    let (head, body) = curl_head_and_body(&[
+        "-X",
+        "OPTIONS",
+        "-H",
+        "Origin: https://site.example",
+        "-H",
+        "Access-Control-Request-Method: GET",
+        "-H",
+        "Access-Control-Request-Headers: cache-control",
+        &format!("{base}/api/nodes/{}", dev(HEALTHY)),
+    ]);
+    assert!(head.starts_with("http/1.1 204"), "{head}");
+    assert!(
+        head.contains("\r\naccess-control-allow-methods: get, options\r\n"),
+        "{head}"
+    );
+    assert!(head.contains("cache-control"), "{head}");
+    assert_eq!(body, "");
+    let (head, _) = curl_head_and_body(&[&format!("{base}/api/rounds")]);
+    assert!(
+        head.contains("access-control-allow-origin: https://site.example"),
+        "{head}"
+    );
+
+    // The admin's pages are not for other sites.
+    let (head, body) =
+        curl_head_and_body(&["-H", "Origin: https://site.example", &format!("{base}/")]);
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(!head.contains("access-control-allow-origin"), "{head}");
+    assert!(body.contains("<table id=\"nodes\">"));
 }

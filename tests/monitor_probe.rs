@@ -2,15 +2,11 @@
 //! earns it (stand-in nodes that check the monitor's credential like a chain-mode node,
 //! a silent listener, a closed port, a server that is not SOCKS5, a delaying
 //! forwarder), the echo endpoint turning strangers away, and the command line.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/anvil.rs"]
-mod anvil;
-#[path = "support/local.rs"]
-mod local;
-#[path = "support/proxy.rs"]
-mod proxy;
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::{anvil, local, proxy};
 
 use aqueduct::credential::Verifier;
 use aqueduct::eth::signer::PrivateKey;

@@ -1,14 +1,10 @@
 //! `aqueduct node` in chain mode against a real anvil, with curl as the client: who is
 //! served, who is refused and how, and what happens as memberships start and end.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/anvil.rs"]
-mod anvil;
-#[path = "support/node.rs"]
-mod node;
-#[path = "support/proxy.rs"]
-mod proxy;
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::{anvil, node, proxy};
 
 use anvil::{cast, DEV_KEYS};
 use aqueduct::credential::{self, NodeScope};

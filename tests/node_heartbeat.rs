@@ -1,15 +1,11 @@
 //! The node's heartbeats against a real anvil: one per slot, never two in a slot across
 //! restarts of the node or of anvil, none once the node is removed or draining, and the
 //! claim they earn.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/anvil.rs"]
-mod anvil;
-#[path = "support/node.rs"]
-mod node;
-#[path = "support/proxy.rs"]
-mod proxy;
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::{anvil, node, proxy};
 
 use anvil::Anvil;
 use node::{dev, heartbeats, ChainNet, RestartedAnvil, MEMBER, NODE_KEY};

@@ -2,15 +2,11 @@
 //! can sign a valid credential for an address nobody has seen: the node must not turn
 //! each one into chain calls. A real anvil sits behind a counting JSON-RPC forwarder on
 //! loopback, the real node talks to the forwarder, and raw SOCKS5 clients send the burst.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/anvil.rs"]
-mod anvil;
-#[path = "support/node.rs"]
-mod node;
-#[path = "support/proxy.rs"]
-mod proxy;
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::{node, proxy};
 
 use aqueduct::credential::{self, NodeScope};
 use aqueduct::eth::signer::PrivateKey;

@@ -1,14 +1,10 @@
 //! The node's member table against a real anvil: kept across restarts (even with the
 //! RPC down at startup), tolerant of reorgs, and recovering by itself after an outage.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/anvil.rs"]
-mod anvil;
-#[path = "support/node.rs"]
-mod node;
-#[path = "support/proxy.rs"]
-mod proxy;
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::{anvil, node, proxy};
 
 use anvil::Anvil;
 use node::{eventually, http_status, socks_get, ChainNet, RestartedAnvil, MEMBER};

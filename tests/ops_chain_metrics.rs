@@ -1,17 +1,11 @@
 //! A chain-mode node's `/metrics` and `aqueduct status`: the chain thread's numbers
 //! (heartbeats, members known, RPC errors) next to the loop's, after real curl traffic
 //! from a member and a stranger, against a real anvil.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/anvil.rs"]
-mod anvil;
-#[path = "support/node.rs"]
-mod node;
-#[path = "support/ops.rs"]
-mod ops;
-#[path = "support/proxy.rs"]
-mod proxy;
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::{anvil, node, ops, proxy};
 
 use node::{dev, http_status, unix_now, ChainNet, MEMBER, NODE_KEY};
 use ops::{get, metrics_url, scrape_until};

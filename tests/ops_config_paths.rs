@@ -1,9 +1,11 @@
 //! Paths in a config file are relative to the config file, not to the directory the
 //! node was started from (issue 17): a node started with `/` as its working directory
 //! finds its hosts file and writes its ready file next to its config.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::proxy;
 
 use proxy::TempDir;
 use std::fs;

@@ -1,9 +1,11 @@
 //! `make demo` end to end: scripts/demo.sh with this build's binary and the project's
 //! anvil and cast. The demo must reach its end, show each thing it promises, and leave
 //! nothing running behind it.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::tools;
 
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
@@ -52,17 +54,26 @@ fn demo_runs_end_to_end_and_stops_everything() {
         "node log: heartbeat sent for slot 6",
         "node log: heartbeat sent for slot 7",
         "| running node: yes (http://127.0.0.1:",
-        "|   members known: 1",
+        // the member and the monitor
+        "|   members known: 2",
         "| heartbeats this epoch: 2 of 2 slots so far (6 per epoch)",
         "claimable: 0 tUSD",
+        // the monitor: its dashboard, the lazy node flagged, then withheld, its share nothing
+        "the dashboard: http://127.0.0.1:",
+        "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65  flagged  uptime   0% (measured)",
+        "FLAGGED: heartbeats while failing probes",
+        "0x70997970C51812dc3A010C7d01b50e0d17dc79C8  up       uptime 100% (measured)",
+        "monitor log: withheld node 0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65 epoch 1",
+        "| lazy node claimable: 0 tUSD",
         "Everything the demo started has been stopped.",
     ];
     for line in expect {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
     // What was claimable after the epoch (the last status) is what the claim paid to the
-    // payee: what the member's fee streamed in epoch 1, which the payment began within a
-    // few seconds of (10 tUSD over a day of hourly epochs: at most 0.416666 a full hour).
+    // payee: what the member's and the monitor's fees streamed in epoch 1, which the
+    // payments began within a few seconds of (10 tUSD each over a day of hourly epochs: at
+    // most 0.833333 a full hour for both), all of it: the lazy node's slots were withheld.
     let last_after = |marker: &str| {
         stdout
             .lines()
@@ -73,7 +84,7 @@ fn demo_runs_end_to_end_and_stops_everything() {
     };
     let claimable = last_after("| claimable: ");
     let amount: f64 = claimable.parse().unwrap();
-    assert!(amount > 0.41 && amount <= 0.416666, "{claimable}");
+    assert!(amount > 0.82 && amount <= 0.833333, "{claimable}");
     assert_eq!(last_after("   paid "), claimable, "{stdout}");
     assert!(stdout.contains("for 1 epoch(s)"), "{stdout}");
     assert!(
@@ -85,6 +96,7 @@ fn demo_runs_end_to_end_and_stops_everything() {
         "answers at http://",
         "clients on ",
         "Prometheus metrics on http://",
+        "the dashboard: http://",
     ] {
         let addr = addr_after(&stdout, marker);
         assert!(

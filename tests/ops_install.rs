@@ -2,9 +2,11 @@
 //! example config land under PREFIX/SYSCONFDIR/DESTDIR, the unit's paths rewritten, and
 //! `systemd-analyze verify` accepting the installed unit. The script is run with the
 //! debug binary, so no release build is needed here.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::proxy;
 
 use proxy::TempDir;
 use std::fs;

@@ -2,11 +2,11 @@
 //! in text mode and one JSON object per line in JSON mode, with the outcome as the
 //! metrics label and the sentence beside it; `timestamps = false` leaves the time out;
 //! a member's probe (log in, then leave) is counted as a probe, not as a failed client.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/ops.rs"]
-mod ops;
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::{ops, proxy};
 
 use ops::{get, metrics_url, scrape_until};
 use proxy::*;

@@ -1,11 +1,11 @@
 //! The node's `/metrics` endpoint, scraped with curl while real curl traffic goes through
 //! the node: counters move by exactly what was done, the text parses as Prometheus
 //! exposition, and scrapers (too many, too large, wrong path) never disturb sessions.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/ops.rs"]
-mod ops;
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::{ops, proxy};
 
 use ops::{finished, get, node_with_metrics, scrape, scrape_until};
 use proxy::*;

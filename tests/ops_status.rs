@@ -1,15 +1,11 @@
 //! `aqueduct status` for a node: the chain's view (heartbeats and slots this epoch) and,
 //! for a running node, what its metrics endpoint says, through `--metrics URL` or the
 //! node's own config; clear when the node is not running.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/anvil.rs"]
-mod anvil;
-#[path = "support/ops.rs"]
-mod ops;
-#[path = "support/proxy.rs"]
-mod proxy;
-#[path = "support/tools.rs"]
-mod tools;
+mod support;
+use support::{anvil, ops, proxy};
 
 use anvil::{aqueduct, cast, dev_key, path_str, Anvil, DEV_KEYS};
 use std::fs;

@@ -2,9 +2,11 @@
 //! handshake with username/password, auth check, connect, relaying one echo, close. The
 //! node runs in-process here under a counting allocator that counts only the event-loop
 //! thread's allocations; both relay modes.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::proxy;
 
 use proxy::*;
 use std::alloc::{GlobalAlloc, Layout, System};

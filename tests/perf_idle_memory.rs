@@ -2,9 +2,11 @@
 //! hold no relay buffers or pipes, the node's RSS grows by far less than 1,000 buffer
 //! pairs would cost, and everything lent out by the pool is back once they close (and
 //! most of the memory too). In both relay modes. Memory is asserted against generous bounds; nothing here measures speed.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::proxy;
 
 use proxy::*;
 use std::io::{ErrorKind, Read, Write};
@@ -131,14 +133,23 @@ fn idle_connections_hold_no_relay_memory(relay: &str) {
         "{relay}: not everything came back: {}",
         last_pool_line(&log)
     );
-    // What the tunnels took goes back (the session slab frees its slots once empty);
-    // allow for what the allocator keeps.
-    let closed_rss = rss_kib(pid);
+    // What the tunnels took goes back (the session slab frees its slots once empty, and
+    // the node trims the heap a second after a burst ends); allow for what the
+    // allocator keeps. Polled, bounded: the trim runs on the node's own schedule.
+    let limit = idle_rss + grown / 2 + 256;
+    let mut closed_rss = rss_kib(pid);
+    for _ in 0..40 {
+        if closed_rss < limit {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        closed_rss = rss_kib(pid);
+    }
     eprintln!(
         "{relay}: RSS idle {idle_rss} KiB, with {CONNECTIONS} idle tunnels {open_rss} KiB, after closing {closed_rss} KiB"
     );
     assert!(
-        closed_rss < idle_rss + grown / 2 + 256,
+        closed_rss < limit,
         "{relay}: RSS after closing {closed_rss} KiB (idle {idle_rss} KiB, with tunnels {open_rss} KiB)"
     );
 }

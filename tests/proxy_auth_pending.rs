@@ -1,9 +1,11 @@
 //! An authenticator that answers later, from another thread, through the loop's waker —
 //! the path the chain-backed check (issue 5) takes. Runs the engine in-process through
 //! the library API.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::proxy;
 
 use aqueduct::proxy::auth::{Account, AuthAnswer, Authenticator, Rejected, Ticket};
 use aqueduct::proxy::Server;

@@ -2,11 +2,11 @@
 //! misbehaving client): its refusal still arrives intact, and draining what it sends is
 //! not mistaken for a stuck session (issue 11.6: 512 KB tripped the stuck-session guard,
 //! logged "probable bug" and counted internal_error).
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/ops.rs"]
-mod ops;
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::{ops, proxy};
 
 use ops::{finished, get, node_with_metrics, scrape_until};
 use proxy::*;

@@ -1,8 +1,10 @@
 //! curl through the real node: SOCKS5 (IP and hostname), HTTP forward and CONNECT, with
 //! right, wrong and missing credentials, on IPv4 and IPv6 loopback.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::proxy;
 
 use proxy::*;
 

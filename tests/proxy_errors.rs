@@ -1,9 +1,11 @@
 //! Failures become the right SOCKS5 reply codes and HTTP statuses: refused, unreachable,
 //! DNS failure, policy denial (directly, via the hosts file and via DNS), unsupported
 //! commands and address types.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::proxy;
 
 use proxy::*;
 use std::io::Write;

@@ -1,9 +1,11 @@
 //! Floods of connections that never finish their handshake (issue 11): memory they pin
 //! must come back once they are gone, and they must not keep good clients out (the
 //! oldest handshake is evicted when the node is full; one address holds only so many).
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::proxy;
 
 use proxy::*;
 use std::io::Write;

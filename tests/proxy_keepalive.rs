@@ -2,9 +2,11 @@
 //! reaches only its own origin, without the proxy credential; the node answers each one
 //! with `Connection: close` and never relays a client's later bytes to the first origin.
 //! The origins here keep their connections alive and record every request they get.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::proxy;
 
 use proxy::*;
 use std::io::{BufRead, BufReader, Read, Write};

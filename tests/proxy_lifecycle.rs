@@ -1,8 +1,10 @@
 //! The node's life around its sessions: handshake and idle timeouts, the session limit,
 //! messages split at every byte or pipelined with data, and draining on SIGTERM.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::proxy;
 
 use proxy::*;
 use std::io::Write;

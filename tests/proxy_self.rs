@@ -3,9 +3,11 @@
 //! listeners are refused as destinations whatever the policy: the literal address, other
 //! forms of it, names that resolve to it, and for a 0.0.0.0 listener any local address
 //! with its port. Everything else on loopback stays reachable.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::proxy;
 
 use proxy::*;
 use std::io::Write;

@@ -1,9 +1,11 @@
 //! Bulk data through a SOCKS5 tunnel arrives intact (256 MiB each way, SHA-256 checked),
 //! half-close works in both directions, and a reset from the origin reaches the client;
 //! each in both relay modes (`[relay] mode`: splice(2) through pipes, and userspace copy).
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/proxy.rs"]
-mod proxy;
+mod support;
+use support::proxy;
 
 use proxy::*;
 use sha2::{Digest, Sha256};

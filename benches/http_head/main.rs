@@ -4,6 +4,8 @@
 //! worst cases (the loop must stay well under 1 ms) and their ratio to the typical head.
 //!
 //! `cargo bench --bench http_head`
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aqueduct::proxy::codec::Parsed;
 use aqueduct::proxy::http::{parse_request_head, write_forward_head};

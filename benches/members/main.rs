@@ -11,6 +11,8 @@
 //! (the node reads only the logs, the head and the contract's code). One member is a
 //! real key, and the bench logs in with its credential to check that the table the node
 //! built is right.
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../../tests/support/anvil.rs"]
 mod anvil;

@@ -10,6 +10,8 @@
 //!
 //! Knobs: `MONITOR_BENCH_NODES` (1000), `MONITOR_BENCH_ROUNDS` (3),
 //! `MONITOR_BENCH_PARALLEL` (64), `MONITOR_BENCH_DOWNLOAD` (bytes, 1048576).
+// A test's unwrap is its assertion: a failure there is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[allow(dead_code)]
 #[path = "../proxy/sys.rs"]
@@ -193,7 +195,7 @@ fn t0_registry() -> i64 {
     1_800_000_000_000 - 1
 }
 
-fn bytes_per_node_day(nodes: usize) -> (f64, f64, f64) {
+fn bytes_per_node_day(nodes: usize) -> (f64, f64, f64, (f64, usize)) {
     let dir = std::env::temp_dir().join(format!("aq-monitor-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -255,7 +257,12 @@ fn bytes_per_node_day(nodes: usize) -> (f64, f64, f64) {
                 node: node_address(i),
                 epoch: h / 24,
                 slot: 1_000 + h,
-                usage: Default::default(),
+                // A busy node's counters: what every heartbeat now carries.
+                usage: aqueduct::contract::Usage {
+                    sessions: 400,
+                    bytes_relayed: 500_000_000,
+                    members: 12,
+                },
                 block_number: 5_000 + h * 1_800,
             })
         })
@@ -277,11 +284,21 @@ fn bytes_per_node_day(nodes: usize) -> (f64, f64, f64) {
         table.iter().all(|n| n.probes_24h == 288),
         "a day of probes per node"
     );
+    // The withhold decision for that day as an epoch: every node's probes read once.
+    let timing = aqueduct::monitor::chain::Timing {
+        genesis: (t0 / 1000) as u64,
+        epoch_length: 86_400,
+        slot_length: 3_600,
+    };
+    let start = Instant::now();
+    let failing = aqueduct::monitor::stats::failing_in_epoch(&store, &timing, 0, &policy).unwrap();
+    let decide_ms = start.elapsed().as_secs_f64() * 1000.0;
     let _ = std::fs::remove_dir_all(&dir);
     (
         bytes as f64 / nodes as f64,
         write.as_secs_f64() * 1000.0 / 288.0,
         table_ms,
+        (decide_ms, failing.len()),
     )
 }
 
@@ -394,9 +411,10 @@ fn main() {
             walls.iter().map(|w| w.1).reduce(f64::min).unwrap_or(0.0) * 1000.0 / nodes as f64
         );
     }
-    let (per_node, write_ms, table_ms) = bytes_per_node_day(100);
+    let (per_node, write_ms, table_ms, (decide_ms, failing)) = bytes_per_node_day(100);
     println!(
-        "database: {per_node:.0} bytes per node per day (288 rounds, 1 HTTP probe per round, 24 heartbeats, hourly roll-ups; 100 nodes); \
-         {write_ms:.1} ms to store a 100-node round; {table_ms:.0} ms for the dashboard's table over that day"
+        "database: {per_node:.0} bytes per node per day (288 rounds, 1 HTTP probe per round, 24 heartbeats with usage counters, hourly roll-ups; 100 nodes); \
+         {write_ms:.1} ms to store a 100-node round; {table_ms:.0} ms for the dashboard's table over that day; \
+         {decide_ms:.0} ms for the withhold decision over that day as one epoch ({failing} nodes failing)"
     );
 }

@@ -17,7 +17,8 @@ aqueduct local [--listen 127.0.0.1:1080] [--node HOST:PORT@0xADDR]... [--list [-
   the contract's registry (and [local] nodes / --node), are measured, and each connection
   goes through the fastest healthy one. Credentials are signed here with --key, one per
   node, valid for an hour; the key never leaves this machine.
-  --list   measure every node once, print them best first, and exit
+  --list   measure every node once, print them best first, and exit (1 when none is
+           usable from here)
 connection: --rpc URL | AQUEDUCT_RPC, --key FILE [--password-file F | --password-env VAR],
   --contract ADDR, or the same from --config FILE's [chain] section ([local] holds listen,
   nodes, registry, refresh_secs, probe_secs, probe_timeout_secs, credential_ttl_secs, and
@@ -102,14 +103,27 @@ fn list_nodes(discovery: &Discovery, json: bool) -> CmdResult {
     let table = discovery.table.lock();
     let now = Instant::now();
     let ranked = table.ranked();
+    // Scripts can tell "the network is usable from here" from the exit code alone.
+    let usable = ranked.iter().filter(|n| n.state(now) == "up").count();
+    let known = ranked.len();
+    let verdict = move || -> CmdResult {
+        match (known, usable) {
+            (0, _) => Err(Failure::new(
+                "no nodes: the registry is empty and no [local] nodes are configured",
+            )),
+            (n, 0) => Err(Failure::new(format!(
+                "none of the {n} nodes is usable from here (see the notes above)"
+            ))),
+            _ => Ok(()),
+        }
+    };
     if json {
         let nodes: Vec<serde_json::Value> = ranked.iter().map(|n| node_json(n, now)).collect();
         println!("{}", serde_json::Value::Array(nodes));
-        return Ok(());
+        return verdict();
     }
     if ranked.is_empty() {
-        println!("no nodes: the registry is empty and no [local] nodes are configured");
-        return Ok(());
+        return verdict();
     }
     println!(
         "{:<42}  {:<24}  {:<8}  {:>10}  {:>10}  note",
@@ -136,7 +150,7 @@ fn list_nodes(discovery: &Discovery, json: bool) -> CmdResult {
             handshake
         );
     }
-    Ok(())
+    verdict()
 }
 
 fn millis(d: std::time::Duration) -> String {

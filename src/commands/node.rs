@@ -51,11 +51,13 @@ pub fn run(mut args: Args) -> CmdResult {
         None
     };
     let reload_path = path.clone();
-    server.set_reloader(Box::new(move || {
-        config::load(Path::new(&reload_path))
-            .map(|c| c.engine)
-            .map_err(|e| format!("{reload_path}: {e}"))
-    }));
+    server
+        .set_reloader(Box::new(move || {
+            config::load(Path::new(&reload_path))
+                .map(|c| c.engine)
+                .map_err(|e| format!("{reload_path}: {e}"))
+        }))
+        .map_err(|e| Failure::new(format!("cannot start the reload thread: {e}")))?;
     for addr in server.local_addrs() {
         log::info!("listening on {addr}");
     }

@@ -1,5 +1,5 @@
-//! The sections the proxy engine reads ([auth], [policy], [timeouts], [limits], [dns],
-//! [metrics], [relay]), validated into its [`Settings`]: the node's file and `aqueduct
+//! The sections the proxy engine reads (`[auth]`, `[policy]`, `[timeouts]`, `[limits]`, `[dns]`,
+//! `[metrics]`, `[relay]`), validated into its [`Settings`]: the node's file and `aqueduct
 //! local`'s both have them.
 
 use super::auth::{ChainAuthConfig, RawAuth};
@@ -12,6 +12,7 @@ use super::timeouts::RawTimeouts;
 use super::ConfigError;
 use crate::proxy::Settings;
 use std::net::SocketAddr;
+use std::path::Path;
 
 /// The engine's sections as written.
 #[derive(Debug, Default)]
@@ -28,15 +29,17 @@ pub struct EngineSections {
 impl EngineSections {
     /// The engine's settings for `listen` (checked by the caller), and mode "chain"'s own
     /// `[auth]` keys, which the engine does not read.
+    /// `dir`: where relative paths in these sections are (the config file's directory).
     pub fn validate(
         self,
         listen: Vec<SocketAddr>,
+        dir: &Path,
     ) -> Result<(Settings, ChainAuthConfig), ConfigError> {
         let (auth, chain_auth) = self.auth.validate(&listen)?;
         let (limits, operator) = self.limits.validate()?;
         let settings = Settings {
             auth,
-            policy: self.policy.validate()?,
+            policy: self.policy.validate(dir)?,
             timeouts: self.timeouts.validate()?,
             limits,
             operator,

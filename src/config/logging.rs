@@ -11,6 +11,8 @@ pub struct RawLog {
     pub format: Option<String>,
     /// false for journald, which stamps lines itself.
     pub timestamps: Option<bool>,
+    /// off, error, warn, info (the default), debug or trace; `RUST_LOG` wins when set.
+    pub level: Option<String>,
 }
 
 impl RawLog {
@@ -25,9 +27,19 @@ impl RawLog {
                 ))
             }
         };
+        let level = match self.level.as_deref() {
+            None => None,
+            Some(l) => Some(l.parse::<log::LevelFilter>().map_err(|_| {
+                ConfigError::new(
+                    "log.level",
+                    format!("`{l}` is not one of off, error, warn, info, debug, trace"),
+                )
+            })?),
+        };
         Ok(LogSettings {
             format,
             timestamps: self.timestamps.unwrap_or(true),
+            level,
         })
     }
 }

@@ -71,8 +71,8 @@ pub struct Config {
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::new("", format!("cannot read {}: {e}", path.display())))?;
-    let mut config = parse(&text)?.relative_to(dir_of(path));
-    policy::read_list_files(&mut config.engine.policy)?;
+    let dir = dir_of(path);
+    let mut config = parse_in(&text, dir)?.relative_to(dir);
     if let Some(m) = config.engine.operator.monthly.as_mut() {
         m.file.get_or_insert_with(|| default_allowance_file(path));
     }
@@ -132,17 +132,19 @@ impl Config {
         if let Some(y) = self.engine.operator.yield_to_host.as_mut() {
             y.counters_file = under(dir, std::mem::take(&mut y.counters_file));
         }
-        let policy = &mut self.engine.policy;
-        policy.deny_domains_file = policy.deny_domains_file.take().map(|p| under(dir, p));
-        policy.deny_cidrs_file = policy.deny_cidrs_file.take().map(|p| under(dir, p));
         self
     }
 }
 
-/// Parses and validates config text.
+/// Parses and validates config text; files it names are taken as written.
 pub fn parse(text: &str) -> Result<Config, ConfigError> {
+    parse_in(text, Path::new(""))
+}
+
+/// Parses and validates config text whose relative paths are under `dir`.
+pub fn parse_in(text: &str, dir: &Path) -> Result<Config, ConfigError> {
     let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
-    raw.validate()
+    raw.validate(dir)
 }
 
 /// Syntax and type errors, with the key named as `section.key` where toml points at one,
@@ -176,7 +178,8 @@ pub(crate) fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
 }
 
 impl RawConfig {
-    pub fn validate(self) -> Result<Config, ConfigError> {
+    /// `dir`: where relative paths are (files read while validating, like deny lists).
+    pub fn validate(self, dir: &Path) -> Result<Config, ConfigError> {
         let (listen, node) = self.node.validate()?;
         let sections = engine::EngineSections {
             auth: self.auth,
@@ -187,7 +190,7 @@ impl RawConfig {
             metrics: self.metrics,
             relay: self.relay,
         };
-        let (engine, chain_auth) = sections.validate(listen)?;
+        let (engine, chain_auth) = sections.validate(listen, dir)?;
         let log = self.log.validate()?;
         let chain = self.chain.map(chain::RawChain::validate).transpose()?;
         if engine.auth.mode == crate::proxy::settings::AuthMode::Chain {
@@ -472,6 +475,33 @@ mod tests {
         for (text, key) in cases {
             assert_eq!(err(&format!("{USERS}{text}")).key, key, "{text}");
         }
+    }
+
+    #[test]
+    fn deny_files_are_read_relative_to_the_config_file() {
+        let dir = std::env::temp_dir().join(format!("aq-config-deny-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("lists")).unwrap();
+        std::fs::write(dir.join("lists/domains"), "# ads\n*.ads.example\n").unwrap();
+        std::fs::write(dir.join("lists/cidrs"), "192.0.2.0/24 # docs\n").unwrap();
+        let path = dir.join("node.toml");
+        std::fs::write(
+            &path,
+            format!("{USERS}[policy]\ndeny_domains_file = \"lists/domains\"\ndeny_cidrs_file = \"lists/cidrs\"\n"),
+        )
+        .unwrap();
+        let cfg = load(&path);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let policy = cfg.unwrap().engine.policy;
+        assert_eq!(policy.deny_domains.len(), 1);
+        assert_eq!(policy.deny_domains[0].to_string(), "*.ads.example");
+        assert_eq!(policy.deny_cidrs.len(), 1);
+        assert_eq!(
+            err(&format!(
+                "{USERS}[policy]\ndeny_cidrs_file = \"/nonexistent/aq\"\n"
+            ))
+            .key,
+            "policy.deny_cidrs_file"
+        );
     }
 
     #[test]

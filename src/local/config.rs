@@ -196,7 +196,8 @@ pub fn load(
             .map_err(|e| ConfigError::new("", format!("cannot read {}: {e}", p.display())))?,
         None => String::new(),
     };
-    parse(&text, listen, extra_nodes)
+    let dir = path.map_or(Path::new(""), config::dir_of);
+    parse_in(&text, dir, listen, extra_nodes)
 }
 
 /// `aqueduct local`'s file as written: `[local]`, the engine's sections for the local
@@ -234,6 +235,16 @@ pub fn parse(
     listen: Option<&str>,
     extra_nodes: &[String],
 ) -> Result<LocalConfig, ConfigError> {
+    parse_in(text, Path::new(""), listen, extra_nodes)
+}
+
+/// As [`parse`], with relative paths in the file under `dir`.
+pub fn parse_in(
+    text: &str,
+    dir: &Path,
+    listen: Option<&str>,
+    extra_nodes: &[String],
+) -> Result<LocalConfig, ConfigError> {
     let raw: RawLocalFile = toml::from_str(text).map_err(|e| config::toml_error(text, &e))?;
     if raw.node.is_some() {
         return Err(ConfigError::new(
@@ -261,7 +272,7 @@ pub fn parse(
         metrics: raw.metrics,
         relay: raw.relay,
     };
-    let (engine, _) = sections.validate(listen).map_err(|e| {
+    let (engine, _) = sections.validate(listen, dir).map_err(|e| {
         if e.key == "auth.mode" {
             ConfigError::new(
                 "local.listen",

@@ -1,13 +1,14 @@
-//! Everything the monitor asks of the chain, in one place (so the contract's `withhold`
-//! lands here alone): the registry, the membership of the monitor's key, the contract's
-//! clock, `Heartbeat` logs in bounded ranges, and `removeNode` for the report.
+//! Everything the monitor asks of the chain, in one place: the registry, the membership
+//! of the monitor's key, the contract's clock and the latest block's time, `Heartbeat`
+//! logs in bounded ranges, `withhold` (and the views it needs), and `removeNode` for
+//! the report.
 //!
 //! All calls block; the service calls them from its chain thread, never from the probe
 //! loop.
 
 use crate::config::chain::ChainConfig;
 use crate::contract::{calls, sig, Contract, ContractError, Heartbeat, NodeInfo};
-use crate::eth::rpc::{Client, Receipt, RpcConfig, RpcError};
+use crate::eth::rpc::{BlockId, Client, Receipt, RpcConfig, RpcError};
 use crate::eth::sender::{SendError, Sender, TxRequest};
 use crate::eth::signer::PrivateKey;
 use crate::eth::Address;
@@ -120,6 +121,51 @@ impl Chain {
                 })
             })
             .collect()
+    }
+
+    /// The contract's epoch at the latest block.
+    pub fn current_epoch(&self) -> Result<u64, ContractError> {
+        self.aqueduct().current_epoch()
+    }
+
+    /// Slots `node` has in `epoch` (0 once withheld).
+    pub fn heartbeats_in_epoch(&self, node: Address, epoch: u64) -> Result<u64, ContractError> {
+        self.aqueduct().heartbeats_in_epoch(node, epoch)
+    }
+
+    /// Who may withhold (zero: nobody).
+    pub fn monitor(&self) -> Result<Address, ContractError> {
+        self.aqueduct().monitor()
+    }
+
+    /// The latest block: (number, timestamp).
+    pub fn head_block(&self) -> Result<(u64, u64), RpcError> {
+        match self.client.block(BlockId::Latest)? {
+            Some(b) => Ok((b.number, b.timestamp)),
+            None => Err(RpcError::BadResponse {
+                method: "eth_getBlockByNumber".into(),
+                message: "the latest block is missing".into(),
+            }),
+        }
+    }
+
+    /// Sends `withhold(node, epoch, reason, evidence)` from the monitor's key and waits
+    /// for the receipt.
+    pub fn withhold(
+        &self,
+        sender: &mut Sender,
+        node: Address,
+        epoch: u64,
+        reason: u8,
+        evidence: [u8; 32],
+    ) -> Result<Receipt, SendError> {
+        sender.send(
+            &self.client,
+            &TxRequest::call(
+                self.contract,
+                calls::withhold(node, epoch, reason, evidence),
+            ),
+        )
     }
 
     pub fn owner(&self) -> Result<Address, ContractError> {

@@ -2,7 +2,7 @@
 
 use super::chain::Chain;
 use super::config;
-use super::service::{self, unix_ms};
+use super::service;
 use super::stats::{self, Judged};
 use super::store::Store;
 use crate::cli::{Args, CmdResult, Failure};
@@ -73,10 +73,10 @@ fn report(mut args: Args) -> CmdResult {
         Failure::new(format!("database {}: {e}", cfg.monitor.database.display()))
             .hint("run `aqueduct monitor --config FILE` first: it creates the database")
     })?;
-    let now = unix_ms();
+    let db = |e: rusqlite::Error| Failure::new(format!("database: {e}"));
+    let now = store.now_ms().map_err(db)?;
     let since_ms = now - i64::try_from(window.as_millis()).unwrap_or(i64::MAX / 2);
     let policy = service::policy(&cfg);
-    let db = |e: rusqlite::Error| Failure::new(format!("database: {e}"));
     let judged: Vec<Judged> = store
         .nodes()
         .map_err(db)?

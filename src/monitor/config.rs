@@ -45,6 +45,8 @@ struct RawMonitor {
     flag_below: Option<f64>,
     remove_below: Option<f64>,
     min_probes: Option<u64>,
+    withhold: Option<bool>,
+    api_origin: Option<String>,
 }
 
 /// Where a probe's request goes: the monitor's echo endpoint as nodes reach it.
@@ -129,6 +131,10 @@ pub struct MonitorSettings {
     pub remove_below: f64,
     /// Fewer probes than this in the report's window: no verdict beyond "unmeasured".
     pub min_probes: u64,
+    /// Send `withhold` for nodes that heartbeated while failing probes (else: dry run).
+    pub withhold: bool,
+    /// Who may read the JSON API from a browser: `*` or one origin (`https://site.example`).
+    pub api_origin: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -183,6 +189,27 @@ fn share(key: &str, raw: Option<f64>, default: f64) -> Result<f64, ConfigError> 
     let v = raw.unwrap_or(default);
     if !(0.0..=1.0).contains(&v) {
         return Err(ConfigError::new(key, "must be between 0 and 1"));
+    }
+    Ok(v)
+}
+
+/// `*`, or an origin: `http(s)://host[:port]`, no path (it goes into a response header).
+fn api_origin(raw: Option<String>) -> Result<String, ConfigError> {
+    let v = raw.unwrap_or_else(|| "*".into());
+    let rest = v
+        .strip_prefix("https://")
+        .or_else(|| v.strip_prefix("http://"));
+    let ok = v == "*"
+        || rest.is_some_and(|r| {
+            !r.is_empty()
+                && r.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+        });
+    if !ok {
+        return Err(ConfigError::new(
+            "monitor.api_origin",
+            format!("`{v}` is not * or an origin like https://site.example"),
+        ));
     }
     Ok(v)
 }
@@ -249,6 +276,8 @@ impl RawMonitor {
             flag_below: share("monitor.flag_below", self.flag_below, 0.5)?,
             remove_below: share("monitor.remove_below", self.remove_below, 0.5)?,
             min_probes: self.min_probes.unwrap_or(12),
+            withhold: self.withhold.unwrap_or(false),
+            api_origin: api_origin(self.api_origin)?,
         })
     }
 }
@@ -345,6 +374,16 @@ mod tests {
             "monitor.probe_every"
         );
         assert!(cfg("echo_url = \"http://x:1\"\ntypo = 1").is_err());
+        for bad in ["site.example", "https://a/b", "https://a\r\nX: 1", ""] {
+            assert_eq!(
+                key(&format!("echo_url = \"http://x:1\"\napi_origin = {bad:?}")),
+                "monitor.api_origin",
+                "{bad:?}"
+            );
+        }
+        let c = cfg("echo_url = \"http://x:1\"\napi_origin = \"https://aqueduct.example:8443\"")
+            .unwrap();
+        assert_eq!(c.monitor.api_origin, "https://aqueduct.example:8443");
     }
 
     #[test]

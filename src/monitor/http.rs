@@ -180,6 +180,7 @@ pub fn parse_response_head(buf: &[u8]) -> Result<Parsed<ResponseHead>, HttpError
 pub fn response_head(status: u16, content_type: &str, len: usize, extra: &str) -> String {
     let reason = match status {
         200 => "OK",
+        204 => "No Content",
         400 => "Bad Request",
         404 => "Not Found",
         405 => "Method Not Allowed",

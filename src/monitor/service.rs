@@ -1,9 +1,11 @@
 //! The running service: the main thread owns the database (the one writer) and the
-//! probe engine and runs a round every `probe_every`; a chain thread reads the registry
-//! and the `Heartbeat` logs every `registry_refresh` and hands them over by channel; the
-//! dashboard thread reads the database on its own connection.
+//! probe engine and runs a round every `probe_every`; a chain thread reads the chain's
+//! clock, the registry and the `Heartbeat` logs every `registry_refresh` and hands them
+//! over by channel; a withhold thread carries out the withhold decisions and answers on
+//! the same channel; the dashboard thread reads the database on its own connection.
 
-use super::chain::Chain;
+use super::chain::{Chain, Timing};
+use super::clock::{self, unix_ms};
 use super::config::{self, MonitorConfig};
 use super::metrics::{Metrics, SharedMetrics};
 use super::probe::{Engine, ProbeSettings};
@@ -11,13 +13,16 @@ use super::round::{plan, void_reason, Credentials, RegEntry};
 use super::stats::Policy;
 use super::store::{meta, Retention, RoundRecord, Store};
 use super::web;
+use super::withhold::{self, Done, Job};
 use crate::contract::Heartbeat;
 use crate::eth::keys::load_key;
+use crate::eth::Address;
+use std::collections::HashSet;
 use std::net::ToSocketAddrs;
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// What the chain thread learned.
 enum News {
@@ -26,12 +31,10 @@ enum News {
         beats: Vec<Heartbeat>,
         synced_to: u64,
     },
-}
-
-pub fn unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    /// The latest block's timestamp less the host's time, in ms.
+    Clock(i64),
+    /// The withhold thread's answer.
+    Withheld(Done),
 }
 
 pub fn policy(cfg: &MonitorConfig) -> Policy {
@@ -54,6 +57,19 @@ fn resolve(endpoint: &str) -> Result<std::net::SocketAddr, String> {
 /// the main thread's receiver is gone).
 fn chain_thread(chain: Chain, mut synced_to: Option<u64>, every: Duration, news: Sender<News>) {
     loop {
+        let head = match chain.head_block() {
+            Ok((number, timestamp)) => {
+                let offset = (timestamp as i64).saturating_mul(1000) - unix_ms();
+                if news.send(News::Clock(offset)).is_err() {
+                    return;
+                }
+                Some(number)
+            }
+            Err(e) => {
+                log::warn!("chain RPC: {e}");
+                None
+            }
+        };
         match chain.registry() {
             Ok(nodes) => {
                 let entries = nodes
@@ -69,33 +85,30 @@ fn chain_thread(chain: Chain, mut synced_to: Option<u64>, every: Duration, news:
             }
             Err(e) => log::warn!("cannot read the node registry: {e}; keeping the last one"),
         }
-        match chain.head() {
-            Ok(head) => {
-                // Re-read the last reorg_depth blocks: a reorganised heartbeat replaces itself.
-                let from = synced_to
-                    .map_or(chain.deploy_block, |s| {
-                        (s + 1).saturating_sub(chain.reorg_depth)
-                    })
-                    .max(chain.deploy_block);
-                if from <= head {
-                    match chain.heartbeats(from, head) {
-                        Ok(beats) => {
-                            synced_to = Some(head);
-                            if news
-                                .send(News::Heartbeats {
-                                    beats,
-                                    synced_to: head,
-                                })
-                                .is_err()
-                            {
-                                return;
-                            }
+        if let Some(head) = head {
+            // Re-read the last reorg_depth blocks: a reorganised heartbeat replaces itself.
+            let from = synced_to
+                .map_or(chain.deploy_block, |s| {
+                    (s + 1).saturating_sub(chain.reorg_depth)
+                })
+                .max(chain.deploy_block);
+            if from <= head {
+                match chain.heartbeats(from, head) {
+                    Ok(beats) => {
+                        synced_to = Some(head);
+                        if news
+                            .send(News::Heartbeats {
+                                beats,
+                                synced_to: head,
+                            })
+                            .is_err()
+                        {
+                            return;
                         }
-                        Err(e) => log::warn!("cannot read Heartbeat logs {from}..{head}: {e}"),
                     }
+                    Err(e) => log::warn!("cannot read Heartbeat logs {from}..{head}: {e}"),
                 }
             }
-            Err(e) => log::warn!("chain RPC: {e}"),
         }
         std::thread::sleep(every);
     }
@@ -132,6 +145,7 @@ pub fn run(config_path: &Path) -> Result<(), String> {
     store
         .set_meta(meta::SLOT_LENGTH, timing.slot_length as i64)
         .map_err(db_err)?;
+    let clock_offset = store.meta(meta::CLOCK_OFFSET_MS).map_err(db_err)?;
     let synced_to = store
         .meta(meta::HEARTBEATS_SYNCED_TO)
         .map_err(db_err)?
@@ -145,6 +159,7 @@ pub fn run(config_path: &Path) -> Result<(), String> {
         m.database.clone(),
         Arc::clone(&metrics),
         policy(&cfg),
+        m.api_origin.clone(),
     )
     .map_err(|e| format!("monitor.listen {}: {e}", m.listen))?;
     log::info!(
@@ -164,6 +179,33 @@ pub fn run(config_path: &Path) -> Result<(), String> {
         .spawn(move || dashboard.serve())
         .map_err(|e| format!("cannot start the dashboard thread: {e}"))?;
     let (tx, rx) = mpsc::channel();
+    let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
+    {
+        let answers = tx.clone();
+        let withhold_chain = Chain::new(&cfg.chain)?;
+        let sender = crate::eth::sender::Sender::new(key.clone(), chain_id);
+        if m.withhold {
+            match withhold_chain.monitor() {
+                Ok(a) if a == member => log::info!("withhold on: this key is the contract's monitor"),
+                Ok(a) => log::warn!(
+                    "[monitor] withhold = true, but the contract's monitor is {a}, not this key ({member}): withholds will fail (the owner runs `aqueduct set-monitor --monitor {member}`)"
+                ),
+                Err(e) => log::warn!("cannot read the contract's monitor: {e}"),
+            }
+        } else {
+            log::info!(
+                "withhold off ([monitor] withhold = false): decisions are logged as dry runs"
+            );
+        }
+        std::thread::Builder::new()
+            .name("withhold".into())
+            .spawn(move || {
+                withhold::run_thread(withhold_chain, sender, jobs_rx, |d| {
+                    answers.send(News::Withheld(d)).is_ok()
+                })
+            })
+            .map_err(|e| format!("cannot start the withhold thread: {e}"))?;
+    }
     let every = m.registry_refresh;
     std::thread::Builder::new()
         .name("chain".into())
@@ -183,6 +225,10 @@ pub fn run(config_path: &Path) -> Result<(), String> {
         metrics,
         creds,
         news: rx,
+        timing,
+        clock_offset,
+        jobs: jobs_tx,
+        in_flight: HashSet::new(),
     }
     .run()
 }
@@ -194,6 +240,12 @@ struct Service {
     metrics: SharedMetrics,
     creds: Credentials,
     news: Receiver<News>,
+    timing: Timing,
+    /// The chain's clock less the host's (None until the first block is read).
+    clock_offset: Option<i64>,
+    jobs: Sender<Job>,
+    /// Withholds handed to the withhold thread and not answered yet.
+    in_flight: HashSet<(Address, u64)>,
 }
 
 impl Service {
@@ -209,13 +261,65 @@ impl Service {
         }
     }
 
+    /// Now on the chain's clock, in ms.
+    fn now_ms(&self) -> i64 {
+        clock::chain_ms(self.clock_offset.unwrap_or(0))
+    }
+
+    /// After a round that started at `started_ms` (chain time): decides for the epoch
+    /// just ended, once, and hands over what is not done yet.
+    fn withholds(&mut self, started_ms: i64) -> rusqlite::Result<()> {
+        let t = self.timing;
+        let epoch = t.epoch_at((started_ms / 1000).max(0) as u64);
+        let Some(ended) = epoch.checked_sub(1) else {
+            return Ok(());
+        };
+        let now = self.now_ms();
+        let policy = policy(&self.cfg);
+        let todo = withhold::decide(&mut self.store, &t, ended, &policy, now)?;
+        for w in todo {
+            if !self.in_flight.insert((w.node, w.epoch)) {
+                continue;
+            }
+            let job = Job {
+                node: w.node,
+                epoch: w.epoch,
+                evidence: w.evidence,
+                dry_run: !self.cfg.monitor.withhold,
+            };
+            if self.jobs.send(job).is_err() {
+                log::warn!("the withhold thread stopped");
+            }
+        }
+        Ok(())
+    }
+
     fn take(&mut self, news: News, registry: &mut Option<Vec<RegEntry>>) -> Result<(), String> {
         let db = &self.cfg.monitor.database;
         match news {
+            News::Clock(measured) => {
+                let next = clock::next_offset(self.clock_offset, measured);
+                if self.clock_offset != Some(next) {
+                    log::info!(
+                        "clock: the chain's time is the host's {:+.1} s",
+                        next as f64 / 1000.0
+                    );
+                    self.clock_offset = Some(next);
+                    self.store
+                        .set_meta(meta::CLOCK_OFFSET_MS, next)
+                        .map_err(|e| format!("database {}: {e}", db.display()))?;
+                }
+            }
+            News::Withheld(done) => {
+                self.in_flight.remove(&(done.node, done.epoch));
+                let now = self.now_ms();
+                withhold::record(&mut self.store, &done, now)
+                    .map_err(|e| format!("database {}: {e}", db.display()))?;
+            }
             News::Registry(entries) => {
                 let infos: Vec<_> = entries.iter().map(|e| e.info.clone()).collect();
                 self.store
-                    .save_registry(unix_ms(), &infos)
+                    .save_registry(self.now_ms(), &infos)
                     .map_err(|e| format!("database {}: {e}", db.display()))?;
                 let active = entries.iter().filter(|e| e.info.active).count();
                 if registry
@@ -271,7 +375,7 @@ impl Service {
             }
             let started = Instant::now();
             next_round = started + self.cfg.monitor.probe_every;
-            let started_ms = unix_ms();
+            let started_ms = self.now_ms();
             let (targets, mut results) =
                 plan(reg, &mut self.creds, round_no, (started_ms / 1000) as u64);
             round_no += 1;
@@ -285,7 +389,7 @@ impl Service {
             let took = started.elapsed();
             let record = RoundRecord {
                 started_ms,
-                finished_ms: unix_ms(),
+                finished_ms: self.now_ms(),
                 void_reason: void_reason(&measured),
                 probes: measured,
             };
@@ -296,6 +400,8 @@ impl Service {
             if let Ok(mut metrics) = self.metrics.lock() {
                 metrics.record_round(&record, took);
             }
+            self.withholds(record.started_ms)
+                .map_err(|e| format!("database {}: {e}", self.cfg.monitor.database.display()))?;
             let socks: Vec<_> = record
                 .probes
                 .iter()

@@ -6,7 +6,9 @@
 use super::chain::Timing;
 use super::outcome::Outcome;
 use super::probe::ProbePath;
-use super::store::{meta, percentile, NodeRow, ProbeRow, Result, Store};
+use super::store::{
+    meta, percentile, NodeRow, ProbeRow, ReportedUsage, Result, Store, WithholdState,
+};
 use crate::eth::Address;
 use serde::Serialize;
 
@@ -58,9 +60,14 @@ pub struct Failure {
     pub detail: String,
 }
 
+/// The flag that matters most, as the dashboard and the API spell it.
+pub const FLAG: &str = "heartbeats while failing probes";
+
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeSummary {
     pub node: String,
+    /// `node` in lower case: the key the website matches the registry on.
+    pub address: String,
     pub endpoint: String,
     pub active: bool,
     pub state: State,
@@ -79,10 +86,19 @@ pub struct NodeSummary {
     pub last_outcome: Option<String>,
     pub last_probe_ms: Option<i64>,
     pub last_failure: Option<Failure>,
+    /// The p50 again, under the name the website reads.
+    pub latency_ms: Option<f64>,
+    /// `state` is `up`: what the website counts as a healthy node.
+    pub healthy: bool,
     /// Heartbeats in the last 24 h while the probe success share was below the limit.
     pub flagged: bool,
-    /// Usage the node reports in its heartbeats: not in today's contract's events.
-    pub reported_usage: Option<String>,
+    /// [`FLAG`] when flagged.
+    pub flag: Option<&'static str>,
+    /// What the node says it served in its heartbeats of the last 24 h: self-reported,
+    /// shown beside the monitor's own measurements above, never instead of them.
+    pub reported_usage_24h: ReportedUsage,
+    /// Epochs whose pay the monitor withheld from this node (sent on chain).
+    pub withheld_epochs: i64,
 }
 
 pub fn timing(store: &Store) -> Result<Option<Timing>> {
@@ -150,10 +166,23 @@ pub fn summarise(
         let (n30, r30) = store.uptime_counts(node.node, now_ms - 30 * DAY_MS)?;
         (share(r7, n7), share(r30, n30))
     };
-    let (heartbeats_24h, slots_24h) = match timing(store)? {
+    let t = timing(store)?;
+    let (heartbeats_24h, slots_24h) = match t {
         Some(t) => heartbeat_slots(store, &t, node, now_ms - DAY_MS, now_ms)?,
         None => (0, 0),
     };
+    let reported_usage_24h = match t {
+        Some(t) => {
+            let slot = |ms: i64| t.slot_at((ms.max(0) as u64) / 1000) as i64;
+            store.reported_usage(node.node, slot(now_ms - DAY_MS), slot(now_ms))?
+        }
+        None => ReportedUsage::default(),
+    };
+    let withheld_epochs = store
+        .withholds(Some(node.node), i64::MAX)?
+        .iter()
+        .filter(|w| w.state == WithholdState::Sent)
+        .count() as i64;
     let uptime_24h = share(relayed_24h, probes_24h);
     let flagged = heartbeats_24h > 0 && uptime_24h.is_some_and(|u| u < policy.flag_below);
     let state = if !node.active {
@@ -176,8 +205,10 @@ pub fn summarise(
             outcome: p.outcome.as_str().to_string(),
             detail: p.detail.unwrap_or_default(),
         });
+    let latency_p50_ms = percentile(&lat, 50).map(|us| us as f64 / 1000.0);
     Ok(NodeSummary {
         node: node.node.to_string(),
+        address: node.node.to_lower_hex(),
         endpoint: node.endpoint.clone(),
         active: node.active,
         state,
@@ -188,7 +219,9 @@ pub fn summarise(
         heartbeats_24h,
         slots_24h,
         heartbeat_share_24h: share(heartbeats_24h, slots_24h).map(|s| s.min(1.0)),
-        latency_p50_ms: percentile(&lat, 50).map(|us| us as f64 / 1000.0),
+        latency_p50_ms,
+        latency_ms: latency_p50_ms,
+        healthy: state == State::Up,
         latency_p95_ms: percentile(&lat, 95).map(|us| us as f64 / 1000.0),
         throughput_kbps: (!kbps.is_empty()).then(|| kbps.iter().sum::<f64>() / kbps.len() as f64),
         egress: day.iter().rev().find_map(|p| p.egress.clone()),
@@ -196,7 +229,9 @@ pub fn summarise(
         last_probe_ms: last.map(|p| p.at_ms),
         last_failure,
         flagged,
-        reported_usage: None,
+        flag: flagged.then_some(FLAG),
+        reported_usage_24h,
+        withheld_epochs,
     })
 }
 
@@ -219,6 +254,10 @@ pub struct EpochRow {
     pub relayed: i64,
     pub success: Option<f64>,
     pub flagged: bool,
+    /// What the node reported in that epoch's heartbeats (self-reported).
+    pub reported_usage: ReportedUsage,
+    /// What the monitor did about the epoch's pay, if anything (`sent`, `dry_run`, …).
+    pub withhold: Option<WithholdState>,
 }
 
 /// The last `count` epochs of `node` (newest first) since it was first seen.
@@ -239,6 +278,7 @@ pub fn epochs(
     let from_slot = oldest * t.slots_per_epoch();
     let beats = store.heartbeats(node.node, from_slot as i64)?;
     let probes = store.probes(node.node, t.epoch_start(oldest) as i64 * 1000)?;
+    let withholds = store.withholds(Some(node.node), count as i64)?;
     let mut out = Vec::new();
     for epoch in (oldest..=current).rev() {
         let start = t.epoch_start(epoch) as i64 * 1000;
@@ -258,6 +298,12 @@ pub fn epochs(
             relayed,
             success,
             flagged: heartbeats > 0 && success.is_some_and(|s| s < policy.flag_below),
+            reported_usage: store.reported_usage(
+                node.node,
+                (epoch * t.slots_per_epoch()) as i64,
+                ((epoch + 1) * t.slots_per_epoch()) as i64 - 1,
+            )?,
+            withhold: withholds.iter().find(|w| w.epoch == epoch).map(|w| w.state),
         });
     }
     Ok(out)
@@ -417,7 +463,7 @@ pub fn judge(
 /// A node the policy says should not be paid for `epoch`: it heartbeated in that epoch
 /// while relaying less than `flag_below` of the monitor's counted probes (void rounds
 /// excluded). `evidence` is keccak256 of the probe rows as [`evidence_text`] writes
-/// them, what the contract's `withhold(node, epoch, reason)` is to carry once it exists.
+/// them, what the contract's `withhold(node, epoch, reason, evidence)` carries.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WithholdCandidate {
     pub node: String,
@@ -446,50 +492,82 @@ pub fn evidence_text(rows: &[&ProbeRow]) -> String {
         .collect()
 }
 
-/// The nodes to withhold for a finished `epoch` (see [`WithholdCandidate`]).
+/// A node that failed its probes in a finished epoch: it relayed less than `flag_below`
+/// of the counted probes in it (void rounds excluded). Whether it heartbeated is the
+/// chain's to say (the withhold thread asks); the report asks the stored heartbeats.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failing {
+    pub address: Address,
+    pub probes: i64,
+    pub relayed: i64,
+    pub evidence_text: String,
+    /// keccak256 of `evidence_text`: what `withhold` carries.
+    pub evidence_hash: [u8; 32],
+}
+
+/// The nodes that failed their probes in `epoch` (see [`Failing`]).
+pub fn failing_in_epoch(
+    store: &Store,
+    t: &Timing,
+    epoch: u64,
+    policy: &Policy,
+) -> Result<Vec<Failing>> {
+    let start = t.epoch_start(epoch) as i64 * 1000;
+    let end = t.epoch_start(epoch + 1) as i64 * 1000;
+    let mut out = Vec::new();
+    for node in store.nodes()? {
+        let rows = store.probes(node.node, start)?;
+        let counted: Vec<&ProbeRow> = counted(&rows).filter(|p| p.at_ms < end).collect();
+        let relayed = counted.iter().filter(|p| p.outcome.relayed()).count() as i64;
+        // No counted probe in the epoch is no evidence: nobody is withheld on silence.
+        if share(relayed, counted.len() as i64).is_some_and(|s| s < policy.flag_below) {
+            let evidence_text = evidence_text(&counted);
+            out.push(Failing {
+                address: node.node,
+                probes: counted.len() as i64,
+                relayed,
+                evidence_hash: crate::eth::keccak256(evidence_text.as_bytes()),
+                evidence_text,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The nodes to withhold for a finished `epoch` by the stored heartbeats (see
+/// [`WithholdCandidate`]).
 pub fn withhold_candidates(
     store: &Store,
     t: &Timing,
     epoch: u64,
     policy: &Policy,
 ) -> Result<Vec<WithholdCandidate>> {
-    let start = t.epoch_start(epoch) as i64 * 1000;
-    let end = t.epoch_start(epoch + 1) as i64 * 1000;
     let from_slot = (epoch * t.slots_per_epoch()) as i64;
     let mut out = Vec::new();
-    for node in store.nodes()? {
+    for f in failing_in_epoch(store, t, epoch, policy)? {
         let heartbeats = store
-            .heartbeats(node.node, from_slot)?
+            .heartbeats(f.address, from_slot)?
             .iter()
             .filter(|(_, e)| *e as u64 == epoch)
             .count() as i64;
         if heartbeats == 0 {
             continue;
         }
-        let rows = store.probes(node.node, start)?;
-        let counted: Vec<&ProbeRow> = counted(&rows).filter(|p| p.at_ms < end).collect();
-        let relayed = counted.iter().filter(|p| p.outcome.relayed()).count() as i64;
-        // No counted probe in the epoch is no evidence: nobody is withheld on silence.
-        match share(relayed, counted.len() as i64) {
-            Some(s) if s < policy.flag_below => out.push(WithholdCandidate {
-                node: node.node.to_string(),
-                address: node.node,
-                epoch,
-                heartbeats,
-                probes: counted.len() as i64,
-                relayed,
-                evidence: crate::eth::hex::encode_prefixed(&crate::eth::keccak256(
-                    evidence_text(&counted).as_bytes(),
-                )),
-            }),
-            _ => {}
-        }
+        out.push(WithholdCandidate {
+            node: f.address.to_string(),
+            address: f.address,
+            epoch,
+            heartbeats,
+            probes: f.probes,
+            relayed: f.relayed,
+            evidence: crate::eth::hex::encode_prefixed(&f.evidence_hash),
+        });
     }
     Ok(out)
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::contract::{Heartbeat, NodeInfo};
     use crate::monitor::probe::Measured;
@@ -513,7 +591,7 @@ mod tests {
 
     /// Epoch 0 runs 1000..1600 s; node 1 serves, node 2 heartbeats and refuses, node 3
     /// refuses without heartbeats; one round is void (everybody failed).
-    fn fixture(tag: &str) -> (Store, Timing) {
+    pub(crate) fn fixture(tag: &str) -> (Store, Timing) {
         let dir = std::env::temp_dir().join(format!("aq-stats-{}-{tag}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -572,7 +650,11 @@ mod tests {
                     node: Address([*b; 20]),
                     epoch: 0,
                     slot,
-                    usage: Default::default(),
+                    usage: crate::contract::Usage {
+                        sessions: slot,
+                        bytes_relayed: 1000 * slot,
+                        members: slot,
+                    },
                     block_number: slot,
                 })
             })
@@ -612,6 +694,39 @@ mod tests {
         );
         // Nothing in an epoch without probes.
         assert!(withhold_candidates(&s, &t, 5, &POLICY).unwrap().is_empty());
+    }
+
+    #[test]
+    fn reported_usage_is_shown_beside_the_measurements() {
+        let (s, t) = fixture("usage");
+        let now = 1_400_000;
+        let nodes = s.nodes().unwrap();
+        let lazy = summarise(&s, &nodes[1], now, &POLICY).unwrap();
+        // Node 2 says it served 1 + 2 + 3 sessions while it relayed none of the probes.
+        assert_eq!(
+            lazy.reported_usage_24h,
+            ReportedUsage {
+                heartbeats: 3,
+                sessions: 6,
+                bytes_relayed: 6000,
+                members_max: 3
+            }
+        );
+        assert_eq!(lazy.uptime_24h, Some(0.0));
+        assert!(lazy.flagged);
+        assert_eq!(lazy.flag, Some(FLAG));
+        assert!(!lazy.healthy);
+        let quiet = summarise(&s, &nodes[2], now, &POLICY).unwrap();
+        assert_eq!(quiet.reported_usage_24h, ReportedUsage::default());
+        assert_eq!(quiet.flag, None);
+        let e = epochs(&s, &t, &nodes[1], now, 1, &POLICY).unwrap();
+        assert_eq!(e[0].reported_usage.sessions, 6);
+        assert_eq!(e[0].withhold, None);
+        // The website's names: lower-case address and the p50 as latency_ms.
+        let serving = summarise(&s, &nodes[0], now, &POLICY).unwrap();
+        assert_eq!(serving.address, Address([1; 20]).to_lower_hex());
+        assert!(serving.healthy);
+        assert_eq!(serving.latency_ms, serving.latency_p50_ms);
     }
 
     #[test]

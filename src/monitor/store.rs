@@ -78,6 +78,25 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (node, hour)
     ) WITHOUT ROWID;
     CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+    // 2: the usage counters heartbeats carry; what the monitor withheld (or would have).
+    "ALTER TABLE heartbeats ADD COLUMN sessions INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE heartbeats ADD COLUMN bytes_relayed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE heartbeats ADD COLUMN members INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE withholds (
+        node BLOB NOT NULL,
+        epoch INTEGER NOT NULL,
+        state INTEGER NOT NULL,
+        probes INTEGER NOT NULL,
+        relayed INTEGER NOT NULL,
+        evidence BLOB NOT NULL,
+        evidence_text TEXT NOT NULL,
+        slots INTEGER,
+        tx_hash BLOB,
+        detail TEXT,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (node, epoch)
+    ) WITHOUT ROWID;
+    CREATE INDEX withholds_epoch ON withholds(epoch);",
 ];
 
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
@@ -91,6 +110,96 @@ pub mod meta {
     pub const SLOT_LENGTH: &str = "slot_length";
     /// Hours (unix / 3600) below this are rolled up.
     pub const ROLLED_UP_TO: &str = "rolled_up_to_hour";
+    /// The chain's clock less the host's, in ms (see `clock`).
+    pub const CLOCK_OFFSET_MS: &str = "clock_offset_ms";
+    /// Epochs below this have had their withhold decision made.
+    pub const WITHHOLD_DECIDED_TO: &str = "withhold_decided_to_epoch";
+}
+
+/// Where a withhold stands. Stored as its code; the row is written before the chain
+/// is asked, so a restart finds every decision it made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WithholdState {
+    /// Decided, handed to the chain thread, no answer yet (a restart asks again).
+    Pending,
+    /// `withhold` mined.
+    Sent,
+    /// `[monitor] withhold = false`: logged, never sent.
+    DryRun,
+    /// The node had no slots left in the epoch (never heartbeated, or already withheld).
+    NoSlots,
+    /// The challenge window closed before it could be sent.
+    Missed,
+    /// The last attempt failed; retried while the window is open.
+    Failed,
+}
+
+impl WithholdState {
+    pub const ALL: [WithholdState; 6] = [
+        WithholdState::Pending,
+        WithholdState::Sent,
+        WithholdState::DryRun,
+        WithholdState::NoSlots,
+        WithholdState::Missed,
+        WithholdState::Failed,
+    ];
+    pub fn code(self) -> i64 {
+        match self {
+            WithholdState::Pending => 0,
+            WithholdState::Sent => 1,
+            WithholdState::DryRun => 2,
+            WithholdState::NoSlots => 3,
+            WithholdState::Missed => 4,
+            WithholdState::Failed => 5,
+        }
+    }
+    pub fn from_code(c: i64) -> WithholdState {
+        WithholdState::ALL
+            .into_iter()
+            .find(|s| s.code() == c)
+            .unwrap_or(WithholdState::Failed)
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WithholdState::Pending => "pending",
+            WithholdState::Sent => "sent",
+            WithholdState::DryRun => "dry_run",
+            WithholdState::NoSlots => "no_slots",
+            WithholdState::Missed => "missed",
+            WithholdState::Failed => "failed",
+        }
+    }
+    /// Nothing more will be done for it.
+    pub fn is_final(self) -> bool {
+        !matches!(self, WithholdState::Pending | WithholdState::Failed)
+    }
+}
+
+/// One withhold decision as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WithholdRow {
+    pub node: Address,
+    pub epoch: u64,
+    pub state: WithholdState,
+    pub probes: i64,
+    pub relayed: i64,
+    pub evidence: [u8; 32],
+    pub evidence_text: String,
+    pub slots: Option<i64>,
+    pub tx_hash: Option<[u8; 32]>,
+    pub detail: Option<String>,
+    pub updated_ms: i64,
+}
+
+/// What a node said it served, summed over its heartbeats in a window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReportedUsage {
+    pub heartbeats: i64,
+    pub sessions: i64,
+    pub bytes_relayed: i64,
+    /// The most distinct members one heartbeat reported (distinct counts do not add up).
+    pub members_max: i64,
 }
 
 /// One finished round as the service hands it over.
@@ -267,6 +376,13 @@ impl Store {
         set_meta(&self.conn, key, value)
     }
 
+    /// Now on the monitor's clock, the chain's (see [`super::clock`]), in ms.
+    pub fn now_ms(&self) -> Result<i64> {
+        Ok(super::clock::chain_ms(
+            self.meta(meta::CLOCK_OFFSET_MS)?.unwrap_or(0),
+        ))
+    }
+
     /// Writes one round and its probes in one transaction, then rolls up the hours
     /// that ended (and prunes past retention) in the same transaction.
     pub fn record_round(&mut self, round: &RoundRecord, retention: &Retention) -> Result<i64> {
@@ -353,14 +469,19 @@ impl Store {
         let tx = self.conn.transaction()?;
         {
             let mut insert = tx.prepare_cached(
-                "INSERT OR REPLACE INTO heartbeats (node, slot, epoch, block) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT OR REPLACE INTO heartbeats (node, slot, epoch, block, sessions, bytes_relayed, members) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
+            let int = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
             for b in beats {
                 insert.execute(params![
                     &b.node.0[..],
-                    i64::try_from(b.slot).unwrap_or(i64::MAX),
-                    i64::try_from(b.epoch).unwrap_or(i64::MAX),
-                    i64::try_from(b.block_number).unwrap_or(i64::MAX),
+                    int(b.slot),
+                    int(b.epoch),
+                    int(b.block_number),
+                    int(b.usage.sessions),
+                    int(b.usage.bytes_relayed),
+                    int(b.usage.members),
                 ])?;
             }
         }
@@ -442,6 +563,96 @@ impl Store {
         )?;
         let rows = q.query_map(params![&node.0[..], from_slot], |r| {
             Ok((r.get(0)?, r.get(1)?))
+        })?;
+        rows.collect()
+    }
+
+    /// Usage `node` reported in its heartbeats of slots `from_slot..=to_slot`.
+    pub fn reported_usage(
+        &self,
+        node: Address,
+        from_slot: i64,
+        to_slot: i64,
+    ) -> Result<ReportedUsage> {
+        self.conn.query_row(
+            "SELECT COUNT(*), COALESCE(SUM(sessions), 0), COALESCE(SUM(bytes_relayed), 0), COALESCE(MAX(members), 0) \
+             FROM heartbeats WHERE node = ?1 AND slot >= ?2 AND slot <= ?3",
+            params![&node.0[..], from_slot, to_slot],
+            |r| {
+                Ok(ReportedUsage {
+                    heartbeats: r.get(0)?,
+                    sessions: r.get(1)?,
+                    bytes_relayed: r.get(2)?,
+                    members_max: r.get(3)?,
+                })
+            },
+        )
+    }
+
+    /// Records a withhold decision (or its new state); the evidence stays as first written.
+    pub fn save_withhold(&mut self, w: &WithholdRow) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO withholds (node, epoch, state, probes, relayed, evidence, evidence_text, slots, tx_hash, detail, updated_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+             ON CONFLICT(node, epoch) DO UPDATE SET state = excluded.state, slots = excluded.slots, \
+             tx_hash = excluded.tx_hash, detail = excluded.detail, updated_ms = excluded.updated_ms",
+            params![
+                &w.node.0[..],
+                i64::try_from(w.epoch).unwrap_or(i64::MAX),
+                w.state.code(),
+                w.probes,
+                w.relayed,
+                &w.evidence[..],
+                w.evidence_text,
+                w.slots,
+                w.tx_hash.as_ref().map(|h| &h[..]),
+                w.detail,
+                w.updated_ms,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The withhold decisions of one epoch.
+    pub fn withholds_of_epoch(&self, epoch: u64) -> Result<Vec<WithholdRow>> {
+        self.withholds_where(
+            "epoch = ?1",
+            params![i64::try_from(epoch).unwrap_or(i64::MAX), i64::MAX],
+        )
+    }
+
+    /// Withhold decisions, newest epoch first; of one node when `node` is given.
+    pub fn withholds(&self, node: Option<Address>, limit: i64) -> Result<Vec<WithholdRow>> {
+        self.withholds_where(
+            "?1 IS NULL OR node = ?1",
+            params![node.as_ref().map(|n| &n.0[..]), limit],
+        )
+    }
+
+    fn withholds_where(
+        &self,
+        filter: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<WithholdRow>> {
+        let mut q = self.conn.prepare_cached(&format!(
+            "SELECT node, epoch, state, probes, relayed, evidence, evidence_text, slots, tx_hash, detail, updated_ms \
+             FROM withholds WHERE {filter} ORDER BY epoch DESC, node LIMIT ?2"
+        ))?;
+        let rows = q.query_map(args, |r| {
+            let hash = |b: Option<Vec<u8>>| b.and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok());
+            Ok(WithholdRow {
+                node: address(r.get(0)?),
+                epoch: r.get::<_, i64>(1)?.max(0) as u64,
+                state: WithholdState::from_code(r.get(2)?),
+                probes: r.get(3)?,
+                relayed: r.get(4)?,
+                evidence: hash(r.get(5)?).unwrap_or_default(),
+                evidence_text: r.get(6)?,
+                slots: r.get(7)?,
+                tx_hash: hash(r.get(8)?),
+                detail: r.get(9)?,
+                updated_ms: r.get(10)?,
+            })
         })?;
         rows.collect()
     }

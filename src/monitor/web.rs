@@ -9,12 +9,12 @@
 //! an 8 KiB head; the database is opened read-only per request.
 
 use super::chain::Timing;
+use super::clock::unix_ms;
 use super::http::{self, parse_request, Request};
 use super::metrics::SharedMetrics;
 use super::probe::ProbePath;
-use super::service::unix_ms;
 use super::stats::{self, NodeSummary, Policy, DAY_MS, HOUR_MS};
-use super::store::{ProbeRow, Store};
+use super::store::{ProbeRow, ReportedUsage, Store, WithholdState};
 use crate::commands::chain::utc;
 use crate::eth::Address;
 use crate::proxy::codec::Parsed;
@@ -32,6 +32,8 @@ pub struct Dashboard {
     db: PathBuf,
     metrics: SharedMetrics,
     policy: Policy,
+    /// `Access-Control-Allow-Origin` of the JSON API (`[monitor] api_origin`).
+    api_origin: String,
 }
 
 /// A response: status, content type, body.
@@ -43,6 +45,7 @@ impl Dashboard {
         db: PathBuf,
         metrics: SharedMetrics,
         policy: Policy,
+        api_origin: String,
     ) -> std::io::Result<Dashboard> {
         let listener = TcpListener::bind(addr)?;
         Ok(Dashboard {
@@ -51,6 +54,7 @@ impl Dashboard {
             db,
             metrics,
             policy,
+            api_origin,
         })
     }
 
@@ -74,6 +78,7 @@ impl Dashboard {
         let started = Instant::now();
         let _ = sock.set_write_timeout(Some(DEADLINE));
         let mut buf = Vec::with_capacity(1024);
+        let mut api = false;
         let page = loop {
             let left = DEADLINE.saturating_sub(started.elapsed());
             if left.is_zero() || sock.set_read_timeout(Some(left)).is_err() {
@@ -86,17 +91,35 @@ impl Dashboard {
             }
             match parse_request(&buf) {
                 Ok(Parsed::NeedMore) => continue,
-                Ok(Parsed::Done { value, .. }) => break self.route(&value),
+                Ok(Parsed::Done { value, .. }) => {
+                    api = value.path().starts_with("/api/");
+                    break self.route(&value);
+                }
                 Err(e) => break Page(400, "text/plain", format!("bad request: {e}\n")),
             }
         };
         let Page(status, ctype, body) = page;
-        let head = http::response_head(status, ctype, body.len(), "Connection: close\r\n");
+        // The website (another origin) reads the JSON API from the browser: say it may.
+        let extra = if api {
+            format!(
+                "Access-Control-Allow-Origin: {}\r\nAccess-Control-Allow-Methods: GET, OPTIONS\r\n\
+                 Access-Control-Allow-Headers: Content-Type, Cache-Control, Pragma\r\nAccess-Control-Max-Age: 86400\r\n\
+                 Vary: Origin\r\nConnection: close\r\n",
+                self.api_origin
+            )
+        } else {
+            "Connection: close\r\n".to_string()
+        };
+        let head = http::response_head(status, ctype, body.len(), &extra);
         let _ = sock.write_all(head.as_bytes());
         let _ = sock.write_all(body.as_bytes());
     }
 
     fn route(&self, req: &Request<'_>) -> Page {
+        if req.method == "OPTIONS" && req.path().starts_with("/api/") {
+            // A CORS preflight: the headers say it all.
+            return Page(204, "text/plain", String::new());
+        }
         if req.method != "GET" {
             return Page(405, "text/plain", "GET only\n".into());
         }
@@ -109,7 +132,7 @@ impl Dashboard {
             Ok(s) => s,
             Err(e) => return Page(503, "text/plain", format!("database not ready: {e}\n")),
         };
-        let now = unix_ms();
+        let now = store.now_ms().unwrap_or_else(|_| unix_ms());
         let result = match path {
             "/" => self.index(&store, req, now),
             "/api/nodes" => stats::summaries(&store, now, &self.policy)
@@ -174,8 +197,22 @@ impl Dashboard {
             .take(100)
             .map(probe_json)
             .collect();
+        let withholds: Vec<_> = store
+            .withholds(Some(node.node), 100)?
+            .iter()
+            .map(|w| {
+                serde_json::json!({
+                    "epoch": w.epoch, "state": w.state, "probes": w.probes, "relayed": w.relayed,
+                    "slots": w.slots, "evidence": crate::eth::hex::encode_prefixed(&w.evidence),
+                    "evidence_rows": w.evidence_text,
+                    "tx": w.tx_hash.map(|h| crate::eth::hex::encode_prefixed(&h)),
+                    "detail": w.detail, "updated_ms": w.updated_ms,
+                })
+            })
+            .collect();
         let v = serde_json::json!({
             "summary": summary,
+            "withholds": withholds,
             "epochs": epochs,
             "hours": hours.iter().map(|(h, probes, relayed)| serde_json::json!({"hour_start_ms": h * HOUR_MS, "probes": probes, "relayed": relayed})).collect::<Vec<_>>(),
             "probes": probes,
@@ -264,7 +301,7 @@ impl Dashboard {
                 p95 = ms(n.latency_p95_ms),
                 thr = kbps(n.throughput_kbps),
                 egress = esc(n.egress.as_deref().unwrap_or("-")),
-                usage = esc(n.reported_usage.as_deref().unwrap_or("not reported")),
+                usage = usage(&n.reported_usage_24h),
             );
         }
         body.push_str("</tbody></table><p class=\"note\">Uptime: share of counted probes (void rounds excluded) the node relayed. Heartbeats: share of the last 24 h's slots with a heartbeat on chain. Latency: start of the probe to the echo answer through the node, last 24 h. <a href=\"/api/nodes\">JSON</a> · <a href=\"/api/rounds\">rounds</a> · <a href=\"/metrics\">metrics</a></p>");
@@ -296,7 +333,7 @@ impl Dashboard {
             n.node,
             esc(&n.endpoint),
             n.state.as_str(),
-            if n.flagged { " — <strong>heartbeats while failing probes</strong>" } else { "" },
+            if n.flagged { format!(" — <strong>{}</strong>", stats::FLAG) } else { String::new() },
             pct(n.uptime_24h),
             pct(n.uptime_7d),
             pct(n.uptime_30d),
@@ -310,7 +347,7 @@ impl Dashboard {
                 .as_ref()
                 .map(|f| format!("{} {}: {}", utc((f.at_ms / 1000) as u64), esc(&f.outcome), esc(&f.detail)))
                 .unwrap_or_else(|| "-".into()),
-            esc(n.reported_usage.as_deref().unwrap_or("not reported by this contract version")),
+            usage(&n.reported_usage_24h),
         );
         body.push_str("<h2>Uptime per hour, last 48 h</h2>");
         body.push_str(&strip_svg(&hours(store, node.node, now, 48)?, now));
@@ -373,7 +410,7 @@ const COLUMNS: &[(&str, &str)] = &[
     ("throughput", "throughput"),
     ("egress", "egress IP"),
     ("failure", "last failure"),
-    ("usage", "reported usage"),
+    ("usage", "reported usage 24 h (self-reported)"),
 ];
 
 fn sort_nodes(nodes: &mut [NodeSummary], by: &str) {
@@ -392,7 +429,12 @@ fn sort_nodes(nodes: &mut [NodeSummary], by: &str) {
         "throughput" => nodes.sort_by(|a, b| f(a.throughput_kbps).total_cmp(&f(b.throughput_kbps))),
         "egress" => nodes.sort_by(|a, b| a.egress.cmp(&b.egress)),
         "failure" => nodes.sort_by_key(|n| n.last_failure.as_ref().map(|l| l.at_ms)),
-        "usage" => nodes.sort_by(|a, b| a.reported_usage.cmp(&b.reported_usage)),
+        "usage" => nodes.sort_by_key(|n| {
+            (
+                n.reported_usage_24h.bytes_relayed,
+                n.reported_usage_24h.sessions,
+            )
+        }),
         _ => nodes.sort_by(|a, b| a.node.cmp(&b.node)),
     }
 }
@@ -426,11 +468,11 @@ fn epoch_table(
     now: i64,
     policy: &Policy,
 ) -> rusqlite::Result<String> {
-    let mut s = String::from("<h2>Heartbeats and probes per epoch</h2><table id=\"epochs\"><thead><tr><th>epoch</th><th>starts</th><th>heartbeats</th><th>probes relayed</th><th>flag</th></tr></thead><tbody>");
+    let mut s = String::from("<h2>Heartbeats and probes per epoch</h2><table id=\"epochs\"><thead><tr><th>epoch</th><th>starts</th><th>heartbeats</th><th>probes relayed (measured)</th><th>usage (reported by the node)</th><th>flag</th><th>pay</th></tr></thead><tbody>");
     for e in stats::epochs(store, t, node, now, 10, policy)? {
         let _ = write!(
             s,
-            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{} of {} slots</td><td>{} of {} ({})</td><td>{}</td></tr>",
+            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{} of {} slots</td><td>{} of {} ({})</td><td>{}</td><td>{}</td><td class=\"withhold\">{}</td></tr>",
             if e.flagged { "flagged" } else { "" },
             e.epoch,
             utc(e.start),
@@ -439,11 +481,47 @@ fn epoch_table(
             e.relayed,
             e.probes,
             pct(e.success),
-            if e.flagged { "heartbeats while failing probes" } else { "" }
+            usage(&e.reported_usage),
+            if e.flagged { stats::FLAG } else { "" },
+            match e.withhold {
+                Some(WithholdState::Sent) => "withheld",
+                Some(WithholdState::DryRun) => "would be withheld (dry run)",
+                Some(WithholdState::Pending) => "withhold pending",
+                Some(WithholdState::Failed) => "withhold failed, retrying",
+                Some(WithholdState::Missed) => "withhold missed its window",
+                Some(WithholdState::NoSlots) | None => "",
+            }
         );
     }
     s.push_str("</tbody></table>");
     Ok(s)
+}
+
+/// What a node reported in its heartbeats, in a few words.
+fn usage(u: &ReportedUsage) -> String {
+    if u.heartbeats == 0 {
+        return "no heartbeat".into();
+    }
+    format!(
+        "{} sessions, {}, up to {} members ({} heartbeats)",
+        u.sessions,
+        bytes(u.bytes_relayed),
+        u.members_max,
+        u.heartbeats
+    )
+}
+
+fn bytes(n: i64) -> String {
+    let n = n.max(0) as f64;
+    if n >= 1e9 {
+        format!("{:.1} GB", n / 1e9)
+    } else if n >= 1e6 {
+        format!("{:.1} MB", n / 1e6)
+    } else if n >= 1e3 {
+        format!("{:.1} kB", n / 1e3)
+    } else {
+        format!("{n} B")
+    }
 }
 
 /// One cell per hour, coloured by the share relayed; grey without probes.

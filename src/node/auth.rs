@@ -13,7 +13,7 @@
 //! fresh keys costs one poll a second. Only while the table is not current (catching
 //! up, logs failing) are addresses looked up one by one, and then at most
 //! [`LOOKUP_RATE`] a second overall, [`CLIENT_LOOKUP_RATE`] per client address (when
-//! the engine names the client: [`ChainAuth::check_from`]), and [`MAX_LOOKUPS`] at once.
+//! the engine names the client: [`ChainAuth::check_from`]), and `MAX_LOOKUPS` at once.
 
 use super::members::Members;
 use super::{LookupAnswer, ToChain, ToLoop};

@@ -9,8 +9,10 @@
 //!   sessions wait (at most once a second), answers lookups, reports the chain's clock.
 //! - [`heartbeat`]: a second thread sending `imOnline` once per slot.
 //!
-//! The threads block on the RPC; the loop never does. They talk to it through an mpsc
-//! channel and wake it with the server's `mio::Waker`.
+//! The threads block on the RPC; the loop never does. The membership thread talks to the
+//! loop through an mpsc channel each way and wakes it with the server's `mio::Waker`; the
+//! heartbeat thread needs no channel: it reads the loop's `serving` flag and the usage
+//! counters, and both threads write the shared [`stats::ChainStats`].
 //!
 //! What a client sees:
 //! - a credential that fails a check (malformed, expired, lifetime beyond

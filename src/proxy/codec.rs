@@ -1,6 +1,9 @@
 //! What every protocol parser returns (either a message and how many bytes it took, or a
 //! request for more bytes), the destination type both protocols produce, and first-byte
 //! protocol detection. Errors are each codec's own type.
+//!
+//! Compiled into `fuzz/` as well (fuzz/src/lib.rs): it may use only `std` and the other
+//! parser files there, so that it builds on its own and its invariants are fuzzed.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -119,7 +122,7 @@ impl OwnedTarget {
     }
 }
 
-/// "host:port" or "[v6]:port", for log lines.
+/// `host:port` or `[v6]:port`, for log lines.
 impl fmt::Display for OwnedTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {

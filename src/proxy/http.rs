@@ -7,6 +7,9 @@
 //! end), single spaces separate the request-line parts, obs-fold is refused, field names
 //! are tokens with no space before the colon. Leniency in a proxy is how requests get
 //! smuggled past it.
+//!
+//! Compiled into `fuzz/` as well (fuzz/src/lib.rs): it may use only `std` and the other
+//! parser files there, so that it builds on its own and its invariants are fuzzed.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -663,6 +666,31 @@ impl Status {
     }
 }
 
+/// An error response whose body says why, in one plain-text line or two: what a person
+/// sees in the browser or in `curl -v` when a tunnel fails after they were let in.
+pub fn error_response(status: Status, why: &dyn fmt::Display) -> Vec<u8> {
+    let body = format!("{why}\n");
+    let reason = match status {
+        Status::ConnectionEstablished => "OK",
+        Status::BadRequest => "Bad Request",
+        Status::Forbidden => "Forbidden",
+        Status::ProxyAuthRequired => "Proxy Authentication Required",
+        Status::BadGateway => "Bad Gateway",
+        Status::GatewayTimeout => "Gateway Timeout",
+        Status::HeadTooLarge => "Request Header Fields Too Large",
+        Status::NotImplemented => "Not Implemented",
+        Status::ServiceUnavailable => "Service Unavailable",
+    };
+    let mut out = format!(
+        "HTTP/1.1 {} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        status.code(),
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body.as_bytes());
+    out
+}
+
 /// Full response bytes. Errors carry `Content-Length: 0` and `Connection: close` (the node
 /// closes after them); 407 carries the challenge. The CONNECT success response has neither:
 /// RFC 9110 §9.3.6 forbids Content-Length on a 2xx to CONNECT, and the tunnel follows it.
@@ -680,38 +708,25 @@ pub fn response(status: Status) -> &'static [u8] {
     }
 }
 
-/// An error response whose body is one line saying why (`text/plain`), for refusals a
-/// person should understand from curl's output or a browser page.
-pub fn response_with_reason(status: Status, reason: &str) -> Vec<u8> {
-    const TAIL: &[u8] = b"Content-Length: 0\r\nConnection: close\r\n\r\n";
-    let head = response(status);
-    let start = head.strip_suffix(TAIL).unwrap_or(head);
-    let body_len = reason.len() + 1;
-    let mut out = Vec::with_capacity(head.len() + 64 + body_len);
-    out.extend_from_slice(start);
-    out.extend_from_slice(
-        format!(
-            "Content-Type: text/plain; charset=utf-8\r\nContent-Length: {body_len}\r\nConnection: close\r\n\r\n{reason}\n"
-        )
-        .as_bytes(),
-    );
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const MAX: usize = 8192;
-
     #[test]
-    fn a_refusal_with_a_reason_carries_it_as_a_one_line_body() {
-        let r = response_with_reason(Status::ServiceUnavailable, "used up");
-        assert_eq!(
-            r,
-            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 8\r\nConnection: close\r\n\r\nused up\n"
+    fn error_responses_say_why_with_an_exact_length() {
+        let out = error_response(Status::BadGateway, &"aqueduct: connection refused\nretry");
+        let text = String::from_utf8(out).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 502 Bad Gateway\r\n"), "{head}");
+        assert!(head.contains("\r\nConnection: close"), "{head}");
+        assert!(
+            head.contains(&format!("\r\nContent-Length: {}", body.len())),
+            "{head}"
         );
+        assert_eq!(body, "aqueduct: connection refused\nretry\n");
     }
+
+    const MAX: usize = 8192;
 
     fn ip(s: &str) -> Target<'static> {
         Target::Ip(s.parse::<SocketAddr>().unwrap())

@@ -5,6 +5,9 @@
 //! credentials and perhaps another origin) is ever sent to this request's origin.
 //!
 //! Fuzzed: this file is compiled by `fuzz/` as part of the parser set.
+//!
+//! Compiled into `fuzz/` as well (fuzz/src/lib.rs): it may use only `std` and the other
+//! parser files there, so that it builds on its own and its invariants are fuzzed.
 
 use std::fmt;
 

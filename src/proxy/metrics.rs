@@ -6,7 +6,7 @@
 //! head, one response per connection, a deadline on every connection. A scraper can cost
 //! the loop a few kilobytes and a few microseconds, never a stall of the proxy sessions.
 
-use super::outcome::{Outcome, OutcomeKind};
+use super::outcome::{Failure, Outcome, OutcomeKind};
 use super::policy::Denial;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
@@ -93,7 +93,8 @@ pub(crate) struct Metrics {
     bytes_down: u64,
     auth_failures: [u64; AUTH_REASONS.len()],
     refused: [u64; REFUSALS.len()],
-    denied: [u64; Denial::RULES.len()],
+    /// Sessions refused by the policy, by rule.
+    denials: [u64; Denial::RULES.len()],
     /// Per bucket (not cumulative); the last one is +Inf.
     latency_buckets: [u64; LATENCY_BOUNDS.len() + 1],
     latency_sum: Duration,
@@ -106,17 +107,17 @@ impl Metrics {
     /// A session ended: its outcome and the payload bytes it relayed each way.
     pub fn session_ended(&mut self, outcome: &Outcome, up: u64, down: u64) {
         self.sessions[outcome.kind().index()] += 1;
+        if let Outcome::Failed(Failure::Denied(denial)) = outcome {
+            if let Some(i) = Denial::RULES.iter().position(|&r| r == denial.rule()) {
+                self.denials[i] += 1;
+            }
+        }
         self.bytes_up = self.bytes_up.wrapping_add(up);
         self.bytes_down = self.bytes_down.wrapping_add(down);
     }
 
     pub fn auth_failed(&mut self, reason: AuthFailure) {
         self.auth_failures[reason.index()] += 1;
-    }
-
-    /// The policy refused a name or an address, by this rule.
-    pub fn denied(&mut self, denial: &Denial) {
-        self.denied[denial.rule_index()] += 1;
     }
 
     pub fn connection_refused(&mut self, reason: Refusal) {
@@ -182,12 +183,12 @@ impl Metrics {
         }
         family(
             &mut out,
-            "aqueduct_policy_denials_total",
+            "aqueduct_denials_total",
             "counter",
-            "Names and addresses the policy refused, by rule (one per name or address refused).",
+            "Sessions the policy refused, by rule (deny_domains, deny_cidrs, deny_ports, special_address, own_address, own_listener, default_port).",
         );
-        for (label, n) in Denial::RULES.iter().zip(self.denied) {
-            let _ = writeln!(out, "aqueduct_policy_denials_total{{rule=\"{label}\"}} {n}");
+        for (label, n) in Denial::RULES.iter().zip(self.denials) {
+            let _ = writeln!(out, "aqueduct_denials_total{{rule=\"{label}\"}} {n}");
         }
         family(
             &mut out,
@@ -538,7 +539,6 @@ fn response(status: &str, content_type: &str, body: &str) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::proxy::dns::DnsError;
-    use crate::proxy::outcome::Failure;
     use crate::proxy::relay::Side;
 
     fn sample(text: &str, series: &str) -> Option<f64> {
@@ -587,7 +587,11 @@ mod tests {
     fn outcomes_and_bytes_are_counted_under_their_labels() {
         let mut m = Metrics::default();
         m.session_ended(&Outcome::Ok, 100, 1000);
-        m.session_ended(&Outcome::Failed(Failure::Denied("x".into())), 0, 0);
+        m.session_ended(
+            &Outcome::Failed(Failure::Denied(Box::new(Denial::DefaultPort { port: 25 }))),
+            0,
+            0,
+        );
         m.session_ended(&Outcome::Failed(Failure::Dns(DnsError::NxDomain)), 0, 0);
         m.session_ended(&Outcome::Reset(Side::Client), 5, 7);
         m.auth_failed(AuthFailure::Rejected);

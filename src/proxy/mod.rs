@@ -14,13 +14,19 @@
 //! - [`codec`], [`socks5`], [`http`]: pure protocol parsers; [`dns`], [`policy`]: where
 //!   a session may go and how names become addresses.
 //! - [`upstream`]: going through another SOCKS5 node instead (`aqueduct local`).
+//! - [`settings`]: what the engine runs with, built by its embedder (`src/config` for the
+//!   node, `src/local` for `aqueduct local`); the engine imports nothing of theirs.
+//!
+//! Rules: no panic on network input, ever (every length checked, every index by `get`;
+//! the parsers are fuzzed, see `fuzz/`); no blocking call on the loop; every buffer
+//! bounded, and lent only while bytes are in flight.
 
 pub mod auth;
 mod buffer;
 pub mod codec;
 mod context;
-pub mod deny_names;
 pub mod dns;
+pub mod domains;
 pub mod http;
 pub mod http_body;
 pub mod http_response;
@@ -31,6 +37,7 @@ pub mod outcome;
 pub mod policy;
 mod pool;
 mod relay;
+mod reload;
 pub mod server;
 mod session;
 pub mod settings;
@@ -42,5 +49,6 @@ mod splice;
 mod timers;
 pub mod upstream;
 
+pub use reload::ReadSettings;
 pub use server::Server;
 pub use settings::Settings;

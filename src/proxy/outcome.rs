@@ -6,9 +6,10 @@
 use super::dns::DnsError;
 use super::http::Status;
 use super::io::ConnectError;
+use super::policy::Denial;
 use super::relay::Side;
 use super::socks5::Reply;
-use super::upstream::ViaFailure;
+use super::upstream::{HopError, ViaFailure};
 use std::fmt;
 
 /// Why a tunnel could not be opened.
@@ -17,7 +18,8 @@ pub enum Failure {
     Connect(ConnectError),
     Dns(DnsError),
     /// The policy refused every address; the text names the rule.
-    Denied(String),
+    /// Boxed: refusals are rare, and the session stays small.
+    Denied(Box<Denial>),
     /// Through upstream nodes: none reachable, or the node could not reach the target.
     Via(ViaFailure),
     /// A forwarded request's origin answered with something that is not an HTTP/1 response.
@@ -72,6 +74,21 @@ impl Failure {
             Failure::Via(f) => f.socks_reply(),
             Failure::BadResponse(_) => Reply::GeneralFailure,
             Failure::Limited(_) => Reply::NotAllowed,
+        }
+    }
+
+    /// What a member can do about it, when that is known (told in HTTP error bodies).
+    pub fn advice(&self) -> Option<&'static str> {
+        match self {
+            Failure::Via(ViaFailure::NoNode(Some(HopError::AuthRejected))) => Some(
+                "The node refused the credential: not a paying member (run `aqueduct status`, \
+                 then `aqueduct subscribe`), or a credential for another node or deployment.",
+            ),
+            Failure::Via(ViaFailure::NoNode(None)) => {
+                Some("No node is known yet: check `aqueduct local --list`.")
+            }
+            Failure::Denied(_) => Some("The node's policy does not allow this destination."),
+            _ => None,
         }
     }
 
@@ -305,7 +322,7 @@ mod tests {
                 Status::GatewayTimeout,
             ),
             (
-                Failure::Denied("loopback".into()),
+                Failure::Denied(Box::new(Denial::DefaultPort { port: 25 })),
                 Reply::NotAllowed,
                 Status::Forbidden,
             ),

@@ -29,7 +29,7 @@
 //! Teredo `2001::/32` (server and de-obfuscated client) are checked both as IPv6 and through the
 //! IPv4 address they carry, so `64:ff9b::7f00:1` is loopback.
 
-use crate::proxy::deny_names::DomainList;
+use super::domains::{DomainPattern, DomainSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
@@ -282,20 +282,13 @@ pub struct PolicyConfig {
     pub allow_ports: Vec<PortRange>,
     /// Always denied.
     pub deny_ports: Vec<PortRange>,
-    /// Names never asked for (checked before DNS; the addresses they resolve to are
-    /// judged by the address rules as always).
-    pub deny_domains: DomainList,
-    /// Lists read by the config loader (at start, `--check` and SIGHUP) and merged into
-    /// `deny_domains` and `deny_cidrs`; the engine never reads them.
-    pub deny_domains_file: Option<std::path::PathBuf>,
-    pub deny_cidrs_file: Option<std::path::PathBuf>,
+    /// Names never reached (checked on the name asked for, before it is resolved).
+    pub deny_domains: Vec<DomainPattern>,
 }
 
 /// Which rule refused a destination; `Display` is the reason for the node's log line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Denial {
-    /// The name asked for is in `policy.deny_domains` (or its file).
-    ConfiguredDomain { name: String, entry: String },
     /// The port is in `policy.deny_ports`.
     ConfiguredPort { port: u16, range: PortRange },
     /// The destination is in `policy.deny_cidrs` (`embedded`: through the IPv4 address an
@@ -323,32 +316,33 @@ pub enum Denial {
     },
     /// The port is on the default deny list (Tor's exit reject list, or port 0).
     DefaultPort { port: u16 },
+    /// The name asked for is in `policy.deny_domains`.
+    ConfiguredDomain { pattern: DomainPattern },
 }
 
 impl Denial {
-    /// Every rule label, in the order `/metrics` lists them.
+    /// The rule, as the `rule` label of `aqueduct_denials_total`.
+    pub fn rule(&self) -> &'static str {
+        match self {
+            Denial::ConfiguredPort { .. } => "deny_ports",
+            Denial::ConfiguredCidr { .. } => "deny_cidrs",
+            Denial::ConfiguredDomain { .. } => "deny_domains",
+            Denial::SpecialAddress { .. } => "special_address",
+            Denial::OwnListener { .. } => "own_listener",
+            Denial::OwnAddress { .. } => "own_address",
+            Denial::DefaultPort { .. } => "default_port",
+        }
+    }
+
     pub const RULES: [&'static str; 7] = [
-        "domain",
-        "cidr",
-        "port",
+        "deny_ports",
+        "deny_cidrs",
+        "deny_domains",
         "special_address",
         "own_listener",
         "own_address",
         "default_port",
     ];
-
-    /// Where this denial's rule sits in [`Denial::RULES`] (the metrics label).
-    pub fn rule_index(&self) -> usize {
-        match self {
-            Denial::ConfiguredDomain { .. } => 0,
-            Denial::ConfiguredCidr { .. } => 1,
-            Denial::ConfiguredPort { .. } => 2,
-            Denial::SpecialAddress { .. } => 3,
-            Denial::OwnListener { .. } => 4,
-            Denial::OwnAddress { .. } => 5,
-            Denial::DefaultPort { .. } => 6,
-        }
-    }
 }
 
 impl fmt::Display for Denial {
@@ -361,9 +355,6 @@ impl fmt::Display for Denial {
             }
         };
         match self {
-            Denial::ConfiguredDomain { name, entry } => {
-                write!(f, "name {name} is denied by policy.deny_domains ({entry})")
-            }
             Denial::ConfiguredPort { port, range } => {
                 write!(f, "port {port} is denied by policy.deny_ports ({range})")
             }
@@ -398,6 +389,9 @@ impl fmt::Display for Denial {
                     " is one of this node's own addresses; see policy.allow_private"
                 )
             }
+            Denial::ConfiguredDomain { pattern } => {
+                write!(f, "the name is denied by policy.deny_domains ({pattern})")
+            }
             Denial::DefaultPort { port: 0 } => f.write_str("port 0 is not a destination port"),
             Denial::DefaultPort { port } => write!(
                 f,
@@ -416,6 +410,7 @@ pub struct Policy {
     listeners: Vec<SocketAddr>,
     special_v4: Vec<(Cidr, SpecialRange)>,
     special_v6: Vec<(Cidr, SpecialRange)>,
+    deny_domains: DomainSet,
 }
 
 impl Policy {
@@ -431,6 +426,7 @@ impl Policy {
         own.sort();
         own.dedup();
         Policy {
+            deny_domains: DomainSet::new(&cfg.deny_domains),
             cfg,
             own,
             listeners: Vec::new(),
@@ -448,14 +444,12 @@ impl Policy {
         self
     }
 
-    /// `Ok` if members may ask for `name`; otherwise the deny_domains entry that refuses it.
+    /// `Ok` if members may ask for `name`; each address it resolves to is judged by
+    /// [`Policy::check`] as well.
     pub fn check_name(&self, name: &str) -> Result<(), Denial> {
-        match self.cfg.deny_domains.denies(name) {
+        match self.deny_domains.find(name) {
+            Some(pattern) => Err(Denial::ConfiguredDomain { pattern }),
             None => Ok(()),
-            Some(entry) => Err(Denial::ConfiguredDomain {
-                name: name.to_string(),
-                entry,
-            }),
         }
     }
 
@@ -1031,7 +1025,7 @@ mod tests {
                 deny_cidrs: cidrs(&["198.51.100.0/24", "8.8.8.0/24", "2001:4860::/32"]),
                 allow_ports: ports(&["22-25"]),
                 deny_ports: ports(&["22", "8000-8999"]),
-                ..PolicyConfig::default()
+                deny_domains: Vec::new(),
             },
             Vec::new(),
         );

@@ -11,6 +11,7 @@ use super::metrics::{self, MetricFamilies, Metrics, Refusal};
 use super::outcome::{Failure, LimitRefusal, Outcome};
 use super::policy::{self, Policy};
 use super::pool::{self, Pool, TrimSchedule};
+use super::reload::{self, ReadSettings, Reloader};
 use super::session::{token_owner, Session, Verdict};
 use super::settings::{AuthMode, Settings, MAX_LISTENERS};
 use super::signals::SignalPipe;
@@ -25,9 +26,6 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Reads the engine's settings again (SIGHUP); an error says why they were refused.
-pub type Reloader = Box<dyn FnMut() -> Result<Settings, String>>;
 
 pub const SIGNAL: Token = Token(0);
 /// Woken by other threads (the chain thread's auth answers, issue 5).
@@ -56,12 +54,6 @@ pub struct Server {
 /// is borrowed from the poll.
 struct Core {
     controls: Controls,
-    /// For rebuilding the policy on a reload: this machine's addresses, the node's sockets.
-    own_addrs: Vec<IpAddr>,
-    own_listeners: Vec<SocketAddr>,
-    /// Reads the config again on SIGHUP; without one, SIGHUP is logged and ignored.
-    reloader: Option<Reloader>,
-    auth_mode: AuthMode,
     sessions: Slab<Session>,
     timers: Timers,
     /// Sessions that stopped with work left to give others a turn.
@@ -90,6 +82,13 @@ struct Core {
     /// The `/metrics` responder, when `[metrics] listen` is set.
     scrapes: Option<metrics::Endpoint>,
     revoked: Vec<Account>,
+    /// What runs now, for a reload to compare against.
+    current: Settings,
+    /// The policy's own addresses and listeners, to compile a reloaded policy with.
+    own_addrs: Vec<IpAddr>,
+    own_listeners: Vec<SocketAddr>,
+    /// Set by the embedder: where SIGHUP's new settings come from.
+    reloader: Option<Reloader>,
 }
 
 fn context(what: String) -> impl FnOnce(io::Error) -> io::Error {
@@ -153,7 +152,7 @@ impl Server {
                 Some(endpoint)
             }
         };
-        let own_addrs = policy::local_addresses().unwrap_or_else(|e| {
+        let own = policy::local_addresses().unwrap_or_else(|e| {
             log::warn!("cannot list this machine's addresses ({e}); policy denies only the configured ranges");
             Vec::new()
         });
@@ -187,12 +186,8 @@ impl Server {
             yielded: Vec::new(),
             resolver,
             auth: auth::from_settings(&settings.auth),
-            policy: Policy::new(settings.policy.clone(), own_addrs.clone())
+            policy: Policy::new(settings.policy.clone(), own.clone())
                 .with_listeners(&own_listeners),
-            own_addrs,
-            own_listeners,
-            reloader: None,
-            auth_mode: settings.auth.mode,
             router: None,
             settings: SessionSettings {
                 timeouts: settings.timeouts,
@@ -211,6 +206,10 @@ impl Server {
             metrics: Metrics::default(),
             scrapes,
             revoked: Vec::new(),
+            current: settings,
+            own_addrs: own,
+            own_listeners,
+            reloader: None,
         };
         Ok(Server {
             poll,
@@ -256,9 +255,12 @@ impl Server {
         self.core.auth = auth;
     }
 
-    /// What SIGHUP calls to read the settings again (the node re-reads its config file).
-    pub fn set_reloader(&mut self, reloader: Reloader) {
-        self.core.reloader = Some(reloader);
+    /// On SIGHUP, `read` (on a thread of its own) reads the config again; what can change
+    /// while sessions run is applied, the rest logged as waiting for a restart. Without
+    /// it, SIGHUP is logged and ignored.
+    pub fn set_reloader(&mut self, read: ReadSettings) -> io::Result<()> {
+        self.core.reloader = Some(Reloader::spawn(read, Arc::clone(&self.waker))?);
+        Ok(())
     }
 
     /// Sends every session through upstream nodes chosen by `router` (`aqueduct local`).
@@ -297,11 +299,14 @@ impl Server {
             for event in events.iter() {
                 match event.token() {
                     SIGNAL => {
-                        let signals = self.signals.drain();
-                        if signals.reload {
-                            self.core.reload(self.poll.registry(), now);
+                        let drained = self.signals.drain();
+                        if drained.reload {
+                            match self.core.reloader.as_mut() {
+                                Some(r) => r.request(),
+                                None => log::warn!("SIGHUP: nothing to reload from; ignored"),
+                            }
                         }
-                        if let Some(signal) = signals.stop {
+                        if let Some(signal) = drained.stop {
                             self.begin_shutdown(signal, now);
                         }
                     }
@@ -426,55 +431,40 @@ impl Server {
 }
 
 impl Core {
-    /// SIGHUP: the static users, the policy and the operator limits from the config as it
-    /// is now; live sessions stay, except those whose account was removed. A config that
-    /// does not validate is refused and the old one stays in force.
-    fn reload(&mut self, registry: &Registry, now: Instant) {
-        let Some(reloader) = self.reloader.as_mut() else {
-            log::info!("SIGHUP: nothing to reload (no config file); ignored");
-            return;
-        };
-        let new = match reloader() {
-            Ok(new) => new,
+    /// Applies settings read again on SIGHUP, or keeps the old ones if they are unusable.
+    fn reloaded(&mut self, answer: Result<Settings, String>) {
+        let plan = match answer.and_then(|new| reload::plan(&self.current, new)) {
+            Ok(plan) => plan,
             Err(e) => {
-                log::error!("SIGHUP: the config was refused, the old one stays in force: {e}");
+                log::error!("reload refused, the running config stays: {e}");
                 return;
             }
         };
-        if new.auth.mode != self.auth_mode {
-            log::error!(
-                "SIGHUP: the config was refused, the old one stays in force: auth.mode cannot change without a restart"
-            );
-            return;
+        let new = plan.settings;
+        self.policy = Policy::new(new.policy.clone(), self.own_addrs.clone())
+            .with_listeners(&self.own_listeners);
+        if new.auth.mode == AuthMode::Static {
+            self.auth = auth::from_settings(&new.auth);
         }
-        self.policy =
-            Policy::new(new.policy, self.own_addrs.clone()).with_listeners(&self.own_listeners);
+        self.settings = SessionSettings {
+            timeouts: new.timeouts,
+            limits: new.limits,
+        };
         self.controls.apply(
             &new.operator,
             new.operator.monthly.as_ref().and_then(|m| m.file.clone()),
-            now,
+            Instant::now(),
         );
-        let mut closed = 0;
-        if self.auth_mode == AuthMode::Static {
-            self.auth = auth::from_settings(&new.auth);
-            for key in self.sessions.keys() {
-                let removed = self
-                    .sessions
-                    .get_mut(key)
-                    .and_then(|s| s.account())
-                    .is_some_and(|a| !new.auth.users.iter().any(|u| u.name == a.name()));
-                if removed {
-                    closed += 1;
-                    self.drive(registry, key, now, |s, _| {
-                        s.set_outcome(Outcome::AccessEnded);
-                        Verdict::Close
-                    });
-                }
-            }
+        self.controls.set_grace(new.timeouts.shutdown_grace);
+        for name in &plan.at_restart {
+            log::warn!("reload: {name} changed; that takes effect at the next start");
         }
         log::info!(
-            "SIGHUP: reloaded users, policy and limits; {closed} sessions of removed accounts closed (listen, dns, metrics, relay, timeouts and [limits] sizes need a restart)"
+            "reloaded: policy, users, timeouts and limits (with [limits]' rates, allowance and quotas) in force; {} users' sessions end",
+            plan.gone.len()
         );
+        self.revoked.extend(plan.gone);
+        self.current = new;
     }
 
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
@@ -699,6 +689,9 @@ impl Core {
         }
         self.auth_done = done;
 
+        if let Some(answer) = self.reloader.as_mut().and_then(Reloader::answer) {
+            self.reloaded(answer);
+        }
         let mut revoked = std::mem::take(&mut self.revoked);
         self.auth.drain_revoked(&mut revoked);
         if !revoked.is_empty() {

@@ -83,7 +83,7 @@ pub struct Limits {
     pub max_handshakes_per_client: usize,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DnsSettings {
     /// Replaces the nameservers of resolv.conf when set.
     pub nameservers: Option<Vec<SocketAddr>>,

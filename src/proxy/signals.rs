@@ -1,6 +1,6 @@
 //! SIGTERM/SIGINT (stop) and SIGHUP (reload) delivered to the event loop through a
-//! self-pipe: the handler only writes one byte (async-signal-safe); the loop reads it
-//! like any other event.
+//! self-pipe: the handler only writes one byte (async-signal-safe); the loop reads it like
+//! any other event.
 
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
@@ -69,9 +69,10 @@ impl SignalPipe {
         )
     }
 
-    /// Empties the pipe: the last stop signal seen, if any, and whether a reload was asked.
-    pub fn drain(&self) -> Signals {
-        let mut seen = Signals::default();
+    /// Empties the pipe: what arrived since the last call, every signal counted (a stop
+    /// is never lost behind a reload, nor a reload behind a stop).
+    pub fn drain(&self) -> Drained {
+        let mut out = Drained::default();
         let mut buf = [0u8; 64];
         loop {
             // SAFETY: reading into a valid local buffer of the given length.
@@ -81,24 +82,24 @@ impl SignalPipe {
                 if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
-                return seen;
+                return out;
             }
             for &b in buf.get(..n as usize).unwrap_or_default() {
                 match i32::from(b) {
-                    libc::SIGHUP => seen.reload = true,
-                    stop => seen.stop = Some(stop),
+                    libc::SIGHUP => out.reload = true,
+                    signal => out.stop = Some(signal),
                 }
             }
         }
     }
 }
 
-/// What one drain of the pipe found.
+/// The signals one drain found.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Signals {
-    /// SIGTERM or SIGINT.
+pub struct Drained {
+    /// SIGTERM or SIGINT: the last one's number.
     pub stop: Option<i32>,
-    /// SIGHUP: read the config again.
+    /// SIGHUP.
     pub reload: bool,
 }
 

@@ -2,6 +2,9 @@
 //! functions over byte slices: each parser looks at the front of what has been read so far
 //! and returns `NeedMore`, a message with the exact number of bytes it took (anything after
 //! is the next message or tunnel data), or an error. Nothing here does I/O or allocates.
+//!
+//! Compiled into `fuzz/` as well (fuzz/src/lib.rs): it may use only `std` and the other
+//! parser files there, so that it builds on its own and its invariants are fuzzed.
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};

@@ -1,6 +1,6 @@
 //! Reaching a target through an upstream SOCKS5 node instead of connecting to it directly
 //! (what `aqueduct local` does): the [`Router`] that says which node to go through, the
-//! client side of RFC 1928/1929 as pure functions, and [`Via`], the session's stage
+//! client side of RFC 1928/1929 as pure functions, and `Via`, the session's stage
 //! while it opens a tunnel through one node after another.
 //!
 //! The client handshake is pipelined: greeting (offering only username/password),

@@ -77,7 +77,7 @@ impl Anvil {
         std::fs::create_dir_all(&dir).expect("create test dir");
         for _ in 0..5 {
             let port = free_port();
-            let mut child = Command::new(crate::tools::tool("anvil"))
+            let mut child = Command::new(super::tools::tool("anvil"))
                 .args(["--host", "127.0.0.1", "--port", &port.to_string()])
                 .args(extra)
                 .stdin(Stdio::null())
@@ -290,7 +290,7 @@ pub fn aqueduct_with_rpc_env(args: &[&str], rpc_env: Option<&str>) -> Run {
 
 /// Runs `cast <args>` and returns its trimmed stdout, panicking on failure.
 pub fn cast(args: &[&str]) -> String {
-    let out = Command::new(crate::tools::tool("cast"))
+    let out = Command::new(super::tools::tool("cast"))
         .args(args)
         .stdin(Stdio::null())
         .output()

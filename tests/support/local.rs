@@ -4,7 +4,7 @@
 //! `aqueduct local` process itself. Every wait is bounded; everything stops on drop.
 #![allow(dead_code)]
 
-use crate::anvil::{path_str, Anvil};
+use super::anvil::{path_str, Anvil};
 use aqueduct::credential::Verifier;
 use aqueduct::eth::Address;
 use std::fs;

@@ -7,9 +7,9 @@
 //! `#[path = "support/monitor.rs"] mod monitor;`.
 #![allow(dead_code)]
 
-use crate::anvil::{aqueduct, path_str, Anvil};
-use crate::node::{dev, ChainNet};
-use crate::proxy::{Node, TempDir, WAIT};
+use super::anvil::{aqueduct, path_str, Anvil};
+use super::node::{dev, ChainNet};
+use super::proxy::{Node, TempDir, WAIT};
 use std::fs;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -22,10 +22,12 @@ pub const OWNER: usize = 0;
 pub const MONITOR: usize = 2;
 
 /// anvil with real one-second blocks (heartbeats need the chain's clock to move) and
-/// the contract: one-minute epochs of six ten-second slots.
+/// the contract at its shortest clock: one-hour epochs of one-minute slots, one-day
+/// periods (the monitor's membership outlives the tests' warps). Nodes earn from the
+/// epoch after they are added: [`start_earning`] moves the chain there.
 pub fn network() -> ChainNet {
     let anvil = Anvil::start_with(&["--block-time", "1"]);
-    let d = anvil.deploy_dev(&["--period", "1h", "--epoch", "1m", "--slot", "10s"]);
+    let d = anvil.deploy_dev(&["--period", "1d", "--epoch", "1h", "--slot", "1m"]);
     let state_file = anvil.dir.join("unused-state.json");
     let net = ChainNet {
         anvil,
@@ -63,6 +65,26 @@ pub fn register(net: &ChainNet, key: usize, endpoint: SocketAddr) {
             &endpoint.to_string(),
         ],
     );
+}
+
+/// Moves the chain to the first second of the next epoch (the one the nodes added so
+/// far earn in) and returns that epoch.
+pub fn start_earning(net: &ChainNet) -> u64 {
+    net.warp_to_next_epoch();
+    current_epoch(net)
+}
+
+pub fn current_epoch(net: &ChainNet) -> u64 {
+    let client = net.anvil.client();
+    net.contract(&client).current_epoch().unwrap()
+}
+
+/// Slots `node` has in `epoch` on chain (0 once withheld).
+pub fn slots_in(net: &ChainNet, node: aqueduct::eth::Address, epoch: u64) -> u64 {
+    let client = net.anvil.client();
+    net.contract(&client)
+        .heartbeats_in_epoch(node, epoch)
+        .unwrap()
 }
 
 pub fn free_port() -> u16 {
@@ -193,7 +215,7 @@ impl Monitor {
     /// GET on the dashboard with curl: (status, body).
     pub fn get(&self, path: &str) -> (u16, String) {
         let url = format!("http://{}{path}", self.dashboard);
-        let out = crate::proxy::curl(&["-w", "\n%{http_code}", &url]);
+        let out = super::proxy::curl(&["-w", "\n%{http_code}", &url]);
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
         (code.trim().parse().unwrap_or(0), body.to_string())
@@ -206,7 +228,7 @@ impl Monitor {
     }
 
     /// `aqueduct monitor report --config … <args>`.
-    pub fn report(&self, args: &[&str]) -> crate::anvil::Run {
+    pub fn report(&self, args: &[&str]) -> super::anvil::Run {
         let mut full = vec!["monitor", "report", "--config", path_str(&self.config)];
         full.extend_from_slice(args);
         aqueduct(&full)

@@ -7,8 +7,8 @@
 
 #![allow(dead_code)]
 
-use crate::anvil::{aqueduct, dev_key, path_str, Anvil, Run};
-use crate::proxy::{
+use super::anvil::{aqueduct, dev_key, path_str, Anvil, Run};
+use super::proxy::{
     connect, curl, curl_status, read_socks_replies, socks_handshake_bytes, Node, SocksTarget, WAIT,
 };
 use aqueduct::contract::Contract;
@@ -220,7 +220,7 @@ pub struct RestartedAnvil(Option<std::process::Child>);
 impl RestartedAnvil {
     pub fn start(port: u16, state: &std::path::Path) -> RestartedAnvil {
         use std::os::unix::process::CommandExt;
-        let child = std::process::Command::new(crate::tools::tool("anvil"))
+        let child = std::process::Command::new(super::tools::tool("anvil"))
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .args(["--block-time", "1", "--state"])
             .arg(state)

@@ -3,7 +3,7 @@
 //! Include after `support/proxy.rs` (as `mod proxy`).
 #![allow(dead_code)]
 
-use crate::proxy::{curl, Node, ALICE, WAIT};
+use super::proxy::{curl, Node, ALICE, WAIT};
 use std::collections::HashMap;
 use std::thread;
 use std::time::{Duration, Instant};

@@ -56,7 +56,6 @@ pub fn base_config(dir: &Path) -> String {
 pub const ALICE: &str =
     "[auth]\nmode = \"static\"\n[[auth.users]]\nname = \"alice\"\npassword = \"s3cret:pw\"\n";
 
-/// A running `aqueduct node`.
 /// Runs `aqueduct node` on a config it must refuse; returns its exit code and stderr.
 pub fn refused_config(toml: &str) -> (Option<i32>, String) {
     let dir = TempDir::new("refused-config");
@@ -74,6 +73,7 @@ pub fn refused_config(toml: &str) -> (Option<i32>, String) {
     )
 }
 
+/// A running `aqueduct node`.
 pub struct Node {
     child: Option<Child>,
     pub addrs: Vec<SocketAddr>,

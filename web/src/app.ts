@@ -15,6 +15,8 @@ export interface Form {
   member: string;
   node: string;
   lifetime: string;
+  /** The node the Operators page shows (lowercase address; "" = the wallet's own, if a node). */
+  opsNode: string;
 }
 
 export interface App {

@@ -3,13 +3,14 @@
 // contracts/artifacts/ at build time (the build keeps only their `abi`).
 import aqueductArtifact from "../../contracts/artifacts/Aqueduct.json";
 import tokenArtifact from "../../contracts/artifacts/TestStablecoin.json";
-import { readContract, simulateContract, waitForTransactionReceipt, writeContract } from "viem/actions";
+import { getBlock, getLogs, readContract, simulateContract, waitForTransactionReceipt, writeContract } from "viem/actions";
 import {
   createClient,
   defineChain,
   fallback,
   http,
   type Abi,
+  type AbiEvent,
   type AbiFunction,
   type Address,
   type Chain,
@@ -30,6 +31,20 @@ export const callAbi: Abi = [...aqueductAbi, ...tokenAbi.filter((e) => e.type ==
 export const MAX_LISTED_NODES = 1000;
 /** Epochs one claim walks (the contract's own per-call settling bound is 64). */
 export const CLAIM_MAX_EPOCHS = 64n;
+/** Payments of one wallet looked at for refunds, newest first. */
+export const MAX_REFUND_PAYMENTS = 200;
+
+const eventOf = (name: string) => aqueductAbi.find((e): e is AbiEvent => e.type === "event" && e.name === name);
+const subscribedEvent = eventOf("Subscribed");
+const heartbeatEvent = eventOf("Heartbeat");
+
+/** What a node says it served, summed over its heartbeats of one epoch (self-reported, not checked). */
+export interface Usage {
+  sessions: bigint;
+  bytes: bigint;
+  /** The most distinct members one heartbeat reported. */
+  members: bigint;
+}
 
 export function chainOf(cfg: SiteConfig): Chain {
   return defineChain({
@@ -41,18 +56,30 @@ export function chainOf(cfg: SiteConfig): Chain {
 }
 
 /**
- * The arguments of `claim` for `operator`, built from the ABI's inputs by name: the one
- * place that knows claim's signature (today `claim(maxEpochs)`; a `claim(node, ..., payee)`
- * form gets the operator's own address for both).
+ * The arguments of `claim` for `node`, built from the ABI's inputs by name: the one place
+ * that knows claim's signature (today `claim(node, maxEpochs)`). The contract pays the
+ * node's payee, whoever sends the claim, so no input names a recipient.
  */
-export function claimArgs(abi: Abi, operator: Address): unknown[] {
+export function claimArgs(abi: Abi, node: Address): unknown[] {
   const claim = abi.find((e): e is AbiFunction => e.type === "function" && e.name === "claim");
   if (!claim) throw new Error("the contract's ABI has no claim function");
   return claim.inputs.map((input) => {
     if (input.type === "uint256" && /epochs/i.test(input.name ?? "")) return CLAIM_MAX_EPOCHS;
-    if (input.type === "address" && /^(node|payee|to|recipient|operator)$/i.test(input.name ?? "")) return operator;
+    if (input.type === "address" && /^node$/i.test(input.name ?? "")) return node;
     throw new Error(`claim's input ${input.name}: ${input.type} is not known to the site`);
   });
+}
+
+/**
+ * How many periods `member` may buy now: one payment buys at most `maxPeriods`, and the
+ * contract refuses access paid beyond `now + maxPeriods * periodLength` (its prepayment cap).
+ */
+export function periodsRoom(p: Pick<Params, "maxPeriods" | "periodLength">, until: bigint, now: bigint): bigint {
+  const limit = now + p.maxPeriods * p.periodLength;
+  const start = until > now ? until : now;
+  if (start >= limit) return 0n;
+  const room = (limit - start) / p.periodLength;
+  return room < p.maxPeriods ? room : p.maxPeriods;
 }
 
 export interface NodeEntry {
@@ -67,19 +94,36 @@ export interface Params {
   epochLength: bigint;
   slotLength: bigint;
   maxPeriods: bigint;
+  genesis: bigint;
   token: Address;
   symbol: string;
   decimals: number;
 }
 
 export interface OperatorState {
+  node: Address;
+  /** Whether the node is in the registry at all (removed nodes stay, inactive). */
+  registered: boolean;
   active: boolean;
   endpoint?: string;
+  /** Where its earnings go; the zero address if it was never added. */
+  payee: Address;
   epoch: bigint;
   heartbeats: bigint;
+  /** Heartbeats of the epoch just ended: still in the monitor's challenge window. */
+  heartbeatsLastEpoch: bigint;
   slotsPerEpoch: bigint;
   claimable: bigint;
-  balance: bigint;
+  payeeBalance: bigint;
+  /** When the epoch just ended settles (the start of the next epoch), unix seconds. */
+  nextSettlesAt: bigint;
+}
+
+/** One payment whose unserved epochs are owed back to its payer. */
+export interface Refund {
+  member: Address;
+  until: bigint;
+  amount: bigint;
 }
 
 export type TxState =
@@ -128,19 +172,20 @@ export class Network {
   /** The contract's fixed settings and its token; read once per visit. */
   getParams(): Promise<Params> {
     this.params ??= (async () => {
-      const [price, periodLength, epochLength, slotLength, maxPeriods, token] = await Promise.all([
+      const [price, periodLength, epochLength, slotLength, maxPeriods, genesis, token] = await Promise.all([
         this.read<bigint>("price"),
         this.read<bigint>("periodLength"),
         this.read<bigint>("epochLength"),
         this.read<bigint>("slotLength"),
-        this.read<bigint>("MAX_PERIODS"),
+        this.read<bigint>("maxPeriods"),
+        this.read<bigint>("genesis"),
         this.read<Address>("token"),
       ]);
       const [symbol, decimals] = await Promise.all([
         readContract(this.client, { address: token, abi: tokenAbi, functionName: "symbol" }) as Promise<string>,
         readContract(this.client, { address: token, abi: tokenAbi, functionName: "decimals" }) as Promise<number>,
       ]);
-      return { price, periodLength, epochLength, slotLength, maxPeriods, token, symbol, decimals: Number(decimals) };
+      return { price, periodLength, epochLength, slotLength, maxPeriods, genesis, token, symbol, decimals: Number(decimals) };
     })();
     this.params.catch(() => (this.params = undefined));
     return this.params;
@@ -171,26 +216,88 @@ export class Network {
     return this.readToken<bigint>("allowance", [owner, this.cfg.contract]);
   }
 
+  /** The chain's own clock (the latest block's time): what the contract's checks use. */
+  async chainNow(): Promise<bigint> {
+    return (await getBlock(this.client, { blockTag: "latest" })).timestamp;
+  }
+
+  /** The usage counters of `node`'s heartbeats in `epoch`, from the Heartbeat logs. */
+  async usage(node: Address, epoch: bigint): Promise<Usage> {
+    if (!heartbeatEvent) throw new Error("the contract's ABI has no Heartbeat event");
+    const logs = await getLogs(this.client, {
+      address: this.cfg.contract,
+      event: heartbeatEvent,
+      args: { node, epoch },
+      fromBlock: BigInt(this.cfg.deployBlock),
+      toBlock: "latest",
+    });
+    const u: Usage = { sessions: 0n, bytes: 0n, members: 0n };
+    for (const log of logs) {
+      const a = (log as unknown as { args: { sessions: bigint; bytesRelayed: bigint; members: bigint } }).args;
+      u.sessions += a.sessions;
+      u.bytes += a.bytesRelayed;
+      if (a.members > u.members) u.members = a.members;
+    }
+    return u;
+  }
+
   async operator(node: Address): Promise<OperatorState> {
     const p = await this.getParams();
-    const [active, epoch, claimable, balance, nodes] = await Promise.all([
+    const [active, epoch, claimable, payee, nodes] = await Promise.all([
       this.read<boolean>("isActiveNode", [node]),
       this.read<bigint>("currentEpoch"),
       this.read<bigint>("claimable", [node]),
-      this.balance(node),
+      this.read<Address>("payeeOf", [node]),
       this.nodes(),
     ]);
-    const heartbeats = await this.read<bigint>("heartbeatsInEpoch", [node, epoch]);
+    const [heartbeats, heartbeatsLastEpoch, payeeBalance] = await Promise.all([
+      this.read<bigint>("heartbeatsInEpoch", [node, epoch]),
+      epoch > 0n ? this.read<bigint>("heartbeatsInEpoch", [node, epoch - 1n]) : Promise.resolve(0n),
+      this.balance(payee),
+    ]);
     const entry = nodes.find((e) => e.address.toLowerCase() === node.toLowerCase());
     return {
+      node,
+      registered: entry !== undefined,
       active,
       endpoint: entry?.endpoint,
+      payee,
       epoch,
       heartbeats,
+      heartbeatsLastEpoch,
       slotsPerEpoch: p.epochLength / p.slotLength,
       claimable,
-      balance,
+      payeeBalance,
+      nextSettlesAt: p.genesis + (epoch + 1n) * p.epochLength,
     };
+  }
+
+  /**
+   * What the contract owes back to `payer` for epochs no node served, payment by payment
+   * (only those with something due). Payments are found by their Subscribed logs from
+   * the deployment's first block; a refund goes to the payer, whoever asks for it.
+   */
+  async refunds(payer: Address): Promise<Refund[]> {
+    if (!subscribedEvent) throw new Error("the contract's ABI has no Subscribed event");
+    const logs = await getLogs(this.client, {
+      address: this.cfg.contract,
+      event: subscribedEvent,
+      args: { payer },
+      fromBlock: BigInt(this.cfg.deployBlock),
+      toBlock: "latest",
+    });
+    const seen = new Set<string>();
+    const payments: { member: Address; until: bigint }[] = [];
+    for (const log of logs.reverse()) {
+      const { member, until } = (log as unknown as { args: { member: Address; until: bigint } }).args;
+      const key = `${member.toLowerCase()}:${until}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      payments.push({ member, until });
+      if (payments.length >= MAX_REFUND_PAYMENTS) break;
+    }
+    const amounts = await Promise.all(payments.map((q) => this.read<bigint>("refundable", [q.member, q.until])));
+    return payments.map((q, i) => ({ ...q, amount: amounts[i] })).filter((r) => r.amount > 0n);
   }
 
   /**
@@ -224,7 +331,11 @@ export class Network {
     return { address: p.token, abi: tokenAbi, functionName: "approve", args: [this.cfg.contract, amount] };
   }
 
-  claimCall(operator: Address): Call {
-    return { address: this.cfg.contract, abi: aqueductAbi, functionName: "claim", args: claimArgs(aqueductAbi, operator) };
+  claimCall(node: Address): Call {
+    return { address: this.cfg.contract, abi: aqueductAbi, functionName: "claim", args: claimArgs(aqueductAbi, node) };
+  }
+
+  refundCall(r: Refund): Call {
+    return { address: this.cfg.contract, abi: aqueductAbi, functionName: "refund", args: [r.member, r.until] };
   }
 }

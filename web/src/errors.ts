@@ -27,6 +27,11 @@ const BY_ERROR_NAME: Record<string, StringKey> = {
   NothingToClaim: "err.nothingToClaim",
   NodeNotActive: "err.notNode",
   InvalidPeriods: "err.periods",
+  PrepaymentCapExceeded: "err.prepaymentCap",
+  PaymentTooSmall: "err.paymentTooSmall",
+  NothingToRefund: "err.nothingToRefund",
+  SettlementBehind: "err.settlementBehind",
+  NotPayee: "err.notPayee",
 };
 
 function hasCode(e: unknown, code: number): boolean {

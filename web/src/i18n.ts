@@ -78,3 +78,15 @@ export function date(unixSeconds: number | bigint): string {
     new Date(Number(unixSeconds) * 1000),
   );
 }
+
+/** A byte count in the largest binary unit that keeps it at 1 or more (units read the same in both languages). */
+export function bytes(n: bigint): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = Number(n);
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
+}

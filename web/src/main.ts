@@ -1,10 +1,10 @@
 // The site's start: read config.json, pick the language, find wallets, and draw the page
 // the address bar names (#/join, ...). Pages are redrawn on a language, wallet or chain
 // change; the form values live in `app.form`, so a redraw keeps what the user typed.
-import { loadConfig } from "./config";
+import { ConfigError, loadConfig } from "./config";
 import { Network } from "./chain";
 import { Session, discoverWallets } from "./wallet";
-import { h, clear } from "./dom";
+import { h, clear, rich } from "./dom";
 import { initLang, lang, setLang, t } from "./i18n";
 import type { App } from "./app";
 import type { StringKey } from "./strings/en";
@@ -35,7 +35,8 @@ async function start(): Promise<void> {
     cfg = await loadConfig();
   } catch (e) {
     document.documentElement.lang = lang() === "zh" ? "zh-CN" : "en";
-    clear(main, h("p", { class: "problem", id: "config-problem", role: "alert" }, String(e instanceof Error ? e.message : e)));
+    const field = e instanceof ConfigError ? e.field : String(e);
+    clear(main, h("p", { class: "problem", id: "config-problem", role: "alert", "data-field": field }, ...rich("err.config", { field })));
     return;
   }
   const net = new Network(cfg);
@@ -44,7 +45,7 @@ async function start(): Promise<void> {
     cfg,
     net,
     session,
-    form: { periods: "1", member: "", node: "*", lifetime: "3600" },
+    form: { periods: "1", member: "", node: "*", lifetime: "3600", opsNode: "" },
     rerender: draw,
   };
 

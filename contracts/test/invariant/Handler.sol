@@ -33,6 +33,8 @@ contract AqueductHandler is CommonBase, StdUtils {
     uint256 public ghost_claimed;
     uint256 public ghost_refunded;
     mapping(address node => uint256) public ghost_claimedBy;
+    /// What claims sent each payee, as the handler saw the payee named at the claim.
+    mapping(address payee => uint256) public ghost_paidTo;
     mapping(address payer => uint256) public ghost_refundedTo;
     mapping(bytes32 action => uint256) public calls;
     mapping(uint64 epoch => uint256) public ghost_slots;
@@ -104,8 +106,9 @@ contract AqueductHandler is CommonBase, StdUtils {
     }
 
     function _canBeat(address n) internal view returns (bool) {
-        return aq.isActiveNode(n) && aq.lastHeartbeatSlot(n) != aq.currentSlot() + 1
-            && aq.currentEpoch() >= aq.earnsFrom(n);
+        return
+            aq.isActiveNode(n) && aq.lastHeartbeatSlot(n) != aq.currentSlot() + 1
+                && aq.currentEpoch() >= aq.earnsFrom(n);
     }
 
     function warp(uint256 seconds_) external {
@@ -126,7 +129,9 @@ contract AqueductHandler is CommonBase, StdUtils {
             require(payee == address(0) || usd.balanceOf(payee) == before + paid, "paid elsewhere");
             ghost_claimed += paid;
             ghost_claimedBy[n] += paid;
+            ghost_paidTo[payee] += paid;
             calls["claim"]++;
+            if (paid > 0) calls["claimPaid"]++;
         } catch (bytes memory err) {
             // The only acceptable failure: no finished epoch is waiting for this node.
             _expect(err, Aqueduct.NothingToClaim.selector);
@@ -194,6 +199,54 @@ contract AqueductHandler is CommonBase, StdUtils {
         aq.withhold(n, current - 1, reason, keccak256(abi.encode(n, current - 1)));
         ghost_withheld[current - 1] += slots;
         calls["withhold"]++;
+    }
+
+    /// The end of every run, whatever state it left: a fresh member pays one period, every
+    /// active node (one is added if none is) stays online through an epoch of it, time passes
+    /// until that epoch is settled, and each node's payee claims all it is owed, through
+    /// `claim` above so the ghost sums see it. Returns what the ending's claims paid.
+    function finish() external returns (uint256 paidNow) {
+        uint256 before = ghost_claimed;
+        if (!_anyActive()) this.addNode(0);
+        // Into an epoch every active node earns in.
+        vm.warp((block.timestamp / aq.epochLength() + 2) * aq.epochLength());
+        address p = payer(0);
+        address m = address(uint160(0xEE00FF));
+        uint256 amount = aq.price();
+        usd.mint(p, amount);
+        vm.startPrank(p);
+        usd.approve(address(aq), amount);
+        aq.subscribe(m, 1);
+        vm.stopPrank();
+        payments.push(Paid(m, aq.memberUntil(m)));
+        ghost_paidIn += amount;
+        this.heartbeatAll();
+        vm.warp(block.timestamp + 3 * aq.epochLength());
+        this.settle(100);
+        for (uint256 i; i < NODES; ++i) {
+            // Five epochs a claim: 64 claims cover any campaign of this depth.
+            for (uint256 k; k < 64 && aq.claimable(node(i)) > 0; ++k) {
+                this.claim(i, 5);
+            }
+        }
+        paidNow = ghost_claimed - before;
+    }
+
+    function _anyActive() internal view returns (bool) {
+        for (uint256 i; i < NODES; ++i) {
+            if (aq.isActiveNode(node(i))) return true;
+        }
+        return false;
+    }
+
+    /// Every address a node's earnings were ever paid to: the first payees and those
+    /// `setPayee` moves to.
+    function payeeCount() public pure returns (uint256) {
+        return NODES + 8;
+    }
+
+    function payeeAt(uint256 i) public pure returns (address) {
+        return i < NODES ? firstPayee(i) : address(uint160(0xCA5E0100 + i - NODES));
     }
 
     function _expect(bytes memory err, bytes4 selector) internal pure {

@@ -1,7 +1,7 @@
 //! The chain commands: keygen, deploy, add-node, remove-node, set-endpoint, set-payee,
 //! set-monitor, subscribe, token, status, claim, refund, settle, nodes.
 //!
-//! Every command reads the same connection options ([`Ctx`]): `--rpc URL` (repeatable,
+//! Every command reads the same connection options (`Ctx`): `--rpc URL` (repeatable,
 //! for failover) or `AQUEDUCT_RPC`, `--key FILE` with `--password-file`/`--password-env`
 //! for keystores, `--contract ADDR`, any of them from `--config FILE`'s `[chain]`
 //! section, and `--json` for one JSON object on stdout instead of text.

@@ -21,16 +21,14 @@ impl Session {
         if let Some(upstream) = self.upstream.take() {
             drop(upstream); // closing the socket also removes it from the poll
         }
-        let step = match (proto, &failure) {
-            (Proto::Socks, _) => self.reply_socks(failure.socks_reply(), now),
-            (Proto::HttpConnect | Proto::HttpForward, Failure::Limited(limit)) => {
-                let response = http::response_with_reason(failure.http_status(), limit.reason());
-                self.down.push(&response);
+        let step = match proto {
+            Proto::Socks => self.reply_socks(failure.socks_reply(), now),
+            Proto::HttpConnect | Proto::HttpForward => {
+                let why = Explained(&failure);
+                self.down
+                    .push(&http::error_response(failure.http_status(), &why));
                 self.enter_closing(now);
                 Step::Progress
-            }
-            (Proto::HttpConnect | Proto::HttpForward, _) => {
-                self.reply_http(failure.http_status(), now)
             }
         };
         self.outcome = Outcome::Failed(failure);
@@ -221,6 +219,19 @@ impl<T: fmt::Display> fmt::Display for OrDash<'_, T> {
         match self.0 {
             Some(v) => v.fmt(f),
             None => f.write_str("-"),
+        }
+    }
+}
+
+/// A failure and, where the person behind the client can act on it, what to do.
+struct Explained<'a>(&'a Failure);
+
+impl fmt::Display for Explained<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "aqueduct: {}", self.0)?;
+        match self.0.advice() {
+            Some(advice) => write!(f, "\n{advice}"),
+            None => Ok(()),
         }
     }
 }

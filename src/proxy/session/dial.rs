@@ -45,11 +45,8 @@ impl Session {
             return self.start_connecting(proto, Addrs::one(addr.ip()), ctx);
         }
         let name = target.domain().unwrap_or_default();
-        // The name asked for is judged before it is resolved; its addresses after.
         if let Err(denial) = ctx.policy.check_name(name) {
-            log::debug!("session {}: {denial}", self.client_addr);
-            ctx.metrics.denied(&denial);
-            return self.fail(proto, Failure::Denied(denial.to_string()), ctx.now);
+            return self.fail(proto, Failure::Denied(Box::new(denial)), ctx.now);
         }
         match ctx.resolver.resolve(name, ctx.key, ctx.now) {
             Lookup::Done(Ok(addrs)) => self.start_connecting(proto, addrs, ctx),
@@ -106,9 +103,8 @@ impl Session {
             // The policy judges the address actually connected to, not the name asked for.
             if let Err(denial) = ctx.policy.check(addr) {
                 log::debug!("session {}: {addr} denied: {denial}", self.client_addr);
-                ctx.metrics.denied(&denial);
                 if dial.last_error.is_none() {
-                    dial.last_error = Some(Failure::Denied(denial.to_string()));
+                    dial.last_error = Some(Failure::Denied(Box::new(denial)));
                 }
                 continue;
             }

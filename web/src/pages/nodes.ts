@@ -33,7 +33,11 @@ export function nodes(app: App): HTMLElement {
       );
       if (health) {
         row.append(
-          h("td", { class: `health ${hl?.healthy === true ? "yes" : hl?.healthy === false ? "no" : ""}`, "data-health": hl?.state ?? "" }, hl?.state ?? t("nodes.unknown")),
+          h(
+            "td",
+            { class: `health ${hl?.healthy === true ? "yes" : hl?.healthy === false ? "no" : ""}`, "data-health": hl?.state ?? "" },
+            hl?.state ? t(`monitor.${hl.state}`) : t("nodes.unknown"),
+          ),
           h("td", {}, hl?.latencyMs !== undefined ? t("nodes.ms", { ms: Math.round(hl.latencyMs) }) : "—"),
           h("td", {}, hl?.uptime24h !== undefined ? `${(hl.uptime24h * 100).toFixed(1)}%` : "—"),
         );

@@ -182,14 +182,21 @@ export async function setReject(page: Page, methods: string[]): Promise<void> {
 
 /** Waits until `selector`'s text matches `pattern`; returns the text. */
 export async function waitText(page: Page, selector: string, pattern: RegExp): Promise<string> {
-  await page.waitForFunction(
-    ([sel, src, flags]) => {
-      const el = document.querySelector(sel);
-      return !!el && new RegExp(src, flags).test(el.textContent ?? "");
-    },
-    [selector, pattern.source, pattern.flags] as const,
-    { timeout: WAIT_MS },
-  );
+  try {
+    await page.waitForFunction(
+      ([sel, src, flags]) => {
+        const el = document.querySelector(sel);
+        return !!el && new RegExp(src, flags).test(el.textContent ?? "");
+      },
+      [selector, pattern.source, pattern.flags] as const,
+      { timeout: WAIT_MS },
+    );
+  } catch (e) {
+    // Say what the page showed instead, so a failure reads like a user's report.
+    const seen = await page.locator(selector).first().textContent({ timeout: 1000 }).catch(() => null);
+    await screenshot(page, `failed-${selector.replace(/[^\w-]+/g, "_")}`).catch(() => undefined);
+    throw new Error(`${selector} never matched ${pattern}: it shows ${JSON.stringify(seen)} (${(e as Error).message.split("\n")[0]})`);
+  }
   return (await page.textContent(selector)) ?? "";
 }
 

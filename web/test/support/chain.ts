@@ -21,11 +21,20 @@ export const DEV = [
   { key: "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6", address: "0x90F79bf6EB2c4f870365E785982E1f101E93b906" },
   { key: "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a", address: "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65" },
   { key: "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba", address: "0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc" },
+  { key: "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e", address: "0x976EA74026E726554dB657fA54763abd0C3a0aa9" },
+  { key: "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356", address: "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955" },
 ] as const;
 export const OWNER = 0;
 export const NODE = 1;
 export const MEMBER = 2;
 export const STRANGER = 5;
+/** Where the node's earnings go (its operator's cold wallet): not the node's own key. */
+export const PAYEE = 6;
+/** The deployment the tests run against: 100 tUSD a day, at most 12 days paid ahead. */
+export const PRICE = 100;
+/** The real `aqueduct monitor`'s member key (it probes the nodes as a paying member). */
+export const MONITOR = 7;
+export const MAX_PERIODS = 12;
 export const CHAIN_ID = 31337;
 
 export const AQUEDUCT_BIN =
@@ -39,6 +48,7 @@ export class LocalNet {
   dir = scratchDir("net");
   anvil?: Proc;
   node?: Proc;
+  monitor?: Proc;
   origin?: Server;
   rpc = "";
   contract = "" as Address;
@@ -77,15 +87,28 @@ export class LocalNet {
     });
     this.client = createPublicClient({ chain, transport: http(this.rpc) }) as PublicClient;
     const deployed = JSON.parse(
-      await this.aqueduct(OWNER, ["deploy", "--dev", "--json", "--price", "10", "--period", "1d", "--epoch", "1h", "--slot", "10m"]),
+      await this.aqueduct(OWNER, [
+        "deploy", "--dev", "--json", "--price", String(PRICE), "--period", "1d", "--epoch", "1h", "--slot", "10m",
+        "--max-periods", String(MAX_PERIODS),
+      ]),
     );
     this.contract = deployed.contract;
     this.token = deployed.token;
     this.deployBlock = deployed.deploy_block;
     this.nodePort = await freePort();
-    await this.aqueduct(OWNER, ["add-node", "--node", DEV[NODE].address, "--endpoint", `127.0.0.1:${this.nodePort}`], true);
+    await this.aqueduct(OWNER, ["add-node", "--node", DEV[NODE].address, "--endpoint", `127.0.0.1:${this.nodePort}`, "--payee", DEV[PAYEE].address], true);
+    // A node earns (and heartbeats) from the epoch after the one it was added in: start there.
+    const [genesis, epochLength] = await Promise.all([this.read<bigint>("genesis"), this.read<bigint>("epochLength")]);
+    await this.warpTo(Number(genesis + epochLength));
     await this.startOrigin();
     await this.startNode();
+  }
+
+  /** Moves the chain's clock to unix time `ts` (if it is ahead) and mines a block. */
+  async warpTo(ts: number): Promise<void> {
+    const head = await this.client.getBlock({ blockTag: "latest" });
+    const ahead = ts - Number(head.timestamp);
+    if (ahead > 0) await this.warp(ahead);
   }
 
   /** Runs `aqueduct ARGS` as dev account `key` against this chain; its stdout. */
@@ -119,6 +142,10 @@ ready_file = "${ready}"
 [auth]
 mode = "chain"
 
+[metrics]
+# The heartbeats' bytes-relayed counter is read from the node's own metrics.
+listen = "127.0.0.1:${await freePort()}"
+
 [policy]
 # The origin is on loopback, which a public node refuses to reach.
 allow_private = true
@@ -147,11 +174,46 @@ poll_secs = 1
     });
   }
 
+  /**
+   * The real `aqueduct monitor`, paying as dev account MONITOR, probing every second;
+   * resolves to its dashboard's base URL (where /api/nodes is).
+   */
+  async startMonitor(): Promise<string> {
+    const d = this.dir;
+    await this.aqueduct(MONITOR, ["subscribe", "--periods", "1"], true);
+    const echo = await freePort();
+    writeFileSync(
+      join(d, "monitor.toml"),
+      `[chain]
+rpc = ["${this.rpc}"]
+key = "${this.keyFile(MONITOR)}"
+contract = "${this.contract}"
+deploy_block = ${this.deployBlock}
+
+[monitor]
+listen = "127.0.0.1:0"
+echo_listen = "127.0.0.1:${echo}"
+echo_url = "http://127.0.0.1:${echo}"
+database = "${join(d, "monitor.db")}"
+probe_every = "1s"
+probe_timeout = 8
+registry_refresh = "1s"
+download_bytes = 65536
+`,
+    );
+    this.monitor = new Proc("aqueduct monitor", AQUEDUCT_BIN, ["monitor", "--config", join(d, "monitor.toml")], join(d, "monitor.log"), {
+      RUST_LOG: "info",
+    });
+    const m = await this.monitor.waitLog(/dashboard on (http:\/\/[^\s/]+)\//);
+    return m[1];
+  }
+
   async stopNode(): Promise<void> {
     await this.node?.stop(30_000);
   }
 
   async stop(): Promise<void> {
+    await this.monitor?.stop();
     await this.node?.stop();
     await this.anvil?.stop();
     await new Promise<void>((r) => (this.origin ? this.origin.close(() => r()) : r()));

@@ -1,6 +1,7 @@
 // The built site (web/dist) served on loopback, with config.json from the test (so a
-// test can point it at its chain, or add a monitor), and a stand-in monitor API at
-// /monitor/api/nodes answering what the test sets.
+// test can point it at its chain, or add a monitor), and at /monitor/ either the real
+// `aqueduct monitor`'s dashboard (`monitorUpstream`, passed through as a reverse proxy in
+// front of it would) or a stand-in answering /monitor/api/nodes with what the test sets.
 import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { extname, join, normalize } from "node:path";
@@ -19,6 +20,7 @@ export class Site {
   url = "";
   config: Record<string, unknown> = {};
   monitor: unknown = [];
+  monitorUpstream?: string;
   monitorHits = 0;
 
   async start(): Promise<void> {
@@ -28,6 +30,17 @@ export class Site {
       if (path === "/config.json") {
         res.writeHead(200, { "content-type": TYPES[".json"], "cache-control": "no-store" });
         return res.end(JSON.stringify(this.config));
+      }
+      if (path.startsWith("/monitor/") && this.monitorUpstream) {
+        this.monitorHits++;
+        try {
+          const up = await fetch(this.monitorUpstream + path.slice("/monitor".length), { signal: AbortSignal.timeout(10_000) });
+          res.writeHead(up.status, { "content-type": up.headers.get("content-type") ?? "text/plain" });
+          return res.end(Buffer.from(await up.arrayBuffer()));
+        } catch (e) {
+          res.writeHead(502);
+          return res.end(String(e));
+        }
       }
       if (path === "/monitor/api/nodes") {
         this.monitorHits++;
