@@ -350,7 +350,7 @@ say "monitor log: $(grep -m1 -oE "withheld node $lazy_address epoch 1.*" "$work/
 step "13. An hour later: epoch 1 is settled, the honest node's share is waiting"
 cast rpc --rpc-url "$rpc" evm_increaseTime 3600 > /dev/null
 cast rpc --rpc-url "$rpc" evm_mine > /dev/null
-claimable=$(chain status --address "$node_address" --json | json_field claimable)
+claimable=$(chain status --address "$node_address" --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["claimable"]["base_units"])')
 [ "$claimable" -gt 0 ] || die "nothing claimable after the epoch"
 say "The member's and the monitor's 10 tUSD each stream over the seconds of their day, so"
 say "each hourly epoch holds what the streams delivered in it. Both nodes heartbeated in"

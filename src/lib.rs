@@ -2,15 +2,22 @@
 //!
 //! - [`proxy`]: the single-threaded mio engine that serves SOCKS5 and HTTP proxy clients.
 //! - [`eth`]: keys, signed transactions, ABI and JSON-RPC, used by the chain thread and the CLI.
-//! - [`commands`]: one module per `aqueduct` subcommand; [`cli`] parses arguments and dispatches.
+//! - [`node`]: the node's chain side: member table, chain-backed auth, heartbeats.
+//! - [`local`]: `aqueduct local`, one local proxy over the whole network for a member.
+//! - [`contract`]: the Aqueduct contract's bindings, events, deployment and errors;
+//!   [`credential`]: the member credential nodes check against it.
+//! - [`commands`]: one module per `aqueduct` subcommand; [`cli`] dispatches, [`args`] holds
+//!   the flags and failures they share; [`clock`]: unix time and UTC dates for all.
 
 // Linux only: epoll (through mio), splice(2), getrandom(2), SO_* and TCP_* options, the
 // dynamic loader's program headers. Other systems are refused here rather than half-built.
 #[cfg(not(target_os = "linux"))]
 compile_error!("Aqueduct runs on Linux only");
 
+pub mod args;
 pub mod calendar;
 pub mod cli;
+pub mod clock;
 pub mod code_pages;
 pub mod commands;
 pub mod config;

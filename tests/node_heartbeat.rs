@@ -232,7 +232,7 @@ fn heartbeats_over_several_slots_then_claim_after_the_epoch_pays_the_share() {
     net.anvil.warp_to(epoch_end + EPOCH);
     assert_eq!(c.claimable(dev(NODE_KEY)).unwrap(), expected);
     let claimed = net.run_ok(NODE_KEY, &["claim", "--json"]).json();
-    assert_eq!(claimed["paid"], expected.to_string());
+    assert_eq!(claimed["paid"]["base_units"], expected.to_string());
     assert_eq!(c.claimable(dev(NODE_KEY)).unwrap(), 0);
 }
 
@@ -245,11 +245,13 @@ fn low_balance_is_warned_and_an_empty_one_skips_the_heartbeat() {
         .rpc("anvil_setBalance", json!([node_addr, "0x38d7ea4c68000"]));
     let node = net.start_node("", "");
     node.wait_log(SENT, 1);
-    node.wait_log("low balance:", 1);
+    // In ETH, as the operator funds it, not in wei.
+    node.wait_log("low balance: 0.001 ETH pays for fewer than", 1);
 
     net.anvil.rpc("anvil_setBalance", json!([node_addr, "0x0"]));
     net.anvil.warp(60);
-    node.wait_log("cannot pay one heartbeat", 1);
+    let log = node.wait_log("balance 0 ETH cannot pay one heartbeat (about 0.", 1);
+    assert!(!log.contains(" wei"), "{log}");
     assert_eq!(assert_one_per_slot(&net), 1);
 }
 

@@ -72,7 +72,7 @@ fn chain_numbers_and_sessions_show_on_metrics_and_in_status() {
     assert!(status.ok, "{}", status.stderr);
     let text = status.stdout;
     assert!(
-        text.contains("heartbeats this epoch: 1 of 1 slots so far"),
+        text.contains("heartbeats this epoch: 1 of 1 slot so far"),
         "{text}"
     );
     assert!(

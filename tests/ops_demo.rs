@@ -85,10 +85,10 @@ fn demo_runs_end_to_end_and_stops_everything() {
     let claimable = last_after("| claimable: ");
     let amount: f64 = claimable.parse().unwrap();
     assert!(amount > 0.82 && amount <= 0.833333, "{claimable}");
-    assert_eq!(last_after("   paid "), claimable, "{stdout}");
-    assert!(stdout.contains("for 1 epoch(s)"), "{stdout}");
+    assert_eq!(last_after("   claimed "), claimable, "{stdout}");
+    assert!(stdout.contains(" tUSD for 1 epoch of node "), "{stdout}");
     assert!(
-        stdout.contains("to 0x90F79bf6EB2c4f870365E785982E1f101E93b906"),
+        stdout.contains("paid to 0x90F79bf6EB2c4f870365E785982E1f101E93b906"),
         "{stdout}"
     );
     // Nothing it started still listens: not anvil, not the node, not its metrics.

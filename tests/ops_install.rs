@@ -65,6 +65,9 @@ fn default_prefix_under_destdir() {
         unit.contains("\nExecStart=/usr/local/bin/aqueduct node --config %d/aqueduct.toml\n"),
         "{unit}"
     );
+    assert!(unit.contains(
+        "\nExecStartPre=/usr/local/bin/aqueduct node --check --config %d/aqueduct.toml\n"
+    ));
     assert!(unit.contains("\nLoadCredential=node.key:/etc/aqueduct/node.key\n"));
     assert!(unit.contains("\nLoadCredential=aqueduct.toml:/etc/aqueduct/aqueduct.toml\n"));
     assert!(unit.contains("key = \"/run/credentials/aqueduct.service/node.key\""));

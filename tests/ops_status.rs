@@ -80,7 +80,7 @@ fn chain_view_counts_heartbeats_against_the_slots_of_this_epoch() {
     let text = net.status(&[]).stdout;
     assert!(text.contains("last heartbeat: never"), "{text}");
     assert!(
-        text.contains("heartbeats this epoch: 0 of 1 slots so far (2 per epoch)"),
+        text.contains("heartbeats this epoch: 0 of 1 slot so far (2 per epoch)"),
         "{text}"
     );
     assert!(

@@ -149,7 +149,7 @@ fn run(members: u64, per_block: u64, layout: &'static str) -> Row {
         31337,
         EMITTER,
         NodeScope::Any,
-        aqueduct::node::auth::unix_now() + 600,
+        aqueduct::clock::unix_now() + 600,
     );
     let mut s = connect(node.addr());
     s.write_all(&socks_handshake_bytes(

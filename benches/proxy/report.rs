@@ -546,7 +546,7 @@ pub fn utc_now() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let full = aqueduct::commands::chain::utc(secs);
+    let full = aqueduct::clock::utc(secs);
     match full.rsplit_once(':') {
         Some((minutes, _)) => format!("{minutes} UTC"),
         None => full,

@@ -2,11 +2,12 @@
 //! commands, starts the discovery thread, and runs the engine with a router that sends
 //! every connection through the best node. `--list` measures once and prints the nodes.
 
-use crate::cli::{Args, CmdResult, Failure};
-use crate::commands::chain::{contract_failure, rpc_failure, Ctx};
+use crate::args::{Args, CmdResult, Failure};
+use crate::clock::unix_now;
+use crate::commands::chain::{contract_failure, rpc_failure, Ctx, Takes};
 use crate::contract::Contract;
 use crate::local::config;
-use crate::local::discovery::{unix_now, Discovery, Signer};
+use crate::local::discovery::{Discovery, Signer};
 use crate::local::table::{Node, TableRouter};
 use crate::proxy::Server;
 use std::time::Instant;
@@ -30,7 +31,7 @@ pub fn run(mut args: Args) -> CmdResult {
         print!("{HELP}");
         return Ok(());
     }
-    let ctx = Ctx::from_args(&mut args)?;
+    let ctx = Ctx::from_args(&mut args, "local", Takes::ALL)?;
     let config_path = ctx.config.clone();
     let listen = args.value("listen")?;
     let extra_nodes = args.values("node")?;
@@ -76,7 +77,7 @@ pub fn run(mut args: Args) -> CmdResult {
     // measured in the background, unmeasured ones being usable meanwhile.
     let next_refresh = match discovery.refresh() {
         Ok(n) => {
-            log::info!("{n} nodes known");
+            log::info!("{} known", crate::commands::chain::plural(n as u64, "node"));
             Instant::now() + refresh_every
         }
         Err(e) => {
@@ -103,27 +104,27 @@ fn list_nodes(discovery: &Discovery, json: bool) -> CmdResult {
     let table = discovery.table.lock();
     let now = Instant::now();
     let ranked = table.ranked();
-    // Scripts can tell "the network is usable from here" from the exit code alone.
     let usable = ranked.iter().filter(|n| n.state(now) == "up").count();
-    let known = ranked.len();
-    let verdict = move || -> CmdResult {
-        match (known, usable) {
-            (0, _) => Err(Failure::new(
-                "no nodes: the registry is empty and no [local] nodes are configured",
-            )),
-            (n, 0) => Err(Failure::new(format!(
-                "none of the {n} nodes is usable from here (see the notes above)"
-            ))),
-            _ => Ok(()),
-        }
-    };
+    // A script asks `--list` whether the network can serve it: none usable is a failure.
+    let verdict =
+        if usable > 0 {
+            Ok(())
+        } else if ranked.is_empty() {
+            Err(Failure::new("no nodes: the registry is empty and no [local] nodes are configured")
+            .hint("the contract's owner adds nodes with `aqueduct add-node`; or add [local] nodes"))
+        } else {
+            Err(Failure::new(format!(
+                "none of the {} is usable right now",
+                crate::commands::chain::plural(ranked.len() as u64, "node")
+            )))
+        };
     if json {
         let nodes: Vec<serde_json::Value> = ranked.iter().map(|n| node_json(n, now)).collect();
-        println!("{}", serde_json::Value::Array(nodes));
-        return verdict();
+        println!("{}", serde_json::json!({"nodes": nodes, "usable": usable}));
+        return verdict;
     }
     if ranked.is_empty() {
-        return verdict();
+        return verdict;
     }
     println!(
         "{:<42}  {:<24}  {:<8}  {:>10}  {:>10}  note",
@@ -150,7 +151,7 @@ fn list_nodes(discovery: &Discovery, json: bool) -> CmdResult {
             handshake
         );
     }
-    verdict()
+    verdict
 }
 
 fn millis(d: std::time::Duration) -> String {

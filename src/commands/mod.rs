@@ -1,6 +1,6 @@
 //! One module per `aqueduct` subcommand, each with `pub fn run(args: Args) -> CmdResult`.
 
-use crate::cli::{Args, CmdResult, Failure};
+use crate::args::{Args, CmdResult, Failure};
 
 pub mod chain;
 pub mod local;

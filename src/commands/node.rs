@@ -1,7 +1,8 @@
 //! `aqueduct node --config FILE`: reads the config, binds, reports where it listens and
-//! hands over to the engine in [`crate::proxy`] until SIGTERM/SIGINT.
+//! hands over to the engine in [`crate::proxy`] until SIGTERM/SIGINT; SIGHUP reads the
+//! file again. `--check` only validates it.
 
-use crate::cli::{Args, CmdResult, Failure};
+use crate::args::{Args, CmdResult, Failure};
 use crate::config;
 use crate::node;
 use crate::proxy::settings::AuthMode;
@@ -13,11 +14,12 @@ const HELP: &str = "\
 aqueduct node --config FILE [--check]
   Runs the SOCKS5 + HTTP proxy node configured in FILE (every key, with its default, is in
   aqueduct.example.toml). SIGTERM or SIGINT stops accepting and lets live sessions finish
-  for timeouts.shutdown_grace_secs; SIGHUP reloads the static users, the policy and the
-  limits (a config that fails validation is refused and the old one stays in force);
-  RUST_LOG sets the log level (default info).
-  --check  validate FILE and the files it names, then exit (for ExecStartPre/ExecReload)
-exit codes: 0 stopped cleanly (or the config is valid), 1 failed, 2 usage or config error
+  for timeouts.shutdown_grace_secs. SIGHUP reads FILE again: users, policy (and its deny
+  files), timeouts, limits and log.level change in place, live sessions stay (those of a
+  removed user end); a FILE that does not validate is logged and the running config stays.
+  [log] level or RUST_LOG sets the log level (default info).
+  --check  validate FILE and the files it names, print what is wrong, and exit
+exit codes: 0 stopped cleanly (or --check: valid), 1 failed, 2 usage or config error
 ";
 
 pub fn run(mut args: Args) -> CmdResult {
@@ -26,14 +28,12 @@ pub fn run(mut args: Args) -> CmdResult {
         return Ok(());
     }
     let path = args.required("config")?;
-    let check_only = args.flag("check")?;
+    let check = args.flag("check")?;
     args.finish()?;
-    // A config that does not validate is a usage error (exit 2), like a bad flag.
-    let config =
-        config::load(Path::new(&path)).map_err(|e| Failure::usage(format!("{path}: {e}")))?;
-    if check_only {
+    let config = load(&path)?;
+    if check {
         check_files(&config).map_err(|e| Failure::usage(format!("{path}: {e}")))?;
-        println!("{path}: valid");
+        println!("{path}: ok");
         return Ok(());
     }
     crate::logging::init(config.log, log::LevelFilter::Info);
@@ -41,6 +41,14 @@ pub fn run(mut args: Args) -> CmdResult {
     let chain_mode = config.engine.auth.mode == AuthMode::Chain;
     let mut server =
         Server::bind(config.engine.clone()).map_err(|e| Failure::new(e.to_string()))?;
+    let reload_path = path.clone();
+    server
+        .set_reloader(Box::new(move || {
+            let config = load(&reload_path).map_err(|f| f.message)?;
+            crate::logging::set_level(config.log, log::LevelFilter::Info);
+            Ok(config.engine)
+        }))
+        .map_err(|e| Failure::new(format!("starting the reload thread: {e}")))?;
     // Mode "chain": the chain side replaces the fail-closed placeholder authenticator.
     let _chain = if chain_mode {
         Some(
@@ -50,14 +58,6 @@ pub fn run(mut args: Args) -> CmdResult {
     } else {
         None
     };
-    let reload_path = path.clone();
-    server
-        .set_reloader(Box::new(move || {
-            config::load(Path::new(&reload_path))
-                .map(|c| c.engine)
-                .map_err(|e| format!("{reload_path}: {e}"))
-        }))
-        .map_err(|e| Failure::new(format!("cannot start the reload thread: {e}")))?;
     for addr in server.local_addrs() {
         log::info!("listening on {addr}");
     }
@@ -75,35 +75,58 @@ pub fn run(mut args: Args) -> CmdResult {
         .map_err(|e| Failure::new(format!("event loop: {e}")))
 }
 
-/// What `--check` reads besides the config: the DNS files, the chain key (decrypted, so a
-/// wrong password shows now, not at start), and the allowance count.
+/// Reads and validates the file: a config that does not validate is a usage error (exit
+/// 2), like a bad flag.
+fn load(path: &str) -> Result<config::Config, Failure> {
+    let config =
+        config::load(Path::new(path)).map_err(|e| Failure::usage(format!("{path}: {e}")))?;
+    refuse_placeholders(&config).map_err(|f| Failure {
+        message: format!("{path}: {}", f.message),
+        ..f
+    })?;
+    Ok(config)
+}
+
+/// What `--check` adds to validation (deny files were read while validating): in mode
+/// "chain", the node's key opens with its password, as it must at start.
 fn check_files(config: &config::Config) -> Result<(), String> {
-    let dns = &config.engine.dns;
-    crate::proxy::dns::ResolverConfig::from_files(&dns.resolv_conf, &dns.hosts_file).map_err(
-        |e| {
-            format!(
-                "dns: {} and {}: {e}",
-                dns.resolv_conf.display(),
-                dns.hosts_file.display()
-            )
-        },
-    )?;
-    if let Some(chain) = config.chain.as_ref() {
-        if let Some(key) = chain.key.as_ref() {
+    if let Some(chain) = &config.chain {
+        if let Some(key) = &chain.key {
             crate::eth::keys::load_key(key, chain.password.as_ref())
-                .map_err(|e| format!("chain.key {}: {e}", key.display()))?;
+                .map_err(|e| format!("`chain.key` {}: {e}", key.display()))?;
         }
     }
-    if let Some(file) = config
-        .engine
-        .operator
-        .monthly
-        .as_ref()
-        .and_then(|m| m.file.as_ref())
-    {
+    let monthly = config.engine.operator.monthly.as_ref();
+    if let Some(file) = monthly.and_then(|m| m.file.as_ref()) {
         crate::proxy::limits::allowance::Allowance::load(file)?;
     }
     Ok(())
+}
+
+/// The example config's password, which anybody who read the README knows.
+const PLACEHOLDER_PASSWORD: &str = "change-me";
+
+/// A node copied from the example is refused until its placeholder is replaced.
+fn refuse_placeholders(config: &config::Config) -> CmdResult {
+    if config.engine.auth.mode != AuthMode::Static {
+        return Ok(());
+    }
+    match config
+        .engine
+        .auth
+        .users
+        .iter()
+        .find(|u| u.password == PLACEHOLDER_PASSWORD)
+    {
+        None => Ok(()),
+        Some(user) => Err(Failure::usage(format!(
+            "user `{}` still has the example's placeholder password \"{PLACEHOLDER_PASSWORD}\"",
+            user.name
+        ))
+        .hint(
+            "set a password of your own in [[auth.users]] (e.g. from `openssl rand -base64 18`)",
+        )),
+    }
 }
 
 /// Written whole under a temporary name and renamed, so a reader never sees half of it.

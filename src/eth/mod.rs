@@ -14,6 +14,7 @@ pub mod rpc;
 pub mod sender;
 pub mod signer;
 pub mod tx;
+pub mod units;
 
 pub use address::Address;
 pub use keccak::keccak256;

@@ -6,6 +6,7 @@
 use super::config::{LocalSettings, SignedLogin};
 use super::probe::probe;
 use super::table::{Found, NodeTable, SharedTable};
+use crate::clock::unix_now;
 use crate::contract::{Contract, ContractError};
 use crate::credential::{self, NodeScope};
 use crate::eth::rpc::Client;
@@ -15,7 +16,7 @@ use crate::host_port::HostPort;
 use crate::proxy::upstream::Login;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// Probes run at most this many at a time.
 const PARALLEL_PROBES: usize = 16;
@@ -47,12 +48,6 @@ impl Signer {
             Signer::Signed(login) => login.member,
         }
     }
-}
-
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 impl Discovery {

@@ -87,7 +87,7 @@ impl Chain {
     /// Checks that the address holds the contract, then reads its clock.
     pub fn timing(&self) -> Result<Timing, ContractError> {
         let c = self.aqueduct();
-        c.ensure_code()?;
+        c.ensure_aqueduct()?;
         Ok(Timing {
             genesis: c.genesis()?,
             epoch_length: c.epoch_length()?,

@@ -3,14 +3,7 @@
 //! are all counted on it, so a probe lands in the epoch the contract counts its
 //! heartbeats in even when the host's clock is off (or, in tests, the chain's is moved).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-/// The host's clock, in ms since 1970.
-pub fn unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
+pub use crate::clock::unix_ms;
 
 /// Offsets that differ by less than this are block-time jitter (a block's timestamp lags
 /// the moment it is read by up to one block), not a different clock: the old one stays.

@@ -14,6 +14,7 @@ use super::stats::Policy;
 use super::store::{meta, Retention, RoundRecord, Store};
 use super::web;
 use super::withhold::{self, Done, Job};
+
 use crate::contract::Heartbeat;
 use crate::eth::keys::load_key;
 use crate::eth::Address;

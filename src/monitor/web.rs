@@ -15,7 +15,7 @@ use super::metrics::SharedMetrics;
 use super::probe::ProbePath;
 use super::stats::{self, NodeSummary, Policy, DAY_MS, HOUR_MS};
 use super::store::{ProbeRow, ReportedUsage, Store, WithholdState};
-use crate::commands::chain::utc;
+use crate::clock::utc;
 use crate::eth::Address;
 use crate::proxy::codec::Parsed;
 use std::fmt::Write as _;

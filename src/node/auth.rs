@@ -17,6 +17,7 @@
 
 use super::members::Members;
 use super::{LookupAnswer, ToChain, ToLoop};
+use crate::clock::unix_now;
 use crate::config::ChainAuthConfig;
 use crate::credential::Verifier;
 use crate::eth::Address;
@@ -27,7 +28,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// How long a verified credential is trusted without a new signature recovery.
 const VERIFIED_TTL: Duration = Duration::from_secs(300);
@@ -194,12 +195,6 @@ pub struct ChainAuth {
     clock: Option<(u64, Instant)>,
     next_sweep: Instant,
     serving: Arc<AtomicBool>,
-}
-
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 fn digest(username: &[u8], password: &[u8]) -> [u8; 32] {

@@ -17,6 +17,7 @@ use super::usage::{self, UsageCounters};
 use crate::contract::{calls, Contract, ContractError, HeartbeatCheck, Usage};
 use crate::eth::rpc::{BlockId, CallRequest, Client, FeeData, RpcError};
 use crate::eth::sender::{Sender, TxRequest};
+use crate::eth::units::format_eth;
 use crate::eth::{hex, Address};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -81,7 +82,9 @@ impl std::fmt::Display for Skip {
             Skip::WouldRevert(why) => write!(f, "imOnline would revert: {why}"),
             Skip::Balance { balance, cost } => write!(
                 f,
-                "balance {balance} wei cannot pay one heartbeat (about {cost} wei at current fees); fund the node's address"
+                "balance {} cannot pay one heartbeat (about {} at current fees); fund the node's address",
+                format_eth(*balance),
+                format_eth(*cost)
             ),
             Skip::GaveUp => write!(f, "{MAX_ATTEMPTS_PER_SLOT} failed attempts in this slot; waiting for the next one"),
         }
@@ -276,7 +279,7 @@ impl Heartbeats {
                 self.stats.heartbeats_sent.fetch_add(1, Ordering::Relaxed);
                 self.stats
                     .last_heartbeat_unix
-                    .store(super::auth::unix_now(), Ordering::Relaxed);
+                    .store(crate::clock::unix_now(), Ordering::Relaxed);
                 log::info!(
                     "heartbeat sent for slot {slot}: tx {} in block {}; served since the last: {} sessions, {} members, {} bytes",
                     hex::encode_prefixed(&receipt.transaction_hash),
@@ -366,8 +369,9 @@ impl Heartbeats {
             .saturating_mul(per_week);
         if balance < needed {
             log::warn!(
-                "low balance: {balance} wei pays for fewer than {LOW_BALANCE_DAYS} days of heartbeats ({per_week} at about {} wei each); fund {}",
-                u128::from(gas).saturating_mul(price),
+                "low balance: {} pays for fewer than {LOW_BALANCE_DAYS} days of heartbeats ({per_week} at about {} each); fund {}",
+                format_eth(balance),
+                format_eth(u128::from(gas).saturating_mul(price)),
                 self.sender.address()
             );
             st.low_balance_warned = Some(Instant::now());

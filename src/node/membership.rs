@@ -68,7 +68,7 @@ impl Membership {
             sent: None,
             rpc_up: true,
             save_failed: false,
-            chain_time: super::auth::unix_now(),
+            chain_time: crate::clock::unix_now(),
             last_error: None,
             synced_head: None,
             poll_requested: 0,
@@ -199,7 +199,7 @@ impl Run {
         self.rpc_ok()?;
         // A chain without recent blocks (a quiet dev chain) has a stale head: its clock
         // is then at least the local one.
-        self.chain_time = head.timestamp.max(super::auth::unix_now());
+        self.chain_time = head.timestamp.max(crate::clock::unix_now());
         self.send(ToLoop::Clock(self.chain_time))?;
         if self.synced_head == Some(head.hash) {
             // The same chain as last time: nothing new to read, the table is current.

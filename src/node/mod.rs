@@ -166,8 +166,9 @@ pub fn attach(
 
     let chain_id = match client.chain_id() {
         Ok(id) => {
+            // A wrong address is refused here rather than retried by every sync.
             Contract::new(&client, contract)
-                .ensure_code()
+                .ensure_aqueduct()
                 .map_err(|e| format!("chain.contract: {e}"))?;
             id
         }

@@ -1,7 +1,6 @@
 //! Helpers shared by the integration tests, as one module tree: each test binary
 //! declares `mod support;` and uses the parts it needs.
 #![allow(dead_code)]
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod anvil;
 pub mod local;

@@ -156,13 +156,13 @@ impl Node {
         Node::start_on(&["127.0.0.1:0"], sections)
     }
 
-    /// The config file the node was started with (tests may rewrite it, then SIGHUP).
-    pub fn config_path(&self) -> PathBuf {
-        self._dir.path().join("node.toml")
-    }
-
     pub fn addr(&self) -> SocketAddr {
         self.addrs[0]
+    }
+
+    /// The config file it runs with (rewrite it, then SIGHUP).
+    pub fn config_path(&self) -> PathBuf {
+        self._dir.path().join("node.toml")
     }
 
     /// The node's process id (for reading /proc/PID/status).

@@ -1,9 +1,9 @@
 //! `aqueduct deploy`: the Aqueduct contract from the embedded artifact, and with
 //! `--dev` a TestStablecoin minted to development accounts first.
 
-use super::units::{format_amount, parse_amount, parse_duration};
+use super::units::{format_duration, parse_amount, parse_duration, plural, whole_number, Token};
 use super::{contract_failure, output, parse_address, send, Ctx};
-use crate::cli::{Args, CmdResult, Failure};
+use crate::args::{Args, CmdResult, Failure};
 use crate::contract::{self, calls, Contract, DeployParams};
 use crate::eth::sender::TxRequest;
 use crate::eth::Address;
@@ -53,9 +53,7 @@ pub fn run(ctx: Ctx, mut args: Args) -> CmdResult {
     let slot = parse_duration("slot", &args.value("slot")?.unwrap_or_else(|| "1h".into()))?;
     let max_periods: u64 = match args.value("max-periods")? {
         None => DEFAULT_MAX_PERIODS,
-        Some(s) => s
-            .parse()
-            .map_err(|_| Failure::usage(format!("--max-periods `{s}` is not a whole number")))?,
+        Some(s) => whole_number("max-periods", &s)?,
     };
     let owner = args
         .value("owner")?
@@ -140,9 +138,18 @@ pub fn run(ctx: Ctx, mut args: Args) -> CmdResult {
             t
         }
     };
-    let decimals = Contract::new(&client, token)
+    let fee = Contract::new(&client, token);
+    let decimals = fee
         .decimals()
         .map_err(|e| contract_failure(e).hint("--token must be an ERC-20 token contract"))?;
+    let units = Token {
+        decimals,
+        symbol: fee
+            .symbol()
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "tokens".into()),
+    };
     let price = parse_amount("price", &price, decimals)?;
     let params = DeployParams {
         token,
@@ -168,16 +175,17 @@ pub fn run(ctx: Ctx, mut args: Args) -> CmdResult {
         .ok_or_else(|| Failure::new("the deployment receipt has no contract address"))?;
 
     let mut text = format!(
-        "contract: {address}\ntoken: {token}\ndeploy block: {}\nprice: {} per {period}s period, at most {max_periods} periods ahead; epoch {epoch}s; slot {slot}s\nowner: {}\n",
+        "contract: {address}\ntoken: {token}\ndeploy block: {}\nprice: {} per {} period, at most {} ahead; epoch {}; slot {}\nowner: {}\n",
         r.block_number,
-        format_amount(price, decimals),
+        units.text(price),
+        format_duration(period),
+        plural(max_periods, "period"),
+        format_duration(epoch),
+        format_duration(slot),
         params.owner,
     );
     for (to, amount) in &minted {
-        text.push_str(&format!(
-            "minted {} to {to}\n",
-            format_amount(*amount, decimals)
-        ));
+        text.push_str(&format!("minted {} to {to}\n", units.text(*amount)));
     }
     output(
         &ctx,
@@ -186,13 +194,14 @@ pub fn run(ctx: Ctx, mut args: Args) -> CmdResult {
             "token": token.to_string(),
             "chain_id": sender.chain_id(),
             "deploy_block": r.block_number,
-            "price": price.to_string(),
+            "price": units.json(price),
             "period": period,
             "epoch": epoch,
             "slot": slot,
             "max_periods": max_periods,
             "owner": params.owner.to_string(),
             "minted": minted.iter().map(|(a, _)| a.to_string()).collect::<Vec<_>>(),
+            "minted_each": minted.first().map(|(_, amount)| units.json(*amount)),
         }),
         &text,
     );

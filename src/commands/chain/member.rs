@@ -3,30 +3,28 @@
 //! credential and print ready-to-use proxy URLs).
 
 use super::status::refundable_payments;
-use super::units::{format_amount, parse_duration, utc};
-use super::{contract_failure, output, parse_address, rpc_failure, send, tx_hash, Ctx};
-use crate::cli::{Args, CmdResult, Failure};
+use super::units::{format_duration, parse_duration, plural, whole_number};
+use super::{contract_failure, fee_token, output, parse_address, rpc_failure, send, tx_hash, Ctx};
+use crate::args::{Args, CmdResult, Failure};
+use crate::clock::{unix_now, utc};
+use crate::config::DEFAULT_CHAIN_AUTH;
 use crate::contract::{calls, sig, Contract};
 use crate::credential::{self, NodeScope};
 use crate::eth::abi::{self, Kind};
 use crate::eth::sender::TxRequest;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn subscribe(ctx: Ctx, mut args: Args) -> CmdResult {
-    let periods: u64 = args
-        .required("periods")?
-        .parse()
-        .ok()
-        .filter(|&p| p > 0)
-        .ok_or_else(|| Failure::usage("--periods must be a whole number above zero"))?;
+    let periods = whole_number("periods", &args.required("periods")?)?;
     let member = args
         .value("member")?
         .map(|s| parse_address("member", &s))
         .transpose()?;
     args.finish()?;
-    let address = ctx.contract()?;
+    // What can be checked on this machine is checked before the chain is asked.
+    let key = ctx.key()?;
     let client = ctx.client()?;
-    let mut sender = ctx.sender(&client, ctx.key()?)?;
+    let address = ctx.deployed_contract(&client)?;
+    let mut sender = ctx.sender(&client, key)?;
     let payer = sender.address();
     let member = member.unwrap_or(payer);
 
@@ -37,18 +35,18 @@ pub fn subscribe(ctx: Ctx, mut args: Args) -> CmdResult {
             "--periods {periods}: this contract sells at most {max_periods} periods at a time"
         )));
     }
-    let token = Contract::new(&client, aqueduct.token().map_err(contract_failure)?);
+    let (token, units) = fee_token(&aqueduct)?;
     let price = aqueduct.price().map_err(contract_failure)?;
-    let decimals = token.decimals().map_err(contract_failure)?;
     let cost = price
         .checked_mul(periods.into())
         .ok_or_else(|| Failure::usage("--periods is far too large"))?;
     let balance = token.balance_of(payer).map_err(contract_failure)?;
     if balance < cost {
         return Err(Failure::new(format!(
-            "{payer} holds {} tokens; {periods} period(s) cost {}",
-            format_amount(balance, decimals),
-            format_amount(cost, decimals)
+            "{payer} holds {}; {} cost {}",
+            units.text(balance),
+            plural(periods, "period"),
+            units.text(cost)
         ))
         .hint("fund the paying key with the fee token, or buy fewer --periods"));
     }
@@ -85,15 +83,16 @@ pub fn subscribe(ctx: Ctx, mut args: Args) -> CmdResult {
             "member": member.to_string(),
             "payer": payer.to_string(),
             "periods": periods,
-            "paid": cost.to_string(),
+            "paid": units.json(cost),
             "until": until,
             "approve_tx": approve_tx,
             "tx": tx_hash(&r),
             "block": r.block_number,
         }),
         &format!(
-            "member {member} paid {} for {periods} period(s); access until {} ({until})\ntx {}\n",
-            format_amount(cost, decimals),
+            "member {member} paid {} for {}; access until {} ({until})\ntx {}\n",
+            units.text(cost),
+            plural(periods, "period"),
             utc(until),
             tx_hash(&r)
         ),
@@ -112,9 +111,7 @@ pub fn refund(ctx: Ctx, mut args: Args) -> CmdResult {
     let mut sender = ctx.sender(&client, ctx.key()?)?;
     let payer = payer.unwrap_or(sender.address());
     let aqueduct = Contract::new(&client, address);
-    let decimals = Contract::new(&client, aqueduct.token().map_err(contract_failure)?)
-        .decimals()
-        .map_err(contract_failure)?;
+    let (_, units) = fee_token(&aqueduct)?;
     let latest = client.block_number().map_err(rpc_failure)?;
     let payments = aqueduct
         .paid_by(payer, ctx.deploy_block, latest)
@@ -158,7 +155,7 @@ pub fn refund(ctx: Ctx, mut args: Args) -> CmdResult {
         total += amount;
         text.push_str(&format!(
             "refunded {} to {payer} for member {} (access until {}; tx {})\n",
-            format_amount(*amount, decimals),
+            units.text(*amount),
             p.member,
             utc(p.until),
             tx_hash(&r)
@@ -166,19 +163,19 @@ pub fn refund(ctx: Ctx, mut args: Args) -> CmdResult {
         done.push(serde_json::json!({
             "member": p.member.to_string(),
             "until": p.until,
-            "amount": amount.to_string(),
+            "amount": units.json(*amount),
             "tx": tx_hash(&r),
         }));
     }
     if owed.is_empty() {
         text.push_str(&format!(
-            "nothing to refund: none of the {} payment(s) by {payer} is owed anything now\n",
-            payments.len()
+            "nothing to refund: none of the {} by {payer} is owed anything now\n",
+            plural(payments.len() as u64, "payment")
         ));
     }
     output(
         &ctx,
-        serde_json::json!({"payer": payer.to_string(), "refunded": total.to_string(), "refunds": done}),
+        serde_json::json!({"payer": payer.to_string(), "refunded": units.json(total), "refunds": done}),
         &text,
     );
     Ok(())
@@ -204,11 +201,24 @@ pub fn token(ctx: Ctx, mut args: Args) -> CmdResult {
     } else {
         NodeScope::One(parse_address("node", &node)?)
     };
-    let ttl = parse_duration("ttl", &args.required("ttl")?)?;
+    let ttl_text = args.required("ttl")?;
+    let ttl = parse_duration("ttl", &ttl_text)?;
+    // Signed anyway, every node would refuse it at the first login.
+    let max = DEFAULT_CHAIN_AUTH.max_credential_lifetime.as_secs();
+    if ttl > max {
+        return Err(Failure::usage(format!(
+            "--ttl {ttl_text} is longer than nodes accept ({} by default)",
+            format_duration(max)
+        ))
+        .hint(format!(
+            "use --ttl {} or less, and run `aqueduct token` again when it runs out",
+            format_duration(max)
+        )));
+    }
     args.finish()?;
-    let address = ctx.contract()?;
-    let client = ctx.client()?;
     let key = ctx.key()?;
+    let client = ctx.client()?;
+    let address = ctx.deployed_contract(&client)?;
     let chain_id = client.chain_id().map_err(rpc_failure)?;
     let aqueduct = Contract::new(&client, address);
     let registry = aqueduct.nodes().map_err(contract_failure)?;
@@ -229,10 +239,7 @@ pub fn token(ctx: Ctx, mut args: Args) -> CmdResult {
             .map(|e| e.endpoint.clone())
             .collect(),
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = unix_now();
     let expires = now
         .checked_add(ttl)
         .ok_or_else(|| Failure::usage("--ttl is far too long"))?;

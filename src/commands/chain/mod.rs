@@ -7,23 +7,27 @@
 //! section, and `--json` for one JSON object on stdout instead of text.
 
 mod deploy;
+pub mod failure;
 mod member;
 mod registry;
 mod status;
 mod units;
 
-/// UTC date and time of a unix time, as the commands print it (the bench's report too).
-pub use units::utc;
+pub(crate) use units::plural;
 
-use crate::cli::{Args, CmdResult, Failure};
+pub(crate) use failure::{contract_failure, rpc_failure, send_failure, unless_behind};
+
+use crate::args::{Args, CmdResult, Failure};
 use crate::config::chain::{load_chain_section, ChainConfig};
 use crate::contract;
+use crate::eth::address::AddressError;
 use crate::eth::keys::{self, PasswordSource};
-use crate::eth::rpc::{Client, Receipt, RpcConfig, RpcError};
-use crate::eth::sender::{SendError, Sender, TxRequest};
+use crate::eth::rpc::{CallRequest, Client, Receipt, RpcConfig};
+use crate::eth::sender::{SendConfig, SendError, Sender, TxRequest};
 use crate::eth::signer::PrivateKey;
 use crate::eth::{hex, Address};
 use std::path::PathBuf;
+use units::Token;
 
 /// `aqueduct <command> --help`: the command's own flags.
 fn help(name: &str) -> &'static str {
@@ -36,9 +40,9 @@ fn help(name: &str) -> &'static str {
         "set-payee" => "aqueduct set-payee --node ADDR --payee ADDR\n  Payee key: names a new payee for the node's earnings.\n",
         "set-monitor" => "aqueduct set-monitor --monitor ADDR\n  Owner: names the monitor, which may withhold a node's slots of the epoch just ended\n  (0x0000000000000000000000000000000000000000: none).\n",
         "subscribe" => "aqueduct subscribe --periods N [--member ADDR]\n  Pays N periods for --member (default: the key's address), approving the token first if needed.\n",
-        "token" => "aqueduct token --node ADDR|any --ttl DURATION\n  Member key: signs a proxy credential (doc/protocol.md) valid for DURATION (30m, 12h, 7d)\n  and prints socks5h:// and http:// proxy URLs for the node(s).\n",
-        "status" => "aqueduct status [--address ADDR] [--metrics URL]\n  Membership, node state, heartbeats this epoch, claimable earnings and balances; for a\n  running node also sessions, members known and its last heartbeat, read from its metrics\n  endpoint (--metrics http://127.0.0.1:9464/metrics, or [metrics] listen in --config FILE).\n",
-        "claim" => "aqueduct claim [--node ADDR] [--max-epochs N]\n  Any key: pays --node's (default: the key's own address) earnings of settled epochs to its\n  payee (default up to 256 epochs per transaction).\n",
+        "token" => "aqueduct token --node ADDR|any --ttl DURATION\n  Member key: signs a proxy credential (doc/protocol.md) valid for DURATION (30m, 12h, 7d)\n  and prints socks5h:// and http:// proxy URLs for the node(s). Nodes accept at most 30d\n  by default; a longer --ttl is refused.\n",
+        "status" => "aqueduct status [--address ADDR] [--metrics URL]\n  Balances, then by role: for a member its time left and end date, for a node its state,\n  heartbeats this epoch and claimable earnings (both for an address that is both); for a\n  running node also sessions, members known and its last heartbeat, read from its metrics\n  endpoint (--metrics http://127.0.0.1:9464/metrics, or [metrics] listen in --config FILE).\n",
+        "claim" => "aqueduct claim [--node ADDR] [--max-epochs N]\n  Any key: pays --node's (default: the key's own address) earnings of settled epochs to its\n  payee (default up to 256 epochs per transaction). Nothing due: prints \"nothing to claim\"\n  and exits 0.\n",
         "refund" => "aqueduct refund [--payer ADDR]\n  Any key: sends --payer (default: the key's address) what its payments are owed back for\n  epochs in which no node was online, one transaction per payment with something owed.\n",
         "settle" => "aqueduct settle [--max-epochs N]\n  Any key: settles finished epochs (default up to 1000), after a long quiet spell.\n",
         "nodes" => "aqueduct nodes\n  Lists the registered nodes, their endpoints and whether they are active.\n",
@@ -48,12 +52,56 @@ fn help(name: &str) -> &'static str {
 
 const COMMON_HELP: &str = "\nconnection: --rpc URL (repeat for failover) or AQUEDUCT_RPC (comma-separated); --key FILE\n  [--password-file F | --password-env VAR]; --contract ADDR; or [chain] in --config FILE;\n  --json prints one JSON object\n";
 
+/// The connection options a command reads; any other one given is a usage error.
+#[derive(Clone, Copy)]
+pub(crate) struct Takes {
+    /// `--rpc` and `--config`.
+    pub chain: bool,
+    /// `--key`, `--password-file`, `--password-env`.
+    pub key: bool,
+    /// `--contract`.
+    pub contract: bool,
+}
+
+impl Takes {
+    pub(crate) const ALL: Takes = Takes {
+        chain: true,
+        key: true,
+        contract: true,
+    };
+
+    fn of(name: &str) -> Takes {
+        match name {
+            "keygen" => Takes {
+                chain: false,
+                key: false,
+                contract: false,
+            },
+            "deploy" => Takes {
+                contract: false,
+                ..Takes::ALL
+            },
+            "nodes" => Takes {
+                key: false,
+                ..Takes::ALL
+            },
+            _ => Takes::ALL,
+        }
+    }
+}
+
 pub fn run(name: &str, mut args: Args) -> CmdResult {
+    let takes = Takes::of(name);
     if args.flag("help")? {
-        print!("{}{COMMON_HELP}", help(name));
+        let common = if takes.chain {
+            COMMON_HELP
+        } else {
+            "\n--json prints one JSON object\n"
+        };
+        print!("{}{common}", help(name));
         return Ok(());
     }
-    let ctx = Ctx::from_args(&mut args)?;
+    let ctx = Ctx::from_args(&mut args, name, takes)?;
     match name {
         "keygen" => keygen(ctx, args),
         "deploy" => deploy::run(ctx, args),
@@ -86,16 +134,60 @@ pub(crate) struct Ctx {
     pub json: bool,
 }
 
+/// An RPC URL is `http(s)://HOST[:PORT][/PATH]`; a malformed one is a usage error here,
+/// not an "unreachable" later with advice about a chain node that may well be running.
+fn check_rpc_url(url: &str) -> Result<(), Failure> {
+    let bad = |why: &str| {
+        Failure::usage(format!("RPC URL `{url}` {why}"))
+            .hint("e.g. --rpc http://127.0.0.1:8545 or --rpc https://mainnet.base.org")
+    };
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| bad("is not http(s)"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    if host.is_empty() || host.starts_with(':') {
+        return Err(bad("has no host"));
+    }
+    if let Some((_, port)) = host.rsplit_once(':').filter(|_| !host.ends_with(']')) {
+        if port.parse::<u16>().is_err() {
+            return Err(bad("has no valid port after the `:`"));
+        }
+    }
+    Ok(())
+}
+
 /// Parses an address flag value, naming the flag on error.
 pub(crate) fn parse_address(flag: &str, s: &str) -> Result<Address, Failure> {
+    // The parse error already says what an address looks like; a checksum error gets
+    // its own fix.
     s.parse::<Address>().map_err(|e| {
-        Failure::usage(format!("--{flag} `{s}`: {e}"))
-            .hint("an address is 0x followed by 40 hex digits")
+        let f = Failure::usage(format!("--{flag} `{s}`: {e}"));
+        match e {
+            AddressError::BadChecksum => {
+                f.hint("copy the address again, or write it all in lowercase to skip the check")
+            }
+            AddressError::Malformed => f,
+        }
     })
 }
 
 impl Ctx {
-    pub(crate) fn from_args(args: &mut Args) -> Result<Ctx, Failure> {
+    pub(crate) fn from_args(args: &mut Args, name: &str, takes: Takes) -> Result<Ctx, Failure> {
+        let groups: [(bool, &[&str]); 3] = [
+            (takes.chain, &["rpc", "config"]),
+            (takes.key, &["key", "password-file", "password-env"]),
+            (takes.contract, &["contract"]),
+        ];
+        for (taken, flags) in groups {
+            for flag in flags.iter().filter(|_| !taken) {
+                if args.value(flag)?.is_some() {
+                    return Err(Failure::usage(format!("`{name}` does not take --{flag}"))
+                        .hint(format!("see `aqueduct {name} --help`")));
+                }
+            }
+        }
         let config_path = args.value("config")?.map(PathBuf::from);
         let config = match config_path.as_ref().map(|p| p.display().to_string()) {
             Some(path) => load_chain_section(path.as_ref()).map_err(|e| {
@@ -118,10 +210,7 @@ impl Ctx {
             rpc = config.rpc;
         }
         for url in &rpc {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(Failure::usage(format!("RPC URL `{url}` is not http(s)"))
-                    .hint("e.g. --rpc http://127.0.0.1:8545"));
-            }
+            check_rpc_url(url)?;
         }
         let key = args.value("key")?.map(PathBuf::from).or(config.key);
         let password = match (args.value("password-file")?, args.value("password-env")?) {
@@ -166,14 +255,15 @@ impl Ctx {
                 .hint("pass --key FILE (make one with `aqueduct keygen --out FILE`)")
         })?;
         keys::load_key(path, self.password.as_ref()).map_err(|e| {
-            let hint = match e {
+            let f = Failure::new(format!("cannot load the key: {e}"));
+            match e {
                 keys::KeyError::PasswordRequired { .. } => {
-                    "a keystore needs --password-file FILE or --password-env VAR"
+                    f.hint("a keystore needs --password-file FILE or --password-env VAR")
                 }
-                keys::KeyError::InsecurePermissions { .. } => "run chmod 600 on the key file",
-                _ => "check the --key path and password",
-            };
-            Failure::new(format!("cannot load the key: {e}")).hint(hint)
+                // Its message already says which chmod to run.
+                keys::KeyError::InsecurePermissions { .. } => f,
+                _ => f.hint("check the --key path and password"),
+            }
         })
     }
 
@@ -190,11 +280,12 @@ impl Ctx {
         })
     }
 
-    /// The contract address, checked to hold code before anything is sent to it.
+    /// The contract address, checked to be an Aqueduct contract on this chain before
+    /// anything is read from or sent to it.
     pub(crate) fn deployed_contract(&self, client: &Client) -> Result<Address, Failure> {
         let address = self.contract()?;
         contract::Contract::new(client, address)
-            .ensure_code()
+            .ensure_aqueduct()
             .map_err(contract_failure)?;
         Ok(address)
     }
@@ -206,110 +297,6 @@ impl Ctx {
     }
 }
 
-/// What to do about a contract error, by its name.
-fn revert_hint(revert: &str) -> Option<&'static str> {
-    let name = revert.split('(').next().unwrap_or(revert);
-    Some(match name {
-        "OwnableUnauthorizedAccount" => {
-            "only the contract owner can do this: use the owner's --key"
-        }
-        "NodeNotActive" => {
-            "this address is not an active node: the owner adds it with `aqueduct add-node`"
-        }
-        "NodeAlreadyActive" => "the node is already registered; see `aqueduct nodes`",
-        "AlreadyOnlineThisSlot" => "this node already sent its heartbeat for the current slot",
-        "NothingToClaim" => {
-            "no settled epoch with heartbeats is unpaid yet; an epoch settles one full epoch after it ends"
-        }
-        "NotMonitor" => "only the monitor named by the owner (`aqueduct set-monitor`) can withhold",
-        "OutsideChallengeWindow" => "an epoch can be withheld from only during the epoch after it",
-        "NothingToWithhold" => "that node has no slots left in that epoch",
-        "NothingToRefund" => "nothing of this payment is owed back: every settled epoch had a node online",
-        "NotEarningYet" => "a node earns from the epoch after the one it was added in; wait for it",
-        "NotPayee" => "only the node's current payee can name a new payee: use the payee's --key",
-        "PayeeFixed" => "a node added again keeps its payee; leave out --payee or give the current one",
-        "SettlementBehind" => "many epochs are unsettled: run `aqueduct settle` first",
-        "PrepaymentCapExceeded" => "members may pay at most the contract's maxPeriods periods ahead of now",
-        "PaymentTooSmall" => "the payment must be at least one token unit per epoch it covers",
-        "InvalidTiming" => "epochs last 1h or more, slots 1m or more and divide the epoch, periods at least an epoch",
-        "InvalidPrice" => "--price must be above zero",
-        "InvalidPeriods" => "--periods must be between 1 and the contract's maxPeriods",
-        "InvalidEndpoint" => "the endpoint must be 1 to 260 bytes of host:port",
-        "EnforcedPause" => "subscriptions are paused by the contract owner",
-        "ERC20InsufficientBalance" => "the paying key does not hold enough tokens",
-        "ERC20InsufficientAllowance" => {
-            "the token allowance is too low; run subscribe again to approve"
-        }
-        "ZeroAddress" => "an address argument is zero",
-        _ => return None,
-    })
-}
-
-pub(crate) fn rpc_failure(e: RpcError) -> Failure {
-    let hint = match &e {
-        RpcError::Unreachable { .. } | RpcError::Http { .. } => {
-            Some("check that the chain node is running and that --rpc / AQUEDUCT_RPC points at it")
-        }
-        RpcError::Rpc { message, .. } if message.contains("insufficient funds") => {
-            Some("the key's address needs ETH for gas: fund it and retry")
-        }
-        _ => e.revert().and_then(revert_hint),
-    };
-    let f = Failure::new(e.to_string());
-    match hint {
-        Some(h) => f.hint(h),
-        None => f,
-    }
-}
-
-/// A view's answer, or `None` when it refused to preview that many unsettled epochs.
-pub(crate) fn unless_behind<T>(
-    r: Result<T, contract::ContractError>,
-) -> Result<Option<T>, Failure> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(contract::ContractError::Rpc(e))
-            if e.revert()
-                .is_some_and(|r| r.starts_with("SettlementBehind(")) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(contract_failure(e)),
-    }
-}
-
-pub(crate) fn contract_failure(e: contract::ContractError) -> Failure {
-    match e {
-        contract::ContractError::Rpc(e) => rpc_failure(e),
-        other => Failure::new(other.to_string())
-            .hint("check --contract: it must be the Aqueduct contract on this chain"),
-    }
-}
-
-pub(crate) fn send_failure(what: &str, e: SendError) -> Failure {
-    match e {
-        SendError::Rpc(e) => {
-            let f = rpc_failure(e);
-            Failure {
-                message: format!("{what}: {}", f.message),
-                ..f
-            }
-        }
-        SendError::Reverted { ref reason, .. } => {
-            let hint = reason.as_deref().and_then(revert_hint);
-            let f = Failure::new(format!("{what}: {e}"));
-            match hint {
-                Some(h) => f.hint(h),
-                None => f,
-            }
-        }
-        SendError::NotMined { .. } => Failure::new(format!("{what}: {e}"))
-            .hint("the chain is congested or the fee too low; check the hash in an explorer"),
-        SendError::Unconfirmed { .. } => Failure::new(format!("{what}: {e}"))
-            .hint("check the transaction hash once the RPC endpoint answers again"),
-    }
-}
-
 /// Sends one transaction and reports failures as `what: cause`.
 pub(crate) fn send(
     sender: &mut Sender,
@@ -317,6 +304,7 @@ pub(crate) fn send(
     what: &str,
     request: TxRequest,
 ) -> Result<Receipt, Failure> {
+    let request = with_gas_checked(sender, client, what, request)?;
     if !sender_quiet() {
         eprintln!("sending {what} from {} ...", sender.address());
     }
@@ -325,9 +313,74 @@ pub(crate) fn send(
         .map_err(|e| send_failure(what, e))
 }
 
+/// Estimates `request`'s gas (with the sender's margin) and checks, before anything is
+/// signed, that the key holds the ETH the chain will ask for: gas limit times the
+/// highest fee per gas, plus any value. The estimate is kept so it is not asked twice.
+fn with_gas_checked(
+    sender: &Sender,
+    client: &Client,
+    what: &str,
+    mut request: TxRequest,
+) -> Result<TxRequest, Failure> {
+    let from = sender.address();
+    let gas = match request.gas_limit {
+        Some(g) => g,
+        None => {
+            let call = CallRequest {
+                from: Some(from),
+                to: request.to,
+                data: request.data.clone(),
+                value: request.value,
+                gas: None,
+            };
+            let estimate = client
+                .estimate_gas(&call)
+                .map_err(|e| send_failure(what, SendError::Rpc(e)))?;
+            let margin = SendConfig::default().gas_margin_percent;
+            estimate.saturating_add(estimate.saturating_mul(margin) / 100)
+        }
+    };
+    request.gas_limit = Some(gas);
+    let fee = client.fee_data().map_err(rpc_failure)?.max_fee();
+    let needed = u128::from(gas)
+        .saturating_mul(fee)
+        .saturating_add(request.value);
+    let balance = client.balance(from).map_err(rpc_failure)?;
+    if balance < needed {
+        let eth = Token::eth();
+        return Err(Failure::new(format!(
+            "{from} holds {}; {what} needs up to {} for gas ({gas} gas at up to {} gwei)",
+            eth.text(balance),
+            eth.text(needed),
+            units::format_amount(fee, 9)
+        ))
+        .hint(format!(
+            "send at least {} to {from} on this chain, then retry",
+            eth.text(needed - balance)
+        )));
+    }
+    Ok(request)
+}
+
 /// Progress lines go to stderr unless AQUEDUCT_QUIET is set (tests and scripts).
 fn sender_quiet() -> bool {
     std::env::var_os("AQUEDUCT_QUIET").is_some()
+}
+
+/// The fee token's contract and how its amounts are shown.
+pub(crate) fn fee_token<'c>(
+    aqueduct: &contract::Contract<'c>,
+) -> Result<(contract::Contract<'c>, Token), Failure> {
+    let token =
+        contract::Contract::new(aqueduct.client, aqueduct.token().map_err(contract_failure)?);
+    let decimals = token.decimals().map_err(contract_failure)?;
+    // A token without symbol() is still shown, under a generic name.
+    let symbol = token
+        .symbol()
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "tokens".into());
+    Ok((token, Token { decimals, symbol }))
 }
 
 pub(crate) fn tx_hash(r: &Receipt) -> String {

@@ -3,7 +3,7 @@
 
 use super::units::check_endpoint;
 use super::{contract_failure, output, parse_address, send, tx_hash, Ctx};
-use crate::cli::{Args, CmdResult, Failure};
+use crate::args::{Args, CmdResult, Failure};
 use crate::contract::{calls, Contract};
 use crate::eth::rpc::{Client, Receipt};
 use crate::eth::sender::TxRequest;
@@ -143,7 +143,7 @@ pub fn set_endpoint(ctx: Ctx, mut args: Args) -> CmdResult {
 pub fn nodes(ctx: Ctx, args: Args) -> CmdResult {
     args.finish()?;
     let client = ctx.client()?;
-    let contract = Contract::new(&client, ctx.contract()?);
+    let contract = Contract::new(&client, ctx.deployed_contract(&client)?);
     let list = contract.nodes().map_err(contract_failure)?;
     let mut text = String::new();
     if list.is_empty() {

@@ -1,18 +1,21 @@
 //! `status` (one address seen as member and as node, and what a running node says about
 //! itself on its metrics endpoint) and `claim` (a node pulls its earnings).
 
-use super::units::{format_amount, utc};
+use super::units::{plural, whole_number, Token};
 use super::{
-    contract_failure, output, parse_address, rpc_failure, send, tx_hash, unless_behind, Ctx,
+    contract_failure, fee_token, output, parse_address, rpc_failure, send, tx_hash, unless_behind,
+    Ctx,
 };
-use crate::cli::{Args, CmdResult, Failure};
+use crate::args::{Args, CmdResult, Failure};
+use crate::clock::utc;
+use crate::config::metrics::RawMetrics;
 use crate::contract::{calls, sig, Contract, Subscribed};
 use crate::eth::abi::{self, Kind};
 use crate::eth::rpc::BlockId;
 use crate::eth::sender::TxRequest;
 use crate::node::usage::{metrics_url, scrape};
+use serde::Deserialize;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::Path;
 
 pub fn status(ctx: Ctx, mut args: Args) -> CmdResult {
@@ -48,10 +51,8 @@ pub fn status(ctx: Ctx, mut args: Args) -> CmdResult {
         .map_err(rpc_failure)?
         .ok_or_else(|| Failure::new("the RPC endpoint has no latest block"))?;
     let eth = client.balance(address).map_err(rpc_failure)?;
-    let aqueduct = Contract::new(&client, ctx.contract()?);
-    let token = Contract::new(&client, aqueduct.token().map_err(contract_failure)?);
-    let decimals = token.decimals().map_err(contract_failure)?;
-    let symbol = token.symbol().unwrap_or_default();
+    let aqueduct = Contract::new(&client, ctx.deployed_contract(&client)?);
+    let (token, units) = fee_token(&aqueduct)?;
     let tokens = token.balance_of(address).map_err(contract_failure)?;
     let until = aqueduct.member_until(address).map_err(contract_failure)?;
     let member = aqueduct.is_member(address).map_err(contract_failure)?;
@@ -81,73 +82,107 @@ pub fn status(ctx: Ctx, mut args: Args) -> CmdResult {
     let epoch_first_slot = epoch.saturating_mul(epoch_length) / slot_length;
     let slots_so_far = slot.saturating_sub(epoch_first_slot).saturating_add(1);
     let running = metrics_url.as_deref().map(scrape);
+    let now = block.timestamp;
+    // Role-aware: a member sees its membership, a node its node lines, an address that
+    // is both sees both, and one that is neither is told so.
+    let is_member_role = until > 0 || !payments.is_empty();
+    let is_node_role = entry.is_some() || metrics_url.is_some();
+    let eth_units = Token::eth();
 
     let mut text = format!(
-        "address: {address}\nchain: {chain_id}, block {} at {}\nbalance: {} ETH, {} {symbol}\n",
+        "address: {address}\nchain: {chain_id}, block {} at {}\nbalance: {}, {}\n",
         block.number,
         utc(block.timestamp),
-        format_amount(eth, 18),
-        format_amount(tokens, decimals),
+        eth_units.text(eth),
+        units.text(tokens),
     );
-    text.push_str(&match (member, until) {
-        (true, u) => format!("member: yes, until {} ({u})\n", utc(u)),
-        (false, 0) => "member: no (never subscribed)\n".to_string(),
-        (false, u) => format!("member: no, expired {} ({u})\n", utc(u)),
-    });
-    text.push_str(&match entry {
-        None => "node: not registered\n".to_string(),
-        Some(n) => format!(
-            "node: {} at {}, paid to {payee}{}\n",
-            if n.active { "active" } else { "removed" },
-            n.endpoint,
-            if n.active && epoch < earns_from {
-                format!(", earning from epoch {earns_from}")
-            } else {
-                String::new()
+    if !is_member_role && !is_node_role {
+        text.push_str(
+            "member: no (never subscribed; `aqueduct subscribe`)\nnode: not registered\n",
+        );
+    }
+    if is_member_role {
+        text.push_str(&match member {
+            true => format!(
+                "member: yes, {} left, until {} ({until})\n",
+                time_left(until.saturating_sub(now)),
+                utc(until)
+            ),
+            false => format!("member: no, expired {} ({until})\n", utc(until)),
+        });
+        text.push_str(&match &refundable {
+            Some(list) if !payments.is_empty() => {
+                let total: u128 = list.iter().map(|(_, amount)| amount).sum();
+                format!(
+                    "refundable: {} from {} of {} (epochs nobody served; `aqueduct refund`)\n",
+                    units.text(total),
+                    list.len(),
+                    plural(payments.len() as u64, "payment")
+                )
             }
-        ),
-    });
-    text.push_str(&match &refundable {
-        Some(list) if !payments.is_empty() => {
-            let total: u128 = list.iter().map(|(_, amount)| amount).sum();
-            format!(
-                "refundable: {} {symbol} from {} of {} payment(s) (epochs nobody served; `aqueduct refund`)\n",
-                format_amount(total, decimals),
-                list.len(),
-                payments.len()
-            )
-        }
-        Some(_) => String::new(),
-        None => "refundable: not known yet, too many epochs unsettled (run `aqueduct settle`)\n"
-            .to_string(),
-    });
-    let last_text = match last.checked_sub(1) {
-        None => "never".to_string(),
-        Some(s) => format!(
-            "slot {s} (begun {})",
-            utc(genesis.saturating_add(s.saturating_mul(slot_length)))
-        ),
-    };
-    text.push_str(&format!(
-        "epoch {epoch}, slot {slot}; last heartbeat: {last_text}\nheartbeats this epoch: {beats} of {slots_so_far} slots so far ({slots_per_epoch} per epoch)\n{}\n",
-        match claimable {
-            Some(c) => format!("claimable: {} {symbol}", format_amount(c, decimals)),
-            None => "claimable: not known yet, too many epochs unsettled (run `aqueduct settle`)"
-                .to_string(),
-        }
-    ));
-    text.push_str(&running_text(metrics_url.as_deref(), running.as_ref()));
+            Some(_) => String::new(),
+            None => {
+                "refundable: not known yet, too many epochs unsettled (run `aqueduct settle`)\n"
+                    .to_string()
+            }
+        });
+    }
+    if is_node_role {
+        text.push_str(&match entry {
+            None => "node: not registered\n".to_string(),
+            Some(n) => format!(
+                "node: {} at {}, paid to {payee}{}\n",
+                if n.active { "active" } else { "removed" },
+                n.endpoint,
+                if n.active && epoch < earns_from {
+                    format!(", earning from epoch {earns_from}")
+                } else {
+                    String::new()
+                }
+            ),
+        });
+    }
+    if entry.is_some() {
+        let last_text = match last.checked_sub(1) {
+            None => "never".to_string(),
+            Some(s) => format!(
+                "slot {s} (begun {})",
+                utc(genesis.saturating_add(s.saturating_mul(slot_length)))
+            ),
+        };
+        text.push_str(&format!(
+            "epoch {epoch}, slot {slot}; last heartbeat: {last_text}\nheartbeats this epoch: {beats} of {} so far ({slots_per_epoch} per epoch)\n{}\n",
+            plural(slots_so_far, "slot"),
+            match claimable {
+                Some(c) => format!("claimable: {}", units.text(c)),
+                None => "claimable: not known yet, too many epochs unsettled (run `aqueduct settle`)"
+                    .to_string(),
+            }
+        ));
+    }
+    if is_node_role {
+        text.push_str(&running_text(metrics_url.as_deref(), running.as_ref()));
+    }
+    let mut roles = Vec::new();
+    if is_member_role {
+        roles.push("member");
+    }
+    if entry.is_some() {
+        roles.push("node");
+    }
     output(
         &ctx,
         serde_json::json!({
             "address": address.to_string(),
+            "roles": roles,
             "chain_id": chain_id,
             "block": block.number,
             "block_time": block.timestamp,
-            "eth_balance": eth.to_string(),
-            "token_balance": tokens.to_string(),
+            "eth_balance": eth_units.json(eth),
+            "token_balance": units.json(tokens),
             "member": member,
             "member_until": until,
+            "member_seconds_left": until.saturating_sub(now),
             "node_registered": entry.is_some(),
             "node_active": entry.is_some_and(|n| n.active),
             "endpoint": entry.map(|n| n.endpoint.clone()),
@@ -159,13 +194,13 @@ pub fn status(ctx: Ctx, mut args: Args) -> CmdResult {
             "heartbeats_this_epoch": beats,
             "slots_this_epoch": slots_so_far,
             "slots_per_epoch": slots_per_epoch,
-            "claimable": claimable.map(|c| c.to_string()),
+            "claimable": claimable.map(|c| units.json(c)),
             "payments": payments.len(),
-            "refundable": refundable.as_ref().map(|l| l.iter().map(|(_, a)| a).sum::<u128>().to_string()),
+            "refundable": refundable.as_ref().map(|l| units.json(l.iter().map(|(_, a)| a).sum::<u128>())),
             "refundable_payments": refundable.as_ref().map(|l| l.iter().map(|(p, a)| serde_json::json!({
                 "member": p.member.to_string(),
                 "until": p.until,
-                "amount": a.to_string(),
+                "amount": units.json(*a),
             })).collect::<Vec<_>>()),
             "running": running_json(metrics_url.as_deref(), running.as_ref()),
         }),
@@ -178,6 +213,17 @@ pub fn status(ctx: Ctx, mut args: Args) -> CmdResult {
 // A running node, through its metrics endpoint
 // -------------------------------------------------------------------------------------
 
+/// `29d 23h`, `3h 20m`, `45m`, `30s`: how long a membership still runs.
+fn time_left(secs: u64) -> String {
+    let (d, h, m) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{secs}s"),
+        (0, 0, m) => format!("{m}m"),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}
+
 /// What a running node's `/metrics` said, or why it could not be asked.
 type Scraped = Result<HashMap<String, f64>, String>;
 
@@ -187,19 +233,15 @@ fn metrics_url_from_config(path: &Path) -> Result<Option<String>, Failure> {
         .map_err(|e| Failure::new(format!("cannot read {}: {e}", path.display())))?;
     let table: toml::Table = toml::from_str(&text)
         .map_err(|e| Failure::new(format!("config {}: {}", path.display(), e.message())))?;
-    let Some(listen) = table
-        .get("metrics")
-        .and_then(|m| m.get("listen"))
-        .and_then(|l| l.as_str())
-    else {
+    // `[metrics]` read by the node's own rules (listen: a string or a list of one).
+    let Some(section) = table.get("metrics").cloned() else {
         return Ok(None);
     };
-    let addr: SocketAddr = listen.parse().map_err(|_| {
-        Failure::new(format!(
-            "config {}: `metrics.listen`: `{listen}` is not an IP:port address",
-            path.display()
-        ))
-    })?;
+    let bad = |e: String| Failure::new(format!("config {}: {e}", path.display()));
+    let raw = RawMetrics::deserialize(section).map_err(|e| bad(e.message().to_string()))?;
+    let Some(addr) = raw.validate().map_err(|e| bad(e.to_string()))? else {
+        return Ok(None);
+    };
     if addr.port() == 0 {
         return Err(Failure::usage(
             "the config's metrics.listen has port 0, so its port is only known to the node",
@@ -308,11 +350,7 @@ pub(crate) fn refundable_payments(
 fn max_epochs(args: &mut Args, default: u64) -> Result<u64, Failure> {
     match args.value("max-epochs")? {
         None => Ok(default),
-        Some(s) => s
-            .parse()
-            .ok()
-            .filter(|&n| n > 0)
-            .ok_or_else(|| Failure::usage("--max-epochs must be a whole number above zero")),
+        Some(s) => whole_number("max-epochs", &s),
     }
 }
 
@@ -323,13 +361,25 @@ pub fn claim(ctx: Ctx, mut args: Args) -> CmdResult {
         .transpose()?;
     let max_epochs = max_epochs(&mut args, 256)?;
     args.finish()?;
-    let address = ctx.contract()?;
+    let key = ctx.key()?;
     let client = ctx.client()?;
-    let mut sender = ctx.sender(&client, ctx.key()?)?;
+    let address = ctx.deployed_contract(&client)?;
+    let mut sender = ctx.sender(&client, key)?;
     let node = node.unwrap_or(sender.address());
     let aqueduct = Contract::new(&client, address);
-    let token = Contract::new(&client, aqueduct.token().map_err(contract_failure)?);
-    let decimals = token.decimals().map_err(contract_failure)?;
+    let (_, units) = fee_token(&aqueduct)?;
+    // Nothing due is an answer, not a failure: scripts run claim on a timer. When the
+    // view cannot tell (settlement far behind), the claim itself settles and says.
+    if unless_behind(aqueduct.claimable(node))? == Some(0) {
+        output(
+            &ctx,
+            serde_json::json!({"node": node.to_string(), "paid": units.json(0), "epochs": 0, "tx": null}),
+            &format!(
+                "nothing to claim: node {node} has no settled epoch left unpaid (an epoch settles one full epoch after it ends)\n"
+            ),
+        );
+        return Ok(());
+    }
     let r = send(
         &mut sender,
         &client,
@@ -368,14 +418,15 @@ pub fn claim(ctx: Ctx, mut args: Args) -> CmdResult {
         )
     } else {
         format!(
-            "paid {} to {payee} for {epochs} epoch(s) of node {node} (tx {})\n",
-            format_amount(paid, decimals),
+            "claimed {} for {} of node {node}, paid to {payee} (tx {})\n",
+            units.text(paid),
+            plural(epochs, "epoch"),
             tx_hash(&r)
         )
     };
     output(
         &ctx,
-        serde_json::json!({"node": node.to_string(), "payee": payee.to_string(), "paid": paid.to_string(), "epochs": epochs, "tx": tx_hash(&r), "block": r.block_number}),
+        serde_json::json!({"node": node.to_string(), "payee": payee.to_string(), "paid": units.json(paid), "epochs": epochs, "tx": tx_hash(&r), "block": r.block_number}),
         &text,
     );
     Ok(())
@@ -400,8 +451,8 @@ pub fn settle(ctx: Ctx, mut args: Args) -> CmdResult {
         &ctx,
         serde_json::json!({"settled": after.saturating_sub(before), "settled_epoch": after, "tx": tx_hash(&r), "block": r.block_number}),
         &format!(
-            "settled {} epoch(s); every epoch below {after} is settled (tx {})\n",
-            after.saturating_sub(before),
+            "settled {}; every epoch below {after} is settled (tx {})\n",
+            plural(after.saturating_sub(before), "epoch"),
             tx_hash(&r)
         ),
     );

@@ -1,7 +1,7 @@
 //! What users type and read: durations (`30m`, `7d`), token amounts with decimals,
-//! `host:port` endpoints, and UTC dates.
+//! and `host:port` endpoints.
 
-use crate::cli::Failure;
+use crate::args::Failure;
 use crate::host_port::HostPort;
 
 /// Seconds in `45s`, `30m`, `12h`, `7d`, `2w` or a bare number of seconds.
@@ -27,6 +27,20 @@ pub fn parse_duration(flag: &str, s: &str) -> Result<u64, Failure> {
         Some(0) => Err(Failure::usage(format!("--{flag} must be longer than zero"))),
         Some(v) => Ok(v),
         None => Err(bad()),
+    }
+}
+
+/// A count above zero; too many digits is "too large", not "not a whole number".
+pub fn whole_number(flag: &str, s: &str) -> Result<u64, Failure> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Failure::usage(format!(
+            "--{flag} `{s}` is not a whole number"
+        )));
+    }
+    match s.parse::<u64>() {
+        Ok(0) => Err(Failure::usage(format!("--{flag} must be above zero"))),
+        Ok(n) => Ok(n),
+        Err(_) => Err(Failure::usage(format!("--{flag} {s} is far too large"))),
     }
 }
 
@@ -59,17 +73,58 @@ pub fn parse_amount(flag: &str, s: &str, decimals: u8) -> Result<u128, Failure> 
         .ok_or_else(bad)
 }
 
-/// Base units as whole tokens, trailing zeros trimmed: `1000`, `2.5`.
-pub fn format_amount(units: u128, decimals: u8) -> String {
-    let Some(scale) = 10u128.checked_pow(decimals.into()) else {
-        return units.to_string();
-    };
-    let (whole, frac) = (units / scale, units % scale);
-    if frac == 0 {
-        return whole.to_string();
+pub use crate::eth::units::format_units as format_amount;
+
+/// How amounts of one token are shown: `10 tUSD` to people, and to scripts an object
+/// with the exact base units beside the decimal string and the symbol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub decimals: u8,
+    pub symbol: String,
+}
+
+impl Token {
+    /// The chain's own coin, which pays for gas.
+    pub fn eth() -> Token {
+        Token {
+            decimals: 18,
+            symbol: "ETH".into(),
+        }
     }
-    let frac = format!("{frac:0>width$}", width = decimals as usize);
-    format!("{whole}.{}", frac.trim_end_matches('0'))
+
+    /// `2.5 tUSD`.
+    pub fn text(&self, units: u128) -> String {
+        format!("{} {}", format_amount(units, self.decimals), self.symbol)
+    }
+
+    /// `{"base_units": "2500000", "decimal": "2.5", "symbol": "tUSD"}`; base units are a
+    /// string because JSON numbers lose digits past 2^53.
+    pub fn json(&self, units: u128) -> serde_json::Value {
+        serde_json::json!({
+            "base_units": units.to_string(),
+            "decimal": format_amount(units, self.decimals),
+            "symbol": self.symbol,
+        })
+    }
+}
+
+/// A duration as it is written on the command line: `30d`, `1h`, `90m`, `45s`.
+pub fn format_duration(secs: u64) -> String {
+    match secs {
+        0 => "0s".into(),
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// `1 period`, `2 periods`.
+pub fn plural(n: impl Into<u128>, noun: &str) -> String {
+    match n.into() {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
 }
 
 /// Checks a node endpoint (see [`HostPort`]) as a usage error with the fix in the hint.
@@ -78,19 +133,6 @@ pub fn check_endpoint(s: &str) -> Result<(), Failure> {
         Failure::usage(format!("endpoint `{s}` {e}"))
             .hint("write host:port, e.g. node1.example.net:1080 or [2001:db8::1]:1080")
     })
-}
-
-/// `2026-11-22 03:15:00 UTC` for a unix time.
-pub fn utc(ts: u64) -> String {
-    let days = (ts / 86_400) as i64;
-    let secs = ts % 86_400;
-    let (year, month, day) = crate::calendar::civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
 }
 
 #[cfg(test)]
@@ -116,16 +158,25 @@ mod tests {
         for bad in ["", ".5", "1.0000001", "1e6", "-1", "1,000"] {
             assert!(parse_amount("price", bad, 6).is_err(), "{bad}");
         }
-        assert_eq!(format_amount(1_000_000_000, 6), "1000");
-        assert_eq!(format_amount(2_500_000, 6), "2.5");
-        assert_eq!(format_amount(1, 6), "0.000001");
-        assert_eq!(format_amount(7, 0), "7");
     }
 
     #[test]
-    fn dates() {
-        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
-        assert_eq!(utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
+    fn units_durations_and_plurals_as_people_write_them() {
+        let t = Token {
+            decimals: 6,
+            symbol: "tUSD".into(),
+        };
+        assert_eq!(t.text(650_448), "0.650448 tUSD");
+        assert_eq!(
+            t.json(10_000_000),
+            serde_json::json!({"base_units": "10000000", "decimal": "10", "symbol": "tUSD"})
+        );
+        assert_eq!(Token::eth().text(1_500_000_000_000_000), "0.0015 ETH");
+        assert_eq!(format_duration(2_592_000), "30d");
+        assert_eq!(format_duration(3600), "1h");
+        assert_eq!(format_duration(5400), "90m");
+        assert_eq!(format_duration(61), "61s");
+        assert_eq!(plural(1u64, "period"), "1 period");
+        assert_eq!(plural(0u64, "epoch"), "0 epochs");
     }
 }
