@@ -172,14 +172,27 @@ impl Controls {
         self.allowance.as_ref().is_some_and(|(a, _)| a.used_up())
     }
 
+    /// The key of a member: its account, or without auth the client's address.
+    pub fn member_key(&self, account: Option<&str>, client: std::net::IpAddr) -> u64 {
+        match account {
+            Some(name) => self.limiter.key_of(name),
+            None => self.limiter.key_of(client),
+        }
+    }
+
     /// May a new session of `member` open? A refusal is counted.
     pub fn admit(&mut self, member: &str) -> Result<(), LimitRefusal> {
+        self.admit_key(self.limiter.key_of(member))
+    }
+
+    /// [`Controls::admit`] by the member's key.
+    pub fn admit_key(&mut self, key: u64) -> Result<(), LimitRefusal> {
         let refusal = if self.allowance_used_up() {
             Some(LimitRefusal::MonthlyAllowance)
         } else if self
             .daily
             .as_mut()
-            .is_some_and(|q| !q.allows(member, self.unix))
+            .is_some_and(|q| !q.allows(key, self.unix))
         {
             Some(LimitRefusal::DailyQuota)
         } else {
@@ -198,6 +211,10 @@ impl Controls {
         self.limiter.join(member, now)
     }
 
+    pub fn join_key(&mut self, key: u64, now: Instant) -> Slot {
+        self.limiter.join_key(key, now)
+    }
+
     pub fn leave(&mut self, slot: Slot) {
         self.limiter.leave(slot)
     }
@@ -213,8 +230,8 @@ impl Controls {
         }
         self.limiter.charge(slot, n);
         if let Some(q) = self.daily.as_mut() {
-            if let Some(name) = self.limiter.name(slot) {
-                q.add(name, n as u64, self.unix);
+            if let Some(key) = self.limiter.key(slot) {
+                q.add(key, n as u64, self.unix);
             }
         }
         if let Some((a, _)) = self.allowance.as_mut() {

@@ -1,16 +1,12 @@
 //! `per_member_daily_gb`: bytes each member used at this node today (UTC days). One
-//! entry per member that moved bytes today, 16 bytes each (a keyed hash of the account
-//! name, not the name), all dropped when the day turns.
+//! entry per member that moved bytes today, 16 bytes each (the member's key, a keyed
+//! hash of the account: [`super::Limiter::key_of`]), all dropped when the day turns.
 
-use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 
 pub struct DailyQuota {
     limit: u64,
     day: u64,
-    /// Keyed per process, so nobody can pick names that collide.
-    keys: RandomState,
     used: HashMap<u64, u64>,
 }
 
@@ -19,7 +15,6 @@ impl DailyQuota {
         DailyQuota {
             limit,
             day: 0,
-            keys: RandomState::new(),
             used: HashMap::new(),
         }
     }
@@ -42,16 +37,14 @@ impl DailyQuota {
     }
 
     /// Whether `member` may still open sessions (has not used up today's quota).
-    pub fn allows(&mut self, member: &str, unix: u64) -> bool {
+    pub fn allows(&mut self, key: u64, unix: u64) -> bool {
         self.roll(unix);
-        let key = self.keys.hash_one(member);
         self.used.get(&key).is_none_or(|&u| u < self.limit)
     }
 
     /// Counts bytes the member moved; returns whether the quota is now used up.
-    pub fn add(&mut self, member: &str, bytes: u64, unix: u64) -> bool {
+    pub fn add(&mut self, key: u64, bytes: u64, unix: u64) -> bool {
         self.roll(unix);
-        let key = self.keys.hash_one(member);
         let used = self.used.entry(key).or_insert(0);
         *used = used.saturating_add(bytes);
         *used >= self.limit
@@ -73,19 +66,21 @@ mod tests {
     use super::*;
 
     const DAY: u64 = 86_400;
+    const ALICE: u64 = 1;
+    const BOB: u64 = 2;
 
     #[test]
     fn a_member_is_refused_once_its_quota_is_used_and_again_welcome_the_next_day() {
         let t = 20_000 * DAY + 3600;
         let mut q = DailyQuota::new(1000);
-        assert!(q.allows("alice", t));
-        assert!(!q.add("alice", 600, t));
-        assert!(q.allows("alice", t));
-        assert!(q.add("alice", 400, t + 60), "1000 of 1000");
-        assert!(!q.allows("alice", t + 120));
-        assert!(q.allows("bob", t + 120), "quotas are per member");
+        assert!(q.allows(ALICE, t));
+        assert!(!q.add(ALICE, 600, t));
+        assert!(q.allows(ALICE, t));
+        assert!(q.add(ALICE, 400, t + 60), "1000 of 1000");
+        assert!(!q.allows(ALICE, t + 120));
+        assert!(q.allows(BOB, t + 120), "quotas are per member");
         assert_eq!(q.members(), 1);
-        assert!(q.allows("alice", t - 3600 + DAY), "a new UTC day");
+        assert!(q.allows(ALICE, t - 3600 + DAY), "a new UTC day");
         assert_eq!(q.members(), 0, "yesterday's entries are gone");
         assert_eq!(DailyQuota::resets_in(t), DAY - 3600);
     }

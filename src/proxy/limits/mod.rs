@@ -26,7 +26,9 @@ pub mod settings;
 
 use bucket::Bucket;
 use fair::{member_rates, Demand};
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash};
 use std::time::{Duration, Instant};
 
 /// How often members' rates are recomputed from what they used.
@@ -83,7 +85,7 @@ pub enum Grant {
 pub struct Slot(u32);
 
 struct Member {
-    name: Box<str>,
+    key: u64,
     sessions: u32,
     bucket: Option<Bucket>,
     /// Bytes read in the current tick, and whether it asked for more than it got.
@@ -98,7 +100,10 @@ pub struct Limiter {
     node: Option<Bucket>,
     members: Vec<Option<Member>>,
     free: Vec<u32>,
-    by_name: HashMap<Box<str>, u32>,
+    /// Member key (a keyed hash of the account, see [`Limiter::key_of`]) to its slot: no
+    /// allocation per session once the tables have grown.
+    by_key: HashMap<u64, u32>,
+    keys: RandomState,
     last_tick: Instant,
     relayed: u64,
 }
@@ -111,7 +116,8 @@ impl Limiter {
             node: None,
             members: Vec::new(),
             free: Vec::new(),
-            by_name: HashMap::new(),
+            by_key: HashMap::new(),
+            keys: RandomState::new(),
             last_tick: now,
             relayed: 0,
         };
@@ -148,17 +154,22 @@ impl Limiter {
         self.relayed
     }
 
-    /// The member a slot belongs to.
-    pub fn name(&self, slot: Slot) -> Option<&str> {
+    /// A member's key: a hash keyed per process, so nobody can pick names that collide.
+    pub fn key_of(&self, member: impl Hash) -> u64 {
+        self.keys.hash_one(member)
+    }
+
+    /// The key of the member a slot belongs to.
+    pub fn key(&self, slot: Slot) -> Option<u64> {
         match self.members.get(slot.0 as usize) {
-            Some(Some(m)) => Some(&m.name),
+            Some(Some(m)) => Some(m.key),
             _ => None,
         }
     }
 
     /// Members with open sessions.
     pub fn members(&self) -> usize {
-        self.by_name.len()
+        self.by_key.len()
     }
 
     fn shaping(&self) -> bool {
@@ -187,7 +198,7 @@ impl Limiter {
     /// A member that just arrived gets an equal share until the next tick measures it.
     fn initial_member_rate(&self, extra: usize) -> u64 {
         let ceiling = self.ceiling().0.unwrap_or(u64::MAX);
-        let n = (self.by_name.len() + extra).max(1) as u64;
+        let n = (self.by_key.len() + extra).max(1) as u64;
         let equal = ceiling / n;
         self.settings
             .per_member_rate
@@ -196,7 +207,12 @@ impl Limiter {
 
     /// A session of `member` (account name, or the client's address without auth) opens.
     pub fn join(&mut self, member: &str, now: Instant) -> Slot {
-        if let Some(&i) = self.by_name.get(member) {
+        self.join_key(self.key_of(member), now)
+    }
+
+    /// [`Limiter::join`] by the member's key.
+    pub fn join_key(&mut self, key: u64, now: Instant) -> Slot {
+        if let Some(&i) = self.by_key.get(&key) {
             if let Some(m) = self.members[i as usize].as_mut() {
                 m.sessions += 1;
                 return Slot(i);
@@ -204,7 +220,7 @@ impl Limiter {
         }
         let rate = self.initial_member_rate(1);
         let entry = Member {
-            name: member.into(),
+            key,
             sessions: 1,
             bucket: self
                 .shaping()
@@ -223,7 +239,7 @@ impl Limiter {
                 (self.members.len() - 1) as u32
             }
         };
-        self.by_name.insert(member.into(), i);
+        self.by_key.insert(key, i);
         Slot(i)
     }
 
@@ -235,14 +251,19 @@ impl Limiter {
         let Some(m) = entry.as_mut() else { return };
         m.sessions -= 1;
         if m.sessions == 0 {
-            self.by_name.remove(&m.name);
+            self.by_key.remove(&m.key);
             *entry = None;
             self.free.push(slot.0);
-            if self.by_name.is_empty() {
+            if self.by_key.is_empty() {
                 self.members.clear();
                 self.free.clear();
-                self.members.shrink_to_fit();
-                self.free.shrink_to_fit();
+                // Memory back after a crowd has gone, not after every last session:
+                // one member coming and going would allocate each time.
+                if self.members.capacity() > 64 {
+                    self.members.shrink_to(64);
+                    self.free.shrink_to(64);
+                    self.by_key.shrink_to(64);
+                }
             }
         }
     }
@@ -299,7 +320,7 @@ impl Limiter {
 
     /// When [`Limiter::tick`] should run next, if anything is shaped.
     pub fn next_tick(&self) -> Option<Instant> {
-        (self.shaping() && !self.by_name.is_empty()).then_some(self.last_tick + TICK)
+        (self.shaping() && !self.by_key.is_empty()).then_some(self.last_tick + TICK)
     }
 
     /// Recomputes each member's rate from what it used since the last tick.
@@ -496,7 +517,10 @@ mod tests {
         l.leave(b);
         l.leave(c);
         assert_eq!(l.members(), 0);
-        assert_eq!(l.members.capacity(), 0, "nothing kept for members who left");
+        assert!(
+            l.members.capacity() <= 64,
+            "little kept for members who left"
+        );
         assert_eq!(l.next_tick(), None);
     }
 
