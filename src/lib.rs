@@ -6,6 +6,7 @@
 //! - [`local`]: `aqueduct local`, one local proxy over the whole network for a member.
 //! - [`contract`]: the Aqueduct contract's bindings, events, deployment and errors;
 //!   [`credential`]: the member credential nodes check against it.
+//! - [`tls`]: the encrypted, pinned member-to-node transport.
 //! - [`commands`]: one module per `aqueduct` subcommand; [`cli`] dispatches, [`args`] holds
 //!   the flags and failures they share; [`clock`]: unix time and UTC dates for all.
 
@@ -15,6 +16,7 @@
 compile_error!("Aqueduct runs on Linux only");
 
 pub mod args;
+pub mod base64;
 pub mod calendar;
 pub mod cli;
 pub mod clock;
@@ -23,7 +25,9 @@ pub mod commands;
 pub mod config;
 pub mod contract;
 pub mod credential;
+pub mod endpoint;
 pub mod eth;
+pub mod heap;
 pub mod host_port;
 pub mod local;
 pub mod logging;
@@ -33,3 +37,4 @@ pub mod os_random;
 pub mod proxy;
 pub mod state_file;
 pub mod systemd;
+pub mod tls;

@@ -166,6 +166,49 @@ fn too_many_results_shrinks_the_log_range_until_it_fits() {
 }
 
 #[test]
+fn an_answer_larger_than_the_limit_is_asked_for_again_in_smaller_ranges() {
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let seen = asked.clone();
+    // Each block holds one log with a 40 KB data field; the client takes 100 KB answers.
+    let url = scripted_server(move |req| {
+        let f = &req["params"][0];
+        let num = |k: &str| {
+            u64::from_str_radix(f[k].as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+        };
+        let (from, to) = (num("fromBlock"), num("toBlock"));
+        seen.lock().unwrap().push((from, to));
+        let logs: Vec<Value> = (from..=to)
+            .map(|b| {
+                json!({
+                    "address": "0x1111111111111111111111111111111111111111",
+                    "topics": [], "data": format!("0x{}", "ab".repeat(20_000)),
+                    "blockNumber": format!("{b:#x}"), "blockHash": format!("0x{}", "00".repeat(32)),
+                    "transactionHash": format!("0x{}", "00".repeat(32)), "logIndex": "0x0",
+                })
+            })
+            .collect();
+        reply(req, json!(logs))
+    });
+    let mut cfg = RpcConfig::new(vec![url]);
+    cfg.log_chunk = 16;
+    cfg.attempts = 3;
+    cfg.max_response_bytes = 100_000;
+    let logs = Client::new(cfg)
+        .unwrap()
+        .logs(&LogFilter::default(), 1, 16)
+        .unwrap();
+    assert_eq!(logs.len(), 16, "every block's log, none twice");
+    let asked = asked.lock().unwrap().clone();
+    // The whole range once (too large: not retried as such), then halves down to what fits.
+    assert_eq!(
+        asked.iter().filter(|r| **r == (1, 16)).count(),
+        1,
+        "{asked:?}"
+    );
+    assert!(asked.iter().any(|(a, b)| b - a < 2), "{asked:?}");
+}
+
+#[test]
 fn json_rpc_errors_keep_the_node_message() {
     let anvil = Anvil::start();
     let err = anvil

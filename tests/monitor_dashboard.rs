@@ -6,15 +6,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
+use support::chromium::chromium;
 use support::{monitor, node};
 
 use monitor::{entry, free_port, network, register, start_earning, start_node, Monitor};
 use node::{dev, heartbeats};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// target/ (the test binary lives in target/debug/deps/).
 fn target_dir() -> PathBuf {
@@ -22,54 +20,6 @@ fn target_dir() -> PathBuf {
         .ok()
         .and_then(|p| p.ancestors().nth(3).map(Path::to_path_buf))
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
-}
-
-/// Runs headless chromium on `url` with `args` (bounded to 90 s); returns stdout.
-/// Name resolution is off for everything but loopback: nothing leaves the machine.
-fn chromium(profile: &Path, url: &str, args: &[&str]) -> String {
-    assert!(
-        Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} not found: apt-get install chromium"
-    );
-    let out_file = profile.join(format!("out-{}.html", args.len()));
-    let mut child = Command::new(CHROMIUM)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-extensions",
-            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-            "--window-size=1500,1000",
-        ])
-        .arg(format!(
-            "--user-data-dir={}",
-            profile.join("chromium").display()
-        ))
-        .args(args)
-        .arg(url)
-        .env("HOME", profile)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out_file).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromium");
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium did not finish with {url}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::fs::read_to_string(&out_file).unwrap_or_default()
 }
 
 #[test]

@@ -8,7 +8,9 @@
 //! logs in a loop (10,000 per transaction), so 100,000 members take ten blocks and
 //! seconds to make instead of 100,000 payments. The node is pointed at that contract as
 //! its Aqueduct contract; nothing else on that path differs from a real deployment
-//! (the node reads only the logs, the head and the contract's code). One member is a
+//! (the node reads only the logs, the head and the contract's code; it checks at start
+//! that the contract answers Aqueduct's views, so a real Aqueduct's code stands at the
+//! emitter's address until the node runs). One member is a
 //! real key, and the bench logs in with its credential to check that the table the node
 //! built is right.
 // A test's unwrap is its assertion: a failure there is the test failing.
@@ -102,6 +104,21 @@ struct Row {
 /// One fresh chain, `members` members laid out `per_block` to a block, one node.
 fn run(members: u64, per_block: u64, layout: &'static str) -> Row {
     let anvil = Anvil::start_with(&["--gas-limit", "1000000000"]);
+    // The node checks at start that its contract answers Aqueduct's views: a real
+    // Aqueduct's code stands at the emitter's address until the node runs.
+    let real = anvil.deploy_dev(&[]).contract;
+    let code = anvil.rpc("eth_getCode", json!([real.to_lower_hex(), "latest"]));
+    anvil.rpc("anvil_setCode", json!([EMITTER.to_lower_hex(), code]));
+    let state = anvil.dir.join("state.json");
+    let toml = format!(
+        "[auth]\nmode = \"chain\"\n[policy]\nallow_private = true\n[heartbeat]\nenabled = false\n\
+         [chain]\nrpc = [\"{}\"]\ncontract = \"{}\"\nkey = \"{}\"\nstate_file = \"{}\"\npoll_secs = 1\nreorg_depth = 2\n",
+        anvil.url,
+        EMITTER,
+        anvil.key_file(1).display(),
+        state.display()
+    );
+    let node = Node::start(&toml);
     anvil.rpc(
         "anvil_setCode",
         json!([
@@ -115,17 +132,7 @@ fn run(members: u64, per_block: u64, layout: &'static str) -> Row {
     // Past the reorg window, so all of it is folded into the saved table.
     anvil.rpc("anvil_mine", json!(["0x20"]));
 
-    let state = anvil.dir.join("state.json");
-    let toml = format!(
-        "[auth]\nmode = \"chain\"\n[policy]\nallow_private = true\n[heartbeat]\nenabled = false\n\
-         [chain]\nrpc = [\"{}\"]\ncontract = \"{}\"\nkey = \"{}\"\nstate_file = \"{}\"\npoll_secs = 1\nreorg_depth = 2\n",
-        anvil.url,
-        EMITTER,
-        anvil.key_file(1).display(),
-        state.display()
-    );
     let started = Instant::now();
-    let node = Node::start(&toml);
     let needle = format!("chain: {members} members known");
     while !node.log().contains(&needle) {
         assert!(

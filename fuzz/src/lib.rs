@@ -21,7 +21,21 @@ pub mod proxy {
     pub mod socks5;
 }
 
+/// The node's TLS layer, compiled from its source like the parsers (all of it but the
+/// config section, which needs the node's config types).
+#[path = "../../src/base64.rs"]
+pub mod base64;
+#[path = "../../src/tls"]
+pub mod tls {
+    pub mod cert;
+    pub mod configs;
+    pub mod conn;
+    pub mod pin;
+    pub use pin::Pin;
+}
+
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::sync::{Arc, OnceLock};
 
 use proxy::codec::{Parsed, Target};
 use proxy::http::{self, RequestKind};
@@ -356,4 +370,68 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 fn count(hay: &[u8], needle: &[u8]) -> usize {
     hay.windows(needle.len()).filter(|w| *w == needle).count()
+}
+
+/// One self-signed server config for every input (making a key per input would drown
+/// the parser's work in key generation).
+fn tls_config() -> &'static Arc<rustls::ServerConfig> {
+    static CONFIG: OnceLock<Arc<rustls::ServerConfig>> = OnceLock::new();
+    CONFIG.get_or_init(|| {
+        use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+        let pair = rcgen::KeyPair::generate().expect("key");
+        let params = rcgen::CertificateParams::new(vec!["fuzz.invalid".to_string()]).expect("params");
+        let cert = params.self_signed(&pair).expect("certificate").der().clone();
+        let identity = tls::cert::Identity {
+            pin: tls::Pin::of_certificate(&cert).expect("pin"),
+            chain: vec![cert],
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pair.serialize_der())),
+            origin: tls::cert::Origin::Generated,
+        };
+        tls::configs::server_config(&identity).expect("server config")
+    })
+}
+
+/// A client's bytes to the node's TLS server connection, in two pieces split where the
+/// first byte says (as a socket may deliver them): no panic; `receive` never takes more
+/// than offered and stops taking only while decrypted bytes wait; `read_plain` and
+/// `transmit` stay within their buffers; after a failure only the alert is taken.
+pub fn check_tls(data: &[u8]) {
+    use tls::conn::{Plain, TlsConn};
+    let mut conn = TlsConn::server(tls_config()).expect("connection");
+    let split = data.first().map_or(0, |&b| usize::from(b)).min(data.len());
+    let (first, second) = data.split_at(split);
+    let mut wire = vec![0u8; 1 << 16];
+    let mut plain = vec![0u8; 4096];
+    for piece in [first, second] {
+        let mut rest = piece;
+        for _ in 0..rest.len() + 1 {
+            if rest.is_empty() {
+                break;
+            }
+            match conn.receive(rest) {
+                Ok(n) => {
+                    assert!(n <= rest.len(), "took {n} of {}", rest.len());
+                    rest = &rest[n..];
+                    if n == 0 {
+                        assert!(!conn.wants_receive() || rest.is_empty());
+                    }
+                }
+                Err(_) => {
+                    let n = conn.transmit(&mut wire);
+                    assert!(n <= wire.len());
+                    return;
+                }
+            }
+            let mut reads = 0;
+            while let Plain::Data(n) = conn.read_plain(&mut plain) {
+                assert!(n > 0 && n <= plain.len());
+                reads += 1;
+                assert!(reads < 1 << 12, "plaintext without end");
+            }
+            let n = conn.transmit(&mut wire);
+            assert!(n <= wire.len());
+        }
+    }
+    let _ = conn.receive_eof();
+    let _ = conn.read_plain(&mut plain);
 }

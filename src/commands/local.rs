@@ -16,14 +16,16 @@ const HELP: &str = "\
 aqueduct local [--listen 127.0.0.1:1080] [--node HOST:PORT@0xADDR]... [--list [--json]]
   One SOCKS5 + HTTP proxy on this machine that uses the whole network: nodes come from
   the contract's registry (and [local] nodes / --node), are measured, and each connection
-  goes through the fastest healthy one. Credentials are signed here with --key, one per
-  node, valid for an hour; the key never leaves this machine.
+  goes through the fastest healthy one, TLS nodes first (their pin checked; --node also
+  takes \"tls=HOST:PORT pin=sha256//...@0xADDR\"). Credentials are signed here with --key,
+  one per node, valid for an hour; the key never leaves this machine.
   --list   measure every node once, print them best first, and exit (1 when none is
            usable from here)
 connection: --rpc URL | AQUEDUCT_RPC, --key FILE [--password-file F | --password-env VAR],
   --contract ADDR, or the same from --config FILE's [chain] section ([local] holds listen,
-  nodes, registry, refresh_secs, probe_secs, probe_timeout_secs, credential_ttl_secs, and
-  credential = USERNAME:PASSWORD signed in the website, which replaces --key)
+  nodes, registry, require_tls, refresh_secs, probe_secs, probe_timeout_secs,
+  credential_ttl_secs, and credential = USERNAME:PASSWORD signed in the website, which
+  replaces --key)
 ";
 
 pub fn run(mut args: Args) -> CmdResult {
@@ -135,13 +137,18 @@ fn list_nodes(discovery: &Discovery, json: bool) -> CmdResult {
             Some(m) if n.state(now) == "up" => (millis(m.connect), millis(m.handshake)),
             _ => ("-".into(), "-".into()),
         };
-        let note = n.last_error.clone().unwrap_or_else(|| {
+        let mut note = n.last_error.clone().unwrap_or_else(|| {
             if n.extra {
                 "from config".into()
             } else {
                 String::new()
             }
         });
+        if n.pin.is_none() {
+            // The member's address, credential and destinations cross this leg in clear.
+            let sep = if note.is_empty() { "" } else { "; " };
+            note = format!("unencrypted (no TLS endpoint){sep}{note}");
+        }
         println!(
             "{:<42}  {:<24}  {:<8}  {:>10}  {:>10}  {note}",
             n.address.to_string(),
@@ -168,5 +175,6 @@ fn node_json(n: &Node, now: Instant) -> serde_json::Value {
         "handshake_ms": n.measured.filter(|_| up).map(|m| m.handshake.as_secs_f64() * 1e3),
         "error": n.last_error,
         "extra": n.extra,
+        "tls": n.pin.is_some(),
     })
 }

@@ -5,8 +5,11 @@
 use crate::args::{Args, CmdResult, Failure};
 use crate::config;
 use crate::node;
-use crate::proxy::settings::AuthMode;
+use crate::proxy::settings::{AuthMode, TlsServer};
 use crate::proxy::Server;
+use crate::tls::cert::{load_or_generate, CertSource, Origin};
+use crate::tls::configs::server_config;
+use crate::tls::settings::TlsSettings;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -39,8 +42,11 @@ pub fn run(mut args: Args) -> CmdResult {
     crate::logging::init(config.log, log::LevelFilter::Info);
     let ready_file = config.node.ready_file.clone();
     let chain_mode = config.engine.auth.mode == AuthMode::Chain;
-    let mut server =
-        Server::bind(config.engine.clone()).map_err(|e| Failure::new(e.to_string()))?;
+    let mut engine = config.engine.clone();
+    if !engine.tls_listen.is_empty() {
+        engine.tls = Some(load_tls(&config.tls, Path::new(&path))?);
+    }
+    let mut server = Server::bind(engine).map_err(|e| Failure::new(e.to_string()))?;
     let reload_path = path.clone();
     server
         .set_reloader(Box::new(move || {
@@ -73,6 +79,35 @@ pub fn run(mut args: Args) -> CmdResult {
     server
         .run()
         .map_err(|e| Failure::new(format!("event loop: {e}")))
+}
+
+/// The node's TLS identity (generated at first start when self-signed) as the engine's
+/// TLS settings; logs the pin members check, which `set-endpoint --tls` publishes.
+fn load_tls(settings: &TlsSettings, config_path: &Path) -> Result<TlsServer, Failure> {
+    let source = settings.source(config_path);
+    let identity = load_or_generate(&source).map_err(|e| {
+        Failure::new(format!("[tls]: {e}"))
+            .hint("fix [tls] cert_file/key_file, or unset both for a self-signed certificate")
+    })?;
+    let config = server_config(&identity).map_err(|e| Failure::new(format!("[tls]: {e}")))?;
+    let (cert, _) = match &source {
+        CertSource::Files { cert, key } | CertSource::SelfSigned { cert, key } => (cert, key),
+    };
+    let how = match identity.origin {
+        Origin::Files => "from [tls] cert_file",
+        Origin::Generated => "self-signed, generated now: publish it with `aqueduct set-endpoint --tls HOST:PORT --config FILE`",
+        Origin::Reused => "self-signed",
+        Origin::Recertified => "self-signed, certificate renewed on the same key",
+    };
+    log::info!(
+        "TLS certificate {} ({how}); pin {}",
+        cert.display(),
+        identity.pin
+    );
+    Ok(TlsServer {
+        config,
+        handshake: settings.handshake_timeout,
+    })
 }
 
 /// Reads and validates the file: a config that does not validate is a usage error (exit

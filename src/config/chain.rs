@@ -142,19 +142,8 @@ impl ChainConfig {
 /// Reads only the `[chain]` section of a config file, for the chain commands (the
 /// node reads the whole file through the engine's loader).
 pub fn load_chain_section(path: &std::path::Path) -> Result<ChainConfig, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::new("", format!("cannot read {}: {e}", path.display())))?;
-    let table: toml::Table = toml::from_str(&text)
-        .map_err(|e| ConfigError::new("", format!("{}: {}", path.display(), e.message())))?;
-    let chain = match table.get("chain") {
-        None => RawChain::default().validate(),
-        Some(v) => v
-            .clone()
-            .try_into::<RawChain>()
-            .map_err(|e| ConfigError::new("chain", e.message().to_string()))?
-            .validate(),
-    };
-    chain.map(|c| c.relative_to(super::dir_of(path)))
+    let raw: RawChain = super::load_section(path, "chain")?;
+    raw.validate().map(|c| c.relative_to(super::dir_of(path)))
 }
 
 #[cfg(test)]

@@ -27,17 +27,22 @@ pub struct EngineSections {
 }
 
 impl EngineSections {
-    /// The engine's settings for `listen` (checked by the caller), and mode "chain"'s own
-    /// `[auth]` keys, which the engine does not read.
+    /// The engine's settings for `listen` and `tls_listen` (checked by the caller), and
+    /// mode "chain"'s own `[auth]` keys, which the engine does not read. The TLS identity
+    /// is the embedder's to load (`Settings::tls`).
     /// `dir`: where relative paths in these sections are (the config file's directory).
     pub fn validate(
         self,
         listen: Vec<SocketAddr>,
+        tls_listen: Vec<SocketAddr>,
         dir: &Path,
     ) -> Result<(Settings, ChainAuthConfig), ConfigError> {
-        let (auth, chain_auth) = self.auth.validate(&listen)?;
+        let all: Vec<SocketAddr> = listen.iter().chain(&tls_listen).copied().collect();
+        let (auth, chain_auth) = self.auth.validate(&all)?;
         let (limits, operator) = self.limits.validate()?;
         let settings = Settings {
+            tls_listen,
+            tls: None,
             auth,
             policy: self.policy.validate(dir)?,
             timeouts: self.timeouts.validate()?,

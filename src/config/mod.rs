@@ -52,6 +52,7 @@ pub struct RawConfig {
     pub heartbeat: node::RawHeartbeat,
     #[serde(default)]
     pub log: logging::RawLog,
+    pub tls: Option<crate::tls::settings::RawTls>,
 }
 
 /// The validated config the node runs with.
@@ -65,6 +66,8 @@ pub struct Config {
     pub chain: Option<chain::ChainConfig>,
     pub heartbeat: HeartbeatConfig,
     pub log: crate::logging::LogSettings,
+    /// `[tls]` (defaults when absent), for `[node] tls_listen`.
+    pub tls: crate::tls::settings::TlsSettings,
 }
 
 /// Reads and validates a config file.
@@ -84,16 +87,19 @@ pub fn default_allowance_file(config_path: &Path) -> PathBuf {
     default_state_path(config_path, "allowance.json", ".allowance.json")
 }
 
+/// systemd's StateDirectory, if the node runs under one.
+pub fn state_directory() -> Option<PathBuf> {
+    let dir = std::env::var_os("STATE_DIRECTORY")?;
+    // systemd lists several directories separated by ':'; the first is ours.
+    let first = dir.to_string_lossy().split(':').next()?.to_string();
+    (!first.is_empty()).then(|| PathBuf::from(first))
+}
+
 /// A file the node keeps across restarts: `name` in systemd's StateDirectory when set,
 /// else next to the config file, named after it with `suffix`.
 pub fn default_state_path(config_path: &Path, name: &str, suffix: &str) -> PathBuf {
-    if let Some(dir) = std::env::var_os("STATE_DIRECTORY") {
-        // systemd lists several directories separated by ':'; the first is ours.
-        if let Some(first) = dir.to_string_lossy().split(':').next() {
-            if !first.is_empty() {
-                return Path::new(first).join(name);
-            }
-        }
+    if let Some(dir) = state_directory() {
+        return dir.join(name);
     }
     let mut file = config_path
         .file_name()
@@ -101,6 +107,25 @@ pub fn default_state_path(config_path: &Path, name: &str, suffix: &str) -> PathB
         .unwrap_or_else(|| "aqueduct".into());
     file.push(suffix);
     config_path.with_file_name(file)
+}
+
+/// One section of a config file as written (its default when absent), for commands
+/// that read only their part of the node's file.
+pub fn load_section<T: serde::de::DeserializeOwned + Default>(
+    path: &Path,
+    name: &str,
+) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new("", format!("cannot read {}: {e}", path.display())))?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|e| ConfigError::new("", format!("{}: {}", path.display(), e.message())))?;
+    match table.get(name) {
+        None => Ok(T::default()),
+        Some(v) => v
+            .clone()
+            .try_into::<T>()
+            .map_err(|e| ConfigError::new(name, e.message().to_string())),
+    }
 }
 
 /// The directory relative paths in the config file at `path` are taken from.
@@ -132,6 +157,7 @@ impl Config {
         if let Some(y) = self.engine.operator.yield_to_host.as_mut() {
             y.counters_file = under(dir, std::mem::take(&mut y.counters_file));
         }
+        self.tls = self.tls.relative_to(dir);
         self
     }
 }
@@ -180,7 +206,7 @@ pub(crate) fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
 impl RawConfig {
     /// `dir`: where relative paths are (files read while validating, like deny lists).
     pub fn validate(self, dir: &Path) -> Result<Config, ConfigError> {
-        let (listen, node) = self.node.validate()?;
+        let (listen, tls_listen, node) = self.node.validate()?;
         let sections = engine::EngineSections {
             auth: self.auth,
             policy: self.policy,
@@ -190,7 +216,8 @@ impl RawConfig {
             metrics: self.metrics,
             relay: self.relay,
         };
-        let (engine, chain_auth) = sections.validate(listen, dir)?;
+        let (engine, chain_auth) = sections.validate(listen, tls_listen, dir)?;
+        let tls = self.tls.unwrap_or_default().validate()?;
         let log = self.log.validate()?;
         let chain = self.chain.map(chain::RawChain::validate).transpose()?;
         if engine.auth.mode == crate::proxy::settings::AuthMode::Chain {
@@ -203,6 +230,7 @@ impl RawConfig {
             chain,
             heartbeat: self.heartbeat.validate(),
             log,
+            tls,
         })
     }
 }

@@ -14,6 +14,8 @@ pub const DEFAULT_LISTEN: SocketAddr =
 #[serde(deny_unknown_fields)]
 pub struct RawNode {
     pub listen: Option<Listen>,
+    /// The same protocols inside TLS (issue 15); `[tls]` says with which certificate.
+    pub tls_listen: Option<Listen>,
     pub ready_file: Option<PathBuf>,
 }
 
@@ -37,15 +39,28 @@ pub struct NodeConfig {
 }
 
 impl RawNode {
-    /// The listen addresses (default loopback:1080) and the rest of the section.
-    pub fn validate(self) -> Result<(Vec<SocketAddr>, NodeConfig), ConfigError> {
+    /// The listen addresses (default loopback:1080, none when only `tls_listen` is
+    /// given), the TLS ones, and the rest of the section.
+    pub fn validate(self) -> Result<(Vec<SocketAddr>, Vec<SocketAddr>, NodeConfig), ConfigError> {
+        let tls_listen = match self.tls_listen {
+            None => Vec::new(),
+            Some(list) => list.parse("node.tls_listen")?,
+        };
         let listen = match self.listen {
+            None if !tls_listen.is_empty() => Vec::new(),
             None => vec![DEFAULT_LISTEN],
             Some(list) => list.parse("node.listen")?,
         };
-        check_listen("node.listen", &listen)?;
+        let all: Vec<SocketAddr> = listen.iter().chain(&tls_listen).copied().collect();
+        let key = if tls_listen.is_empty() {
+            "node.listen"
+        } else {
+            "node.tls_listen"
+        };
+        check_listen(key, &all)?;
         Ok((
             listen,
+            tls_listen,
             NodeConfig {
                 ready_file: self.ready_file,
             },

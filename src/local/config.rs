@@ -13,18 +13,19 @@ use crate::config::relay::RawRelay;
 use crate::config::timeouts::RawTimeouts;
 use crate::config::{self, ConfigError};
 use crate::credential::{self, NodeScope};
+use crate::endpoint::Endpoint;
 use crate::eth::Address;
-use crate::host_port::HostPort;
 use crate::proxy::Settings;
 use serde::Deserialize;
 use std::path::Path;
 use std::time::Duration;
 
-/// A node given in the config or on the command line: `host:port@0xADDRESS`. The address
-/// is needed because each credential is signed for one node.
+/// A node given in the config or on the command line: `ENDPOINT@0xADDRESS`, the
+/// endpoint as in the registry (`host:port`, or with `tls=host:port pin=sha256//...`).
+/// The address is needed because each credential is signed for one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtraNode {
-    pub endpoint: String,
+    pub endpoint: Endpoint,
     pub address: Address,
 }
 
@@ -38,13 +39,10 @@ impl std::str::FromStr for ExtraNode {
         let address: Address = address
             .parse()
             .map_err(|e| format!("`{s}`: node address: {e}"))?;
-        endpoint
-            .parse::<HostPort>()
+        let endpoint = endpoint
+            .parse::<Endpoint>()
             .map_err(|e| format!("`{s}`: endpoint {e}"))?;
-        Ok(ExtraNode {
-            endpoint: endpoint.to_string(),
-            address,
-        })
+        Ok(ExtraNode { endpoint, address })
     }
 }
 
@@ -105,6 +103,8 @@ pub struct RawLocal {
     pub credential_ttl_secs: Option<u64>,
     /// A credential signed elsewhere (`USERNAME:PASSWORD`); then no key is needed here.
     pub credential: Option<String>,
+    /// true: use only nodes with a TLS endpoint (their pin checked), never one in clear.
+    pub require_tls: Option<bool>,
 }
 
 /// What the discovery thread and the router run with.
@@ -122,6 +122,8 @@ pub struct LocalSettings {
     pub credential_ttl: Duration,
     /// Used for every node instead of signing with a key, when set.
     pub credential: Option<SignedLogin>,
+    /// Nodes without a TLS endpoint are left out.
+    pub require_tls: bool,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:1080";
@@ -175,6 +177,7 @@ impl RawLocal {
             probe_every: secs("local.probe_secs", self.probe_secs, 60, 86400)?,
             probe_timeout: secs("local.probe_timeout_secs", self.probe_timeout_secs, 5, 60)?,
             credential_ttl,
+            require_tls: self.require_tls.unwrap_or(false),
             credential: self
                 .credential
                 .map(|c| c.parse::<SignedLogin>())
@@ -272,7 +275,7 @@ pub fn parse_in(
         metrics: raw.metrics,
         relay: raw.relay,
     };
-    let (engine, _) = sections.validate(listen, dir).map_err(|e| {
+    let (engine, _) = sections.validate(listen, Vec::new(), dir).map_err(|e| {
         if e.key == "auth.mode" {
             ConfigError::new(
                 "local.listen",
@@ -335,7 +338,7 @@ mod tests {
         ];
         let c = parse(&text, None, &extra).unwrap();
         assert_eq!(c.local.nodes.len(), 2);
-        assert_eq!(c.local.nodes[1].endpoint, "[::1]:5000");
+        assert_eq!(c.local.nodes[1].endpoint.to_string(), "[::1]:5000");
         assert!(!c.local.registry);
         assert_eq!(c.local.probe_every, Duration::from_secs(5));
         assert_eq!(c.engine.listen[0].port(), 0);

@@ -9,10 +9,10 @@ use super::table::{Found, NodeTable, SharedTable};
 use crate::clock::unix_now;
 use crate::contract::{Contract, ContractError};
 use crate::credential::{self, NodeScope};
+use crate::endpoint::Endpoint;
 use crate::eth::rpc::Client;
 use crate::eth::signer::PrivateKey;
 use crate::eth::Address;
-use crate::host_port::HostPort;
 use crate::proxy::upstream::Login;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -79,10 +79,16 @@ impl Discovery {
             .settings
             .nodes
             .iter()
-            .map(|n| Found {
-                address: n.address,
-                endpoint: n.endpoint.clone(),
-                extra: true,
+            .filter_map(|n| {
+                let found =
+                    Found::from_endpoint(n.address, &n.endpoint, true, self.settings.require_tls);
+                if found.is_none() {
+                    log::warn!(
+                        "node {}: no TLS endpoint and local.require_tls is set; not used",
+                        n.address
+                    );
+                }
+                found
             })
             .collect();
         if self.settings.registry {
@@ -90,15 +96,21 @@ impl Discovery {
                 if !info.active || found.iter().any(|f| f.address == info.node) {
                     continue;
                 }
-                if let Err(e) = info.endpoint.parse::<HostPort>() {
-                    log::debug!("node {}: unusable endpoint: {e}", info.node);
-                    continue;
+                let entry = match info.endpoint.parse::<Endpoint>() {
+                    Ok(entry) => entry,
+                    Err(e) => {
+                        log::debug!(
+                            "node {}: unusable endpoint `{}`: {e}",
+                            info.node,
+                            info.endpoint
+                        );
+                        continue;
+                    }
+                };
+                match Found::from_endpoint(info.node, &entry, false, self.settings.require_tls) {
+                    Some(f) => found.push(f),
+                    None => log::debug!("node {}: no TLS endpoint (local.require_tls)", info.node),
                 }
-                found.push(Found {
-                    address: info.node,
-                    endpoint: info.endpoint,
-                    extra: false,
-                });
             }
         }
         let unresolved: Vec<(usize, String)> = {
@@ -204,20 +216,28 @@ impl Discovery {
     /// Measures every node that is due (all of them with `all`), several at a time.
     pub fn probe_due(&self, all: bool) {
         let now = Instant::now();
-        let due: Vec<(usize, SocketAddr, Arc<Login>)> = self
+        type Due = (
+            usize,
+            SocketAddr,
+            Arc<Login>,
+            Option<Arc<rustls::ClientConfig>>,
+        );
+        let due: Vec<Due> = self
             .table
             .lock()
             .nodes()
             .iter()
             .filter(|n| all || n.probe_due.is_none_or(|t| t <= now))
-            .filter_map(|n| Some((n.id, n.addr?, Arc::clone(n.login.as_ref()?))))
+            .filter_map(|n| Some((n.id, n.addr?, Arc::clone(n.login.as_ref()?), n.tls.clone())))
             .collect();
         let timeout = self.settings.probe_timeout;
         for batch in due.chunks(PARALLEL_PROBES) {
             let results: Vec<_> = std::thread::scope(|s| {
                 let handles: Vec<_> = batch
                     .iter()
-                    .map(|(id, addr, login)| s.spawn(move || (*id, probe(*addr, login, timeout))))
+                    .map(|(id, addr, login, tls)| {
+                        s.spawn(move || (*id, probe(*addr, login, timeout, tls.as_ref())))
+                    })
                     .collect();
                 handles.into_iter().filter_map(|h| h.join().ok()).collect()
             });
@@ -287,7 +307,9 @@ mod tests {
             nodes: [7u8, 8]
                 .iter()
                 .map(|b| super::super::config::ExtraNode {
-                    endpoint: format!("127.0.0.1:{}", 4000 + u16::from(*b)),
+                    endpoint: format!("127.0.0.1:{}", 4000 + u16::from(*b))
+                        .parse()
+                        .unwrap(),
                     address: Address([*b; 20]),
                 })
                 .collect(),
@@ -297,6 +319,7 @@ mod tests {
             probe_timeout: Duration::from_secs(1),
             credential_ttl: Duration::from_secs(ttl),
             credential: None,
+            require_tls: false,
         };
         // Never contacted: the registry is off.
         let client = Client::new(RpcConfig::new(vec!["http://127.0.0.1:9".into()])).unwrap();

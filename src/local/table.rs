@@ -3,8 +3,11 @@
 //! through [`TableRouter`]) and the discovery thread (which adds nodes, signs
 //! credentials and measures); every lock is held only for in-memory work.
 
+use crate::endpoint::Endpoint;
 use crate::eth::Address;
 use crate::proxy::upstream::{Hop, HopError, Login, Router};
+use crate::tls::configs::pinned_client_config;
+use crate::tls::Pin;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -38,8 +41,12 @@ pub struct Node {
     /// Stable while the node stays in the table (the router's id).
     pub id: usize,
     pub address: Address,
-    /// As published (`host:port`).
+    /// Where it is dialled (`host:port`): its TLS endpoint when it has one.
     pub endpoint: String,
+    /// The TLS endpoint's pin; None: the node is reached in clear.
+    pub pin: Option<Pin>,
+    /// For a TLS endpoint: the client config that checks `pin`.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     /// `endpoint` resolved by the discovery thread.
     pub addr: Option<SocketAddr>,
     /// From the config or command line rather than the registry.
@@ -65,14 +72,18 @@ impl Node {
             }
     }
 
-    /// Sort key: healthy and measured first, fastest first; then unmeasured; then nodes
-    /// whose backoff has run out.
-    fn rank(&self) -> (u8, Duration) {
+    /// Sort key: healthy and measured first, then unmeasured, then nodes whose backoff
+    /// has run out; within each, TLS endpoints before plain ones (the member's leg is
+    /// encrypted and the node authenticated), then fastest first.
+    fn rank(&self) -> (u8, bool, Duration) {
+        let plain = self.pin.is_none();
         match (self.health, self.measured) {
-            (Health::Up, Some(m)) => (0, m.connect + m.handshake),
-            (Health::Up, None) => (1, Duration::ZERO),
-            (Health::Unknown, _) => (2, Duration::ZERO),
-            (Health::Down { failures, .. }, _) => (3, Duration::from_secs(u64::from(failures))),
+            (Health::Up, Some(m)) => (0, plain, m.connect + m.handshake),
+            (Health::Up, None) => (1, plain, Duration::ZERO),
+            (Health::Unknown, _) => (2, plain, Duration::ZERO),
+            (Health::Down { failures, .. }, _) => {
+                (3, plain, Duration::from_secs(u64::from(failures)))
+            }
         }
     }
 
@@ -90,8 +101,34 @@ impl Node {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
     pub address: Address,
+    /// Where to dial it (see [`Found::from_endpoint`]).
     pub endpoint: String,
+    pub pin: Option<Pin>,
     pub extra: bool,
+}
+
+impl Found {
+    /// A node's registry entry as the member uses it: its TLS endpoint when it has one
+    /// (preferred: the leg is encrypted and the node authenticated by its pin), else its
+    /// plain one, unless `require_tls`.
+    pub fn from_endpoint(
+        address: Address,
+        entry: &Endpoint,
+        extra: bool,
+        require_tls: bool,
+    ) -> Option<Found> {
+        let (endpoint, pin) = match (&entry.tls, &entry.plain) {
+            (Some(t), _) => (t.addr.to_string(), Some(t.pin)),
+            (None, Some(p)) if !require_tls => (p.to_string(), None),
+            _ => return None,
+        };
+        Some(Found {
+            address,
+            endpoint,
+            pin,
+            extra,
+        })
+    }
 }
 
 #[derive(Debug, Default)]
@@ -120,7 +157,7 @@ impl NodeTable {
         self.nodes.retain(|n| {
             found
                 .iter()
-                .any(|f| f.address == n.address && f.endpoint == n.endpoint)
+                .any(|f| f.address == n.address && f.endpoint == n.endpoint && f.pin == n.pin)
         });
         for f in found {
             if let Some(n) = self.nodes.iter_mut().find(|n| n.address == f.address) {
@@ -131,6 +168,8 @@ impl NodeTable {
                 id: self.next_id,
                 address: f.address,
                 endpoint: f.endpoint.clone(),
+                pin: f.pin,
+                tls: f.pin.map(pinned_client_config),
                 addr: None,
                 extra: f.extra,
                 health: Health::Unknown,
@@ -161,6 +200,7 @@ impl NodeTable {
             node: best.id,
             addr: best.addr?,
             login: Arc::clone(best.login.as_ref()?),
+            tls: best.tls.clone(),
         })
     }
 
@@ -194,7 +234,13 @@ impl NodeTable {
             Health::Down { failures, .. } => failures.saturating_add(1),
             _ => 1,
         };
-        let wait = backoff(failures);
+        // Another key than the registry pins: possibly an interception. Left alone for
+        // the longest backoff, not retried within seconds.
+        let wait = if *error == HopError::PinMismatch {
+            MAX_BACKOFF
+        } else {
+            backoff(failures)
+        };
         // Every node refusing the credential usually means the membership is not paid.
         let hint = if *error == HopError::AuthRejected {
             " (membership paid? see `aqueduct status`)"
@@ -254,6 +300,7 @@ mod tests {
         Found {
             address: Address([n; 20]),
             endpoint: format!("127.0.0.1:{}", 4000 + u16::from(n)),
+            pin: None,
             extra: false,
         }
     }
@@ -314,6 +361,23 @@ mod tests {
         assert_eq!(backoff(40), MAX_BACKOFF);
         t.up(0, Some(ms(1)));
         assert_eq!(t.pick(&[], later).unwrap().node, 0);
+    }
+
+    #[test]
+    fn a_tls_node_is_preferred_to_a_faster_plain_one() {
+        let mut t = ready_table(2);
+        let now = Instant::now();
+        t.get_mut(1).unwrap().pin = Some(Pin::of_spki(b"key"));
+        t.up(0, Some(ms(1)));
+        t.up(1, Some(ms(40)));
+        assert_eq!(t.pick(&[], now).unwrap().node, 1);
+        // A pin mismatch keeps it away for the longest backoff.
+        t.down(1, &HopError::PinMismatch, now);
+        assert_eq!(t.pick(&[], now).unwrap().node, 0);
+        let Health::Down { until, .. } = t.get_mut(1).unwrap().health else {
+            panic!("down")
+        };
+        assert_eq!(until, now + MAX_BACKOFF);
     }
 
     #[test]

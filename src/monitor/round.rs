@@ -6,6 +6,7 @@ use super::outcome::Outcome;
 use super::probe::{Measured, ProbePath, ProbeTarget};
 use crate::contract::NodeInfo;
 use crate::credential::{self, NodeScope};
+use crate::endpoint::Endpoint;
 use crate::eth::signer::PrivateKey;
 use crate::eth::Address;
 use crate::proxy::upstream::Login;
@@ -22,11 +23,7 @@ pub struct RegEntry {
 
 /// The IP of an endpoint written as `IP:PORT` or `[IPv6]:PORT`; None for a name.
 pub fn endpoint_ip(endpoint: &str) -> Option<IpAddr> {
-    let (host, _) = endpoint.rsplit_once(':')?;
-    host.trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse()
-        .ok()
+    endpoint.parse::<Endpoint>().ok()?.host()?.parse().ok()
 }
 
 /// One credential per node, renewed when less than a quarter of its lifetime is left.

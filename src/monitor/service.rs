@@ -16,6 +16,7 @@ use super::web;
 use super::withhold::{self, Done, Job};
 
 use crate::contract::Heartbeat;
+use crate::endpoint::Endpoint;
 use crate::eth::keys::load_key;
 use crate::eth::Address;
 use std::collections::HashSet;
@@ -76,7 +77,8 @@ fn chain_thread(chain: Chain, mut synced_to: Option<u64>, every: Duration, news:
                 let entries = nodes
                     .into_iter()
                     .map(|info| RegEntry {
-                        addr: resolve(&info.endpoint),
+                        addr: Endpoint::plain_only(&info.endpoint)
+                            .and_then(|plain| resolve(&plain.to_string())),
                         info,
                     })
                     .collect();

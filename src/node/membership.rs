@@ -38,6 +38,9 @@ const SYNCED_MARGIN: Duration = Duration::from_secs(5);
 /// many sessions wait for one.
 const MIN_POLL_GAP: Duration = Duration::from_secs(1);
 
+/// A sync that read at least this many logs hands freed heap memory back afterwards.
+const TRIM_AFTER_LOGS: usize = 1000;
+
 /// The loop has gone (the node is exiting): the thread stops.
 struct Stop;
 
@@ -261,9 +264,12 @@ impl Run {
                 }
             );
         }
+        let mut read = 0usize;
         while from <= safe {
             let to = from.saturating_add(chunk - 1).min(safe);
-            for (member, until) in self.subscribed(from, to)? {
+            let logs = self.subscribed(from, to)?;
+            read += logs.len();
+            for (member, until) in logs {
                 MemberState::apply(&mut self.m.state.members, member, until);
             }
             let Some(block) = self
@@ -297,6 +303,11 @@ impl Run {
             self.recent = self.subscribed(from, head.number)?;
         }
         self.publish()?;
+        // A large sync parsed megabytes of JSON: give the pages back, or the node keeps
+        // its peak for good.
+        if read + self.recent.len() >= TRIM_AFTER_LOGS {
+            crate::heap::trim();
+        }
         Ok(())
     }
 

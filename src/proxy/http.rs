@@ -492,7 +492,7 @@ pub fn decode_basic<'o>(value: &[u8], out: &'o mut [u8; 512]) -> Option<(&'o [u8
     let value = trim_ows(value);
     let rest = strip_prefix_ignore_case(value, b"basic ")?;
     let encoded = trim_ows(rest);
-    let len = base64_decode(encoded, out)?;
+    let len = crate::base64::decode(encoded, out)?;
     let decoded: &'o [u8] = out.get(..len)?;
     if decoded.iter().any(|&b| b < 0x20 || b == 0x7f) {
         return None;
@@ -500,51 +500,6 @@ pub fn decode_basic<'o>(value: &[u8], out: &'o mut [u8; 512]) -> Option<(&'o [u8
     let colon = decoded.iter().position(|&b| b == b':')?;
     let (user, pass) = decoded.split_at(colon);
     Some((user, pass.get(1..).unwrap_or_default()))
-}
-
-/// Strict base64 (RFC 4648 §4): standard alphabet, length a multiple of four, `=` only as
-/// the last one or two characters, and unused bits of the last symbol zero, so each byte
-/// string has exactly one accepted encoding. Returns the decoded length.
-fn base64_decode(input: &[u8], out: &mut [u8]) -> Option<usize> {
-    fn sextet(c: u8) -> Option<u32> {
-        Some(u32::from(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        }))
-    }
-    if input.is_empty() || input.len() % 4 != 0 {
-        return None;
-    }
-    let padding = match input {
-        [.., b'=', b'='] => 2,
-        [.., b'='] => 1,
-        _ => 0,
-    };
-    let len = input.len() / 4 * 3 - padding;
-    let out = out.get_mut(..len)?;
-    let last_quad = input.len() / 4 - 1;
-    for (i, quad) in input.chunks_exact(4).enumerate() {
-        let pad_here = if i == last_quad { padding } else { 0 };
-        let mut n = 0u32;
-        for (j, &c) in quad.iter().enumerate() {
-            let v = if j >= 4 - pad_here { 0 } else { sextet(c)? };
-            n = n << 6 | v;
-        }
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        // Non-canonical: bits that padding says are unused must be zero.
-        if (pad_here == 2 && bytes[1] != 0) || (pad_here >= 1 && bytes[2] != 0) {
-            return None;
-        }
-        let dst = out.get_mut(i * 3..)?;
-        for (d, s) in dst.iter_mut().zip(&bytes[..3 - pad_here]) {
-            *d = *s;
-        }
-    }
-    Some(len)
 }
 
 /// Field names that never go upstream: hop-by-hop fields (RFC 9110 §7.6.1), the proxy's own
@@ -1157,8 +1112,14 @@ mod tests {
     #[test]
     fn basic_credentials() {
         let long_user = "u".repeat(511);
-        let max_b64 = format!("Basic {}", b64(format!("{long_user}:").as_bytes()));
-        let over_b64 = format!("Basic {}", b64(format!("{long_user}:p").as_bytes()));
+        let max_b64 = format!(
+            "Basic {}",
+            crate::base64::encode(format!("{long_user}:").as_bytes())
+        );
+        let over_b64 = format!(
+            "Basic {}",
+            crate::base64::encode(format!("{long_user}:p").as_bytes())
+        );
         type UserAndPass<'a> = Option<(&'a [u8], &'a [u8])>;
         let cases: &[(&[u8], UserAndPass)] = &[
             // RFC 7617 §2's example.
@@ -1207,48 +1168,6 @@ mod tests {
                 String::from_utf8_lossy(value)
             );
         }
-    }
-
-    /// Test-only encoder, to build inputs of exact lengths.
-    fn b64(data: &[u8]) -> String {
-        const ALPHABET: &[u8; 64] =
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut s = String::new();
-        for chunk in data.chunks(3) {
-            let n = chunk
-                .iter()
-                .enumerate()
-                .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    s.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-                } else {
-                    s.push('=');
-                }
-            }
-        }
-        s
-    }
-
-    #[test]
-    fn base64_round_trips_every_length() {
-        let data: Vec<u8> = (0..=255u8).collect();
-        let mut out = [0u8; 512];
-        for len in 1..=256 {
-            let enc = b64(&data[..len]);
-            assert_eq!(
-                base64_decode(enc.as_bytes(), &mut out),
-                Some(len),
-                "len {len}"
-            );
-            assert_eq!(&out[..len], &data[..len]);
-        }
-        assert_eq!(base64_decode(b"", &mut out), None);
-        assert_eq!(
-            base64_decode(b"QUJD", &mut out[..2]),
-            None,
-            "output too small"
-        );
     }
 
     #[test]

@@ -46,6 +46,17 @@ pub fn write(dst: &mut impl Write, buf: &[u8]) -> IoOutcome {
     }
 }
 
+/// One call of another socket operation (rustls's `read_tls`/`write_tls` on the socket),
+/// mapped like [`read`] and [`write`].
+pub fn with(mut op: impl FnMut() -> io::Result<usize>, writing: bool) -> IoOutcome {
+    loop {
+        match op() {
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            r => return classify(r, writing),
+        }
+    }
+}
+
 /// Why an upstream connection attempt failed, in the terms both protocols reply with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectError {

@@ -47,6 +47,7 @@ mod sockopt;
 pub mod socks5;
 mod splice;
 mod timers;
+mod tls_io;
 pub mod upstream;
 
 pub use reload::ReadSettings;

@@ -1,7 +1,7 @@
 //! Relay memory shared by all sessions: userspace buffers and kernel pipes are taken when
 //! a direction has bytes in flight and given back as soon as it has drained, so an idle
 //! session holds neither. A few of each are kept for reuse; the rest are freed, and
-//! [`trim_allocator`] hands what the allocator keeps of freed memory back to the system.
+//! [`crate::heap::trim`] hands what the allocator keeps of freed memory back to the system.
 
 use super::settings::{RelayMode, RelaySettings};
 use super::splice::Pipe;
@@ -199,20 +199,6 @@ fn keep_buffers(buffer_bytes: usize) -> usize {
     (KEEP_FREE_BYTES / buffer_bytes.max(1)).clamp(2, KEEP_FREE)
 }
 
-/// Hands the allocator's free memory back to the system. glibc returns freed heap memory
-/// only from the top of the heap (and only above its trim threshold), so the pages of
-/// thousands of small frees interleaved with live allocations (a flood of handshakes
-/// that ended) stay resident; `malloc_trim(0)` releases every whole free page. It walks
-/// the heap, so the server calls it once after a burst, not per free. Other allocators
-/// return memory on their own: there it does nothing.
-pub fn trim_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only reorganises the allocator's own free lists.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 /// A burst has passed when this many fewer sessions are open than at the peak since the
 /// last trim, when the node empties after holding at least as many, or when this many
 /// bytes of relay buffers were freed. A trim costs little more than a walk of the free
@@ -223,7 +209,7 @@ const TRIM_AFTER_BYTES: usize = 1 << 20;
 /// A trim comes this long after the burst has passed: one per burst, not one per close.
 const TRIM_DELAY: Duration = Duration::from_secs(1);
 
-/// When the server calls [`trim_allocator`]: about a second after each burst of closing
+/// When the server calls [`crate::heap::trim`]: about a second after each burst of closing
 /// sessions or freed buffers, including the tail of a burst that ends after a trim.
 #[derive(Debug, Default)]
 pub struct TrimSchedule {

@@ -6,6 +6,7 @@ use super::buffer::Buffer;
 use super::io::IoOutcome;
 use super::pool::Pool;
 use super::splice::Pipe;
+use crate::tls::conn::TlsConn;
 use mio::net::TcpStream;
 use std::io;
 use std::net::Shutdown;
@@ -35,6 +36,9 @@ pub struct Endpoint {
     /// The peer's FIN (or an error) was reported: reads go on until they say so, because
     /// no later event will announce it again.
     pub hup: bool,
+    /// TLS on this socket (the node's `tls_listen`): reads and writes go through it, and
+    /// bytes are copied, never spliced (see `tls_io`). Boxed: plain sessions pay a pointer.
+    pub tls: Option<Box<TlsConn>>,
 }
 
 impl Endpoint {
@@ -44,6 +48,7 @@ impl Endpoint {
             readable: false,
             writable: false,
             hup: false,
+            tls: None,
         }
     }
 
@@ -54,6 +59,9 @@ impl Endpoint {
     /// would only say EAGAIN is saved (a quarter of the handshake's read calls). A
     /// reported hang-up is the exception: the EOF is only seen by reading on.
     pub fn read_into(&mut self, buf: &mut Buffer, cap: usize) -> IoOutcome {
+        if self.tls.is_some() {
+            return self.tls_read_into(buf, cap);
+        }
         let room = buf.room(cap);
         let outcome = buf.read_from(&mut self.sock, cap);
         match outcome {
@@ -67,6 +75,9 @@ impl Endpoint {
     /// One write of what `buf` holds, keeping readiness up to date: a short write means
     /// the send buffer is full, and the kernel reports writable again once it has room.
     pub fn write_from(&mut self, buf: &mut Buffer) -> IoOutcome {
+        if self.tls.is_some() {
+            return self.tls_write_from(buf);
+        }
         let len = buf.len();
         let outcome = buf.write_to(&mut self.sock);
         match outcome {
@@ -142,7 +153,8 @@ pub fn flush(
 ) -> Result<bool, (Broken, io::Error)> {
     let mut changed = false;
     if dst.writable {
-        let written = if !buf.is_empty() {
+        // Over TLS, ciphertext rustls still holds is written too (after the buffer drained).
+        let written = if !buf.is_empty() || dst.tls_pending() {
             Some(dst.write_from(buf))
         } else {
             match flow.pipe.as_mut() {
@@ -194,7 +206,8 @@ pub fn pump(
 ) -> Result<bool, (Broken, io::Error)> {
     let mut changed = flush(dst, buf, flow)?;
     if !flow.eof && src.readable && max_read > 0 {
-        if flow.bulk && flow.pipe.is_none() && buf.is_empty() && pool.splices() {
+        let plain = src.tls.is_none() && dst.tls.is_none();
+        if flow.bulk && flow.pipe.is_none() && buf.is_empty() && pool.splices() && plain {
             flow.pipe = pool.take_pipe();
         }
         let read = match flow.pipe.as_mut() {
@@ -237,11 +250,14 @@ pub fn pump(
 /// Once the source has ended and everything it sent has been written, sends the FIN on
 /// (unless `last`, see [`pump`]). Returns whether it did.
 pub fn pass_eof(dst: &mut Endpoint, buf: &Buffer, flow: &mut Flow, last: bool) -> bool {
-    if !(flow.eof && buf.is_empty() && flow.in_pipe() == 0 && !flow.shut) {
+    if !(flow.eof && buf.is_empty() && flow.in_pipe() == 0 && !flow.shut && !dst.tls_pending()) {
         return false;
     }
     flow.shut = true;
-    if !last {
+    if dst.tls.is_some() {
+        // close_notify is TLS's end of stream; the socket stays open for the other way.
+        dst.tls_close();
+    } else if !last {
         // ENOTCONN means the destination already went away; its own read will say so.
         let _ = dst.sock.shutdown(Shutdown::Write);
     }

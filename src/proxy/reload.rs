@@ -96,6 +96,12 @@ pub(crate) fn plan(current: &Settings, mut new: Settings) -> Result<Plan, String
         at_restart.push("node.listen");
         new.listen.clone_from(&current.listen);
     }
+    if new.tls_listen != current.tls_listen {
+        at_restart.push("node.tls_listen");
+        new.tls_listen.clone_from(&current.tls_listen);
+    }
+    // The embedder loads the TLS identity at start only: the running one stays.
+    new.tls.clone_from(&current.tls);
     if new.metrics_listen != current.metrics_listen {
         at_restart.push("metrics.listen");
         new.metrics_listen = current.metrics_listen;

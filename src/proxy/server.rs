@@ -10,7 +10,7 @@ use super::limits::controls::Controls;
 use super::metrics::{self, MetricFamilies, Metrics, Refusal};
 use super::outcome::{Failure, LimitRefusal, Outcome};
 use super::policy::{self, Policy};
-use super::pool::{self, Pool, TrimSchedule};
+use super::pool::{Pool, TrimSchedule};
 use super::reload::{self, ReadSettings, Reloader};
 use super::session::{token_owner, Session, Verdict};
 use super::settings::{AuthMode, Settings, MAX_LISTENERS};
@@ -82,6 +82,8 @@ struct Core {
     /// The `/metrics` responder, when `[metrics] listen` is set.
     scrapes: Option<metrics::Endpoint>,
     revoked: Vec<Account>,
+    /// Listeners below this index are plain, the rest TLS (with `current.tls`).
+    plain_listeners: usize,
     /// What runs now, for a reload to compare against.
     current: Settings,
     /// The policy's own addresses and listeners, to compile a reloaded policy with.
@@ -101,7 +103,7 @@ impl Server {
     pub fn bind(settings: Settings) -> io::Result<Server> {
         let poll = Poll::new()?;
         let registry = poll.registry();
-        if settings.listen.len() > MAX_LISTENERS {
+        if settings.listen.len() + settings.tls_listen.len() > MAX_LISTENERS {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "too many listeners",
@@ -109,7 +111,20 @@ impl Server {
         }
         let mut listeners = Vec::new();
         let mut local_addrs = Vec::new();
-        for (i, addr) in settings.listen.iter().enumerate() {
+        if !settings.tls_listen.is_empty() && settings.tls.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "tls_listen without a TLS certificate",
+            ));
+        }
+        // Plain listeners first, then the TLS ones: a listener's index says which it is.
+        let plain_listeners = settings.listen.len();
+        for (i, addr) in settings
+            .listen
+            .iter()
+            .chain(&settings.tls_listen)
+            .enumerate()
+        {
             let mut listener =
                 TcpListener::bind(*addr).map_err(context(format!("listen on {addr}")))?;
             if sockopt::NODELAY_INHERITED {
@@ -206,6 +221,7 @@ impl Server {
             metrics: Metrics::default(),
             scrapes,
             revoked: Vec::new(),
+            plain_listeners,
             current: settings,
             own_addrs: own,
             own_listeners,
@@ -221,7 +237,8 @@ impl Server {
         })
     }
 
-    /// The addresses actually bound (port 0 resolved), in config order.
+    /// The addresses actually bound (port 0 resolved), in config order: `listen`, then
+    /// `tls_listen`.
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.local_addrs
     }
@@ -382,7 +399,8 @@ impl Server {
                         continue;
                     }
                     core.limit_logged = false;
-                    core.open(registry, sock, addr, now);
+                    let tls = index >= core.plain_listeners;
+                    core.open(registry, sock, addr, now, tls);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e)
@@ -506,9 +524,21 @@ impl Core {
         }
     }
 
-    fn open(&mut self, registry: &Registry, sock: TcpStream, addr: SocketAddr, now: Instant) {
+    fn open(
+        &mut self,
+        registry: &Registry,
+        sock: TcpStream,
+        addr: SocketAddr,
+        now: Instant,
+        tls: bool,
+    ) {
         let key = self.sessions.vacant_key();
         let mut session = Session::new(sock, addr, now, self.settings.timeouts.handshake);
+        if let (true, Some(settings)) = (tls, self.current.tls.as_ref()) {
+            if !session.start_tls(settings, now) {
+                return;
+            }
+        }
         if let Err(e) = session.register(registry, key) {
             log::warn!("session {addr}: cannot register: {e}");
             return;
@@ -752,7 +782,7 @@ impl Core {
     fn trim_after_bursts(&mut self, now: Instant) {
         let open = self.sessions.len();
         if self.trim.after_turn(now, open, self.pool.take_freed()) {
-            pool::trim_allocator();
+            crate::heap::trim();
             log::debug!("allocator trimmed ({open} sessions open)");
         }
     }

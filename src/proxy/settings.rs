@@ -6,13 +6,18 @@ use super::policy::PolicyConfig;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Everything [`super::Server::bind`] needs.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// The proxy's listeners (SOCKS5 and HTTP on each), at most [`MAX_LISTENERS`].
+    /// The proxy's listeners (SOCKS5 and HTTP on each); with `tls_listen`, at most
+    /// [`MAX_LISTENERS`].
     pub listen: Vec<SocketAddr>,
+    /// Listeners with the same two protocols inside TLS; they need `tls`.
+    pub tls_listen: Vec<SocketAddr>,
+    pub tls: Option<TlsServer>,
     pub auth: AuthSettings,
     pub policy: PolicyConfig,
     pub timeouts: Timeouts,
@@ -24,6 +29,15 @@ pub struct Settings {
     /// Where `GET /metrics` (Prometheus text) is served; off when unset.
     pub metrics_listen: Option<SocketAddr>,
     pub relay: RelaySettings,
+}
+
+/// The TLS side of `tls_listen`: the embedder loads the certificate (the engine reads
+/// no files) and builds rustls's config.
+#[derive(Debug, Clone)]
+pub struct TlsServer {
+    pub config: Arc<rustls::ServerConfig>,
+    /// From accept until the TLS handshake is done; `timeouts.handshake` starts then.
+    pub handshake: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

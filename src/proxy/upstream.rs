@@ -14,8 +14,11 @@ use super::io::{self, IoOutcome};
 use super::relay::Endpoint;
 use super::socks5::consts::*;
 use super::socks5::Reply;
+use crate::tls::configs::pin_mismatch;
+use crate::tls::conn::{TlsConn, TlsFailure};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
+use rustls::pki_types::ServerName;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,12 +43,14 @@ impl fmt::Debug for Login {
     }
 }
 
-/// One node to go through: the router's id for it, where it listens, what to log in with.
+/// One node to go through: the router's id for it, where it listens, what to log in with,
+/// and for a TLS endpoint the client config that checks its pin.
 #[derive(Debug, Clone)]
 pub struct Hop {
     pub node: usize,
     pub addr: SocketAddr,
     pub login: Arc<Login>,
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// Why a node could not be used. Each of these is the node's fault (or its network's),
@@ -65,6 +70,10 @@ pub enum HopError {
     Protocol(&'static str),
     /// The credential does not fit RFC 1929's one-byte lengths.
     BadLogin,
+    /// The TLS endpoint presented another key than its registry entry pins.
+    PinMismatch,
+    /// The TLS handshake with the node failed for another reason.
+    Tls,
 }
 
 impl fmt::Display for HopError {
@@ -77,6 +86,8 @@ impl fmt::Display for HopError {
             HopError::Closed => f.write_str("closed the connection during the handshake"),
             HopError::Protocol(what) => write!(f, "not speaking SOCKS5: {what}"),
             HopError::BadLogin => f.write_str("credential longer than 255 bytes"),
+            HopError::PinMismatch => f.write_str("pin mismatch: possible interception"),
+            HopError::Tls => f.write_str("TLS handshake failed"),
         }
     }
 }
@@ -349,9 +360,20 @@ impl Via {
                     .register(&mut sock, token, Interest::READABLE | Interest::WRITABLE)
                     .map(|()| sock)
             });
+            let attempt = attempt.and_then(|sock| {
+                let mut ep = Endpoint::new(sock);
+                if let Some(config) = &hop.tls {
+                    // An IP name: rustls sends no SNI, and the pin, not a name, is checked.
+                    let name = ServerName::IpAddress(hop.addr.ip().into());
+                    let conn = TlsConn::client(config, name)
+                        .map_err(|e| std::io::Error::other(e.to_string()))?;
+                    ep.tls = Some(Box::new(conn));
+                }
+                Ok(ep)
+            });
             match attempt {
-                Ok(sock) => {
-                    let _ = sock.set_nodelay(true);
+                Ok(ep) => {
+                    let _ = ep.sock.set_nodelay(true);
                     self.current = Some(Attempt {
                         hop,
                         out,
@@ -360,7 +382,7 @@ impl Via {
                         connected: false,
                         started: now,
                     });
-                    return Ok(Endpoint::new(sock));
+                    return Ok(ep);
                 }
                 Err(e) => self.failed(
                     router,
@@ -433,6 +455,13 @@ impl Attempt {
                 Err(e) => return Err(HopError::Connect(ConnectError::from_io(&e))),
             }
         }
+        if let Some(tls) = ep.tls.as_deref_mut() {
+            // rustls keeps what it takes until the handshake is done; the handshake is
+            // small, so it takes it all.
+            let rest = self.out.get(self.sent..).unwrap_or_default();
+            self.sent += tls.write_plain(rest);
+            ep.tls_flush().map_err(|_| HopError::Closed)?;
+        }
         while ep.writable && self.sent < self.out.len() {
             match io::write(&mut ep.sock, self.out.get(self.sent..).unwrap_or_default()) {
                 IoOutcome::Done(n) => self.sent += n,
@@ -442,7 +471,12 @@ impl Attempt {
         }
         while ep.readable {
             let mut chunk = [0u8; 512];
-            match io::read(&mut ep.sock, &mut chunk) {
+            let read = if ep.tls.is_some() {
+                ep.tls_read(&mut chunk)
+            } else {
+                io::read(&mut ep.sock, &mut chunk)
+            };
+            match read {
                 IoOutcome::Done(n) => {
                     self.answers
                         .extend_from_slice(chunk.get(..n).unwrap_or_default());
@@ -458,6 +492,7 @@ impl Attempt {
                     }
                 }
                 IoOutcome::WouldBlock => ep.readable = false,
+                IoOutcome::Error(e) if ep.tls.is_some() => return Err(tls_error(&e)),
                 IoOutcome::Eof | IoOutcome::Error(_) => {
                     // A refusal is often followed at once by a close: judge what was said.
                     parse_answers(&self.answers)?;
@@ -466,6 +501,28 @@ impl Attempt {
             }
         }
         Ok(None)
+    }
+}
+
+/// A failed read or write on a TLS endpoint: a pin mismatch (loudly: it may be an
+/// attack), another TLS failure, or the connection dropped.
+pub fn tls_error(e: &std::io::Error) -> HopError {
+    // From our sans-I/O connection a TlsFailure, from rustls's blocking stream (probes)
+    // the rustls::Error itself.
+    let inner = e.get_ref();
+    let failure = inner
+        .and_then(|i| i.downcast_ref::<TlsFailure>())
+        .map(|f| &f.0)
+        .or_else(|| inner.and_then(|i| i.downcast_ref::<rustls::Error>()));
+    let Some(failure) = failure else {
+        return HopError::Closed;
+    };
+    if let Some(mismatch) = pin_mismatch(failure) {
+        log::warn!("{mismatch}");
+        HopError::PinMismatch
+    } else {
+        log::debug!("TLS: {failure}");
+        HopError::Tls
     }
 }
 
@@ -496,6 +553,28 @@ mod tests {
             username: "0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc".into(),
             password: "1800000000:*:abcd".into(),
         }
+    }
+
+    #[test]
+    fn tls_failures_are_told_apart_from_a_dropped_connection() {
+        use crate::tls::configs::PinMismatch;
+        use crate::tls::conn::TlsFailure;
+        use crate::tls::Pin;
+        let mismatch = PinMismatch {
+            expected: Pin::of_spki(b"a"),
+            presented: Pin::of_spki(b"b"),
+        };
+        let cert = rustls::CertificateError::Other(rustls::OtherError(Arc::new(mismatch)));
+        let pin = rustls::Error::InvalidCertificate(cert);
+        let wrap = |e: rustls::Error| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+        let sans_io = std::io::Error::new(std::io::ErrorKind::InvalidData, TlsFailure(pin.clone()));
+        assert_eq!(tls_error(&sans_io), HopError::PinMismatch);
+        assert_eq!(tls_error(&wrap(pin)), HopError::PinMismatch);
+        assert_eq!(tls_error(&wrap(rustls::Error::DecryptError)), HopError::Tls);
+        assert_eq!(
+            tls_error(&std::io::ErrorKind::ConnectionReset.into()),
+            HopError::Closed
+        );
     }
 
     /// What we send is what the node's own parsers read, message by message.

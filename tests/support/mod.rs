@@ -3,9 +3,11 @@
 #![allow(dead_code)]
 
 pub mod anvil;
+pub mod chromium;
 pub mod local;
 pub mod monitor;
 pub mod node;
 pub mod ops;
 pub mod proxy;
+pub mod tls;
 pub mod tools;

@@ -10,6 +10,7 @@ use crate::clock::{unix_now, utc};
 use crate::config::DEFAULT_CHAIN_AUTH;
 use crate::contract::{calls, sig, Contract};
 use crate::credential::{self, NodeScope};
+use crate::endpoint::{Endpoint, TlsEndpoint};
 use crate::eth::abi::{self, Kind};
 use crate::eth::sender::TxRequest;
 
@@ -194,6 +195,29 @@ fn userinfo_escape(s: &str) -> String {
     out
 }
 
+/// socks5h:// and http:// proxy URLs for a plain `host:port`.
+fn plain_urls(userinfo: &str, host_port: &str) -> (String, String) {
+    (
+        format!("socks5h://{userinfo}@{host_port}"),
+        format!("http://{userinfo}@{host_port}"),
+    )
+}
+
+/// Measured with curl 7.88: it accepts --proxy-pinnedpubkey and ignores it.
+const CURL_PIN_NOTE: &str = "(needs curl 8.10 or later: older curl ignores --proxy-pinnedpubkey, and with --proxy-insecure would then check nothing; `aqueduct local` checks the pin itself)\n";
+
+/// The https:// proxy URL of a TLS endpoint and curl's flags for it. `--proxy-insecure`
+/// turns off only the CA check (a self-signed node has no CA); the pin, which curl checks
+/// regardless, is what authenticates the node.
+fn tls_url(userinfo: &str, tls: &TlsEndpoint) -> (String, String) {
+    let url = format!("https://{userinfo}@{}", tls.addr);
+    let curl = format!(
+        "--proxy {url} --proxy-insecure --proxy-pinnedpubkey {}",
+        tls.pin
+    );
+    (url, curl)
+}
+
 pub fn token(ctx: Ctx, mut args: Args) -> CmdResult {
     let node = args.required("node")?;
     let node = if node == "any" || node == "*" {
@@ -268,21 +292,38 @@ pub fn token(ctx: Ctx, mut args: Args) -> CmdResult {
     } else {
         endpoints
     };
-    let urls: Vec<(String, String)> = hosts
-        .iter()
-        .map(|h| {
-            (
-                format!("socks5h://{userinfo}@{h}"),
-                format!("http://{userinfo}@{h}"),
-            )
-        })
-        .collect();
+    let mut urls: Vec<(String, String)> = Vec::new();
+    let mut tls_urls: Vec<(String, String)> = Vec::new();
+    for h in &hosts {
+        match h.parse::<Endpoint>() {
+            Ok(e) => {
+                if let Some(plain) = &e.plain {
+                    urls.push(plain_urls(&userinfo, &plain.to_string()));
+                }
+                if let Some(tls) = &e.tls {
+                    tls_urls.push(tls_url(&userinfo, tls));
+                }
+            }
+            // Printed as registered (or the HOST:PORT placeholder): the member may still
+            // make sense of it.
+            Err(_) => urls.push(plain_urls(&userinfo, h)),
+        }
+    }
     let mut text = format!(
         "username: {username}\npassword: {password}\nexpires: {} ({expires})\nnode: {node}\n",
         utc(expires)
     );
+    for (url, curl) in &tls_urls {
+        text.push_str(&format!("{url}\n  curl {curl} URL\n"));
+    }
+    if !tls_urls.is_empty() {
+        text.push_str(CURL_PIN_NOTE);
+    }
     for (socks, http) in &urls {
         text.push_str(&format!("{socks}\n{http}\n"));
+    }
+    if !urls.is_empty() && !tls_urls.is_empty() {
+        text.push_str("(the socks5h:// and http:// URLs are unencrypted: prefer https://)\n");
     }
     output(
         &ctx,
@@ -295,6 +336,8 @@ pub fn token(ctx: Ctx, mut args: Args) -> CmdResult {
             "contract": address.to_lower_hex(),
             "socks5": urls.iter().map(|u| u.0.clone()).collect::<Vec<_>>(),
             "http": urls.iter().map(|u| u.1.clone()).collect::<Vec<_>>(),
+            "https": tls_urls.iter().map(|u| u.0.clone()).collect::<Vec<_>>(),
+            "curl": tls_urls.iter().map(|u| u.1.clone()).collect::<Vec<_>>(),
         }),
         &text,
     );
@@ -307,5 +350,19 @@ mod tests {
     fn userinfo_escapes_colons_and_stars() {
         assert_eq!(super::userinfo_escape("12:*:ab"), "12%3A%2A%3Aab");
         assert_eq!(super::userinfo_escape("0xAb"), "0xAb");
+    }
+
+    #[test]
+    fn tls_nodes_get_an_https_url_and_curls_pin_flag() {
+        let e: crate::endpoint::Endpoint =
+            "tls=n.example:443 pin=sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+                .parse()
+                .unwrap();
+        let (url, curl) = super::tls_url("u:p", e.tls.as_ref().unwrap());
+        assert_eq!(url, "https://u:p@n.example:443");
+        assert_eq!(
+            curl,
+            "--proxy https://u:p@n.example:443 --proxy-insecure --proxy-pinnedpubkey sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+        );
     }
 }

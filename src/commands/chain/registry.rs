@@ -5,9 +5,14 @@ use super::units::check_endpoint;
 use super::{contract_failure, output, parse_address, send, tx_hash, Ctx};
 use crate::args::{Args, CmdResult, Failure};
 use crate::contract::{calls, Contract};
+use crate::endpoint::{Endpoint, TlsEndpoint};
 use crate::eth::rpc::{Client, Receipt};
 use crate::eth::sender::TxRequest;
 use crate::eth::Address;
+use crate::host_port::HostPort;
+use crate::tls::cert::load_existing;
+use crate::tls::settings::load_tls_section;
+use crate::tls::Pin;
 
 /// Sends `data` to the (checked) contract from the command's key; returns the key's
 /// address and the receipt.
@@ -31,7 +36,7 @@ pub fn add_node(ctx: Ctx, mut args: Args) -> CmdResult {
         .map(|s| parse_address("payee", &s))
         .transpose()?;
     args.finish()?;
-    check_endpoint(&endpoint)?;
+    let endpoint = check_endpoint(&endpoint)?.to_string();
     let client = ctx.client()?;
     let contract = Contract::new(&client, ctx.deployed_contract(&client)?);
     // A node added again keeps its payee: only the payee itself can change it.
@@ -118,9 +123,24 @@ pub fn remove_node(ctx: Ctx, mut args: Args) -> CmdResult {
 }
 
 pub fn set_endpoint(ctx: Ctx, mut args: Args) -> CmdResult {
-    let endpoint = args.required("endpoint")?;
+    let plain = args.value("endpoint")?;
+    let tls = args.value("tls")?;
+    let pin = args.value("pin")?;
     args.finish()?;
-    check_endpoint(&endpoint)?;
+    let endpoint = match (plain, tls) {
+        (None, None) => {
+            return Err(Failure::usage(
+                "give --endpoint HOST:PORT, --tls HOST:PORT or both",
+            ))
+        }
+        (Some(plain), None) => {
+            if pin.is_some() {
+                return Err(Failure::usage("--pin goes with --tls"));
+            }
+            check_endpoint(&plain)?.to_string()
+        }
+        (plain, Some(tls)) => with_tls(&ctx, plain, &tls, pin)?.to_string(),
+    };
     let client = ctx.client()?;
     let (node, r) = send_to_contract(
         &ctx,
@@ -138,6 +158,62 @@ pub fn set_endpoint(ctx: Ctx, mut args: Args) -> CmdResult {
         ),
     );
     Ok(())
+}
+
+/// The endpoint for `--tls HOST:PORT` (beside an optional plain `--endpoint`), with the
+/// pin from `--pin` or else from the certificate the node's `--config` names; the node
+/// must have started once if its certificate is self-signed (this never creates a key).
+fn with_tls(
+    ctx: &Ctx,
+    plain: Option<String>,
+    tls: &str,
+    pin: Option<String>,
+) -> Result<Endpoint, Failure> {
+    let plain = plain
+        .map(|p| {
+            p.parse::<HostPort>().map_err(|e| {
+                Failure::usage(format!("--endpoint `{p}` {e}"))
+                    .hint("with --tls, --endpoint is the plain host:port only")
+            })
+        })
+        .transpose()?;
+    let addr = tls.parse::<HostPort>().map_err(|e| {
+        Failure::usage(format!("--tls `{tls}` {e}"))
+            .hint("write host:port, e.g. node1.example.net:443")
+    })?;
+    let pin = match (pin, &ctx.config) {
+        (Some(p), _) => p.parse::<Pin>().map_err(|e| {
+            Failure::usage(format!("--pin `{p}` {e}"))
+                .hint("the pin is what the node logs at start: sha256// and 44 base64 characters")
+        })?,
+        (None, Some(config)) => {
+            let source = load_tls_section(config).map_err(|e| {
+                Failure::new(format!("config {}: {e}", config.display())).hint("fix the [tls] section")
+            })?;
+            load_existing(&source)
+                .map_err(|e| {
+                    Failure::new(format!("the node's TLS certificate: {e}")).hint(
+                        "start the node once with [node] tls_listen (it creates its self-signed certificate; under systemd run this with STATE_DIRECTORY=/var/lib/aqueduct), or give --pin from the node's log",
+                    )
+                })?
+                .pin
+        }
+        (None, None) => {
+            return Err(Failure::usage("--tls needs the pin of the node's certificate")
+                .hint("give the node's --config FILE (its [tls] section names the certificate) or --pin sha256//..."))
+        }
+    };
+    if plain.is_none() {
+        eprintln!(
+            "warning: a TLS-only entry: the monitor's probes use the plain endpoint, so without --endpoint this node is not probed (and may be withheld)"
+        );
+    }
+    let endpoint = Endpoint {
+        plain,
+        tls: Some(TlsEndpoint { addr, pin }),
+    };
+    // Checks the contract's length limit on the whole entry.
+    check_endpoint(&endpoint.to_string())
 }
 
 pub fn nodes(ctx: Ctx, args: Args) -> CmdResult {

@@ -2,7 +2,7 @@
 //! and `host:port` endpoints.
 
 use crate::args::Failure;
-use crate::host_port::HostPort;
+use crate::endpoint::Endpoint;
 
 /// Seconds in `45s`, `30m`, `12h`, `7d`, `2w` or a bare number of seconds.
 pub fn parse_duration(flag: &str, s: &str) -> Result<u64, Failure> {
@@ -127,11 +127,12 @@ pub fn plural(n: impl Into<u128>, noun: &str) -> String {
     }
 }
 
-/// Checks a node endpoint (see [`HostPort`]) as a usage error with the fix in the hint.
-pub fn check_endpoint(s: &str) -> Result<(), Failure> {
-    s.parse::<HostPort>().map(|_| ()).map_err(|e| {
-        Failure::usage(format!("endpoint `{s}` {e}"))
-            .hint("write host:port, e.g. node1.example.net:1080 or [2001:db8::1]:1080")
+/// Checks a node endpoint (see [`Endpoint`]) as a usage error with the fix in the hint.
+pub fn check_endpoint(s: &str) -> Result<Endpoint, Failure> {
+    s.parse::<Endpoint>().map_err(|e| {
+        Failure::usage(format!("endpoint `{s}` {e}")).hint(
+            "write host:port, e.g. node1.example.net:1080 or [2001:db8::1]:1080, optionally with tls=HOST:PORT pin=sha256//... (doc/protocol.md)",
+        )
     })
 }
 

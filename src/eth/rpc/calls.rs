@@ -246,7 +246,7 @@ impl Client {
 /// Node errors that mean "ask for a smaller block range" (geth, Infura, Alchemy, ...).
 pub(super) fn is_too_many_results(e: &RpcError) -> bool {
     let RpcError::Rpc { code, message, .. } = e else {
-        return false;
+        return matches!(e, RpcError::TooLarge { .. });
     };
     let m = message.to_ascii_lowercase();
     *code == -32005

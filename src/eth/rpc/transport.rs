@@ -69,6 +69,9 @@ pub enum RpcError {
     },
     /// The answer is not what the method promises.
     BadResponse { method: String, message: String },
+    /// The answer is larger than `max_response_bytes`: asking again brings the same;
+    /// ask for less (fewer blocks of logs).
+    TooLarge { method: String, limit: u64 },
 }
 
 impl RpcError {
@@ -121,6 +124,9 @@ impl fmt::Display for RpcError {
             } => write!(f, "{method}: {message} (JSON-RPC error {code})"),
             RpcError::BadResponse { method, message } => {
                 write!(f, "unexpected answer to {method}: {message}")
+            }
+            RpcError::TooLarge { method, limit } => {
+                write!(f, "the answer to {method} is larger than {limit} bytes")
             }
         }
     }
@@ -285,7 +291,13 @@ impl Client {
             .with_config()
             .limit(self.config.max_response_bytes)
             .read_to_string()
-            .map_err(|e| Attempt::Retry(format!("reading the answer: {e}")))?;
+            .map_err(|e| match e {
+                ureq::Error::BodyExceedsLimit(limit) => Attempt::Final(RpcError::TooLarge {
+                    method: method.to_string(),
+                    limit,
+                }),
+                e => Attempt::Retry(format!("reading the answer: {e}")),
+            })?;
         // Some providers send JSON-RPC errors with an HTTP error status: the JSON wins.
         let parsed: Option<Value> = serde_json::from_str(&text).ok();
         let envelope = parsed.filter(|v| v.get("result").is_some() || v.get("error").is_some());

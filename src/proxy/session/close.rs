@@ -58,11 +58,18 @@ impl Session {
     /// sends (up to CLOSING_DRAIN) until it hangs up: closing with unread input would send
     /// a reset that can destroy the reply before the client reads it.
     pub(super) fn step_closing(&mut self) -> Step {
-        if !self.down.is_empty() {
+        if !self.down.is_empty() || self.client.tls_pending() {
             return self.flush_client();
         }
         if !self.down_flow.shut {
             self.down_flow.shut = true;
+            if self.client.tls.is_some() {
+                // close_notify first; the FIN only once it is out, or the close sends it.
+                self.client.tls_close();
+                if self.client.tls_pending() {
+                    return Step::Progress;
+                }
+            }
             let _ = self.client.sock.shutdown(Shutdown::Write);
             return Step::Progress;
         }

@@ -25,6 +25,7 @@ mod close;
 mod dial;
 mod forward;
 mod handshake;
+mod tls;
 mod tunnel;
 
 /// Tokens below this are the server's own (listeners, signals, DNS, waker).
@@ -104,6 +105,9 @@ struct Dial {
 
 /// The stages of a session; each carries what only it needs.
 enum Stage {
+    /// A `tls_listen` connection before its TLS handshake is done (its own deadline);
+    /// then Detect, inside TLS.
+    Tls,
     /// Nothing read yet: the first byte picks the protocol.
     Detect,
     SocksGreeting,
@@ -127,6 +131,7 @@ enum Stage {
 impl Stage {
     fn name(&self) -> &'static str {
         match self {
+            Stage::Tls => "tls",
             Stage::Detect => "detect",
             Stage::SocksGreeting => "socks-greeting",
             Stage::SocksAuth => "socks-auth",
@@ -270,6 +275,7 @@ impl Session {
         let moved_before = self.moved();
         for _ in 0..MAX_ITERATIONS {
             let step = match self.stage {
+                Stage::Tls => self.step_tls(ctx),
                 Stage::Detect
                 | Stage::SocksGreeting
                 | Stage::SocksAuth
@@ -327,7 +333,8 @@ impl Session {
         self.account.is_none()
             && matches!(
                 self.stage,
-                Stage::Detect
+                Stage::Tls
+                    | Stage::Detect
                     | Stage::SocksGreeting
                     | Stage::SocksAuth
                     | Stage::SocksRequest

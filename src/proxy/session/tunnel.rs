@@ -86,7 +86,10 @@ impl Session {
                 }
             }
         }
-        if self.up_flow.shut && self.down_flow.shut {
+        // Over TLS the last records (and close_notify) may still wait for the socket; the
+        // idle deadline bounds how long a peer that never reads can keep them.
+        let tls_pending = self.client.tls_pending() || upstream.tls_pending();
+        if self.up_flow.shut && self.down_flow.shut && !tls_pending {
             return Step::Close;
         }
         self.relay_step(progressed, ctx.now)
@@ -103,7 +106,7 @@ impl Session {
     }
 
     pub(super) fn flush_client(&mut self) -> Step {
-        if self.down.is_empty() || !self.client.writable {
+        if (self.down.is_empty() && !self.client.tls_pending()) || !self.client.writable {
             return Step::Idle;
         }
         match self.client.write_from(&mut self.down) {
