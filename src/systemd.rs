@@ -33,3 +33,11 @@ pub fn notify_or_log(state: &str) {
         log::warn!("cannot notify systemd ({state}): {e}");
     }
 }
+
+/// systemd's StateDirectory, if the node runs under one.
+pub fn state_directory() -> Option<std::path::PathBuf> {
+    let dir = std::env::var_os("STATE_DIRECTORY")?;
+    // systemd lists several directories separated by ':'; the first is ours.
+    let first = dir.to_string_lossy().split(':').next()?.to_string();
+    (!first.is_empty()).then(|| std::path::PathBuf::from(first))
+}

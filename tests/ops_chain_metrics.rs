@@ -32,6 +32,9 @@ fn chain_numbers_and_sessions_show_on_metrics_and_in_status() {
         last as u64 >= started,
         "last heartbeat {last}, started {started}"
     );
+    // A dev account holds 10,000 ETH, less the gas of what it sent.
+    let eth = get(&m, "aqueduct_eth_balance");
+    assert!(eth > 9_000.0 && eth <= 10_000.0, "balance {eth}");
     let before = m;
 
     let origin = proxy::Origin::start("127.0.0.1:0");

@@ -187,6 +187,27 @@ fn sigterm_drains_open_sessions_then_exits_0() {
 }
 
 #[test]
+fn a_second_ctrl_c_says_it_forces_the_exit_and_does() {
+    let echo = Echo::start();
+    let mut node = Node::start(&config("[timeouts]\nshutdown_grace_secs = 3600\n"));
+    let (mut tunnel, _) = socks_tunnel(node.addr(), SocksTarget::Addr(echo.addr));
+    node.signal(libc::SIGINT);
+    let log = node.wait_log("no longer accepting", 1);
+    assert!(
+        log.contains("waiting up to 3600s for 1 open session to finish (Ctrl-C (SIGINT) again closes them now)"),
+        "{log}"
+    );
+    assert!(node.is_running());
+    node.signal(libc::SIGINT);
+    let status = node.wait_exit();
+    assert!(status.success(), "{status}");
+    assert!(closed_by_peer(&mut tunnel));
+    assert!(node
+        .log()
+        .contains("Ctrl-C (SIGINT) again: closing 1 open session now and exiting"));
+}
+
+#[test]
 fn sigterm_grace_period_ends_stuck_sessions() {
     let echo = Echo::start();
     let mut node = Node::start(&config("[timeouts]\nshutdown_grace_secs = 1\n"));

@@ -8,8 +8,8 @@ mod support;
 use support::anvil;
 
 use anvil::{aqueduct, cast, dev_key, path_str, Anvil};
+use aqueduct::config::tls::load_tls_section;
 use aqueduct::tls::cert::load_or_generate;
-use aqueduct::tls::settings::load_tls_section;
 
 #[test]
 fn set_endpoint_tls_publishes_the_pin_and_token_prints_https() {

@@ -16,6 +16,7 @@ pub mod operator;
 pub mod policy;
 pub mod relay;
 pub mod timeouts;
+pub mod tls;
 pub mod values;
 
 pub use auth::{ChainAuthConfig, DEFAULT_CHAIN_AUTH};
@@ -52,7 +53,7 @@ pub struct RawConfig {
     pub heartbeat: node::RawHeartbeat,
     #[serde(default)]
     pub log: logging::RawLog,
-    pub tls: Option<crate::tls::settings::RawTls>,
+    pub tls: Option<tls::RawTls>,
 }
 
 /// The validated config the node runs with.
@@ -87,18 +88,10 @@ pub fn default_allowance_file(config_path: &Path) -> PathBuf {
     default_state_path(config_path, "allowance.json", ".allowance.json")
 }
 
-/// systemd's StateDirectory, if the node runs under one.
-pub fn state_directory() -> Option<PathBuf> {
-    let dir = std::env::var_os("STATE_DIRECTORY")?;
-    // systemd lists several directories separated by ':'; the first is ours.
-    let first = dir.to_string_lossy().split(':').next()?.to_string();
-    (!first.is_empty()).then(|| PathBuf::from(first))
-}
-
 /// A file the node keeps across restarts: `name` in systemd's StateDirectory when set,
 /// else next to the config file, named after it with `suffix`.
 pub fn default_state_path(config_path: &Path, name: &str, suffix: &str) -> PathBuf {
-    if let Some(dir) = state_directory() {
+    if let Some(dir) = crate::systemd::state_directory() {
         return dir.join(name);
     }
     let mut file = config_path

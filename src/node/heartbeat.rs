@@ -252,6 +252,9 @@ impl Heartbeats {
         };
         let fees = self.client.fee_data()?;
         let balance = self.client.balance(node)?;
+        // In gwei: a u64 holds 18 billion ETH that way, and gwei is finer than any alert.
+        let gwei = u64::try_from(balance / 1_000_000_000).unwrap_or(u64::MAX);
+        self.stats.balance_gwei.store(gwei, Ordering::Relaxed);
         let worst = u128::from(gas).saturating_mul(fees.max_fee());
         if balance < worst {
             self.skipped(

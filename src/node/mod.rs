@@ -117,8 +117,6 @@ impl Drop for ChainSide {
     }
 }
 
-pub use crate::config::state_directory;
-
 /// Where the member state goes without `chain.state_file`: systemd's StateDirectory
 /// when set, else next to the config file.
 pub fn default_state_file(config_path: &Path) -> PathBuf {

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What the chain thread reports; it stores, the metrics endpoint and `aqueduct status`
 /// (through the endpoint) read. Shared as `Arc<ChainStats>`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ChainStats {
     pub heartbeats_sent: AtomicU64,
     pub heartbeats_failed: AtomicU64,
@@ -16,6 +16,23 @@ pub struct ChainStats {
     pub last_heartbeat_unix: AtomicU64,
     pub members_known: AtomicU64,
     pub rpc_errors: AtomicU64,
+    /// The node's ETH balance as last read before a heartbeat, in gwei; `u64::MAX`: not
+    /// read yet.
+    pub balance_gwei: AtomicU64,
+}
+
+impl Default for ChainStats {
+    fn default() -> Self {
+        ChainStats {
+            heartbeats_sent: AtomicU64::new(0),
+            heartbeats_failed: AtomicU64::new(0),
+            heartbeats_skipped: AtomicU64::new(0),
+            last_heartbeat_unix: AtomicU64::new(0),
+            members_known: AtomicU64::new(0),
+            rpc_errors: AtomicU64::new(0),
+            balance_gwei: AtomicU64::new(u64::MAX),
+        }
+    }
 }
 
 impl MetricFamilies for ChainStats {
@@ -69,6 +86,16 @@ fn render_chain(out: &mut String, chain: &ChainStats) {
         "Failed JSON-RPC requests of the chain thread.",
     );
     let _ = writeln!(out, "aqueduct_rpc_errors_total {}", get(&chain.rpc_errors));
+    let gwei = get(&chain.balance_gwei);
+    if gwei != u64::MAX {
+        family(
+            out,
+            "aqueduct_eth_balance",
+            "gauge",
+            "The node's ETH balance (for gas), as last read before a heartbeat.",
+        );
+        let _ = writeln!(out, "aqueduct_eth_balance {}", gwei as f64 / 1e9);
+    }
 }
 
 #[cfg(test)]
@@ -99,5 +126,13 @@ mod tests {
         assert_eq!(get("aqueduct_last_heartbeat_timestamp_seconds"), 1.7e9);
         assert_eq!(get("aqueduct_members_known"), 12.0);
         assert_eq!(get("aqueduct_rpc_errors_total"), 2.0);
+        assert!(
+            sample(&text, "aqueduct_eth_balance").is_none(),
+            "not read yet"
+        );
+        chain.balance_gwei.store(1_500_000_000, Ordering::Relaxed);
+        let mut text = String::new();
+        chain.render(&mut text);
+        assert_eq!(sample(&text, "aqueduct_eth_balance"), Some(1.5));
     }
 }

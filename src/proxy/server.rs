@@ -427,8 +427,15 @@ impl Server {
     }
 
     fn begin_shutdown(&mut self, signal: i32, now: Instant) {
+        let name = match signal {
+            libc::SIGINT => "Ctrl-C (SIGINT)",
+            libc::SIGTERM => "SIGTERM",
+            _ => "stop signal",
+        };
+        let n = self.core.sessions.len();
+        let open = format!("{n} open session{}", if n == 1 { "" } else { "s" });
         if self.core.shutdown_deadline.is_some() {
-            log::info!("second signal {signal}: closing everything now");
+            log::info!("{name} again: closing {open} now and exiting");
             self.core.shutdown_deadline = Some(now);
             return;
         }
@@ -440,8 +447,7 @@ impl Server {
         self.core.auth.set_serving(false);
         let grace = self.core.settings.timeouts.shutdown_grace;
         log::info!(
-            "signal {signal}: no longer accepting; {} sessions have {}s to finish",
-            self.core.sessions.len(),
+            "{name}: no longer accepting; waiting up to {}s for {open} to finish ({name} again closes them now)",
             grace.as_secs()
         );
         self.core.shutdown_deadline = Some(now + grace);

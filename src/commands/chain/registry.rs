@@ -4,6 +4,7 @@
 use super::units::check_endpoint;
 use super::{contract_failure, output, parse_address, send, tx_hash, Ctx};
 use crate::args::{Args, CmdResult, Failure};
+use crate::config::tls::load_tls_section;
 use crate::contract::{calls, Contract};
 use crate::endpoint::{Endpoint, TlsEndpoint};
 use crate::eth::rpc::{Client, Receipt};
@@ -11,7 +12,6 @@ use crate::eth::sender::TxRequest;
 use crate::eth::Address;
 use crate::host_port::HostPort;
 use crate::tls::cert::load_existing;
-use crate::tls::settings::load_tls_section;
 use crate::tls::Pin;
 
 /// Sends `data` to the (checked) contract from the command's key; returns the key's
