@@ -17,6 +17,7 @@ compile_error!("Aqueduct runs on Linux only");
 
 pub mod args;
 pub mod base64;
+pub mod calendar;
 pub mod cli;
 pub mod clock;
 pub mod code_pages;
@@ -34,5 +35,6 @@ pub mod monitor;
 pub mod node;
 pub mod os_random;
 pub mod proxy;
+pub mod state_file;
 pub mod systemd;
 pub mod tls;

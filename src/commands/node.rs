@@ -131,6 +131,10 @@ fn check_files(config: &config::Config) -> Result<(), String> {
                 .map_err(|e| format!("`chain.key` {}: {e}", key.display()))?;
         }
     }
+    let monthly = config.engine.operator.monthly.as_ref();
+    if let Some(file) = monthly.and_then(|m| m.file.as_ref()) {
+        crate::proxy::limits::allowance::Allowance::load(file)?;
+    }
     Ok(())
 }
 
@@ -163,8 +167,5 @@ fn refuse_placeholders(config: &config::Config) -> CmdResult {
 /// Written whole under a temporary name and renamed, so a reader never sees half of it.
 fn write_ready_file(path: &Path, addrs: &[SocketAddr]) -> std::io::Result<()> {
     let text: String = addrs.iter().map(|a| format!("{a}\n")).collect();
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
+    crate::state_file::write_atomically(path, text.as_bytes(), false)
 }

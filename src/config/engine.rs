@@ -39,13 +39,15 @@ impl EngineSections {
     ) -> Result<(Settings, ChainAuthConfig), ConfigError> {
         let all: Vec<SocketAddr> = listen.iter().chain(&tls_listen).copied().collect();
         let (auth, chain_auth) = self.auth.validate(&all)?;
+        let (limits, operator) = self.limits.validate()?;
         let settings = Settings {
             tls_listen,
             tls: None,
             auth,
             policy: self.policy.validate(dir)?,
             timeouts: self.timeouts.validate()?,
-            limits: self.limits.validate()?,
+            limits,
+            operator,
             dns: self.dns.validate()?,
             metrics_listen: self.metrics.validate()?,
             relay: self.relay.validate()?,

@@ -12,6 +12,7 @@ pub mod limits;
 pub mod logging;
 pub mod metrics;
 pub mod node;
+pub mod operator;
 pub mod policy;
 pub mod relay;
 pub mod timeouts;
@@ -75,7 +76,30 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::new("", format!("cannot read {}: {e}", path.display())))?;
     let dir = dir_of(path);
-    parse_in(&text, dir).map(|c| c.relative_to(dir))
+    let mut config = parse_in(&text, dir)?.relative_to(dir);
+    if let Some(m) = config.engine.operator.monthly.as_mut() {
+        m.file.get_or_insert_with(|| default_allowance_file(path));
+    }
+    Ok(config)
+}
+
+/// Where the monthly allowance is counted without `limits.allowance_file`.
+pub fn default_allowance_file(config_path: &Path) -> PathBuf {
+    default_state_path(config_path, "allowance.json", ".allowance.json")
+}
+
+/// A file the node keeps across restarts: `name` in systemd's StateDirectory when set,
+/// else next to the config file, named after it with `suffix`.
+pub fn default_state_path(config_path: &Path, name: &str, suffix: &str) -> PathBuf {
+    if let Some(dir) = crate::systemd::state_directory() {
+        return dir.join(name);
+    }
+    let mut file = config_path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "aqueduct".into());
+    file.push(suffix);
+    config_path.with_file_name(file)
 }
 
 /// One section of a config file as written (its default when absent), for commands
@@ -120,6 +144,12 @@ impl Config {
         dns.resolv_conf = under(dir, std::mem::take(&mut dns.resolv_conf));
         dns.hosts_file = under(dir, std::mem::take(&mut dns.hosts_file));
         self.chain = self.chain.map(|c| c.relative_to(dir));
+        if let Some(m) = self.engine.operator.monthly.as_mut() {
+            m.file = m.file.take().map(|p| under(dir, p));
+        }
+        if let Some(y) = self.engine.operator.yield_to_host.as_mut() {
+            y.counters_file = under(dir, std::mem::take(&mut y.counters_file));
+        }
         self.tls = self.tls.relative_to(dir);
         self
     }
@@ -249,6 +279,49 @@ mod tests {
         assert_eq!(cfg.engine.limits, DEFAULT_LIMITS);
         assert!(!cfg.engine.policy.allow_private);
         assert_eq!(cfg.engine.metrics_listen, None);
+        assert_eq!(
+            cfg.engine.operator,
+            Default::default(),
+            "operator limits are off"
+        );
+
+        // Each commented-out operator key of [limits], uncommented, is valid as written.
+        let operator_keys = [
+            "max_mbit",
+            "per_member_mbit",
+            "per_member_daily_gb",
+            "monthly_gb",
+            "month_starts_on",
+            "allowance_file",
+            "yield_to_host",
+            "link_mbit",
+            "reserve_mbit",
+            "interfaces",
+        ];
+        let uncommented: String = text
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest)
+                    if operator_keys
+                        .iter()
+                        .any(|k| rest.starts_with(&format!("{k} ="))) =>
+                {
+                    format!("{rest}\n")
+                }
+                _ => format!("{l}\n"),
+            })
+            .collect();
+        let cfg = parse(&uncommented).expect("the example's operator limits must be valid");
+        let op = cfg.engine.operator;
+        assert_eq!(op.max_rate, Some(12_500_000), "100 Mbit/s");
+        assert_eq!(op.per_member_rate, Some(2_500_000));
+        assert_eq!(op.per_member_daily, Some(10_000_000_000));
+        let monthly = op.monthly.expect("monthly_gb");
+        assert_eq!((monthly.bytes, monthly.starts_on), (1_000_000_000_000, 1));
+        let y = op.yield_to_host.expect("yield_to_host");
+        assert_eq!((y.link, y.reserve), (125_000_000, 12_500_000));
+        assert_eq!(y.interfaces, vec!["eth0".to_string()]);
+        assert_eq!(y.counters_file, PathBuf::from("/proc/net/dev"));
     }
 
     #[test]

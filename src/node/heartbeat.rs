@@ -36,6 +36,9 @@ pub struct Heartbeats {
     pub contract: Address,
     pub poll_interval: Duration,
     pub serving: Arc<AtomicBool>,
+    /// Set by the loop while the monthly allowance is used up: a node that does not
+    /// serve is not paid, so it does not claim to be online.
+    pub allowance_used_up: Arc<AtomicBool>,
     pub stats: Arc<ChainStats>,
     /// Polled between rounds; the thread ends when it is set.
     pub stop: Arc<AtomicBool>,
@@ -49,6 +52,7 @@ pub struct Heartbeats {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Skip {
     NotServing,
+    AllowanceUsedUp,
     NotActive,
     NotYet { from_epoch: u64 },
     PendingTx { latest: u64, pending: u64 },
@@ -61,6 +65,9 @@ impl std::fmt::Display for Skip {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Skip::NotServing => f.write_str("the node is not serving (draining or unable to accept connections)"),
+            Skip::AllowanceUsedUp => f.write_str(
+                "the monthly allowance (limits.monthly_gb) is used up; heartbeats resume when the month turns",
+            ),
             Skip::NotActive => f.write_str(
                 "this node is not an active node of the contract (removed by the owner, or never added with `aqueduct add-node`)",
             ),
@@ -120,6 +127,8 @@ impl Heartbeats {
         while !self.stop.load(Ordering::Relaxed) {
             if !self.serving.load(Ordering::Relaxed) {
                 self.skipped(&mut st, None, Skip::NotServing);
+            } else if self.allowance_used_up.load(Ordering::Relaxed) {
+                self.skipped(&mut st, None, Skip::AllowanceUsedUp);
             } else {
                 match self.round(&mut st) {
                     Ok(()) => {

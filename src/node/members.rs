@@ -8,7 +8,6 @@
 use crate::eth::{hex, Address};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
 
 /// Member address → unix time (chain clock) their access ends.
@@ -76,20 +75,13 @@ impl MemberState {
 
     /// Reads a state file. `Ok(None)` when there is none yet.
     pub fn load(path: &Path) -> Result<Option<MemberState>, String> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        let Some(file) =
+            crate::state_file::read_json(path, "a member state file", VERSION, |f: &StateFile| {
+                f.version
+            })?
+        else {
+            return Ok(None);
         };
-        let file: StateFile = serde_json::from_str(&text)
-            .map_err(|e| format!("{} is not a member state file: {e}", path.display()))?;
-        if file.version != VERSION {
-            return Err(format!(
-                "{} has format version {}, this build reads {VERSION}",
-                path.display(),
-                file.version
-            ));
-        }
         let bad = |what: &str| format!("{}: bad {what}", path.display());
         let contract = file.contract.parse().map_err(|_| bad("contract"))?;
         let synced_hash = hex::decode_array(&file.synced_hash).map_err(|_| bad("synced_hash"))?;
@@ -125,12 +117,7 @@ impl MemberState {
             members,
         };
         let text = serde_json::to_string(&file).map_err(std::io::Error::other)?;
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        crate::state_file::write_atomically(path, text.as_bytes(), true)
     }
 }
 

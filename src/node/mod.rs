@@ -120,15 +120,7 @@ impl Drop for ChainSide {
 /// Where the member state goes without `chain.state_file`: systemd's StateDirectory
 /// when set, else next to the config file.
 pub fn default_state_file(config_path: &Path) -> PathBuf {
-    if let Some(dir) = crate::systemd::state_directory() {
-        return dir.join("chain-state.json");
-    }
-    let mut name = config_path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_else(|| "aqueduct".into());
-    name.push(".state.json");
-    config_path.with_file_name(name)
+    crate::config::default_state_path(config_path, "chain-state.json", ".state.json")
 }
 
 fn rpc_client(urls: &[String], log_chunk: u64) -> Result<Client, String> {
@@ -263,6 +255,7 @@ pub fn attach(
             contract,
             poll_interval: chain.poll_interval,
             serving,
+            allowance_used_up: server.allowance_used_up(),
             stats: Arc::clone(&stats),
             stop: Arc::clone(&stop),
             usage: Arc::clone(&served),

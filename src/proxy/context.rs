@@ -4,6 +4,7 @@
 
 use super::auth::{Authenticator, Ticket};
 use super::dns::Resolver;
+use super::limits::controls::Controls;
 use super::metrics::Metrics;
 use super::policy::Policy;
 use super::pool::Pool;
@@ -31,6 +32,8 @@ pub(crate) struct Ctx<'a> {
     pub metrics: &'a mut Metrics,
     /// Relay buffers and pipes, lent to sessions while they have bytes in flight.
     pub pool: &'a mut Pool,
+    /// `[limits]`' operator controls: admission, rate grants, byte counts.
+    pub controls: &'a mut Controls,
     pub now: Instant,
     /// The session's slab key (also its owner id at the resolver).
     pub key: usize,

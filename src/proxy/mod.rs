@@ -31,6 +31,7 @@ pub mod http;
 pub mod http_body;
 pub mod http_response;
 pub(crate) mod io;
+pub mod limits;
 pub mod metrics;
 pub mod outcome;
 pub mod policy;

@@ -24,6 +24,41 @@ pub enum Failure {
     Via(ViaFailure),
     /// A forwarded request's origin answered with something that is not an HTTP/1 response.
     BadResponse(&'static str),
+    /// An operator limit refuses new sessions for now.
+    Limited(LimitRefusal),
+}
+
+/// Which operator limit refused a session (`[limits]`); each says when it lifts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitRefusal {
+    /// `monthly_gb` is used up until the month turns.
+    MonthlyAllowance,
+    /// The member used its `per_member_daily_gb` today.
+    DailyQuota,
+}
+
+impl LimitRefusal {
+    pub const ALL: [LimitRefusal; 2] = [LimitRefusal::MonthlyAllowance, LimitRefusal::DailyQuota];
+
+    /// The metrics label.
+    pub fn label(self) -> &'static str {
+        match self {
+            LimitRefusal::MonthlyAllowance => "monthly_allowance",
+            LimitRefusal::DailyQuota => "daily_quota",
+        }
+    }
+
+    /// The one line an HTTP client reads in the 503's body.
+    pub fn reason(self) -> &'static str {
+        match self {
+            LimitRefusal::MonthlyAllowance => {
+                "this node's monthly traffic allowance is used up; it serves again when the month turns"
+            }
+            LimitRefusal::DailyQuota => {
+                "your daily traffic quota at this node is used up; it resets at 00:00 UTC"
+            }
+        }
+    }
 }
 
 impl Failure {
@@ -38,6 +73,7 @@ impl Failure {
             Failure::Denied(_) => Reply::NotAllowed,
             Failure::Via(f) => f.socks_reply(),
             Failure::BadResponse(_) => Reply::GeneralFailure,
+            Failure::Limited(_) => Reply::NotAllowed,
         }
     }
 
@@ -59,6 +95,7 @@ impl Failure {
     pub fn http_status(&self) -> Status {
         match self {
             Failure::Denied(_) => Status::Forbidden,
+            Failure::Limited(_) => Status::ServiceUnavailable,
             Failure::Via(f) if f.not_allowed() => Status::Forbidden,
             Failure::Via(f) if f.timed_out() => Status::GatewayTimeout,
             Failure::Via(_) => Status::BadGateway,
@@ -78,6 +115,7 @@ impl fmt::Display for Failure {
             Failure::Denied(rule) => write!(f, "denied by policy: {rule}"),
             Failure::Via(e) => write!(f, "{e}"),
             Failure::BadResponse(why) => f.write_str(why),
+            Failure::Limited(l) => f.write_str(l.reason()),
         }
     }
 }
@@ -149,11 +187,12 @@ pub enum OutcomeKind {
     BadResponse,
     Probe,
     Evicted,
+    Limited,
 }
 
 impl OutcomeKind {
     /// Every kind, in the order `/metrics` lists them.
-    pub const ALL: [OutcomeKind; 17] = [
+    pub const ALL: [OutcomeKind; 18] = [
         OutcomeKind::Ok,
         OutcomeKind::ClientGone,
         OutcomeKind::BadHandshake,
@@ -171,6 +210,7 @@ impl OutcomeKind {
         OutcomeKind::BadResponse,
         OutcomeKind::Probe,
         OutcomeKind::Evicted,
+        OutcomeKind::Limited,
     ];
 
     pub fn label(self) -> &'static str {
@@ -192,6 +232,7 @@ impl OutcomeKind {
             OutcomeKind::BadResponse => "bad_response",
             OutcomeKind::Probe => "probe",
             OutcomeKind::Evicted => "evicted",
+            OutcomeKind::Limited => "limited",
         }
     }
 
@@ -215,6 +256,7 @@ impl Outcome {
             // `aqueduct local`: no node reachable, or the node could not reach the target.
             Outcome::Failed(Failure::Connect(_) | Failure::Via(_)) => OutcomeKind::ConnectFailed,
             Outcome::Failed(Failure::BadResponse(_)) => OutcomeKind::BadResponse,
+            Outcome::Failed(Failure::Limited(_)) => OutcomeKind::Limited,
             Outcome::HandshakeTimeout => OutcomeKind::HandshakeTimeout,
             Outcome::IdleTimeout => OutcomeKind::IdleTimeout,
             Outcome::Reset(_) => OutcomeKind::Reset,
@@ -238,6 +280,16 @@ mod tests {
                 Failure::Connect(Refused),
                 Reply::ConnectionRefused,
                 Status::BadGateway,
+            ),
+            (
+                Failure::Limited(LimitRefusal::MonthlyAllowance),
+                Reply::NotAllowed,
+                Status::ServiceUnavailable,
+            ),
+            (
+                Failure::Limited(LimitRefusal::DailyQuota),
+                Reply::NotAllowed,
+                Status::ServiceUnavailable,
             ),
             (
                 Failure::Connect(NetworkUnreachable),

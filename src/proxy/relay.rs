@@ -95,7 +95,10 @@ impl Endpoint {
 pub struct Flow {
     pub eof: bool,
     pub shut: bool,
+    /// Bytes written to the destination.
     pub bytes: u64,
+    /// Bytes read from the source (what a rate limit counts).
+    pub read: u64,
     pipe: Option<Pipe>,
     /// The last splice into the pipe would block while the pipe held bytes: either the
     /// socket is drained or the pipe is full. Reading waits until the pipe drains a
@@ -187,6 +190,10 @@ pub fn flush(
 /// filled the buffer. Bytes in `buf` (handshake leftovers, the start of the stream, or
 /// bytes read while no pipe was free) are always older than bytes in the pipe: the buffer
 /// is written first and only read into while the direction holds no pipe.
+///
+/// Reads at most `max_read` bytes (what the rate limits grant); with 0 the source is
+/// left unread and still marked readable, for when the grant comes.
+#[allow(clippy::too_many_arguments)] // both ends, the direction, its buffer and pool, and the grant
 pub fn pump(
     src: &mut Endpoint,
     dst: &mut Endpoint,
@@ -195,9 +202,10 @@ pub fn pump(
     cap: usize,
     pool: &mut Pool,
     last: bool,
+    max_read: usize,
 ) -> Result<bool, (Broken, io::Error)> {
     let mut changed = flush(dst, buf, flow)?;
-    if !flow.eof && src.readable {
+    if !flow.eof && src.readable && max_read > 0 {
         let plain = src.tls.is_none() && dst.tls.is_none();
         if flow.bulk && flow.pipe.is_none() && buf.is_empty() && pool.splices() && plain {
             flow.pipe = pool.take_pipe();
@@ -205,7 +213,7 @@ pub fn pump(
         let read = match flow.pipe.as_mut() {
             Some(pipe) if !flow.pipe_full && pipe.room() > 0 => {
                 let empty_before = pipe.is_empty();
-                match pipe.fill_from(&src.sock) {
+                match pipe.fill_at_most(&src.sock, max_read) {
                     IoOutcome::WouldBlock if !empty_before => {
                         flow.pipe_full = true;
                         Some(IoOutcome::Done(0))
@@ -216,8 +224,11 @@ pub fn pump(
             Some(_) => None,
             None if buf.has_room(cap) => {
                 buf.attach(pool);
-                let outcome = src.read_into(buf, cap);
-                flow.bulk |= !buf.has_room(cap);
+                // A grant below the room ends the read early; a read that fills the grant
+                // leaves the socket marked readable, as a full buffer does.
+                let limit = cap.min(buf.len().saturating_add(max_read));
+                let outcome = src.read_into(buf, limit);
+                flow.bulk |= !buf.has_room(limit);
                 Some(outcome)
             }
             None => None,
@@ -225,7 +236,7 @@ pub fn pump(
         if let Some(outcome) = read {
             changed = true;
             match outcome {
-                IoOutcome::Done(_) => {}
+                IoOutcome::Done(n) => flow.read += n as u64,
                 IoOutcome::Eof => flow.eof = true,
                 IoOutcome::WouldBlock => src.readable = false,
                 IoOutcome::Error(e) => return Err((Broken::Source, e)),
@@ -294,7 +305,7 @@ mod tests {
         pool: &mut Pool,
     ) {
         for _ in 0..100 {
-            match pump(src, dst, buf, flow, cap, pool, false) {
+            match pump(src, dst, buf, flow, cap, pool, false, usize::MAX) {
                 Ok(true) => {}
                 Ok(false) => return,
                 Err((side, e)) => panic!("{side:?}: {e}"),
@@ -446,5 +457,54 @@ mod tests {
         buf.release_if_empty(&mut pool);
         flow.release(&mut pool, false);
         assert_eq!(pool.in_use(), (0, 0));
+    }
+
+    #[test]
+    fn a_grant_bounds_each_read_and_no_grant_leaves_the_source_for_later() {
+        for mut pool in pools() {
+            let splices = pool.splices();
+            let (mut src, mut src_peer) = pair();
+            let (mut dst, mut dst_peer) = pair();
+            let data: Vec<u8> = (0..20_000u32).map(|i| (i % 239) as u8).collect();
+            src_peer.write_all(&data).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+            let (mut buf, mut flow) = (Buffer::default(), Flow::default());
+            let pump_with = |src: &mut Endpoint,
+                             dst: &mut Endpoint,
+                             buf: &mut Buffer,
+                             flow: &mut Flow,
+                             pool: &mut Pool,
+                             max: usize| {
+                pump(src, dst, buf, flow, 1024, pool, false, max).unwrap()
+            };
+            assert!(!pump_with(
+                &mut src, &mut dst, &mut buf, &mut flow, &mut pool, 0
+            ));
+            assert_eq!(flow.read, 0);
+            assert!(src.readable, "still readable: the bytes wait for a grant");
+            let mut got = Vec::new();
+            for _ in 0..2000 {
+                let before = flow.read;
+                src.readable = true;
+                dst.writable = true;
+                pump_with(&mut src, &mut dst, &mut buf, &mut flow, &mut pool, 300);
+                assert!(
+                    flow.read - before <= 300,
+                    "splice {splices}: one grant per read"
+                );
+                let mut chunk = [0u8; 4096];
+                dst_peer
+                    .set_read_timeout(Some(Duration::from_millis(5)))
+                    .unwrap();
+                if let Ok(n) = dst_peer.read(&mut chunk) {
+                    got.extend_from_slice(&chunk[..n]);
+                }
+                if got.len() == data.len() {
+                    break;
+                }
+            }
+            assert_eq!(got, data, "splice {splices}: in order, nothing lost");
+            assert_eq!(flow.read, data.len() as u64);
+        }
     }
 }

@@ -6,8 +6,9 @@ use super::auth::{self, Account, Authenticator, Rejected, Ticket};
 use super::context::{Ctx, SessionSettings};
 use super::dns::{Addrs, DnsError, Resolver, ResolverConfig};
 use super::io::is_resource_exhaustion;
+use super::limits::controls::Controls;
 use super::metrics::{self, MetricFamilies, Metrics, Refusal};
-use super::outcome::Outcome;
+use super::outcome::{Failure, LimitRefusal, Outcome};
 use super::policy::{self, Policy};
 use super::pool::{Pool, TrimSchedule};
 use super::reload::{self, ReadSettings, Reloader};
@@ -52,6 +53,7 @@ pub struct Server {
 /// Everything but the poll and listeners, so handlers can borrow it while the registry
 /// is borrowed from the poll.
 struct Core {
+    controls: Controls,
     sessions: Slab<Session>,
     timers: Timers,
     /// Sessions that stopped with work left to give others a turn.
@@ -181,7 +183,19 @@ impl Server {
                 "userspace buffers (copy)"
             }
         );
+        let controls = Controls::new(
+            &settings.operator,
+            settings
+                .operator
+                .monthly
+                .as_ref()
+                .and_then(|m| m.file.clone()),
+            Instant::now(),
+        );
+        let mut controls = controls;
+        controls.set_grace(settings.timeouts.shutdown_grace);
         let core = Core {
+            controls,
             sessions: Slab::new(),
             timers: Timers::default(),
             yielded: Vec::new(),
@@ -242,6 +256,12 @@ impl Server {
             .map(metrics::Endpoint::local_addr)
     }
 
+    /// Set while the monthly allowance is used up, for the heartbeat thread: a node that
+    /// does not serve does not claim to be online.
+    pub fn allowance_used_up(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.core.controls.used_up_flag()
+    }
+
     /// Families the embedder publishes on `/metrics` from now on, after the loop's own.
     pub fn add_metrics(&mut self, families: Arc<dyn MetricFamilies>) {
         self.core.metrics.extra.push(families);
@@ -273,6 +293,7 @@ impl Server {
             if let Some(deadline) = self.core.shutdown_deadline {
                 if self.core.sessions.is_empty() {
                     log::info!("all sessions finished; exiting");
+                    self.core.controls.flush(now, true);
                     return Ok(());
                 }
                 if now >= deadline {
@@ -280,6 +301,7 @@ impl Server {
                     self.core
                         .close_all(self.poll.registry(), now, Outcome::Shutdown);
                     log::info!("grace period over; closed {left} sessions; exiting");
+                    self.core.controls.flush(now, true);
                     return Ok(());
                 }
             }
@@ -452,11 +474,17 @@ impl Core {
             timeouts: new.timeouts,
             limits: new.limits,
         };
+        self.controls.apply(
+            &new.operator,
+            new.operator.monthly.as_ref().and_then(|m| m.file.clone()),
+            Instant::now(),
+        );
+        self.controls.set_grace(new.timeouts.shutdown_grace);
         for name in &plan.at_restart {
             log::warn!("reload: {name} changed; that takes effect at the next start");
         }
         log::info!(
-            "reloaded: policy, users, timeouts and limits in force; {} users' sessions end",
+            "reloaded: policy, users, timeouts and limits (with [limits]' rates, allowance and quotas) in force; {} users' sessions end",
             plan.gone.len()
         );
         self.revoked.extend(plan.gone);
@@ -473,6 +501,7 @@ impl Core {
             self.accept_paused_until,
             self.shutdown_deadline,
             self.trim.due(),
+            self.controls.next_deadline(),
             self.scrapes
                 .as_ref()
                 .and_then(metrics::Endpoint::next_deadline),
@@ -491,8 +520,13 @@ impl Core {
 
     fn on_scrape(&mut self, registry: &Registry, token: Token) {
         let (metrics, open) = (&self.metrics, self.sessions.len());
+        let controls = &self.controls;
         if let Some(endpoint) = self.scrapes.as_mut() {
-            endpoint.on_event(registry, token, || metrics.render(open));
+            endpoint.on_event(registry, token, || {
+                let mut text = metrics.render(open);
+                controls.render(&mut text);
+                text
+            });
         }
     }
 
@@ -610,6 +644,7 @@ impl Core {
             settings: &self.settings,
             metrics: &mut self.metrics,
             pool: &mut self.pool,
+            controls: &mut self.controls,
             now,
             key,
             ticket: Ticket {
@@ -651,6 +686,21 @@ impl Core {
     /// that yielded.
     fn after_events(&mut self, registry: &Registry, now: Instant) {
         self.resolver.handle_timeouts(now);
+        if self.controls.next_deadline().is_some_and(|t| now >= t) {
+            self.controls.housekeeping(now);
+            let left = self.sessions.len();
+            if self.controls.take_cutoff(now) && left > 0 {
+                log::warn!(
+                    "monthly allowance used up {}s ago: closing the {left} sessions still open",
+                    self.settings.timeouts.shutdown_grace.as_secs()
+                );
+                self.close_all(
+                    registry,
+                    now,
+                    Outcome::Failed(Failure::Limited(LimitRefusal::MonthlyAllowance)),
+                );
+            }
+        }
         if let Some(endpoint) = self.scrapes.as_mut() {
             endpoint.sweep(registry, now);
         }

@@ -22,6 +22,9 @@ pub struct Settings {
     pub policy: PolicyConfig,
     pub timeouts: Timeouts,
     pub limits: Limits,
+    /// `[limits]`' operator controls: rate ceiling, monthly allowance, yielding to the
+    /// host, per-member caps.
+    pub operator: super::limits::settings::OperatorLimits,
     pub dns: DnsSettings,
     /// Where `GET /metrics` (Prometheus text) is served; off when unset.
     pub metrics_listen: Option<SocketAddr>,

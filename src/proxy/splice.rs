@@ -65,7 +65,16 @@ impl Pipe {
     /// already holds bytes (the socket is drained, or the pipe's page slots are used up
     /// before its byte capacity); with an empty pipe it means the socket is drained.
     pub fn fill_from(&mut self, src: &impl AsRawFd) -> IoOutcome {
-        let outcome = splice(src.as_raw_fd(), self.write.as_raw_fd(), self.room());
+        self.fill_at_most(src, usize::MAX)
+    }
+
+    /// [`Pipe::fill_from`] moving at most `max` bytes (what a rate limit allows).
+    pub fn fill_at_most(&mut self, src: &impl AsRawFd, max: usize) -> IoOutcome {
+        let outcome = splice(
+            src.as_raw_fd(),
+            self.write.as_raw_fd(),
+            self.room().min(max),
+        );
         if let IoOutcome::Done(n) = outcome {
             self.len = self.len.saturating_add(n as u32);
         }

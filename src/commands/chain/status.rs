@@ -285,6 +285,23 @@ fn running_text(url: Option<&str>, running: Option<&Scraped>) -> String {
             sample(m, "aqueduct_heartbeats_total{result=\"skipped\"}").unwrap_or(0),
         ));
     }
+    if let (Some(used), Some(limit)) = (
+        sample(m, "aqueduct_allowance_used_bytes"),
+        sample(m, "aqueduct_allowance_bytes"),
+    ) {
+        let resets = sample(m, "aqueduct_allowance_resets_at_seconds").map_or("?".into(), utc);
+        let state = if used >= limit {
+            "used up: new sessions refused, heartbeats paused"
+        } else {
+            "serving"
+        };
+        text.push_str(&format!(
+            "  monthly allowance: {:.2} of {:.2} GB used ({:.1}%), {state}; resets {resets}\n",
+            used as f64 / 1e9,
+            limit as f64 / 1e9,
+            used as f64 * 100.0 / limit.max(1) as f64
+        ));
+    }
     if let Some(errors) = sample(m, "aqueduct_rpc_errors_total").filter(|&n| n > 0) {
         text.push_str(&format!("  RPC errors since start: {errors}\n"));
     }
@@ -303,6 +320,9 @@ fn running_json(url: Option<&str>, running: Option<&Scraped>) -> serde_json::Val
             "heartbeats_failed": sample(m, "aqueduct_heartbeats_total{result=\"failed\"}"),
             "heartbeats_skipped": sample(m, "aqueduct_heartbeats_total{result=\"skipped\"}"),
             "rpc_errors": sample(m, "aqueduct_rpc_errors_total"),
+            "allowance_used_bytes": sample(m, "aqueduct_allowance_used_bytes"),
+            "allowance_bytes": sample(m, "aqueduct_allowance_bytes"),
+            "allowance_resets_unix": sample(m, "aqueduct_allowance_resets_at_seconds"),
         }),
         (Some(url), Some(Err(e))) => {
             serde_json::json!({"url": url, "running": false, "error": e})

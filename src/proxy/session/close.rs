@@ -98,6 +98,11 @@ impl Session {
 
     /// The session's deadline passed.
     pub fn on_timeout(&mut self, ctx: &mut Ctx<'_>) -> Verdict {
+        // A rate grant is due: not a timeout, the tunnel reads again.
+        if matches!(self.stage, Stage::Relay) && self.throttled.is_some_and(|t| t <= ctx.now) {
+            self.throttled = None;
+            return self.run(ctx);
+        }
         match std::mem::replace(&mut self.stage, Stage::Closing) {
             Stage::Connecting(mut dial) => {
                 dial.last_error = Some(Failure::Connect(ConnectError::TimedOut));
@@ -155,6 +160,9 @@ impl Session {
         }
         if let Some(account) = &self.account {
             ctx.auth.release(account);
+        }
+        if let Some(slot) = self.limit.take() {
+            ctx.controls.leave(slot);
         }
         self.up.release(ctx.pool);
         self.down.release(ctx.pool);

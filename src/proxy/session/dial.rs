@@ -20,6 +20,17 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 impl Session {
     pub(super) fn dial(&mut self, proto: Proto, ctx: &mut Ctx<'_>) -> Step {
+        // Operator limits: one member per account, or per client address without auth.
+        let member = ctx.controls.member_key(
+            self.account.as_ref().map(|a| a.name()),
+            self.client_addr.ip(),
+        );
+        if let Err(limit) = ctx.controls.admit_key(member) {
+            return self.fail(proto, Failure::Limited(limit), ctx.now);
+        }
+        if self.limit.is_none() {
+            self.limit = Some(ctx.controls.join_key(member, ctx.now));
+        }
         if ctx.router.is_some() {
             return self.via_next(proto, Via::new(), ctx);
         }

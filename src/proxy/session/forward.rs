@@ -7,6 +7,7 @@
 //! for another origin) is never relayed: the response tells the client to open a new
 //! connection, where that request is parsed, authorised and checked on its own.
 
+use super::tunnel::{charge, read_grant};
 use super::{Session, Step};
 use crate::proxy::buffer::Buffer;
 use crate::proxy::codec::Parsed;
@@ -15,6 +16,7 @@ use crate::proxy::http::Status;
 use crate::proxy::http_body::{BadChunk, Body};
 use crate::proxy::http_response::{parse_response_head, write_response_head};
 use crate::proxy::io::IoOutcome;
+use crate::proxy::limits::Slot;
 use crate::proxy::outcome::{Failure, Outcome};
 use crate::proxy::pool::Pool;
 use crate::proxy::relay::{flush, pass_eof, pump, Broken, Endpoint, Flow};
@@ -77,6 +79,8 @@ impl Session {
             return Step::Close;
         };
         let cap = ctx.settings.limits.buffer_bytes;
+        self.throttled = None;
+        let limit = (self.limit, &mut self.throttled);
         let request = relay_framed(
             &mut self.client,
             upstream,
@@ -85,6 +89,7 @@ impl Session {
             &mut forward.request,
             Ends::WithSource,
             ctx,
+            limit,
         );
         let changed = match request {
             Ok(changed) => changed,
@@ -98,6 +103,7 @@ impl Session {
                 &mut self.down,
                 &mut self.down_flow,
                 ctx,
+                self.limit,
             ),
             Response::Framed(body) => relay_framed(
                 upstream,
@@ -107,17 +113,28 @@ impl Session {
                 body,
                 Ends::WithBody,
                 ctx,
+                (self.limit, &mut self.throttled),
             ),
-            Response::UntilClose => pump(
-                upstream,
-                &mut self.client,
-                &mut self.down,
-                &mut self.down_flow,
-                cap,
-                ctx.pool,
-                false,
-            )
-            .map_err(|(side, e)| Trouble::Io(side, e)),
+            Response::UntilClose => {
+                let max_read = if upstream.readable && !self.down_flow.eof {
+                    read_grant(ctx, self.limit, &mut self.throttled)
+                } else {
+                    0
+                };
+                let before = self.down_flow.read;
+                let result = pump(
+                    upstream,
+                    &mut self.client,
+                    &mut self.down,
+                    &mut self.down_flow,
+                    cap,
+                    ctx.pool,
+                    false,
+                    max_read,
+                );
+                charge(ctx, self.limit, self.down_flow.read - before);
+                result.map_err(|(side, e)| Trouble::Io(side, e))
+            }
         };
         let changed = match response {
             Ok(more) => changed | more,
@@ -179,6 +196,7 @@ enum Ends {
 /// When the body ends the direction counts as ended: its FIN goes on once all is written
 /// (for the response: the client learns the connection is over; for the request, nothing
 /// is sent, the origin still has to answer).
+#[allow(clippy::too_many_arguments)] // both ends, the direction's state, and its limit
 fn relay_framed(
     src: &mut Endpoint,
     dst: &mut Endpoint,
@@ -187,14 +205,24 @@ fn relay_framed(
     body: &mut Body,
     ends: Ends,
     ctx: &mut Ctx<'_>,
+    (slot, throttled): (Option<Slot>, &mut Option<Instant>),
 ) -> Result<bool, Trouble> {
     let cap = ctx.settings.limits.buffer_bytes;
     let mut changed = flush(dst, buf, flow).map_err(|(side, e)| Trouble::Io(side, e))?;
     if !body.is_done() && !flow.eof && src.readable && buf.has_room(cap) {
+        let grant = read_grant(ctx, slot, throttled);
+        if grant == 0 {
+            return Ok(changed | pass_eof(dst, buf, flow, false));
+        }
         changed = true;
         buf.attach(ctx.pool);
         let before = buf.len();
-        match src.read_into(buf, cap) {
+        let limit = cap.min(before.saturating_add(grant));
+        let outcome = src.read_into(buf, limit);
+        if let IoOutcome::Done(n) = outcome {
+            charge(ctx, slot, n as u64);
+        }
+        match outcome {
             IoOutcome::Done(_) => {
                 let new = buf.data().get(before..).unwrap_or_default();
                 let taken = body.advance(new).map_err(Trouble::Framing)?;
@@ -220,6 +248,7 @@ fn stage_response(
     down: &mut Buffer,
     down_flow: &mut Flow,
     ctx: &mut Ctx<'_>,
+    slot: Option<Slot>,
 ) -> Result<bool, Trouble> {
     // Interim heads already parsed go out first; nothing more is staged meanwhile, so the
     // two buffers together stay within about one buffer's worth.
@@ -233,8 +262,12 @@ fn stage_response(
         return Ok(changed);
     }
     staged.attach(ctx.pool);
+    // Not held to a grant (a head is small, and it must be whole to parse), but counted.
     let ended = match upstream.read_into(staged, cap) {
-        IoOutcome::Done(_) => false,
+        IoOutcome::Done(n) => {
+            charge(ctx, slot, n as u64);
+            false
+        }
         IoOutcome::Eof => true,
         IoOutcome::WouldBlock => {
             upstream.readable = false;

@@ -7,6 +7,7 @@ use super::buffer::Buffer;
 use super::codec::OwnedTarget;
 use super::context::Ctx;
 use super::dns::Addrs;
+use super::limits::Slot;
 use super::outcome::{Failure, Outcome};
 use super::pool::Pool;
 use super::relay::{Endpoint, Flow};
@@ -172,6 +173,10 @@ pub struct Session {
     forward: Option<Box<Forward>>,
     /// Bytes read and dropped while closing (see CLOSING_DRAIN).
     drained: u32,
+    /// The session's member at the rate limiter, from when it dials.
+    limit: Option<Slot>,
+    /// A direction waits for its rate grant until then (a timer, never a spin).
+    throttled: Option<Instant>,
     /// The earliest deadline the server's timer heap holds for this session.
     pub armed: Option<Instant>,
     pub generation: u64,
@@ -209,6 +214,8 @@ impl Session {
             reply_bytes: 0,
             forward: None,
             drained: 0,
+            limit: None,
+            throttled: None,
             armed: None,
             generation: 0,
             handshake_counted: false,
@@ -248,7 +255,10 @@ impl Session {
     /// When the session must next be looked at, if nothing happens before.
     pub fn deadline(&self, idle: Duration) -> Instant {
         match self.stage {
-            Stage::Relay => self.last_active + idle,
+            Stage::Relay => {
+                let idle = self.last_active + idle;
+                self.throttled.map_or(idle, |t| t.min(idle))
+            }
             _ => self.stage_deadline,
         }
     }

@@ -4,9 +4,40 @@
 use super::{Session, Step};
 use crate::proxy::context::Ctx;
 use crate::proxy::io::IoOutcome;
+use crate::proxy::limits::{Grant, Slot};
 use crate::proxy::outcome::Outcome;
 use crate::proxy::relay::pump;
 use std::time::Instant;
+
+/// What one read asks the rate limiter for: at least a pipe's worth, so an unlimited
+/// node reads exactly as before.
+const MAX_GRANT: usize = 1 << 20;
+
+/// How much a direction that could read may read now: its grant, or 0 with `throttled`
+/// moved to when a grant is due.
+pub(super) fn read_grant(
+    ctx: &mut Ctx<'_>,
+    slot: Option<Slot>,
+    throttled: &mut Option<Instant>,
+) -> usize {
+    let Some(slot) = slot else {
+        return MAX_GRANT;
+    };
+    match ctx.controls.grant(slot, MAX_GRANT, ctx.now) {
+        Grant::Read(n) => n,
+        Grant::Wait(at) => {
+            *throttled = Some(throttled.map_or(at, |t| t.min(at)));
+            0
+        }
+    }
+}
+
+/// Counts bytes a direction read.
+pub(super) fn charge(ctx: &mut Ctx<'_>, slot: Option<Slot>, read: u64) {
+    if let Some(slot) = slot {
+        ctx.controls.charge(slot, read as usize);
+    }
+}
 
 impl Session {
     pub(super) fn step_relay(&mut self, ctx: &mut Ctx<'_>) -> Step {
@@ -17,29 +48,35 @@ impl Session {
             return Step::Close;
         };
         let cap = ctx.settings.limits.buffer_bytes;
+        // Asked afresh below: a direction still without a grant sets it again.
+        self.throttled = None;
         let mut progressed = false;
         for client_to_upstream in [true, false] {
-            let result = if client_to_upstream {
-                pump(
+            let (src, dst, buf, flow, last) = if client_to_upstream {
+                (
                     &mut self.client,
-                    upstream,
+                    &mut *upstream,
                     &mut self.up,
                     &mut self.up_flow,
-                    cap,
-                    ctx.pool,
                     self.down_flow.shut,
                 )
             } else {
-                pump(
-                    upstream,
+                (
+                    &mut *upstream,
                     &mut self.client,
                     &mut self.down,
                     &mut self.down_flow,
-                    cap,
-                    ctx.pool,
                     self.up_flow.shut,
                 )
             };
+            let max_read = if src.readable && !flow.eof {
+                read_grant(ctx, self.limit, &mut self.throttled)
+            } else {
+                MAX_GRANT
+            };
+            let read_before = flow.read;
+            let result = pump(src, dst, buf, flow, cap, ctx.pool, last, max_read);
+            charge(ctx, self.limit, flow.read - read_before);
             match result {
                 Ok(changed) => progressed |= changed,
                 Err((side, e)) => {
