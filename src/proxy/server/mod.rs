@@ -97,146 +97,11 @@ fn context(what: String) -> impl FnOnce(io::Error) -> io::Error {
     move |e| io::Error::new(e.kind(), format!("{what}: {e}"))
 }
 
+mod admission;
+mod bind;
+use admission::client_key;
+
 impl Server {
-    /// Binds every listener and sets up the resolver, policy and authenticator; nothing is
-    /// accepted until [`Server::run`].
-    pub fn bind(settings: Settings) -> io::Result<Server> {
-        let poll = Poll::new()?;
-        let registry = poll.registry();
-        if settings.listen.len() + settings.tls_listen.len() > MAX_LISTENERS {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "too many listeners",
-            ));
-        }
-        let mut listeners = Vec::new();
-        let mut local_addrs = Vec::new();
-        if !settings.tls_listen.is_empty() && settings.tls.is_none() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "tls_listen without a TLS certificate",
-            ));
-        }
-        // Plain listeners first, then the TLS ones: a listener's index says which it is.
-        let plain_listeners = settings.listen.len();
-        for (i, addr) in settings
-            .listen
-            .iter()
-            .chain(&settings.tls_listen)
-            .enumerate()
-        {
-            let mut listener =
-                TcpListener::bind(*addr).map_err(context(format!("listen on {addr}")))?;
-            if sockopt::NODELAY_INHERITED {
-                sockopt::nodelay(&listener).map_err(context(format!("TCP_NODELAY on {addr}")))?;
-            }
-            registry.register(&mut listener, Token(FIRST_LISTENER + i), Interest::READABLE)?;
-            local_addrs.push(listener.local_addr()?);
-            listeners.push(Some(listener));
-        }
-        let signals = SignalPipe::install().map_err(context("signal handlers".into()))?;
-        signals.register(registry, SIGNAL)?;
-        let waker = Arc::new(Waker::new(registry, WAKER)?);
-
-        let dns = &settings.dns;
-        let mut resolver_config = ResolverConfig::from_files(&dns.resolv_conf, &dns.hosts_file)
-            .map_err(context(format!(
-                "reading {} and {}",
-                dns.resolv_conf.display(),
-                dns.hosts_file.display()
-            )))?;
-        if let Some(nameservers) = &dns.nameservers {
-            resolver_config.nameservers = nameservers.clone();
-        }
-        if resolver_config.nameservers.is_empty() {
-            // What the C library does without a nameserver line.
-            log::warn!(
-                "no nameserver in {}; asking 127.0.0.1:53 (set dns.nameservers to choose)",
-                dns.resolv_conf.display()
-            );
-            resolver_config.nameservers = vec![SocketAddr::from(([127, 0, 0, 1], 53))];
-        }
-        let resolver = Resolver::new(resolver_config, registry, DNS_V4, DNS_V6)
-            .map_err(context("DNS resolver".into()))?;
-        let scrapes = match settings.metrics_listen {
-            None => None,
-            Some(addr) => {
-                let endpoint = metrics::Endpoint::bind(addr, registry, METRICS, FIRST_SCRAPE)
-                    .map_err(context(format!("metrics listen on {addr}")))?;
-                log::info!("metrics on http://{}/metrics", endpoint.local_addr());
-                Some(endpoint)
-            }
-        };
-        let own = policy::local_addresses().unwrap_or_else(|e| {
-            log::warn!("cannot list this machine's addresses ({e}); policy denies only the configured ranges");
-            Vec::new()
-        });
-        // Never a destination: a connection into the node itself becomes another session.
-        let mut own_listeners = local_addrs.clone();
-        own_listeners.extend(scrapes.as_ref().map(metrics::Endpoint::local_addr));
-        let pool = Pool::new(settings.limits.buffer_bytes, &settings.relay)?;
-        log::info!(
-            "relay: {}",
-            if pool.splices() {
-                "splice(2) through pooled pipes"
-            } else {
-                "userspace buffers (copy)"
-            }
-        );
-        let controls = Controls::new(
-            &settings.operator,
-            settings
-                .operator
-                .monthly
-                .as_ref()
-                .and_then(|m| m.file.clone()),
-            Instant::now(),
-        );
-        let mut controls = controls;
-        controls.set_grace(settings.timeouts.shutdown_grace);
-        let core = Core {
-            controls,
-            sessions: Slab::new(),
-            timers: Timers::default(),
-            yielded: Vec::new(),
-            resolver,
-            auth: auth::from_settings(&settings.auth),
-            policy: Policy::new(settings.policy.clone(), own.clone())
-                .with_listeners(&own_listeners),
-            router: None,
-            settings: SessionSettings {
-                timeouts: settings.timeouts,
-                limits: settings.limits,
-            },
-            pool,
-            handshakes: VecDeque::new(),
-            handshakes_by_client: HashMap::new(),
-            trim: TrimSchedule::default(),
-            accept_paused_until: None,
-            exhaustion_logged: false,
-            limit_logged: false,
-            shutdown_deadline: None,
-            dns_done: Vec::new(),
-            auth_done: Vec::new(),
-            metrics: Metrics::default(),
-            scrapes,
-            revoked: Vec::new(),
-            plain_listeners,
-            current: settings,
-            own_addrs: own,
-            own_listeners,
-            reloader: None,
-        };
-        Ok(Server {
-            poll,
-            listeners,
-            local_addrs,
-            signals,
-            waker,
-            core,
-        })
-    }
-
     /// The addresses actually bound (port 0 resolved), in config order: `listen`, then
     /// `tls_listen`.
     pub fn local_addrs(&self) -> &[SocketAddr] {
@@ -358,74 +223,6 @@ impl Server {
         }
     }
 
-    /// Accepts until the queue is empty (edge-triggered readiness needs it).
-    fn accept(&mut self, index: usize, now: Instant) {
-        let registry = self.poll.registry();
-        let Some(Some(listener)) = self.listeners.get(index) else {
-            return;
-        };
-        let core = &mut self.core;
-        if core.accept_paused_until.is_some() {
-            return;
-        }
-        loop {
-            match listener.accept() {
-                Ok((sock, addr)) => {
-                    core.exhaustion_logged = false;
-                    let limits = core.settings.limits;
-                    let client = client_key(addr.ip());
-                    let from_client = core.handshakes_by_client.get(&client).copied();
-                    if from_client.unwrap_or(0) >= limits.max_handshakes_per_client {
-                        log::debug!(
-                            "session {addr}: closed at accept: {} connections from this client in handshake (limits.max_handshakes_per_client)",
-                            limits.max_handshakes_per_client
-                        );
-                        core.metrics.connection_refused(Refusal::ClientHandshakes);
-                        drop(sock);
-                        continue;
-                    }
-                    if core.sessions.len() >= limits.max_sessions
-                        && !core.evict_oldest_handshake(registry, now)
-                    {
-                        if !core.limit_logged {
-                            log::warn!(
-                                "{} sessions open (limits.max_sessions), none in its handshake: closing new connections until some finish",
-                                core.sessions.len()
-                            );
-                            core.limit_logged = true;
-                        }
-                        core.metrics.connection_refused(Refusal::MaxSessions);
-                        drop(sock);
-                        continue;
-                    }
-                    core.limit_logged = false;
-                    let tls = index >= core.plain_listeners;
-                    core.open(registry, sock, addr, now, tls);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e)
-                    if e.kind() == io::ErrorKind::Interrupted
-                        || e.kind() == io::ErrorKind::ConnectionAborted => {}
-                Err(e) => {
-                    if !core.exhaustion_logged {
-                        if is_resource_exhaustion(&e) {
-                            log::warn!(
-                                "accept: {e}; pausing accepts briefly until descriptors free up"
-                            );
-                        } else {
-                            log::warn!("accept: {e}; pausing accepts briefly");
-                        }
-                        core.exhaustion_logged = true;
-                    }
-                    // Retrying at once would fail the same way and spin the loop.
-                    core.accept_paused_until = Some(now + ACCEPT_PAUSE);
-                    core.auth.set_serving(false);
-                    return;
-                }
-            }
-        }
-    }
-
     fn begin_shutdown(&mut self, signal: i32, now: Instant) {
         let name = match signal {
             libc::SIGINT => "Ctrl-C (SIGINT)",
@@ -528,81 +325,6 @@ impl Core {
                 text
             });
         }
-    }
-
-    fn open(
-        &mut self,
-        registry: &Registry,
-        sock: TcpStream,
-        addr: SocketAddr,
-        now: Instant,
-        tls: bool,
-    ) {
-        let key = self.sessions.vacant_key();
-        let mut session = Session::new(sock, addr, now, self.settings.timeouts.handshake);
-        if let (true, Some(settings)) = (tls, self.current.tls.as_ref()) {
-            if !session.start_tls(settings, now) {
-                return;
-            }
-        }
-        if let Err(e) = session.register(registry, key) {
-            log::warn!("session {addr}: cannot register: {e}");
-            return;
-        }
-        let (key, generation) = self.sessions.insert(session);
-        self.trim.opened(self.sessions.len());
-        if let Some(session) = self.sessions.get_mut(key) {
-            session.generation = generation;
-            session.handshake_counted = true;
-            *self
-                .handshakes_by_client
-                .entry(client_key(addr.ip()))
-                .or_default() += 1;
-            arm(session, &mut self.timers, key, &self.settings);
-        }
-        self.handshakes.push_back((key, generation));
-        self.prune_handshakes();
-        log::debug!("session {addr}: accepted as {key}");
-    }
-
-    /// Keeps the eviction queue from growing with sessions that left their handshake long
-    /// ago: stale entries at the front go at once, and the whole queue is swept when it
-    /// holds more than twice the sessions open (so the work is amortised per accept).
-    fn prune_handshakes(&mut self) {
-        let sweep_above = 64 + 2 * self.sessions.len();
-        let sessions = &mut self.sessions;
-        let mut live = |&(key, generation): &(usize, u64)| {
-            sessions
-                .get_current(key, generation)
-                .is_some_and(|s| s.in_handshake())
-        };
-        while self.handshakes.front().is_some_and(|e| !live(e)) {
-            self.handshakes.pop_front();
-        }
-        if self.handshakes.len() > sweep_above {
-            self.handshakes.retain(|e| live(e));
-            self.handshakes.shrink_to(64 + 2 * self.handshakes.len());
-        }
-    }
-
-    /// The node is full: closes the oldest session still in its handshake, so a silent
-    /// flood cannot keep every good client out until its handshake timeout. False if no
-    /// session is in its handshake.
-    fn evict_oldest_handshake(&mut self, registry: &Registry, now: Instant) -> bool {
-        while let Some((key, generation)) = self.handshakes.pop_front() {
-            let evictable = self
-                .sessions
-                .get_current(key, generation)
-                .is_some_and(|s| s.in_handshake());
-            if evictable {
-                self.drive(registry, key, now, |s, _| {
-                    s.set_outcome(Outcome::Evicted);
-                    Verdict::Close
-                });
-                return true;
-            }
-        }
-        false
     }
 
     fn on_event(
@@ -801,18 +523,6 @@ impl Core {
                 Verdict::Close
             });
         }
-    }
-}
-
-/// Whose connections count together against `limits.max_handshakes_per_client`: an IPv4
-/// address (also when IPv4-mapped), or an IPv6 /64, the smallest block a host is given.
-fn client_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
-        },
-        v4 => v4,
     }
 }
 
