@@ -2,7 +2,7 @@
 
 use super::artifact::{Artifact, AQUEDUCT_ARTIFACT, STABLECOIN_ARTIFACT};
 use crate::eth::abi::{self, Kind, Value};
-use crate::eth::rpc::RpcError;
+use crate::eth::rpc::{Client, RpcConfig, RpcError};
 use crate::eth::Address;
 use std::fmt;
 
@@ -49,6 +49,12 @@ impl From<RpcError> for ContractError {
     fn from(e: RpcError) -> Self {
         ContractError::Rpc(e)
     }
+}
+
+/// A JSON-RPC client for `cfg` whose errors name Aqueduct's reverts (through
+/// [`decode_revert`]): the one way the node, the monitor and the commands build theirs.
+pub fn client(cfg: RpcConfig) -> Result<Client, RpcError> {
+    Client::new(cfg).map(|c| c.with_revert_decoder(decode_revert))
 }
 
 /// Revert data as a readable error: the contract's custom error with its arguments

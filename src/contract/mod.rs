@@ -17,5 +17,5 @@ pub mod events;
 pub use artifact::{Artifact, AQUEDUCT_ARTIFACT, STABLECOIN_ARTIFACT};
 pub use bindings::{calls, sig, Contract, HeartbeatCheck, NodeInfo, Usage};
 pub use deploy::{aqueduct_creation_code, limits, stablecoin_creation_code, DeployParams};
-pub use errors::{decode_revert, ContractError};
+pub use errors::{client, decode_revert, ContractError};
 pub use events::{Heartbeat, Subscribed, Withheld};

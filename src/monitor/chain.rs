@@ -61,9 +61,7 @@ impl Chain {
         // A round must not wait long on the RPC: fail fast, the next refresh retries.
         rpc.timeout = Duration::from_secs(10);
         rpc.attempts = 2;
-        let client = Client::new(rpc)
-            .map_err(|e| format!("chain.rpc: {e}"))?
-            .with_revert_decoder(crate::contract::decode_revert);
+        let client = crate::contract::client(rpc).map_err(|e| format!("chain.rpc: {e}"))?;
         Ok(Chain {
             client,
             contract,

@@ -129,9 +129,7 @@ fn rpc_client(urls: &[String], log_chunk: u64) -> Result<Client, String> {
     // A lookup holds a session in its handshake: fail fast and let the next poll retry.
     cfg.timeout = Duration::from_secs(8);
     cfg.attempts = 2;
-    Client::new(cfg)
-        .map(|c| c.with_revert_decoder(crate::contract::decode_revert))
-        .map_err(|e| format!("chain.rpc: {e}"))
+    crate::contract::client(cfg).map_err(|e| format!("chain.rpc: {e}"))
 }
 
 /// Sets up mode "chain" on a bound server: loads the key, learns the chain id, loads

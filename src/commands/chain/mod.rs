@@ -235,9 +235,7 @@ impl Ctx {
                 "pass --rpc URL, set AQUEDUCT_RPC, or set rpc in --config FILE's [chain] section",
             ));
         }
-        Client::new(RpcConfig::new(self.rpc.clone()))
-            .map(|c| c.with_revert_decoder(contract::decode_revert))
-            .map_err(rpc_failure)
+        contract::client(RpcConfig::new(self.rpc.clone())).map_err(rpc_failure)
     }
 
     pub(crate) fn key(&self) -> Result<PrivateKey, Failure> {

@@ -11,21 +11,16 @@ use super::daily::DailyQuota;
 use super::host::HostYield;
 use super::settings::OperatorLimits;
 use super::{netdev, Grant, Limiter, RateSettings, Slot};
+use crate::clock::unix_now;
 use crate::proxy::metrics::family;
 use crate::proxy::outcome::LimitRefusal;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
 
 struct Yielding {
     host: HostYield,
