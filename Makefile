@@ -76,7 +76,7 @@ clean:
 FUZZ_SECONDS ?= 300
 fuzz:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
-	for t in socks5 http tls; do mkdir -p fuzz/corpus/$$t; \
+	for t in socks5 http tls endpoint; do mkdir -p fuzz/corpus/$$t; \
 	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t fuzz/corpus/$$t fuzz/seeds/$$t -- \
 	    -dict=fuzz/$$t.dict -max_total_time=$(FUZZ_SECONDS) || exit 1; done
 

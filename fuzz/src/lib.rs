@@ -25,6 +25,10 @@ pub mod proxy {
 /// config section, which needs the node's config types).
 #[path = "../../src/base64.rs"]
 pub mod base64;
+#[path = "../../src/endpoint.rs"]
+pub mod endpoint;
+#[path = "../../src/host_port.rs"]
+pub mod host_port;
 #[path = "../../src/tls"]
 pub mod tls {
     pub mod cert;
@@ -379,8 +383,13 @@ fn tls_config() -> &'static Arc<rustls::ServerConfig> {
     CONFIG.get_or_init(|| {
         use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
         let pair = rcgen::KeyPair::generate().expect("key");
-        let params = rcgen::CertificateParams::new(vec!["fuzz.invalid".to_string()]).expect("params");
-        let cert = params.self_signed(&pair).expect("certificate").der().clone();
+        let params =
+            rcgen::CertificateParams::new(vec!["fuzz.invalid".to_string()]).expect("params");
+        let cert = params
+            .self_signed(&pair)
+            .expect("certificate")
+            .der()
+            .clone();
         let identity = tls::cert::Identity {
             pin: tls::Pin::of_certificate(&cert).expect("pin"),
             chain: vec![cert],
@@ -434,4 +443,25 @@ pub fn check_tls(data: &[u8]) {
     }
     let _ = conn.receive_eof();
     let _ = conn.read_plain(&mut plain);
+}
+
+/// A node's registry entry as read from the chain (any node may write any bytes there):
+/// no panic; an entry that parses writes back within the contract's length limit and
+/// parses again to the same value.
+pub fn check_endpoint(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(parsed) = text.parse::<endpoint::Endpoint>() {
+        let written = parsed.to_string();
+        assert!(
+            written.len() <= host_port::MAX_ENDPOINT_LENGTH,
+            "{written:?}"
+        );
+        assert_eq!(
+            written.parse::<endpoint::Endpoint>().as_ref(),
+            Ok(&parsed),
+            "{written:?}"
+        );
+    }
 }

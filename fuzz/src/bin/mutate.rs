@@ -1,7 +1,7 @@
 //! A stable-toolchain stand-in for the libFuzzer targets: mutates the seed messages with a
 //! deterministic generator and runs the same invariant checks, bounded in count and time.
 //!
-//! `cargo run --release --bin mutate -- [socks5|http|tls|all] [iterations] [seconds] [seed]`
+//! `cargo run --release --bin mutate -- [socks5|http|tls|endpoint|all] [iterations] [seconds] [seed]`
 
 use std::time::{Duration, Instant};
 
@@ -113,6 +113,7 @@ fn run(target: &str, iterations: u64, budget: Duration, seed: u64) -> u64 {
     let check: fn(&[u8]) = match target {
         "socks5" => aqueduct_fuzz::check_socks5,
         "tls" => aqueduct_fuzz::check_tls,
+        "endpoint" => aqueduct_fuzz::check_endpoint,
         _ => aqueduct_fuzz::check_http,
     };
     let corpus = seeds(target);
@@ -144,7 +145,8 @@ fn main() {
         "socks5" => &["socks5"],
         "http" => &["http"],
         "tls" => &["tls"],
-        _ => &["socks5", "http", "tls"],
+        "endpoint" => &["endpoint"],
+        _ => &["socks5", "http", "tls", "endpoint"],
     };
     for target in targets {
         let start = Instant::now();
