@@ -101,11 +101,7 @@ fn render_chain(out: &mut String, chain: &ChainStats) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn sample(text: &str, series: &str) -> Option<f64> {
-        text.lines()
-            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-    }
+    use crate::proxy::metrics::sample;
 
     #[test]
     fn chain_stats_are_read_live() {
