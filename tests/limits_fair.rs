@@ -13,23 +13,11 @@ use support::proxy;
 
 use proxy::*;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
-
-/// An origin that answers any request with an endless body.
-fn serve_endless(mut conn: TcpStream) {
-    let mut head = [0u8; 1024];
-    if conn.read(&mut head).is_err() {
-        return;
-    }
-    let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
-    let chunk = vec![b'x'; 64 * 1024];
-    let deadline = Instant::now() + WAIT;
-    while Instant::now() < deadline && conn.write_all(&chunk).is_ok() {}
-}
 
 fn users(n: usize) -> String {
     let mut s = String::from("[auth]\nmode = \"static\"\n");

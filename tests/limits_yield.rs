@@ -23,17 +23,6 @@ use std::time::{Duration, Instant};
 
 const MB: f64 = 1_000_000.0;
 
-fn serve_endless(mut conn: TcpStream) {
-    let mut head = [0u8; 1024];
-    if conn.read(&mut head).is_err() {
-        return;
-    }
-    let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
-    let chunk = vec![b'x'; 64 * 1024];
-    let deadline = Instant::now() + WAIT;
-    while Instant::now() < deadline && conn.write_all(&chunk).is_ok() {}
-}
-
 /// A loopback flow at about `rate` bytes per second until `stop`.
 fn host_flow(rate: f64, stop: Arc<AtomicBool>) -> thread::JoinHandle<()> {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

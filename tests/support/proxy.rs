@@ -233,6 +233,19 @@ impl Drop for Node {
     }
 }
 
+/// An origin handler that answers any request with an endless body (for rate tests),
+/// bounded by `WAIT`.
+pub fn serve_endless(mut conn: TcpStream) {
+    let mut head = [0u8; 1024];
+    if conn.read(&mut head).is_err() {
+        return;
+    }
+    let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+    let chunk = vec![b'x'; 64 * 1024];
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline && conn.write_all(&chunk).is_ok() {}
+}
+
 /// The page the origin serves.
 pub const PAGE: &str = "hello through aqueduct\n";
 
