@@ -58,12 +58,11 @@ fn rates(cfg: &OperatorLimits) -> RateSettings {
 impl Controls {
     /// No limits at all: every grant in full, nothing counted but bytes.
     pub fn unlimited(now: Instant) -> Controls {
-        Controls::new(&OperatorLimits::default(), None, now)
+        Controls::new(&OperatorLimits::default(), now)
     }
 
-    /// `allowance_file`: where the monthly count lives (the config's, else a default in
-    /// the state directory, chosen by the caller).
-    pub fn new(cfg: &OperatorLimits, allowance_file: Option<PathBuf>, now: Instant) -> Controls {
+    /// The monthly count lives in `cfg.monthly`'s file (the embedder fills in its default).
+    pub fn new(cfg: &OperatorLimits, now: Instant) -> Controls {
         let unix = unix_now();
         let mut c = Controls {
             limiter: Limiter::new(rates(cfg), now),
@@ -78,13 +77,14 @@ impl Controls {
             grace: Duration::from_secs(30),
             cutoff: None,
         };
-        c.apply(cfg, allowance_file, now);
+        c.apply(cfg, now);
         c
     }
 
     /// New settings (start-up or a reload): counts are kept, limits change.
-    pub fn apply(&mut self, cfg: &OperatorLimits, allowance_file: Option<PathBuf>, now: Instant) {
+    pub fn apply(&mut self, cfg: &OperatorLimits, now: Instant) {
         self.limiter.set_settings(rates(cfg), now);
+        let allowance_file = cfg.monthly.as_ref().and_then(|m| m.file.clone());
         self.allowance = match (cfg.monthly.as_ref(), self.allowance.take()) {
             (None, _) => None,
             (Some(m), Some((mut a, path))) => {
@@ -440,12 +440,12 @@ mod tests {
             monthly: Some(Monthly {
                 bytes: 1000,
                 starts_on: 1,
-                file: None,
+                file: Some(path.clone()),
             }),
             ..OperatorLimits::default()
         };
         let t0 = Instant::now();
-        let mut c = Controls::new(&cfg, Some(path.clone()), t0);
+        let mut c = Controls::new(&cfg, t0);
         let flag = c.used_up_flag();
         assert_eq!(c.admit("a"), Ok(()));
         let slot = c.join("a", t0);
@@ -456,7 +456,7 @@ mod tests {
         assert_eq!(c.admit("b"), Err(LimitRefusal::MonthlyAllowance));
         assert!(flag.load(Ordering::Relaxed), "heartbeats stop");
         c.flush(t0, true);
-        let mut again = Controls::new(&cfg, Some(path.clone()), t0);
+        let mut again = Controls::new(&cfg, t0);
         assert_eq!(again.admit("a"), Err(LimitRefusal::MonthlyAllowance));
         assert!(again.used_up_flag().load(Ordering::Relaxed));
         let mut text = String::new();
@@ -480,7 +480,7 @@ mod tests {
             ..OperatorLimits::default()
         };
         let t0 = Instant::now();
-        let mut c = Controls::new(&cfg, None, t0);
+        let mut c = Controls::new(&cfg, t0);
         let slot = c.join("a", t0);
         c.charge(slot, 100);
         assert_eq!(c.admit("a"), Err(LimitRefusal::DailyQuota));

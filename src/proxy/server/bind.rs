@@ -89,15 +89,7 @@ impl Server {
                 "userspace buffers (copy)"
             }
         );
-        let controls = Controls::new(
-            &settings.operator,
-            settings
-                .operator
-                .monthly
-                .as_ref()
-                .and_then(|m| m.file.clone()),
-            Instant::now(),
-        );
+        let controls = Controls::new(&settings.operator, Instant::now());
         let mut controls = controls;
         controls.set_grace(settings.timeouts.shutdown_grace);
         let core = Core {

@@ -271,11 +271,7 @@ impl Core {
             timeouts: new.timeouts,
             limits: new.limits,
         };
-        self.controls.apply(
-            &new.operator,
-            new.operator.monthly.as_ref().and_then(|m| m.file.clone()),
-            Instant::now(),
-        );
+        self.controls.apply(&new.operator, Instant::now());
         self.controls.set_grace(new.timeouts.shutdown_grace);
         for name in &plan.at_restart {
             log::warn!("reload: {name} changed; that takes effect at the next start");
