@@ -7,7 +7,7 @@
 //! the loop a few kilobytes and a few microseconds, never a stall of the proxy sessions.
 
 use super::outcome::{Failure, Outcome, OutcomeKind};
-use super::policy::Denial;
+use super::policy::DenialRule;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 use std::fmt::Write as _;
@@ -94,7 +94,7 @@ pub(crate) struct Metrics {
     auth_failures: [u64; AUTH_REASONS.len()],
     refused: [u64; REFUSALS.len()],
     /// Sessions refused by the policy, by rule.
-    denials: [u64; Denial::RULES.len()],
+    denials: [u64; DenialRule::ALL.len()],
     /// Per bucket (not cumulative); the last one is +Inf.
     latency_buckets: [u64; LATENCY_BOUNDS.len() + 1],
     latency_sum: Duration,
@@ -108,9 +108,7 @@ impl Metrics {
     pub fn session_ended(&mut self, outcome: &Outcome, up: u64, down: u64) {
         self.sessions[outcome.kind().index()] += 1;
         if let Outcome::Failed(Failure::Denied(denial)) = outcome {
-            if let Some(i) = Denial::RULES.iter().position(|&r| r == denial.rule()) {
-                self.denials[i] += 1;
-            }
+            self.denials[denial.rule().index()] += 1;
         }
         self.bytes_up = self.bytes_up.wrapping_add(up);
         self.bytes_down = self.bytes_down.wrapping_add(down);
@@ -187,7 +185,8 @@ impl Metrics {
             "counter",
             "Sessions the policy refused, by rule (deny_domains, deny_cidrs, deny_ports, special_address, own_address, own_listener, default_port).",
         );
-        for (label, n) in Denial::RULES.iter().zip(self.denials) {
+        for (rule, n) in DenialRule::ALL.iter().zip(self.denials) {
+            let label = rule.label();
             let _ = writeln!(out, "aqueduct_denials_total{{rule=\"{label}\"}} {n}");
         }
         family(
@@ -547,6 +546,7 @@ pub(crate) fn sample(text: &str, series: &str) -> Option<f64> {
 mod tests {
     use super::*;
     use crate::proxy::dns::DnsError;
+    use crate::proxy::policy::Denial;
     use crate::proxy::relay::Side;
 
     #[test]

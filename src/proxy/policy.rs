@@ -320,29 +320,59 @@ pub enum Denial {
     ConfiguredDomain { pattern: DomainPattern },
 }
 
-impl Denial {
-    /// The rule, as the `rule` label of `aqueduct_denials_total`.
-    pub fn rule(&self) -> &'static str {
+/// Which kind of rule refused, as the `rule` label of `aqueduct_denials_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenialRule {
+    DenyPorts,
+    DenyCidrs,
+    DenyDomains,
+    SpecialAddress,
+    OwnListener,
+    OwnAddress,
+    DefaultPort,
+}
+
+impl DenialRule {
+    pub const ALL: [DenialRule; 7] = [
+        DenialRule::DenyPorts,
+        DenialRule::DenyCidrs,
+        DenialRule::DenyDomains,
+        DenialRule::SpecialAddress,
+        DenialRule::OwnListener,
+        DenialRule::OwnAddress,
+        DenialRule::DefaultPort,
+    ];
+
+    pub fn label(self) -> &'static str {
         match self {
-            Denial::ConfiguredPort { .. } => "deny_ports",
-            Denial::ConfiguredCidr { .. } => "deny_cidrs",
-            Denial::ConfiguredDomain { .. } => "deny_domains",
-            Denial::SpecialAddress { .. } => "special_address",
-            Denial::OwnListener { .. } => "own_listener",
-            Denial::OwnAddress { .. } => "own_address",
-            Denial::DefaultPort { .. } => "default_port",
+            DenialRule::DenyPorts => "deny_ports",
+            DenialRule::DenyCidrs => "deny_cidrs",
+            DenialRule::DenyDomains => "deny_domains",
+            DenialRule::SpecialAddress => "special_address",
+            DenialRule::OwnListener => "own_listener",
+            DenialRule::OwnAddress => "own_address",
+            DenialRule::DefaultPort => "default_port",
         }
     }
 
-    pub const RULES: [&'static str; 7] = [
-        "deny_ports",
-        "deny_cidrs",
-        "deny_domains",
-        "special_address",
-        "own_listener",
-        "own_address",
-        "default_port",
-    ];
+    /// Where this rule sits in [`DenialRule::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl Denial {
+    pub fn rule(&self) -> DenialRule {
+        match self {
+            Denial::ConfiguredPort { .. } => DenialRule::DenyPorts,
+            Denial::ConfiguredCidr { .. } => DenialRule::DenyCidrs,
+            Denial::ConfiguredDomain { .. } => DenialRule::DenyDomains,
+            Denial::SpecialAddress { .. } => DenialRule::SpecialAddress,
+            Denial::OwnListener { .. } => DenialRule::OwnListener,
+            Denial::OwnAddress { .. } => DenialRule::OwnAddress,
+            Denial::DefaultPort { .. } => DenialRule::DefaultPort,
+        }
+    }
 }
 
 impl fmt::Display for Denial {
@@ -631,6 +661,17 @@ pub fn local_addresses() -> std::io::Result<Vec<IpAddr>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_rule_sits_at_its_index_with_its_own_label() {
+        for (i, rule) in DenialRule::ALL.iter().enumerate() {
+            assert_eq!(rule.index(), i);
+        }
+        let mut labels: Vec<&str> = DenialRule::ALL.iter().map(|r| r.label()).collect();
+        labels.sort_unstable();
+        labels.dedup();
+        assert_eq!(labels.len(), DenialRule::ALL.len());
+    }
 
     fn sa(s: &str) -> SocketAddr {
         s.parse().expect("test socket address")
