@@ -253,7 +253,7 @@ impl Server {
 
 impl Core {
     /// Applies settings read again on SIGHUP, or keeps the old ones if they are unusable.
-    fn reloaded(&mut self, answer: Result<Settings, String>) {
+    fn reloaded(&mut self, answer: Result<Settings, String>, now: Instant) {
         let plan = match answer.and_then(|new| reload::plan(&self.current, new)) {
             Ok(plan) => plan,
             Err(e) => {
@@ -271,7 +271,7 @@ impl Core {
             timeouts: new.timeouts,
             limits: new.limits,
         };
-        self.controls.apply(&new.operator, Instant::now());
+        self.controls.apply(&new.operator, now);
         self.controls.set_grace(new.timeouts.shutdown_grace);
         for name in &plan.at_restart {
             log::warn!("reload: {name} changed; that takes effect at the next start");
@@ -444,7 +444,7 @@ impl Core {
         self.auth_done = done;
 
         if let Some(answer) = self.reloader.as_mut().and_then(Reloader::answer) {
-            self.reloaded(answer);
+            self.reloaded(answer, now);
         }
         let mut revoked = std::mem::take(&mut self.revoked);
         self.auth.drain_revoked(&mut revoked);
