@@ -139,13 +139,7 @@ fn too_many_results_shrinks_the_log_range_until_it_fits() {
             );
         }
         seen.lock().unwrap().push((from, to));
-        let log = json!({
-            "address": "0x1111111111111111111111111111111111111111",
-            "topics": [], "data": "0x",
-            "blockNumber": format!("{from:#x}"), "blockHash": format!("0x{}", "00".repeat(32)),
-            "transactionHash": format!("0x{}", "00".repeat(32)), "logIndex": "0x0",
-        });
-        reply(req, json!([log]))
+        reply(req, json!([log_at(from)]))
     });
     let mut cfg = RpcConfig::new(vec![url]);
     cfg.log_chunk = 16;
@@ -314,4 +308,68 @@ fn a_broken_endpoint_fails_over_without_waiting_and_json_rate_limits_are_retried
     let client = quick(vec![broken, good], 2);
     assert_eq!(client.chain_id().unwrap(), 10);
     assert_eq!(*limited.lock().unwrap(), 2);
+}
+
+fn log_at(block: u64) -> Value {
+    json!({
+        "address": "0x1111111111111111111111111111111111111111",
+        "topics": [], "data": "0x",
+        "blockNumber": format!("{block:#x}"), "blockHash": format!("0x{}", "00".repeat(32)),
+        "transactionHash": format!("0x{}", "00".repeat(32)), "logIndex": "0x0",
+    })
+}
+
+#[test]
+fn logs_are_read_as_they_stream_and_a_garbled_one_fails_the_whole_answer() {
+    let url = scripted_server(|req| {
+        let mut bad = log_at(2);
+        bad.as_object_mut().unwrap().remove("topics");
+        // Members other than result are skipped, wherever they stand.
+        let body = format!(
+            r#"{{"jsonrpc":"2.0","meta":{{"cached":[1,2,{{"x":null}}]}},"result":[{},{},{}],"id":{}}}"#,
+            log_at(1),
+            if req["params"][0]["fromBlock"] == "0x1" {
+                bad
+            } else {
+                log_at(2)
+            },
+            log_at(3),
+            req["id"]
+        );
+        (200, body)
+    });
+    let client = quick(vec![url], 1);
+    let e = client.logs(&LogFilter::default(), 1, 3).unwrap_err();
+    match &e {
+        RpcError::BadResponse { method, message } => {
+            assert_eq!(method, "eth_getLogs");
+            assert!(message.contains("missing `topics`"), "{message}");
+        }
+        other => panic!("expected a bad response, got {other:?}"),
+    }
+    let logs = client.logs(&LogFilter::default(), 5, 7).unwrap();
+    let blocks: Vec<u64> = logs.iter().map(|l| l.block_number).collect();
+    assert_eq!(blocks, [1, 2, 3]);
+}
+
+#[test]
+fn an_answer_cut_off_mid_stream_is_retried_not_half_kept() {
+    let calls = Arc::new(Mutex::new(0u32));
+    let n = calls.clone();
+    let url = scripted_server(move |req| {
+        let mut n = n.lock().unwrap();
+        *n += 1;
+        let full = json!({"jsonrpc": "2.0", "id": req["id"], "result": [log_at(1), log_at(2)]})
+            .to_string();
+        if *n == 1 {
+            // The first answer stops halfway: a truncated body is not an empty list.
+            (200, full[..full.len() / 2].to_string())
+        } else {
+            (200, full)
+        }
+    });
+    let client = quick(vec![url], 3);
+    let logs = client.logs(&LogFilter::default(), 1, 2);
+    let n = *calls.lock().unwrap();
+    assert_eq!(logs.map(|l| l.len()), Ok(2), "after {n} calls");
 }

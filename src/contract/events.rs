@@ -35,21 +35,48 @@ impl Contract<'_> {
         self.subscribed_matching(filter, from, to)
     }
 
+    /// Who subscribed until when in `from..=to`: the member table's view of the
+    /// `Subscribed` logs, decoded while the answer is read, 32 bytes a log.
+    pub fn subscriptions(&self, from: u64, to: u64) -> Result<Vec<(Address, u64)>, ContractError> {
+        let filter = self.event_filter(sig::SUBSCRIBED);
+        self.subscribed_mapped(filter, from, to, |s| (s.member, s.until))
+    }
+
     fn subscribed_matching(
         &self,
         filter: LogFilter,
         from: u64,
         to: u64,
     ) -> Result<Vec<Subscribed>, ContractError> {
-        let logs = self.client.logs(&filter, from, to)?;
-        logs.iter()
-            .map(|l| {
-                Subscribed::from_log(l).map_err(|error| ContractError::Decode {
-                    function: sig::SUBSCRIBED,
-                    error,
-                })
-            })
-            .collect()
+        self.subscribed_mapped(filter, from, to, |s| s)
+    }
+
+    fn subscribed_mapped<T>(
+        &self,
+        filter: LogFilter,
+        from: u64,
+        to: u64,
+        keep: impl Fn(Subscribed) -> T,
+    ) -> Result<Vec<T>, ContractError> {
+        // The decoding error itself, which the log reader can only carry as text.
+        let mut undecodable = None;
+        let read = self
+            .client
+            .logs_mapped(&filter, from, to, |l| match Subscribed::from_log(&l) {
+                Ok(s) => Ok(keep(s)),
+                Err(e) => {
+                    let text = e.to_string();
+                    undecodable.get_or_insert(e);
+                    Err(text)
+                }
+            });
+        match (read, undecodable) {
+            (_, Some(error)) => Err(ContractError::Decode {
+                function: sig::SUBSCRIBED,
+                error,
+            }),
+            (read, None) => Ok(read?),
+        }
     }
 }
 

@@ -1,10 +1,13 @@
 //! The typed calls: one method per JSON-RPC method the project uses, each reading its
 //! answer strictly into a [`super::wire`] type.
 
-use super::transport::{Client, RpcError};
+use super::transport::{Client, ReadResult, RpcError};
 use super::wire::*;
 use crate::eth::{hex, Address};
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde_json::{json, Value};
+use std::fmt;
+use std::marker::PhantomData;
 
 impl Client {
     fn typed<T>(
@@ -189,12 +192,27 @@ impl Client {
     /// Logs matching `filter` in `from..=to`, fetched in chunks of at most
     /// `log_chunk` blocks; a chunk the node refuses as too large is halved and retried.
     pub fn logs(&self, filter: &LogFilter, from: u64, to: u64) -> Result<Vec<Log>, RpcError> {
+        self.logs_mapped(filter, from, to, Ok)
+    }
+
+    /// [`Client::logs`], each log turned by `map` into what the caller keeps as soon as
+    /// it is read: only one log at a time exists as JSON. An error from `map` ends the
+    /// call with [`RpcError::BadResponse`]. `map` may see a log twice when a request
+    /// is retried; only the answer of the attempt that succeeded is kept.
+    pub fn logs_mapped<T>(
+        &self,
+        filter: &LogFilter,
+        from: u64,
+        to: u64,
+        map: impl FnMut(Log) -> Result<T, String>,
+    ) -> Result<Vec<T>, RpcError> {
+        let mut reader = EachLog { map };
         let mut out = Vec::new();
         let mut chunk = self.config.log_chunk.max(1);
         let mut start = from;
         while start <= to {
             let end = start.saturating_add(chunk - 1).min(to);
-            match self.logs_once(filter, start, end) {
+            match self.logs_once(filter, start, end, &mut reader) {
                 Ok(mut logs) => {
                     out.append(&mut logs);
                     if end == u64::MAX {
@@ -212,7 +230,13 @@ impl Client {
         Ok(out)
     }
 
-    fn logs_once(&self, filter: &LogFilter, from: u64, to: u64) -> Result<Vec<Log>, RpcError> {
+    fn logs_once<T, F: FnMut(Log) -> Result<T, String>>(
+        &self,
+        filter: &LogFilter,
+        from: u64,
+        to: u64,
+        reader: &mut EachLog<F>,
+    ) -> Result<Vec<T>, RpcError> {
         let mut o = serde_json::Map::new();
         o.insert("fromBlock".into(), json!(quantity(from as u128)));
         o.insert("toBlock".into(), json!(quantity(to as u128)));
@@ -233,13 +257,38 @@ impl Client {
                 .collect();
             o.insert("topics".into(), Value::Array(topics));
         }
-        self.typed("eth_getLogs", json!([Value::Object(o)]), |v| {
-            v.as_array()
-                .ok_or("not a list")?
-                .iter()
-                .map(parse_log)
-                .collect()
-        })
+        self.request_with("eth_getLogs", json!([Value::Object(o)]), reader)
+    }
+}
+
+/// Reads an eth_getLogs answer one log at a time, keeping what `map` makes of each.
+struct EachLog<F> {
+    map: F,
+}
+
+impl<T, F: FnMut(Log) -> Result<T, String>> ReadResult for EachLog<F> {
+    type Output = Vec<T>;
+    fn read<'de, D: Deserializer<'de>>(&mut self, d: D) -> Result<Vec<T>, D::Error> {
+        d.deserialize_seq(LogList(&mut self.map, PhantomData))
+    }
+}
+
+struct LogList<'a, F, T>(&'a mut F, PhantomData<T>);
+
+impl<'de, T, F: FnMut(Log) -> Result<T, String>> Visitor<'de> for LogList<'_, F, T> {
+    type Value = Vec<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of logs")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element::<Value>()? {
+            let log = parse_log(&v).map_err(de::Error::custom)?;
+            out.push((self.0)(log).map_err(de::Error::custom)?);
+        }
+        Ok(out)
     }
 }
 

@@ -3,8 +3,12 @@
 //! limits, and the node's error (with decoded revert data) when it answers with one.
 
 use super::super::hex;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
 use serde_json::{json, Value};
+use std::cell::Cell;
 use std::fmt;
+use std::io::{BufReader, Read};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -210,6 +214,18 @@ impl Client {
 
     /// Sends one JSON-RPC request and returns its `result`, with failover and retries.
     pub fn request(&self, method: &str, params: Value) -> Result<Value, RpcError> {
+        self.request_with(method, params, &mut AnyResult)
+    }
+
+    /// [`Client::request`] with the `result` read by `reader` as the answer arrives.
+    /// A retried request reads its answer afresh: what `reader` built of a failed one is
+    /// dropped.
+    pub(super) fn request_with<R: ReadResult>(
+        &self,
+        method: &str,
+        params: Value,
+        reader: &mut R,
+    ) -> Result<R::Output, RpcError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body =
             json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string();
@@ -232,7 +248,7 @@ impl Client {
             for k in 0..urls.len() {
                 let i = (start + k) % urls.len();
                 let url = &urls[i];
-                match self.exchange(method, url, &body) {
+                match self.exchange(method, url, &body, reader) {
                     Ok(result) => {
                         self.preferred.store(i, Ordering::Relaxed);
                         return Ok(result);
@@ -266,7 +282,13 @@ impl Client {
         }
     }
 
-    fn exchange(&self, method: &str, url: &str, body: &str) -> Result<Value, Attempt> {
+    fn exchange<R: ReadResult>(
+        &self,
+        method: &str,
+        url: &str,
+        body: &str,
+        reader: &mut R,
+    ) -> Result<R::Output, Attempt> {
         let mut response = self
             .agent
             .post(url)
@@ -286,22 +308,41 @@ impl Client {
         if status == 429 {
             return Err(Attempt::Retry("rate limited (HTTP 429)".into()));
         }
-        let text = response
-            .body_mut()
-            .with_config()
-            .limit(self.config.max_response_bytes)
-            .read_to_string()
-            .map_err(|e| match e {
-                ureq::Error::BodyExceedsLimit(limit) => Attempt::Final(RpcError::TooLarge {
+        let mut limited = Limited {
+            inner: response.body_mut().with_config().reader(),
+            left: self.config.max_response_bytes,
+            exceeded: false,
+        };
+        let read = read_envelope(&mut limited, reader);
+        if limited.exceeded {
+            return Err(Attempt::Final(RpcError::TooLarge {
+                method: method.to_string(),
+                limit: self.config.max_response_bytes,
+            }));
+        }
+        let envelope = match read {
+            Ok(envelope) => envelope,
+            Err(Unread::Io(e)) => return Err(Attempt::Retry(format!("reading the answer: {e}"))),
+            Err(Unread::BadResult(message)) => {
+                return Err(Attempt::Final(RpcError::BadResponse {
                     method: method.to_string(),
-                    limit,
-                }),
-                e => Attempt::Retry(format!("reading the answer: {e}")),
-            })?;
+                    message,
+                }))
+            }
+            Err(Unread::NotJsonRpc) => Envelope {
+                result: None,
+                error: None,
+            },
+        };
         // Some providers send JSON-RPC errors with an HTTP error status: the JSON wins.
-        let parsed: Option<Value> = serde_json::from_str(&text).ok();
-        let envelope = parsed.filter(|v| v.get("result").is_some() || v.get("error").is_some());
-        let Some(mut envelope) = envelope else {
+        if let Some(err) = envelope.error {
+            let e = self.rpc_error(method, &err);
+            if is_rate_limited(&e) {
+                return Err(Attempt::Retry(e.to_string()));
+            }
+            return Err(Attempt::Final(e));
+        }
+        let Some(result) = envelope.result else {
             if status >= 500 {
                 return Err(Attempt::Retry(format!("HTTP {status}")));
             }
@@ -317,17 +358,7 @@ impl Client {
                 message: format!("{} does not answer JSON-RPC", redact(url)),
             }));
         };
-        if let Some(err) = envelope.get("error") {
-            let e = self.rpc_error(method, err);
-            if is_rate_limited(&e) {
-                return Err(Attempt::Retry(e.to_string()));
-            }
-            return Err(Attempt::Final(e));
-        }
-        Ok(envelope
-            .get_mut("result")
-            .map(Value::take)
-            .unwrap_or(Value::Null))
+        Ok(result)
     }
 
     fn rpc_error(&self, method: &str, err: &Value) -> RpcError {
@@ -385,5 +416,137 @@ pub(super) fn revert_data(v: &Value) -> Option<Vec<u8>> {
         }
         Value::Object(o) => o.get("data").and_then(revert_data),
         _ => None,
+    }
+}
+
+/// Reads a JSON-RPC `result` from the answer as it streams in, so a large one (logs of
+/// busy blocks) is never held as text or as a JSON tree.
+pub(super) trait ReadResult {
+    type Output;
+    fn read<'de, D: Deserializer<'de>>(&mut self, d: D) -> Result<Self::Output, D::Error>;
+}
+
+/// Any result, as a JSON tree.
+struct AnyResult;
+
+impl ReadResult for AnyResult {
+    type Output = Value;
+    fn read<'de, D: Deserializer<'de>>(&mut self, d: D) -> Result<Value, D::Error> {
+        Value::deserialize(d)
+    }
+}
+
+/// A body reader that fails, and says so, past `left` bytes.
+struct Limited<R> {
+    inner: R,
+    left: u64,
+    exceeded: bool,
+}
+
+impl<R: Read> Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        match self.left.checked_sub(n as u64) {
+            Some(left) => {
+                self.left = left;
+                Ok(n)
+            }
+            None => {
+                self.exceeded = true;
+                Err(std::io::Error::other("the answer is too large"))
+            }
+        }
+    }
+}
+
+/// The parts of a JSON-RPC response object that matter; other members are skipped.
+struct Envelope<T> {
+    result: Option<T>,
+    error: Option<Value>,
+}
+
+/// Why a body gave no envelope.
+#[derive(Debug)]
+enum Unread {
+    /// The transport failed, or the body ended, before the answer did.
+    Io(String),
+    /// A JSON-RPC answer whose `result` is not what the method promises.
+    BadResult(String),
+    /// Not JSON, or JSON that is not a JSON-RPC response object.
+    NotJsonRpc,
+}
+
+fn read_envelope<R: ReadResult>(
+    body: impl Read,
+    reader: &mut R,
+) -> Result<Envelope<R::Output>, Unread> {
+    let in_result = Cell::new(false);
+    let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(16 << 10, body));
+    let read = EnvelopeSeed {
+        reader,
+        in_result: &in_result,
+    }
+    .deserialize(&mut de)
+    .and_then(|envelope| de.end().map(|()| envelope));
+    read.map_err(|e| {
+        // A result that ends early was cut off on the way: asking again may get all of it.
+        if e.is_io() || (e.is_eof() && in_result.get()) {
+            Unread::Io(e.to_string())
+        } else if in_result.get() && e.is_data() {
+            Unread::BadResult(e.to_string())
+        } else {
+            Unread::NotJsonRpc
+        }
+    })
+}
+
+struct EnvelopeSeed<'a, R> {
+    reader: &'a mut R,
+    /// Set while `result` is read: an error then is the result's, not the envelope's.
+    in_result: &'a Cell<bool>,
+}
+
+impl<'de, R: ReadResult> DeserializeSeed<'de> for EnvelopeSeed<'_, R> {
+    type Value = Envelope<R::Output>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, R: ReadResult> Visitor<'de> for EnvelopeSeed<'_, R> {
+    type Value = Envelope<R::Output>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON-RPC response object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut envelope = Envelope {
+            result: None,
+            error: None,
+        };
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "result" if envelope.result.is_none() => {
+                    self.in_result.set(true);
+                    envelope.result = Some(map.next_value_seed(ResultSeed(&mut *self.reader))?);
+                    self.in_result.set(false);
+                }
+                "error" => envelope.error = Some(map.next_value()?),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(envelope)
+    }
+}
+
+struct ResultSeed<'a, R>(&'a mut R);
+
+impl<'de, R: ReadResult> DeserializeSeed<'de> for ResultSeed<'_, R> {
+    type Value = R::Output;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<R::Output, D::Error> {
+        self.0.read(d)
     }
 }
