@@ -8,10 +8,20 @@ use std::path::Path;
 /// `sync`: wait until the bytes are on disk before the rename (survives a power loss, at
 /// the cost of a disk flush); without it a crash of the process still loses nothing.
 pub fn write_atomically(path: &Path, bytes: &[u8], sync: bool) -> std::io::Result<()> {
+    write_atomically_with(path, sync, |f| f.write_all(bytes))
+}
+
+/// [`write_atomically`] with the contents written by `write`, for files too large to
+/// build in memory first.
+pub fn write_atomically_with(
+    path: &Path,
+    sync: bool,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
+    write(&mut f)?;
     if sync {
         f.sync_all()?;
     }
@@ -26,13 +36,19 @@ pub fn read_json<T: serde::de::DeserializeOwned>(
     version: u32,
     version_of: impl Fn(&T) -> u32,
 ) -> Result<Option<T>, String> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
+    let f = match std::fs::File::open(path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     };
-    let file: T = serde_json::from_str(&text)
-        .map_err(|e| format!("{} is not {what}: {e}", path.display()))?;
+    // Parsed as it is read: a large file is never in memory as text.
+    let file: T = serde_json::from_reader(std::io::BufReader::new(f)).map_err(|e| {
+        if e.is_io() {
+            format!("cannot read {}: {e}", path.display())
+        } else {
+            format!("{} is not {what}: {e}", path.display())
+        }
+    })?;
     let found = version_of(&file);
     if found != version {
         return Err(format!(

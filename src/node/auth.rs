@@ -15,7 +15,7 @@
 //! [`LOOKUP_RATE`] a second overall, [`CLIENT_LOOKUP_RATE`] per client address (when
 //! the engine names the client: [`ChainAuth::check_from`]), and `MAX_LOOKUPS` at once.
 
-use super::members::Members;
+use super::members::MemberView;
 use super::{LookupAnswer, ToChain, ToLoop};
 use crate::clock::unix_now;
 use crate::config::ChainAuthConfig;
@@ -165,7 +165,7 @@ pub struct ChainAuth {
     to_chain: Sender<ToChain>,
     from_chain: Receiver<ToLoop>,
     /// From `Subscribed` logs (the chain thread's table).
-    members: Members,
+    members: MemberView,
     /// From single `isMember` lookups.
     answers: HashMap<Address, Answer>,
     /// SHA-256 of (username, password) → member and credential expiry: one signature
@@ -219,7 +219,7 @@ impl ChainAuth {
     pub fn new(
         verifier: Verifier,
         config: ChainAuthConfig,
-        members: Members,
+        members: MemberView,
         to_chain: Sender<ToChain>,
         from_chain: Receiver<ToLoop>,
         serving: Arc<AtomicBool>,
@@ -271,7 +271,7 @@ impl ChainAuth {
 
     fn status(&self, member: Address, now: Instant) -> Status {
         let chain_now = self.chain_now(now);
-        if self.members.get(&member).is_some_and(|&u| u > chain_now) {
+        if self.members.get(&member).is_some_and(|u| u > chain_now) {
             return Status::Member;
         }
         match self.answers.get(&member) {
@@ -695,6 +695,7 @@ mod tests {
     use super::*;
     use crate::credential::{self, NodeScope};
     use crate::eth::signer::PrivateKey;
+    use crate::node::members::Members;
     use std::sync::mpsc;
 
     const CONTRACT: Address = Address([0x11; 20]);
@@ -723,7 +724,7 @@ mod tests {
         let auth = ChainAuth::new(
             verifier,
             config,
-            members,
+            members.into(),
             to_chain,
             from_chain,
             Arc::new(AtomicBool::new(true)),
@@ -912,7 +913,7 @@ mod tests {
         let mut r = rig(Members::new());
         let mut table = Members::new();
         table.insert(member.address(), unix_now() + 1000);
-        r.tell.send(ToLoop::Members(table.clone())).unwrap();
+        r.tell.send(ToLoop::Members(table.clone().into())).unwrap();
         assert!(synced(&mut r, 10, Duration::from_secs(60), 0).is_empty());
         // Fresh keys wait for the next sync: one early poll asked for all of them.
         for i in 0..100u8 {
@@ -944,7 +945,7 @@ mod tests {
             vec![ToChain::Poll(2)]
         );
         table.insert(payer.address(), unix_now() + 1000);
-        r.tell.send(ToLoop::Members(table.clone())).unwrap();
+        r.tell.send(ToLoop::Members(table.clone().into())).unwrap();
         let served = synced(&mut r, 12, Duration::from_secs(60), 2);
         assert_eq!(served.len(), 1);
         assert_eq!(served[0].0, ticket(501));
@@ -955,7 +956,7 @@ mod tests {
 
         // A new table that no sync has vouched for yet (one chunk of a rescan, say) is
         // not trusted to say who is not a member: that address is looked up.
-        r.tell.send(ToLoop::Members(table)).unwrap();
+        r.tell.send(ToLoop::Members(table.into())).unwrap();
         r.auth.drain_completed(&mut Vec::new());
         let (u, p) = cred(&key(3));
         assert!(done(r.auth.check(u.as_bytes(), p.as_bytes(), ticket(502))).is_none());

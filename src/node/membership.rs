@@ -3,7 +3,7 @@
 //! clock and whether the RPC answers. Blocking calls only; the loop hears from it
 //! through a channel and the server's `Waker`.
 
-use super::members::{MemberState, Members};
+use super::members::{MemberState, MemberView, Members};
 use super::stats::ChainStats;
 use super::{LookupAnswer, ToChain, ToLoop};
 use crate::contract::{Contract, ContractError};
@@ -47,9 +47,9 @@ struct Stop;
 struct Run {
     m: Membership,
     /// `Subscribed` logs of blocks after `state.synced_to`, re-read every poll.
-    recent: Vec<(Address, u64)>,
+    recent: Arc<Members>,
     /// The table last sent to the loop.
-    sent: Option<Members>,
+    sent: Option<MemberView>,
     rpc_up: bool,
     save_failed: bool,
     chain_time: u64,
@@ -67,7 +67,7 @@ impl Membership {
     pub fn run(self) {
         let mut run = Run {
             m: self,
-            recent: Vec::new(),
+            recent: Arc::default(),
             sent: None,
             rpc_up: true,
             save_failed: false,
@@ -269,9 +269,7 @@ impl Run {
             let to = from.saturating_add(chunk - 1).min(safe);
             let logs = self.subscribed(from, to)?;
             read += logs.len();
-            for (member, until) in logs {
-                MemberState::apply(&mut self.m.state.members, member, until);
-            }
+            self.m.state.fold(logs);
             let Some(block) = self
                 .m
                 .client
@@ -298,22 +296,27 @@ impl Run {
                 self.serve_requests()?;
             }
         }
-        self.recent.clear();
-        if from <= head.number {
-            self.recent = self.subscribed(from, head.number)?;
+        let recent = if from <= head.number {
+            self.subscribed(from, head.number)?
+        } else {
+            Vec::new()
+        };
+        read += recent.len();
+        let recent = Members::from_logs(recent);
+        if *self.recent != recent {
+            self.recent = Arc::new(recent);
         }
         self.publish()?;
-        // A large sync parsed megabytes of JSON: give the pages back, or the node keeps
-        // its peak for good.
-        if read + self.recent.len() >= TRIM_AFTER_LOGS {
+        // A large sync read megabytes of JSON and replaced the table: give the freed
+        // pages back, or the node keeps its peak for good.
+        if read >= TRIM_AFTER_LOGS {
             crate::heap::trim();
         }
         Ok(())
     }
 
     fn subscribed(&self, from: u64, to: u64) -> Result<Vec<(Address, u64)>, ContractError> {
-        let logs = Contract::new(&self.m.client, self.m.contract).subscribed(from, to)?;
-        Ok(logs.into_iter().map(|l| (l.member, l.until)).collect())
+        Contract::new(&self.m.client, self.m.contract).subscriptions(from, to)
     }
 
     fn save(&mut self) {
@@ -333,14 +336,15 @@ impl Run {
 
     /// Sends the table to the loop when it changed.
     fn publish(&mut self) -> Result<(), SyncError> {
-        let table = self.m.state.merged(&self.recent);
-        let active = table.values().filter(|&&u| u > self.chain_time).count();
+        let table = self.m.state.view(&self.recent);
+        let active = table.active(self.chain_time);
         self.m
             .stats
             .members_known
             .store(active as u64, Ordering::Relaxed);
         if self.sent.as_ref() != Some(&table) {
             log::debug!("chain: {} members known ({active} active)", table.len());
+            // Arcs: the loop and this thread share one table.
             self.sent = Some(table.clone());
             self.send(ToLoop::Members(table))
                 .map_err(|_| SyncError::Stop)?;

@@ -53,7 +53,7 @@ use crate::eth::sender::Sender;
 use crate::eth::Address;
 use crate::proxy::settings::AuthMode;
 use crate::proxy::Server;
-use members::{MemberState, Members};
+use members::{MemberState, MemberView};
 use stats::ChainStats;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -73,8 +73,8 @@ pub enum ToChain {
 /// From the chain thread to the loop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToLoop {
-    /// The whole member table, sent when it changed.
-    Members(Members),
+    /// The member table, sent when it changed (shared with the chain thread, not copied).
+    Members(MemberView),
     Lookup {
         member: Address,
         answer: LookupAnswer,
@@ -220,7 +220,7 @@ pub fn attach(
     let auth = auth::ChainAuth::new(
         verifier,
         config.chain_auth,
-        state.members.clone(),
+        state.view(&Arc::default()),
         to_chain,
         from_chain,
         Arc::clone(&serving),
