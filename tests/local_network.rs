@@ -186,6 +186,29 @@ fn the_fastest_node_carries_the_traffic_and_a_stopped_node_is_routed_around() {
 }
 
 #[test]
+fn spread_rotate_sends_each_new_connection_through_the_next_node() {
+    let net = Network::start();
+    let origin = Origin::start("127.0.0.1:0");
+    let url = format!("http://localhost:{}/", origin.addr.port());
+    let mut args = net.chain_args();
+    args.extend(["--spread".to_string(), "rotate".to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut local = Local::start(&net.anvil.dir, &args);
+    local.wait_log(" up: connect ", 3);
+    let socks = format!("socks5h://{}", local.addr);
+    for _ in 0..6 {
+        assert_eq!(curl_ok(&["-x", &socks, &url]), PAGE);
+    }
+    // The slow nodes get their turns too: two connections each.
+    let tunnels: Vec<u64> = net.nodes.iter().map(|n| n.tunnels() as u64).collect();
+    assert_eq!(tunnels, [2, 2, 2], "tunnels per node");
+
+    let run = aqueduct(&["local", "--spread", "random", "--list"]);
+    assert!(!run.ok);
+    assert!(run.stderr.contains("--spread"), "{}", run.stderr);
+}
+
+#[test]
 fn a_credential_captured_at_one_node_is_refused_at_another_and_a_refusing_node_is_skipped() {
     let net = Network::start();
     let origin = Origin::start("127.0.0.1:0");

@@ -13,17 +13,21 @@ use crate::proxy::Server;
 use std::time::Instant;
 
 const HELP: &str = "\
-aqueduct local [--listen 127.0.0.1:1080] [--node HOST:PORT@0xADDR]... [--list [--json]]
+aqueduct local [--listen 127.0.0.1:1080] [--node HOST:PORT@0xADDR]... [--spread fastest|rotate]
+               [--list [--json]]
   One SOCKS5 + HTTP proxy on this machine that uses the whole network: nodes come from
   the contract's registry (and [local] nodes / --node), are measured, and each connection
   goes through the fastest healthy one, TLS nodes first (their pin checked; --node also
   takes \"tls=HOST:PORT pin=sha256//...@0xADDR\"). Credentials are signed here with --key,
   one per node, valid for an hour; the key never leaves this machine.
+  --spread rotate   each new connection through the next healthy node in turn (TLS
+           nodes first), for many exit addresses; fastest (the default) sends all through
+           the best one
   --list   measure every node once, print them best first, and exit (1 when none is
            usable from here)
 connection: --rpc URL | AQUEDUCT_RPC, --key FILE [--password-file F | --password-env VAR],
   --contract ADDR, or the same from --config FILE's [chain] section ([local] holds listen,
-  nodes, registry, require_tls, refresh_secs, probe_secs, probe_timeout_secs,
+  nodes, registry, require_tls, spread, refresh_secs, probe_secs, probe_timeout_secs,
   credential_ttl_secs, and credential = USERNAME:PASSWORD signed in the website, which
   replaces --key)
 ";
@@ -37,6 +41,7 @@ pub fn run(mut args: Args) -> CmdResult {
     let config_path = ctx.config.clone();
     let listen = args.value("listen")?;
     let extra_nodes = args.values("node")?;
+    let spread = args.value("spread")?;
     let list = args.flag("list")?;
     args.finish()?;
     let level = if list {
@@ -44,13 +49,18 @@ pub fn run(mut args: Args) -> CmdResult {
     } else {
         log::LevelFilter::Info
     };
-    let cfg =
+    let mut cfg =
         config::load(config_path.as_deref(), listen.as_deref(), &extra_nodes).map_err(|e| {
             match &config_path {
                 Some(path) => Failure::new(format!("{}: {e}", path.display())),
                 None => Failure::new(e.to_string()),
             }
         })?;
+    if let Some(s) = spread {
+        cfg.local.spread = s
+            .parse()
+            .map_err(|e| Failure::usage(format!("--spread: {e}")))?;
+    }
     crate::logging::init(cfg.log, level);
     let client = ctx.client()?;
     let contract = ctx.deployed_contract(&client)?;

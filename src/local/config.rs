@@ -2,6 +2,7 @@
 //! (`[auth]`, `[timeouts]`, `[limits]`, ...) for the local listener. Without an `[auth]`
 //! section the listener needs no credentials, which the engine allows only on loopback.
 
+use super::table::Spread;
 use crate::config::auth::RawAuth;
 use crate::config::dns::RawDns;
 use crate::config::engine::EngineSections;
@@ -105,6 +106,9 @@ pub struct RawLocal {
     pub credential: Option<String>,
     /// true: use only nodes with a TLS endpoint (their pin checked), never one in clear.
     pub require_tls: Option<bool>,
+    /// "fastest" (every connection through the best node) or "rotate" (each through
+    /// the next node in turn).
+    pub spread: Option<String>,
 }
 
 /// What the discovery thread and the router run with.
@@ -124,6 +128,7 @@ pub struct LocalSettings {
     pub credential: Option<SignedLogin>,
     /// Nodes without a TLS endpoint are left out.
     pub require_tls: bool,
+    pub spread: Spread,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:1080";
@@ -178,6 +183,12 @@ impl RawLocal {
             probe_timeout: secs("local.probe_timeout_secs", self.probe_timeout_secs, 5, 60)?,
             credential_ttl,
             require_tls: self.require_tls.unwrap_or(false),
+            spread: self
+                .spread
+                .map(|s| s.parse::<Spread>())
+                .transpose()
+                .map_err(|e| ConfigError::new("local.spread", e))?
+                .unwrap_or_default(),
             credential: self
                 .credential
                 .map(|c| c.parse::<SignedLogin>())

@@ -59,7 +59,7 @@ impl Discovery {
         settings: LocalSettings,
     ) -> Discovery {
         Discovery {
-            table: SharedTable::default(),
+            table: SharedTable::new(settings.spread),
             client,
             contract,
             chain_id,
@@ -314,6 +314,7 @@ mod tests {
                 })
                 .collect(),
             registry: false,
+            spread: Default::default(),
             refresh: Duration::from_secs(60),
             probe_every: Duration::from_secs(60),
             probe_timeout: Duration::from_secs(1),

@@ -131,10 +131,36 @@ impl Found {
     }
 }
 
+/// How new connections are spread over the usable nodes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Spread {
+    /// All through the best node (TLS first, then fastest): the lowest latency.
+    #[default]
+    Fastest,
+    /// Each new connection through the next node of the best group (healthy, TLS
+    /// first), in turn: many exit addresses for crawling, and the load shared.
+    Rotate,
+}
+
+impl std::str::FromStr for Spread {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Spread, String> {
+        match s {
+            "fastest" => Ok(Spread::Fastest),
+            "rotate" => Ok(Spread::Rotate),
+            _ => Err(format!("`{s}` is not one of \"fastest\", \"rotate\"")),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct NodeTable {
     nodes: Vec<Node>,
     next_id: usize,
+    spread: Spread,
+    /// Connections handed out under [`Spread::Rotate`]: whose turn is next.
+    turn: usize,
 }
 
 fn backoff(failures: u32) -> Duration {
@@ -143,6 +169,13 @@ fn backoff(failures: u32) -> Duration {
 }
 
 impl NodeTable {
+    pub fn new(spread: Spread) -> NodeTable {
+        NodeTable {
+            spread,
+            ..NodeTable::default()
+        }
+    }
+
     pub fn nodes(&self) -> &[Node] {
         &self.nodes
     }
@@ -191,17 +224,32 @@ impl NodeTable {
     }
 
     pub fn pick(&mut self, exclude: &[usize], now: Instant) -> Option<Hop> {
-        let best = self
-            .nodes
-            .iter()
-            .filter(|n| n.usable(now) && !exclude.contains(&n.id))
-            .min_by_key(|n| n.rank())?;
-        Some(Hop {
-            node: best.id,
-            addr: best.addr?,
-            login: Arc::clone(best.login.as_ref()?),
-            tls: best.tls.clone(),
-        })
+        let usable = || {
+            self.nodes
+                .iter()
+                .filter(|n| n.usable(now) && !exclude.contains(&n.id))
+        };
+        let best = usable().min_by_key(|n| n.rank())?;
+        let chosen = match self.spread {
+            Spread::Fastest => best,
+            Spread::Rotate => {
+                // Every node as good as the best in health and TLS, whatever its speed.
+                let group = |n: &Node| {
+                    let (tier, plain, _) = n.rank();
+                    (tier, plain)
+                };
+                let peers: Vec<&Node> = usable().filter(|n| group(n) == group(best)).collect();
+                peers.get(self.turn % peers.len()).copied().unwrap_or(best)
+            }
+        };
+        let hop = Hop {
+            node: chosen.id,
+            addr: chosen.addr?,
+            login: Arc::clone(chosen.login.as_ref()?),
+            tls: chosen.tls.clone(),
+        };
+        self.turn = self.turn.wrapping_add(1);
+        Some(hop)
     }
 
     /// Records a success; `measured` is Some for a probe (sessions include the target's
@@ -268,6 +316,10 @@ impl NodeTable {
 pub struct SharedTable(Arc<Mutex<NodeTable>>);
 
 impl SharedTable {
+    pub fn new(spread: Spread) -> SharedTable {
+        SharedTable(Arc::new(Mutex::new(NodeTable::new(spread))))
+    }
+
     /// A poisoned lock only means another thread panicked mid-update; the table is
     /// still a valid table, so it is used as is.
     pub fn lock(&self) -> MutexGuard<'_, NodeTable> {
@@ -323,6 +375,33 @@ mod tests {
             connect: Duration::from_millis(n),
             handshake: Duration::from_millis(n),
         }
+    }
+
+    #[test]
+    fn rotate_hands_connections_to_every_healthy_node_in_turn_and_skips_a_down_one() {
+        let mut t = ready_table(3);
+        t.spread = Spread::Rotate;
+        let now = Instant::now();
+        t.up(0, Some(ms(30)));
+        t.up(1, Some(ms(5)));
+        t.up(2, Some(ms(90)));
+        let picks: Vec<usize> = (0..6).map(|_| t.pick(&[], now).unwrap().node).collect();
+        let mut seen = picks.clone();
+        seen.sort_unstable();
+        assert_eq!(seen, [0, 0, 1, 1, 2, 2], "{picks:?}");
+        t.down(1, &HopError::Closed, now);
+        let picks: Vec<usize> = (0..4).map(|_| t.pick(&[], now).unwrap().node).collect();
+        assert!(
+            !picks.contains(&1) && picks.contains(&0) && picks.contains(&2),
+            "{picks:?}"
+        );
+        // An excluded node (a retry after it failed) is passed over.
+        assert!((0..4).all(|_| t.pick(&[0], now).unwrap().node == 2));
+        assert_eq!("rotate".parse::<Spread>(), Ok(Spread::Rotate));
+        assert!("random"
+            .parse::<Spread>()
+            .unwrap_err()
+            .contains("\"rotate\""));
     }
 
     #[test]
