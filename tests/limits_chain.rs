@@ -1,7 +1,7 @@
 //! The monthly allowance in chain mode, against a real anvil: once it is used up the node
 //! refuses members' new sessions and stops sending heartbeats (a node that does not serve
-//! is not paid). The month turning is the wall clock's, so its end is unit-tested
-//! (`proxy::limits::allowance`), not waited for here.
+//! is not paid). Their resuming when the month turns is in `limits_month.rs`, under a
+//! faked wall clock.
 // A test's unwrap is its assertion: a failure there is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

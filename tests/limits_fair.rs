@@ -1,7 +1,9 @@
 //! Fair share at the ceiling, through a real node on loopback: ten members, one with 32
 //! parallel tunnels and nine with one each, all downloading as fast as they can from a
-//! node held to `max_mbit`. Each member gets an equal share (a member's tunnels count as
-//! one member); `per_member_mbit` caps one member below a free ceiling.
+//! node held to `max_mbit`, through a Python SOCKS5 client (`support/fair_clients.py`,
+//! standard library only). Each member gets an equal share (a member's tunnels count as
+//! one member); `per_member_mbit` caps one member below a free ceiling. The clients count
+//! bytes; the shares and Jain's index are judged here.
 //!
 //! Shares are ratios of bytes counted over the same window, so a slow machine changes the
 //! totals, not the verdict; the total is checked one-sidedly (never above the ceiling).
@@ -12,12 +14,9 @@ mod support;
 use support::proxy;
 
 use proxy::*;
-use std::io::{Read, Write};
+use serde_json::Value;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 fn users(n: usize) -> String {
     let mut s = String::from("[auth]\nmode = \"static\"\n");
@@ -29,52 +28,39 @@ fn users(n: usize) -> String {
     s
 }
 
-/// Opens `streams[i]` tunnels as member `m{i}`, reads them all for `warmup + window`,
-/// and returns each member's bytes during the window and the window's length.
+/// Runs `tests/support/fair_clients.py`: `streams[i]` tunnels as member `m{i}`, all read
+/// for a 2 s warm-up (rates settle over a few ticks) and a 4 s window. Returns each
+/// member's bytes during the window and the window's length, as the clients counted.
 fn measure(node: SocketAddr, origin: SocketAddr, streams: &[usize]) -> (Vec<u64>, f64) {
-    let counters: Vec<Arc<AtomicU64>> = streams.iter().map(|_| Arc::default()).collect();
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut threads = Vec::new();
-    for (member, &n) in streams.iter().enumerate() {
-        for _ in 0..n {
-            let mut s = connect(node);
-            let user = format!("m{member}");
-            s.write_all(&socks_handshake_bytes(
-                &user,
-                "pw",
-                &SocksTarget::Addr(origin),
-            ))
-            .unwrap();
-            let (code, _) = read_socks_replies(&mut s).unwrap();
-            assert_eq!(code, 0);
-            s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-            let (counter, stop) = (Arc::clone(&counters[member]), Arc::clone(&stop));
-            threads.push(thread::spawn(move || {
-                let mut buf = vec![0u8; 64 * 1024];
-                let deadline = Instant::now() + WAIT;
-                while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
-                    match s.read(&mut buf) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => {
-                            counter.fetch_add(n as u64, Ordering::Relaxed);
-                        }
-                    }
-                }
-            }));
-        }
-    }
-    let sample = || -> Vec<u64> { counters.iter().map(|c| c.load(Ordering::Relaxed)).collect() };
-    thread::sleep(Duration::from_secs(2)); // rates settle over a few ticks
-    let (t1, before) = (Instant::now(), sample());
-    thread::sleep(Duration::from_secs(4));
-    let (t2, after) = (Instant::now(), sample());
-    stop.store(true, Ordering::Relaxed);
-    for t in threads {
-        t.join().unwrap();
-    }
-    let got = after.iter().zip(&before).map(|(a, b)| a - b).collect();
-    (got, (t2 - t1).as_secs_f64())
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/fair_clients.py");
+    let mut args = vec![
+        script.to_string(),
+        node.to_string(),
+        origin.to_string(),
+        "2".into(),
+        "4".into(),
+    ];
+    args.extend(
+        streams
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("m{i}:pw:{n}")),
+    );
+    let out = Command::new("python3")
+        .args(&args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("python3 is needed for this test (.ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "fair_clients.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got = (0..streams.len())
+        .map(|i| report["bytes"][format!("m{i}")].as_u64().unwrap())
+        .collect();
+    (got, report["window_secs"].as_f64().unwrap())
 }
 
 fn jain(x: &[u64]) -> f64 {

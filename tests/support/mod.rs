@@ -4,6 +4,7 @@
 
 pub mod anvil;
 pub mod chromium;
+pub mod faketime;
 pub mod local;
 pub mod monitor;
 pub mod node;
