@@ -72,7 +72,8 @@ pub fn percentile(sorted: &[i64], p: u32) -> Option<i64> {
 
 const PROBE_COLUMNS: &str =
     "p.round, r.started_ms, r.void_reason IS NOT NULL, p.node, p.path, p.outcome, \
-     p.connect_us, p.login_us, p.latency_us, p.download_bytes, p.download_us, p.egress, p.detail";
+     p.connect_us, p.login_us, p.latency_us, p.download_bytes, p.download_us, p.egress, p.detail, \
+     p.tls_us";
 
 fn probe_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProbeRow> {
     Ok(ProbeRow {
@@ -89,6 +90,7 @@ fn probe_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProbeRow> {
         download_us: r.get(10)?,
         egress: r.get(11)?,
         detail: r.get(12)?,
+        tls_us: r.get(13)?,
     })
 }
 
@@ -183,7 +185,7 @@ impl Store {
         {
             let mut insert = tx.prepare_cached(
                 "INSERT OR REPLACE INTO probes (round, node, path, outcome, connect_us, login_us, latency_us, \
-                 download_bytes, download_us, egress, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                 download_bytes, download_us, egress, detail, tls_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?;
             for p in &round.probes {
                 insert.execute(params![
@@ -198,6 +200,7 @@ impl Store {
                     micros(p.download),
                     p.egress.map(|e| e.to_string()),
                     (!p.detail.is_empty()).then_some(p.detail.as_str()),
+                    micros(p.tls),
                 ])?;
             }
         }
@@ -548,6 +551,7 @@ mod tests {
                 "why".into()
             },
             connect: Some(Duration::from_millis(1)),
+            tls: None,
             login: Some(Duration::from_millis(2)),
             latency: outcome.relayed().then(|| Duration::from_millis(latency_ms)),
             download_bytes: 1 << 20,
