@@ -194,6 +194,13 @@ fn a_tls_endpoint_is_probed_inside_tls_with_its_pin_checked() {
     let not_tls = proxy::TestServer::start("127.0.0.1:0", |mut s| {
         let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
     });
+    // Answers with the start of a 16 KiB handshake record, then goes silent.
+    let half_record = proxy::TestServer::start("127.0.0.1:0", |mut s| {
+        let _ = s.write_all(&[0x16, 0x03, 0x03, 0x40, 0x00, 0x02, 0x00]);
+        std::thread::sleep(Duration::from_secs(5));
+    });
+    // Answers with an endless stream that is no TLS.
+    let endless = proxy::TestServer::start("127.0.0.1:0", proxy::serve_endless);
     let loopback = Some("127.0.0.1".parse().unwrap());
     let t = |addr, pin: Pin, path| ProbeTarget {
         node: a,
@@ -211,6 +218,8 @@ fn a_tls_endpoint_is_probed_inside_tls_with_its_pin_checked() {
         t(not_tls.addr, node.pin, ProbePath::Socks),
         t(silent.local_addr().unwrap(), node.pin, ProbePath::Socks),
         t(closed_port(), node.pin, ProbePath::Socks),
+        t(half_record.addr, node.pin, ProbePath::Socks),
+        t(endless.addr, node.pin, ProbePath::Socks),
     ];
     let (mut engine, s, results, got) = one_round(targets, Duration::from_secs(3));
     assert_eq!(
@@ -222,6 +231,8 @@ fn a_tls_endpoint_is_probed_inside_tls_with_its_pin_checked() {
             Outcome::TlsFailed,
             Outcome::Timeout,
             Outcome::ConnectFailed,
+            Outcome::Timeout,
+            Outcome::TlsFailed,
         ],
         "{results:#?}\n{}",
         node.log()
@@ -248,7 +259,14 @@ fn a_tls_endpoint_is_probed_inside_tls_with_its_pin_checked() {
         results[2].login, None,
         "no credential sent to the wrong key"
     );
-    assert!(results[3].detail.contains("TLS"), "{}", results[3].detail);
+    for r in [&results[3], &results[7]] {
+        assert!(r.detail.starts_with("TLS: "), "{}", r.detail);
+    }
+    assert!(
+        results[6].detail.contains("TLS handshake: no answer"),
+        "{}",
+        results[6].detail
+    );
     assert!(
         results[4]
             .detail
