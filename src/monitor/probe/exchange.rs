@@ -376,8 +376,8 @@ impl Probe {
                     Ok(Parsed::Done { .. }) if self.login.is_none() => {
                         // From the end of the connect, or of the TLS handshake: the login
                         // alone, comparable between plain and TLS nodes.
-                        let before =
-                            self.connect.unwrap_or_default() + self.tls.unwrap_or_default();
+                        let connect = self.connect.unwrap_or_default();
+                        let before = connect.saturating_add(self.tls.unwrap_or_default());
                         self.login = Some(elapsed.saturating_sub(before));
                     }
                     _ => {}
