@@ -598,6 +598,45 @@ mod tests {
     }
 
     #[test]
+    fn a_schema_2_database_gains_the_tls_time_and_keeps_its_rows() {
+        let path = temp("schema2");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..2] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(
+                "PRAGMA user_version = 2;
+                 INSERT INTO rounds (id, started_ms, finished_ms, nodes, relayed) VALUES (1, 0, 1, 1, 1);
+                 INSERT INTO probes (round, node, path, outcome, download_bytes) VALUES (1, x'0101010101010101010101010101010101010101', 0, 0, 0);",
+            )
+            .unwrap();
+        }
+        let mut s = Store::open(&path).unwrap();
+        register(&mut s, &[1]);
+        let old = s.probes(Address([1; 20]), -1).unwrap();
+        assert_eq!((old.len(), old[0].tls_us), (1, None));
+        let tls = Measured {
+            outcome: Outcome::PinMismatch,
+            tls: Some(Duration::from_micros(1500)),
+            ..probe(1, Outcome::PinMismatch, 0)
+        };
+        let record = RoundRecord {
+            started_ms: 10,
+            finished_ms: 20,
+            void_reason: None,
+            probes: vec![tls],
+        };
+        s.record_round(&record, &KEEP).unwrap();
+        let rows = s.probes(Address([1; 20]), -1).unwrap();
+        let new = rows.last().unwrap();
+        assert_eq!(
+            (new.outcome, new.tls_us),
+            (Outcome::PinMismatch, Some(1500))
+        );
+    }
+
+    #[test]
     fn rounds_roll_up_by_hour_excluding_void_ones() {
         let path = temp("rollup");
         let mut s = Store::open(&path).unwrap();
