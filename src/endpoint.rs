@@ -78,16 +78,6 @@ impl Endpoint {
         }
     }
 
-    /// The plain address of a registry entry, for software that reaches nodes only in
-    /// clear (the monitor's probes); why not, when the entry is malformed or TLS-only.
-    pub fn plain_only(entry: &str) -> Result<HostPort, String> {
-        let e = entry
-            .parse::<Endpoint>()
-            .map_err(|e| format!("endpoint `{entry}` {e}"))?;
-        e.plain
-            .ok_or_else(|| format!("endpoint `{entry}` is TLS-only; this is reached only in clear"))
-    }
-
     /// The host members connect to (TLS preferred), for comparing with an egress address.
     pub fn host(&self) -> Option<&str> {
         match (&self.tls, &self.plain) {

@@ -1,7 +1,8 @@
 //! `aqueduct monitor` against real nodes on anvil: a healthy node, a lazy node that
 //! heartbeats but refuses every member, a slow node behind a delaying forwarder and a
 //! node killed during a round; the report's verdicts and `--remove`; a monitor killed
-//! mid-round that loses no stored row; and the void-round guard.
+//! mid-round that loses no stored row; the void-round guard; and nodes reached over TLS
+//! (TLS-only, a wrong pin, both endpoints).
 // A test's unwrap is its assertion: a failure there is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -11,8 +12,8 @@ use support::{anvil, local, monitor, node, proxy};
 use aqueduct::monitor::store::Store;
 use local::Forwarder;
 use monitor::{
-    current_epoch, entry, free_port, network, register, slots_in, start_earning, start_node,
-    Monitor, MONITOR, OWNER,
+    current_epoch, entry, free_port, network, register, register_entry, slots_in, start_earning,
+    start_node, start_tls_node, Monitor, MONITOR, OWNER,
 };
 use node::{dev, heartbeats};
 use std::time::{Duration, Instant};
@@ -601,4 +602,84 @@ fn the_json_api_answers_a_site_on_another_origin() {
     assert!(head.starts_with("http/1.1 200"), "{head}");
     assert!(!head.contains("access-control-allow-origin"), "{head}");
     assert!(body.contains("<table id=\"nodes\">"));
+}
+
+const TLS_ONLY: usize = 6;
+const WRONG_PIN: usize = 7;
+const BOTH: usize = 8;
+
+#[test]
+fn tls_only_nodes_are_probed_over_tls_and_a_wrong_pin_is_named() {
+    let net = network();
+    let dirs = [
+        proxy::TempDir::new("mon-tls-a"),
+        proxy::TempDir::new("mon-tls-b"),
+        proxy::TempDir::new("mon-tls-c"),
+    ];
+    let tls_only = start_tls_node(&net, TLS_ONLY, dirs[0].path());
+    let wrong = start_tls_node(&net, WRONG_PIN, dirs[1].path());
+    let both = start_tls_node(&net, BOTH, dirs[2].path());
+    register_entry(
+        &net,
+        TLS_ONLY,
+        &format!("tls={} pin={}", tls_only.tls, tls_only.pin),
+    );
+    // The entry pins another key than the node's certificate has.
+    let other = aqueduct::tls::Pin::of_spki(b"not this node's key");
+    register_entry(&net, WRONG_PIN, &format!("tls={} pin={other}", wrong.tls));
+    register_entry(
+        &net,
+        BOTH,
+        &format!("{} tls={} pin={}", both.plain, both.tls, both.pin),
+    );
+    start_earning(&net);
+    let echo = free_port();
+    let mut mon = Monitor::start(&net, echo, echo, "");
+    mon.wait_rounds(3);
+    // Both heartbeat: only the one members cannot use is flagged.
+    wait_heartbeat(&net, TLS_ONLY);
+    wait_heartbeat(&net, WRONG_PIN);
+    mon.wait_rounds(1);
+
+    let nodes = mon.json("/api/nodes");
+    let t = entry(&nodes, dev(TLS_ONLY));
+    assert_eq!(t["state"], "up", "{t}");
+    assert_eq!(t["uptime_24h"], 1.0, "{t}");
+    assert_eq!(t["egress"], "127.0.0.1", "{t}");
+    assert!(t["throughput_kbps"].as_f64().unwrap() > 1000.0, "{t}");
+    assert_eq!(t["flagged"], false, "{t}");
+
+    let w = entry(&nodes, dev(WRONG_PIN));
+    assert_eq!(w["flagged"], true, "{w}");
+    assert_eq!(w["last_failure"]["outcome"], "pin_mismatch", "{w}");
+    let detail = w["last_failure"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("pin mismatch: possible interception")
+            && detail.contains(&wrong.pin.to_string()),
+        "{w}"
+    );
+    // The node page shows the reason like any other.
+    let (status, page) = mon.get(&format!("/nodes/{}", dev(WRONG_PIN)));
+    assert_eq!(status, 200);
+    assert!(page.contains("pin_mismatch"), "{page}");
+
+    // An entry with both endpoints is probed over TLS (where `aqueduct local` goes):
+    // every probe has a handshake time.
+    let b = entry(&nodes, dev(BOTH));
+    assert_eq!(b["state"], "up", "{b}");
+    let probes = mon.json(&format!("/api/nodes/{}", dev(BOTH)));
+    let list = probes["probes"].as_array().unwrap();
+    assert!(!list.is_empty(), "{probes}");
+    for p in list {
+        assert_eq!(p["outcome"], "ok", "{p}");
+        assert!(p["tls_us"].as_i64().unwrap() > 0, "{p}");
+        if p["path"] == "socks5" {
+            assert!(p["login_us"].as_i64().is_some(), "{p}");
+        }
+    }
+    let t_probes = mon.json(&format!("/api/nodes/{}", dev(TLS_ONLY)));
+    assert!(
+        t_probes["probes"][0]["tls_us"].as_i64().is_some(),
+        "{t_probes}"
+    );
 }

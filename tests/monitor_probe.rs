@@ -1,20 +1,23 @@
 //! The probe engine on loopback, without a chain: every outcome from a server that
 //! earns it (stand-in nodes that check the monitor's credential like a chain-mode node,
 //! a silent listener, a closed port, a server that is not SOCKS5, a delaying
-//! forwarder), the echo endpoint turning strangers away, and the command line.
+//! forwarder), TLS endpoints (a real `aqueduct node` with `tls_listen`, probed inside
+//! TLS with its pin checked; a wrong pin; a server that is not TLS; a silent one), the
+//! echo endpoint turning strangers away, and the command line.
 // A test's unwrap is its assertion: a failure there is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
-use support::{anvil, local, proxy};
+use support::{anvil, local, proxy, tls};
 
 use aqueduct::credential::Verifier;
 use aqueduct::eth::signer::PrivateKey;
 use aqueduct::eth::Address;
 use aqueduct::monitor::config::EchoUrl;
 use aqueduct::monitor::outcome::Outcome;
-use aqueduct::monitor::probe::{Engine, ProbePath, ProbeSettings, ProbeTarget};
+use aqueduct::monitor::probe::{Engine, Measured, ProbePath, ProbeSettings, ProbeTarget};
 use aqueduct::monitor::round::Credentials;
+use aqueduct::tls::Pin;
 use local::{Forwarder, StubNode};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
@@ -47,6 +50,28 @@ fn settings(echo: SocketAddr, timeout: Duration) -> ProbeSettings {
     }
 }
 
+/// The monitor's credentials, from a key made of `seed` bytes.
+fn credentials(seed: u8) -> Credentials {
+    Credentials::new(
+        PrivateKey::from_bytes(&[seed; 32]).unwrap(),
+        CHAIN,
+        CONTRACT,
+        3600,
+    )
+}
+
+/// A new engine, one round of `targets` on it: (engine, settings, results, outcomes).
+fn one_round(
+    targets: Vec<ProbeTarget>,
+    timeout: Duration,
+) -> (Engine, ProbeSettings, Vec<Measured>, Vec<Outcome>) {
+    let mut engine = Engine::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let s = settings(engine.echo_addr(), timeout);
+    let results = engine.run_round(targets, &s);
+    let got = results.iter().map(|r| r.outcome).collect();
+    (engine, s, results, got)
+}
+
 fn closed_port() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -56,12 +81,7 @@ fn closed_port() -> SocketAddr {
 
 #[test]
 fn every_outcome_comes_from_a_server_that_earns_it() {
-    let mut creds = Credentials::new(
-        PrivateKey::from_bytes(&[5; 32]).unwrap(),
-        CHAIN,
-        CONTRACT,
-        3600,
-    );
+    let mut creds = credentials(5);
     let now = local_now();
     let a = Address([0xa; 20]);
     let b = Address([0xb; 20]);
@@ -84,6 +104,7 @@ fn every_outcome_comes_from_a_server_that_earns_it() {
         login: std::sync::Arc::clone(login),
         expect_egress: expect,
         path: ProbePath::Socks,
+        tls: None,
     };
     let targets = vec![
         t(good.addr, &login_a, loopback),
@@ -96,10 +117,7 @@ fn every_outcome_comes_from_a_server_that_earns_it() {
         t(good.addr, &login_a, Some("127.0.0.2".parse().unwrap())),
         t(slow_front.addr, &login_a, loopback),
     ];
-    let mut engine = Engine::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let s = settings(engine.echo_addr(), Duration::from_secs(4));
-    let results = engine.run_round(targets, &s);
-    let got: Vec<Outcome> = results.iter().map(|r| r.outcome).collect();
+    let (mut engine, s, results, got) = one_round(targets, Duration::from_secs(4));
     assert_eq!(
         got,
         [
@@ -155,6 +173,117 @@ fn every_outcome_comes_from_a_server_that_earns_it() {
     assert!(r[0].detail.contains("could not reach the echo endpoint"));
 }
 
+#[test]
+fn a_tls_endpoint_is_probed_inside_tls_with_its_pin_checked() {
+    let mut creds = credentials(6);
+    let a = Address([0xa; 20]);
+    let login = creds.login(a, local_now());
+    // A real node with a TLS listener that admits the monitor's credential (static auth
+    // stands in for the chain here: what is probed is the transport).
+    let dir = proxy::TempDir::new("monitor-tls");
+    let node = tls::TlsNode::start(
+        dir.path(),
+        &format!(
+            "[auth]\nmode = \"static\"\n[[auth.users]]\nname = \"{}\"\npassword = \"{}\"\n[policy]\nallow_private = true\n",
+            login.username, login.password
+        ),
+    );
+    // Accepts, never answers the ClientHello.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    // Answers the ClientHello with HTTP: not a TLS server.
+    let not_tls = proxy::TestServer::start("127.0.0.1:0", |mut s| {
+        let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    });
+    // Answers with the start of a 16 KiB handshake record, then goes silent.
+    let half_record = proxy::TestServer::start("127.0.0.1:0", |mut s| {
+        let _ = s.write_all(&[0x16, 0x03, 0x03, 0x40, 0x00, 0x02, 0x00]);
+        std::thread::sleep(Duration::from_secs(5));
+    });
+    // Answers with an endless stream that is no TLS.
+    let endless = proxy::TestServer::start("127.0.0.1:0", proxy::serve_endless);
+    let loopback = Some("127.0.0.1".parse().unwrap());
+    let t = |addr, pin: Pin, path| ProbeTarget {
+        node: a,
+        addr,
+        login: std::sync::Arc::clone(&login),
+        expect_egress: loopback,
+        path,
+        tls: Some(pin),
+    };
+    let wrong = Pin::of_spki(b"another key");
+    let targets = vec![
+        t(node.tls, node.pin, ProbePath::Socks),
+        t(node.tls, node.pin, ProbePath::Http),
+        t(node.tls, wrong, ProbePath::Socks),
+        t(not_tls.addr, node.pin, ProbePath::Socks),
+        t(silent.local_addr().unwrap(), node.pin, ProbePath::Socks),
+        t(closed_port(), node.pin, ProbePath::Socks),
+        t(half_record.addr, node.pin, ProbePath::Socks),
+        t(endless.addr, node.pin, ProbePath::Socks),
+    ];
+    let (mut engine, s, results, got) = one_round(targets, Duration::from_secs(3));
+    assert_eq!(
+        got,
+        [
+            Outcome::Ok,
+            Outcome::Ok,
+            Outcome::PinMismatch,
+            Outcome::TlsFailed,
+            Outcome::Timeout,
+            Outcome::ConnectFailed,
+            Outcome::Timeout,
+            Outcome::TlsFailed,
+        ],
+        "{results:#?}\n{}",
+        node.log()
+    );
+    // The SOCKS5 probe went through the TLS listener: egress, every timing, the download.
+    let ok = &results[0];
+    assert_eq!(ok.egress, Some("127.0.0.1".parse().unwrap()));
+    assert!(ok.connect.is_some() && ok.tls.is_some() && ok.login.is_some());
+    assert!(ok.latency.is_some());
+    assert_eq!(ok.download_bytes, 256 * 1024);
+    assert!(ok.kbps().unwrap() > 100.0);
+    assert!(results[1].tls.is_some() && results[1].egress.is_some());
+    // The node saw both tunnels to the echo endpoint.
+    let echo = format!("target={}", engine.echo_addr());
+    let log = node.wait_log(&echo, 2);
+    assert!(log.matches(&echo).count() >= 2, "{log}");
+    let mismatch = &results[2].detail;
+    assert!(
+        mismatch.contains("pin mismatch: possible interception")
+            && mismatch.contains(&node.pin.to_string()),
+        "{mismatch}"
+    );
+    assert_eq!(
+        results[2].login, None,
+        "no credential sent to the wrong key"
+    );
+    for r in [&results[3], &results[7]] {
+        assert!(r.detail.starts_with("TLS: "), "{}", r.detail);
+    }
+    assert!(
+        results[6].detail.contains("TLS handshake: no answer"),
+        "{}",
+        results[6].detail
+    );
+    assert!(
+        results[4]
+            .detail
+            .contains("TLS handshake: no answer in 3 s"),
+        "{}",
+        results[4].detail
+    );
+    // Plain probes in the same engine afterwards are unaffected.
+    let plain = ProbeTarget {
+        tls: None,
+        ..t(node.plain, node.pin, ProbePath::Socks)
+    };
+    let r = engine.run_round(vec![plain], &s);
+    assert_eq!(r[0].outcome, Outcome::Ok, "{r:?}");
+    assert_eq!(r[0].tls, None);
+}
+
 fn local_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -177,6 +306,7 @@ fn the_echo_endpoint_serves_nobody_but_this_rounds_probes() {
         login,
         expect_egress: None,
         path: ProbePath::Socks,
+        tls: None,
     };
     // A round that lasts 3 s (its only probe waits on a silent node).
     let round = std::thread::spawn(move || {

@@ -230,6 +230,7 @@ fn bytes_per_node_day(nodes: usize) -> (f64, f64, f64, (f64, usize)) {
                 outcome: Outcome::Ok,
                 detail: String::new(),
                 connect: Some(Duration::from_micros(30_000 + (i as u64 * 37) % 5_000)),
+                tls: None,
                 login: Some(Duration::from_micros(31_000 + (i as u64 * 53) % 5_000)),
                 latency: Some(Duration::from_micros(95_000 + (i as u64 * 71) % 20_000)),
                 download_bytes: 1 << 20,
@@ -354,6 +355,7 @@ fn main() {
             login: Arc::clone(&login),
             expect_egress: Some(a.ip()),
             path: ProbePath::Socks,
+            tls: None,
         })
         .collect();
     let settings = |download_bytes| ProbeSettings {

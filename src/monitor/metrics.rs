@@ -187,6 +187,7 @@ mod tests {
             outcome,
             detail: String::new(),
             connect: None,
+            tls: None,
             login: None,
             latency: Some(Duration::from_millis(ms)),
             download_bytes: 0,

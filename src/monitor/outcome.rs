@@ -18,9 +18,15 @@ pub enum Outcome {
     WrongEgress,
     /// Relayed, but the answer or the download took longer than the thresholds.
     Slow,
+    /// The node's TLS endpoint presented another key than its registry entry pins: a
+    /// node that changed its key without updating its entry, or an interception.
+    PinMismatch,
+    /// The TLS handshake with the node's TLS endpoint failed for another reason (not TLS,
+    /// a broken handshake, closed during it).
+    TlsFailed,
 }
 
-pub const ALL: [Outcome; 7] = [
+pub const ALL: [Outcome; 9] = [
     Outcome::Ok,
     Outcome::ConnectFailed,
     Outcome::Timeout,
@@ -28,6 +34,8 @@ pub const ALL: [Outcome; 7] = [
     Outcome::RelayFailed,
     Outcome::WrongEgress,
     Outcome::Slow,
+    Outcome::PinMismatch,
+    Outcome::TlsFailed,
 ];
 
 impl Outcome {
@@ -40,6 +48,8 @@ impl Outcome {
             Outcome::RelayFailed => "relay_failed",
             Outcome::WrongEgress => "wrong_egress",
             Outcome::Slow => "slow",
+            Outcome::PinMismatch => "pin_mismatch",
+            Outcome::TlsFailed => "tls_failed",
         }
     }
 
@@ -53,6 +63,8 @@ impl Outcome {
             Outcome::RelayFailed => 4,
             Outcome::WrongEgress => 5,
             Outcome::Slow => 6,
+            Outcome::PinMismatch => 7,
+            Outcome::TlsFailed => 8,
         }
     }
 

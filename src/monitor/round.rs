@@ -9,16 +9,36 @@ use crate::credential::{self, NodeScope};
 use crate::endpoint::Endpoint;
 use crate::eth::signer::PrivateKey;
 use crate::eth::Address;
+use crate::host_port::HostPort;
 use crate::proxy::upstream::Login;
+use crate::tls::Pin;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-/// A registry entry with its endpoint resolved (on the chain thread).
+/// A registry entry with its probed endpoint resolved (on the chain thread).
 #[derive(Debug, Clone)]
 pub struct RegEntry {
     pub info: NodeInfo,
     pub addr: Result<SocketAddr, String>,
+    /// The pin to check when `addr` is the entry's TLS endpoint.
+    pub tls: Option<Pin>,
+}
+
+/// Where a node is probed: the way members reach it. The TLS endpoint with its pin when
+/// the entry has one (also when it has a plain one too: `aqueduct local` prefers TLS,
+/// and the egress is compared with the TLS host), else the plain address. Why not, for
+/// a malformed entry.
+pub fn probe_endpoint(entry: &str) -> Result<(HostPort, Option<Pin>), String> {
+    let e = entry
+        .parse::<Endpoint>()
+        .map_err(|e| format!("endpoint `{entry}` {e}"))?;
+    match (e.tls, e.plain) {
+        (Some(t), _) => Ok((t.addr, Some(t.pin))),
+        (None, Some(plain)) => Ok((plain, None)),
+        // The parser never returns an entry without either.
+        (None, None) => Err(format!("endpoint `{entry}` has no address")),
+    }
 }
 
 /// The IP of an endpoint written as `IP:PORT` or `[IPv6]:PORT`; None for a name.
@@ -90,6 +110,7 @@ pub fn plan(
                 login: creds.login(e.info.node, now),
                 expect_egress: endpoint_ip(&e.info.endpoint),
                 path: ProbePath::Socks,
+                tls: e.tls,
             }),
             Err(why) => unresolved.push(Measured {
                 node: e.info.node,
@@ -97,6 +118,7 @@ pub fn plan(
                 outcome: Outcome::ConnectFailed,
                 detail: why.clone(),
                 connect: None,
+                tls: None,
                 login: None,
                 latency: None,
                 download_bytes: 0,
@@ -147,6 +169,7 @@ mod tests {
             outcome,
             detail: String::new(),
             connect: None,
+            tls: None,
             login: None,
             latency: Some(Duration::from_millis(1)),
             download_bytes: 0,
@@ -206,6 +229,7 @@ mod tests {
                 active,
             },
             addr,
+            tls: None,
         };
         let reg = vec![
             entry(1, true, Ok("127.0.0.1:1".parse().unwrap())),
@@ -228,5 +252,23 @@ mod tests {
         assert_eq!(unresolved[0].outcome, Outcome::ConnectFailed);
         assert_eq!(endpoint_ip("[::1]:80"), Some("::1".parse().unwrap()));
         assert_eq!(endpoint_ip("node.example:80"), None);
+    }
+
+    #[test]
+    fn nodes_are_probed_where_members_reach_them() {
+        const PIN: &str = "sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+        let pin: Pin = PIN.parse().unwrap();
+        let (addr, tls) = probe_endpoint("127.0.0.1:1080").unwrap();
+        assert_eq!((addr.to_string(), tls), ("127.0.0.1:1080".into(), None));
+        let tls_only = format!("tls=127.0.0.1:443 pin={PIN}");
+        let (addr, tls) = probe_endpoint(&tls_only).unwrap();
+        assert_eq!((addr.to_string(), tls), ("127.0.0.1:443".into(), Some(pin)));
+        // Both: TLS, as `aqueduct local` prefers it; the egress expected is the TLS host's.
+        let both = format!("127.0.0.1:1080 tls=127.0.0.2:443 pin={PIN}");
+        let (addr, tls) = probe_endpoint(&both).unwrap();
+        assert_eq!((addr.to_string(), tls), ("127.0.0.2:443".into(), Some(pin)));
+        assert_eq!(endpoint_ip(&both), Some("127.0.0.2".parse().unwrap()));
+        let bad = probe_endpoint("tls=127.0.0.1:443").unwrap_err();
+        assert!(bad.contains("without pin="), "{bad}");
     }
 }

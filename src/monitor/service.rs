@@ -9,14 +9,13 @@ use super::clock::{self, unix_ms};
 use super::config::{self, MonitorConfig};
 use super::metrics::{Metrics, SharedMetrics};
 use super::probe::{Engine, ProbeSettings};
-use super::round::{plan, void_reason, Credentials, RegEntry};
+use super::round::{plan, probe_endpoint, void_reason, Credentials, RegEntry};
 use super::stats::Policy;
 use super::store::{meta, Retention, RoundRecord, Store};
 use super::web;
 use super::withhold::{self, Done, Job};
 
 use crate::contract::Heartbeat;
-use crate::endpoint::Endpoint;
 use crate::eth::keys::load_key;
 use crate::eth::Address;
 use std::collections::HashSet;
@@ -76,10 +75,13 @@ fn chain_thread(chain: Chain, mut synced_to: Option<u64>, every: Duration, news:
             Ok(nodes) => {
                 let entries = nodes
                     .into_iter()
-                    .map(|info| RegEntry {
-                        addr: Endpoint::plain_only(&info.endpoint)
-                            .and_then(|plain| resolve(&plain.to_string())),
-                        info,
+                    .map(|info| {
+                        let probed = probe_endpoint(&info.endpoint);
+                        RegEntry {
+                            tls: probed.as_ref().ok().and_then(|(_, pin)| *pin),
+                            addr: probed.and_then(|(addr, _)| resolve(&addr.to_string())),
+                            info,
+                        }
                     })
                     .collect();
                 if news.send(News::Registry(entries)).is_err() {

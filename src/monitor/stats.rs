@@ -581,6 +581,7 @@ pub(crate) mod tests {
             outcome,
             detail: String::new(),
             connect: None,
+            tls: None,
             login: None,
             latency: outcome.relayed().then(|| Duration::from_millis(5)),
             download_bytes: 0,

@@ -371,16 +371,17 @@ impl Dashboard {
         if let Some(t) = stats::timing(store)? {
             body.push_str(&epoch_table(store, &t, &node, now, &self.policy)?);
         }
-        body.push_str("<h2>Recent probes</h2><table id=\"probes\"><thead><tr><th>time</th><th>path</th><th>outcome</th><th>connect</th><th>login</th><th>latency</th><th>throughput</th><th>egress</th><th>why</th></tr></thead><tbody>");
+        body.push_str("<h2>Recent probes</h2><table id=\"probes\"><thead><tr><th>time</th><th>path</th><th>outcome</th><th>connect</th><th>tls</th><th>login</th><th>latency</th><th>throughput</th><th>egress</th><th>why</th></tr></thead><tbody>");
         for p in probes.iter().rev().take(50) {
             let _ = write!(
                 body,
-                "<tr class=\"{o}\"><td>{t}</td><td>{path}</td><td>{o}{void}</td><td>{c}</td><td>{l}</td><td>{lat}</td><td>{k}</td><td>{e}</td><td class=\"why\">{d}</td></tr>",
+                "<tr class=\"{o}\"><td>{t}</td><td>{path}</td><td>{o}{void}</td><td>{c}</td><td>{tls}</td><td>{l}</td><td>{lat}</td><td>{k}</td><td>{e}</td><td class=\"why\">{d}</td></tr>",
                 o = p.outcome.as_str(),
                 t = utc((p.at_ms / 1000) as u64),
                 path = p.path.as_str(),
                 void = if p.void { " (void round)" } else { "" },
                 c = ms(p.connect_us.map(|u| u as f64 / 1000.0)),
+                tls = ms(p.tls_us.map(|u| u as f64 / 1000.0)),
                 l = ms(p.login_us.map(|u| u as f64 / 1000.0)),
                 lat = ms(p.latency_us.map(|u| u as f64 / 1000.0)),
                 k = kbps(p.kbps()),
@@ -617,7 +618,7 @@ fn line_svg(id: &str, points: &[(i64, f64)], from: i64, to: i64, unit: &str) -> 
 fn probe_json(p: &ProbeRow) -> serde_json::Value {
     serde_json::json!({
         "round": p.round, "at_ms": p.at_ms, "void": p.void, "path": p.path.as_str(),
-        "outcome": p.outcome.as_str(), "connect_us": p.connect_us, "login_us": p.login_us,
+        "outcome": p.outcome.as_str(), "connect_us": p.connect_us, "tls_us": p.tls_us, "login_us": p.login_us,
         "latency_us": p.latency_us, "download_bytes": p.download_bytes, "download_us": p.download_us,
         "throughput_kbps": p.kbps(), "egress": p.egress, "detail": p.detail,
     })

@@ -8,8 +8,9 @@
 #![allow(dead_code)]
 
 use super::anvil::{aqueduct, path_str, Anvil};
-use super::node::{dev, ChainNet};
+use super::node::{chain_node_sections, dev, ChainNet};
 use super::proxy::{Node, TempDir, WAIT};
+use super::tls::TlsNode;
 use std::fs;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -43,18 +44,32 @@ pub fn network() -> ChainNet {
 /// A chain-mode node run by dev account `key`, with `auth` lines in `[auth]`,
 /// registered at `endpoint` (its own address unless given: a forwarder's, say).
 pub fn start_node(net: &ChainNet, key: usize, auth: &str) -> Node {
-    let chain = format!(
+    net.start_node_with(auth, "", &node_chain(net, key))
+}
+
+/// Like [`start_node`], with a TLS listener too (its self-signed pair kept in `dir`).
+pub fn start_tls_node(net: &ChainNet, key: usize, dir: &std::path::Path) -> TlsNode {
+    TlsNode::start(dir, &chain_node_sections("", "", &node_chain(net, key)))
+}
+
+/// The `[chain]` section of a node run by dev account `key`.
+fn node_chain(net: &ChainNet, key: usize) -> String {
+    format!(
         "[chain]\nrpc = [\"{}\"]\ncontract = \"{}\"\nkey = \"{}\"\ndeploy_block = {}\nstate_file = \"{}\"\npoll_secs = 1\nreorg_depth = 2\n",
         net.anvil.url,
         net.contract,
         net.anvil.key_file(key).display(),
         net.deploy_block,
         net.anvil.dir.join(format!("node{key}-state.json")).display()
-    );
-    net.start_node_with(auth, "", &chain)
+    )
 }
 
 pub fn register(net: &ChainNet, key: usize, endpoint: SocketAddr) {
+    register_entry(net, key, &endpoint.to_string());
+}
+
+/// Registers dev account `key` with a registry entry as written (`tls=… pin=…`, say).
+pub fn register_entry(net: &ChainNet, key: usize, entry: &str) {
     net.run_ok(
         OWNER,
         &[
@@ -62,7 +77,7 @@ pub fn register(net: &ChainNet, key: usize, endpoint: SocketAddr) {
             "--node",
             &dev(key).to_string(),
             "--endpoint",
-            &endpoint.to_string(),
+            entry,
         ],
     );
 }

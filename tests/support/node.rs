@@ -123,9 +123,7 @@ impl ChainNet {
 
     /// Like [`ChainNet::start_node`], with a `[chain]` section of the caller's.
     pub fn start_node_with(&self, auth_keys: &str, sections: &str, chain: &str) -> Node {
-        Node::start(&format!(
-            "[auth]\nmode = \"chain\"\n{auth_keys}\n[policy]\nallow_private = true\n{sections}\n{chain}"
-        ))
+        Node::start(&chain_node_sections(auth_keys, sections, chain))
     }
 
     /// A credential of dev account `key`, signed by our own code.
@@ -164,6 +162,14 @@ impl ChainNet {
 }
 
 /// `curl` through the node's HTTP proxy with a credential; returns the status.
+/// A chain-mode node's sections: `auth_keys` in `[auth]`, private targets allowed (the
+/// tests' origins are on loopback), then `sections` and the `[chain]` section.
+pub fn chain_node_sections(auth_keys: &str, sections: &str, chain: &str) -> String {
+    format!(
+        "[auth]\nmode = \"chain\"\n{auth_keys}\n[policy]\nallow_private = true\n{sections}\n{chain}"
+    )
+}
+
 pub fn http_status(node: &Node, cred: &(String, String), url: &str) -> u16 {
     let proxy = format!("http://{}", node.addr());
     let user = format!("{}:{}", cred.0, cred.1);

@@ -1,7 +1,10 @@
-//! One probe's state machine: connect, SOCKS5 login and CONNECT (or an HTTP proxy
-//! request), the echo exchange, the download, each step timed and checked.
+//! One probe's state machine: connect, the TLS handshake for a TLS endpoint, SOCKS5
+//! login and CONNECT (or an HTTP proxy request), the echo exchange, the download, each
+//! step timed and checked.
 
+use super::wire::Pull;
 use super::*;
+use crate::tls::configs::pin_mismatch;
 
 pub(super) enum Flow {
     /// Nothing more until the next event.
@@ -29,6 +32,7 @@ impl Probe {
             outcome,
             detail,
             connect: self.connect,
+            tls: self.tls,
             login: self.login,
             latency: self.latency,
             download_bytes: got,
@@ -99,6 +103,12 @@ impl Probe {
                 0,
                 None,
             ),
+            Stage::Tls => self.result(
+                Outcome::Timeout,
+                format!("TLS handshake: no answer in {secs:.0} s"),
+                0,
+                None,
+            ),
             Stage::Socks { answers, .. } => {
                 let what = if answers.len() >= 4 {
                     "CONNECT to the echo endpoint"
@@ -144,8 +154,13 @@ impl Probe {
             match self.advance(issued, s, now) {
                 Ok(Flow::Wait) => return None,
                 Ok(Flow::Again) => continue,
-                Ok(Flow::Done(outcome, detail)) => {
-                    return Some(self.result(outcome, detail, 0, None))
+                Ok(Flow::Done(outcome, mut detail)) => {
+                    // A TLS failure inside the tunnel surfaces as a closed connection;
+                    // say what rustls saw.
+                    if let Some(f) = self.wire.failure() {
+                        let _ = write!(detail, " ({f})");
+                    }
+                    return Some(self.result(outcome, detail, 0, None));
                 }
                 Err(m) => return Some(*m),
             }
@@ -200,21 +215,49 @@ impl Probe {
         }
     }
 
-    /// Writes `out[sent..]` until done or WouldBlock; Err on a broken connection.
+    /// Writes `out[sent..]` until done or WouldBlock (and any ciphertext rustls still
+    /// holds); Err on a broken connection.
     pub(super) fn flush(
-        sock: &mut TcpStream,
+        wire: &mut Wire,
         writable: &mut bool,
         out: &[u8],
         sent: &mut usize,
     ) -> Result<(), ()> {
+        wire.flush_tls(writable)?;
         while *writable && *sent < out.len() {
-            match io::write(sock, out.get(*sent..).unwrap_or_default()) {
+            match wire.write(writable, out.get(*sent..).unwrap_or_default()) {
                 IoOutcome::Done(n) => *sent += n,
-                IoOutcome::WouldBlock => *writable = false,
+                IoOutcome::WouldBlock => {}
                 IoOutcome::Eof => return Err(()),
             }
         }
         Ok(())
+    }
+
+    /// The first stage inside the connection (in clear, or inside TLS once it is up):
+    /// the SOCKS5 handshake, or the HTTP proxy request.
+    fn tunnel_stage(&self, s: &ProbeSettings, now: Instant) -> Result<Stage, Flow> {
+        Ok(match self.target.path {
+            ProbePath::Socks => {
+                let mut out = Vec::with_capacity(400);
+                let target = match s.echo.ip() {
+                    Some(ip) => SocksTarget::Ip(SocketAddr::new(ip, s.echo.port)),
+                    None => SocksTarget::Domain(&s.echo.host, s.echo.port),
+                };
+                if let Err(e) = encode_handshake(&self.target.login, &target, &mut out) {
+                    return Err(Flow::Done(
+                        Outcome::AuthRefused,
+                        format!("cannot send the credential: {e}"),
+                    ));
+                }
+                Stage::Socks {
+                    out,
+                    sent: 0,
+                    answers: Vec::new(),
+                }
+            }
+            ProbePath::Http => self.http_stage(s, Exchange::ProxyEcho, Vec::new(), now),
+        })
     }
 
     pub(super) fn advance(
@@ -229,7 +272,7 @@ impl Probe {
                 if !(self.readable || self.writable) {
                     return Ok(Flow::Wait);
                 }
-                match crate::proxy::io::connect_result(&self.sock) {
+                match crate::proxy::io::connect_result(&self.wire.sock) {
                     Ok(true) => {}
                     Ok(false) => {
                         self.readable = false;
@@ -244,31 +287,61 @@ impl Probe {
                     }
                 }
                 self.connect = Some(elapsed);
-                self.stage = match self.target.path {
-                    ProbePath::Socks => {
-                        let mut out = Vec::with_capacity(400);
-                        let target = match s.echo.ip() {
-                            Some(ip) => SocksTarget::Ip(SocketAddr::new(ip, s.echo.port)),
-                            None => SocksTarget::Domain(&s.echo.host, s.echo.port),
-                        };
-                        if let Err(e) = encode_handshake(&self.target.login, &target, &mut out) {
+                self.stage = if self.wire.is_tls() {
+                    Stage::Tls
+                } else {
+                    match self.tunnel_stage(s, now) {
+                        Ok(stage) => stage,
+                        Err(flow) => return Ok(flow),
+                    }
+                };
+                Ok(Flow::Again)
+            }
+            Stage::Tls => {
+                if self.wire.flush_tls(&mut self.writable).is_err() {
+                    return Ok(Flow::Done(
+                        Outcome::TlsFailed,
+                        "node closed the connection during the TLS handshake".into(),
+                    ));
+                }
+                // Each pull takes ciphertext from the socket or ends the loop; the bound
+                // keeps a peer that trickles bytes from holding the loop.
+                for _ in 0..16 {
+                    if self.wire.open() {
+                        break;
+                    }
+                    match self.wire.pull(&mut self.readable, &mut self.writable) {
+                        Pull::Took => {}
+                        Pull::WouldBlock => return Ok(Flow::Wait),
+                        Pull::Eof if self.wire.open() => break,
+                        Pull::Eof => {
                             return Ok(Flow::Done(
-                                Outcome::AuthRefused,
-                                format!("cannot send the credential: {e}"),
-                            ));
+                                Outcome::TlsFailed,
+                                "node closed the connection during the TLS handshake".into(),
+                            ))
                         }
-                        Stage::Socks {
-                            out,
-                            sent: 0,
-                            answers: Vec::new(),
+                        Pull::Failed(f) => {
+                            let outcome = match pin_mismatch(&f.0) {
+                                Some(_) => Outcome::PinMismatch,
+                                None => Outcome::TlsFailed,
+                            };
+                            return Ok(Flow::Done(outcome, f.to_string()));
                         }
                     }
-                    ProbePath::Http => self.http_stage(s, Exchange::ProxyEcho, Vec::new(), now),
+                }
+                if !self.wire.open() {
+                    return Ok(Flow::Again);
+                }
+                let connect = self.connect.unwrap_or_default();
+                self.tls = Some(elapsed.saturating_sub(connect));
+                self.stage = match self.tunnel_stage(s, now) {
+                    Ok(stage) => stage,
+                    Err(flow) => return Ok(flow),
                 };
                 Ok(Flow::Again)
             }
             Stage::Socks { out, sent, answers } => {
-                if Self::flush(&mut self.sock, &mut self.writable, out, sent).is_err() {
+                if Self::flush(&mut self.wire, &mut self.writable, out, sent).is_err() {
                     return Ok(Flow::Done(
                         Outcome::RelayFailed,
                         "node closed the connection during the handshake".into(),
@@ -277,11 +350,15 @@ impl Probe {
                 let mut eof = false;
                 while self.readable && !eof {
                     let mut chunk = [0u8; 512];
-                    match io::read(&mut self.sock, &mut chunk) {
+                    match self
+                        .wire
+                        .read(&mut self.readable, &mut self.writable, &mut chunk)
+                    {
                         IoOutcome::Done(n) => {
                             answers.extend_from_slice(chunk.get(..n).unwrap_or_default())
                         }
-                        IoOutcome::WouldBlock => self.readable = false,
+                        // (`read` cleared `readable` if nothing more can come now.)
+                        IoOutcome::WouldBlock => {}
                         IoOutcome::Eof => eof = true,
                     }
                     if answers.len() >= 4 || eof {
@@ -297,7 +374,11 @@ impl Probe {
                 match parse_login_answers(answers) {
                     Err(e) => return Ok(hop(e)),
                     Ok(Parsed::Done { .. }) if self.login.is_none() => {
-                        self.login = Some(elapsed.saturating_sub(self.connect.unwrap_or_default()));
+                        // From the end of the connect, or of the TLS handshake: the login
+                        // alone, comparable between plain and TLS nodes.
+                        let connect = self.connect.unwrap_or_default();
+                        let before = connect.saturating_add(self.tls.unwrap_or_default());
+                        self.login = Some(elapsed.saturating_sub(before));
                     }
                     _ => {}
                 }
@@ -336,7 +417,7 @@ impl Probe {
                 asked,
             } => {
                 let what = &*what;
-                if Self::flush(&mut self.sock, &mut self.writable, out, sent).is_err() {
+                if Self::flush(&mut self.wire, &mut self.writable, out, sent).is_err() {
                     return Ok(Flow::Done(
                         Outcome::RelayFailed,
                         "connection closed before the request was sent".into(),
@@ -380,12 +461,15 @@ impl Probe {
                         break;
                     }
                     let mut chunk = [0u8; 16384];
-                    match io::read(&mut self.sock, &mut chunk) {
+                    match self
+                        .wire
+                        .read(&mut self.readable, &mut self.writable, &mut chunk)
+                    {
                         IoOutcome::Done(n) => match (what, head.is_some()) {
                             (Exchange::Bytes, true) => *got += n as u64,
                             _ => buf.extend_from_slice(chunk.get(..n).unwrap_or_default()),
                         },
-                        IoOutcome::WouldBlock => self.readable = false,
+                        IoOutcome::WouldBlock => {}
                         IoOutcome::Eof => eof = true,
                     }
                 }

@@ -10,6 +10,14 @@
 //! /bytes/{nonce}/{n}` on the same tunnel downloads `n` bytes for throughput. An HTTP
 //! probe sends `GET http://echo/echo/{nonce}` with `Proxy-Authorization` instead.
 //!
+//! A node whose registry entry has a TLS endpoint is probed there, the way members
+//! reach it (`aqueduct local` prefers TLS): TCP connect (timed), the TLS handshake with
+//! the registered pin checked (timed on its own), then the same SOCKS5 or HTTP probe
+//! inside the tunnel. An entry with both a plain and a TLS endpoint is probed over TLS
+//! only: that is where members go, and the egress is compared with the TLS host (see
+//! `Endpoint::host`). A key that does not match the pin is `pin_mismatch`; any other
+//! handshake failure is `tls_failed`. The login time never includes the handshake.
+//!
 //! Because the echo endpoint lives in this loop, the egress a node reached it from is
 //! known the moment its answer is read, and a public echo endpoint serves nothing to
 //! anyone else (unknown nonce: 404; each nonce downloads once).
@@ -23,6 +31,8 @@ use crate::proxy::dns::rng::Random;
 use crate::proxy::upstream::{
     encode_handshake, parse_answers, parse_login_answers, HopError, Login,
 };
+use crate::tls::conn::TlsConn;
+use crate::tls::Pin;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use std::collections::HashMap;
@@ -30,6 +40,7 @@ use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use wire::Wire;
 
 const ECHO_LISTENER: Token = Token(0);
 /// Largest echo answer body a probe accepts (`aqueduct-echo <32 hex> <ip>\n`).
@@ -74,6 +85,9 @@ pub struct ProbeTarget {
     /// The registered endpoint's IP, when it is an IP literal: the egress expected.
     pub expect_egress: Option<IpAddr>,
     pub path: ProbePath,
+    /// The pin of the node's TLS endpoint, when `addr` is that endpoint: the probe runs
+    /// inside TLS and accepts only this key.
+    pub tls: Option<Pin>,
 }
 
 /// What a round's probes are held to.
@@ -96,6 +110,9 @@ pub struct Measured {
     /// Why, for anything but `ok` (never a credential).
     pub detail: String,
     pub connect: Option<Duration>,
+    /// The TLS handshake after the connect (TLS endpoints only).
+    pub tls: Option<Duration>,
+    /// The SOCKS5 login's answer after the connect (and the TLS handshake, not counted).
     pub login: Option<Duration>,
     /// From the start of the probe to the echo answer: what a member waits for a first byte.
     pub latency: Option<Duration>,
@@ -129,6 +146,8 @@ enum Exchange {
 
 enum Stage {
     Connecting,
+    /// The TLS handshake, the pin checked (TLS endpoints only).
+    Tls,
     Socks {
         out: Vec<u8>,
         sent: usize,
@@ -148,7 +167,7 @@ enum Stage {
 struct Probe {
     slot: usize,
     target: ProbeTarget,
-    sock: TcpStream,
+    wire: Wire,
     nonce: String,
     started: Instant,
     deadline: Instant,
@@ -156,6 +175,7 @@ struct Probe {
     writable: bool,
     stage: Stage,
     connect: Option<Duration>,
+    tls: Option<Duration>,
     login: Option<Duration>,
     latency: Option<Duration>,
     egress: Option<IpAddr>,
@@ -385,7 +405,7 @@ impl Engine {
             for i in expired {
                 match self.remove(i) {
                     Some(Conn::Probe(mut p)) => {
-                        let _ = self.poll.registry().deregister(&mut p.sock);
+                        let _ = self.poll.registry().deregister(&mut p.wire.sock);
                         let m = p.expired(s);
                         if let Some(r) = results.get_mut(p.slot) {
                             *r = Some(m);
@@ -407,7 +427,7 @@ impl Engine {
                     let _ = self.poll.registry().deregister(&mut e.sock);
                 }
                 Some(Conn::Probe(mut p)) => {
-                    let _ = self.poll.registry().deregister(&mut p.sock);
+                    let _ = self.poll.registry().deregister(&mut p.wire.sock);
                 }
                 None => {}
             }
@@ -430,6 +450,7 @@ impl Engine {
                 outcome,
                 detail,
                 connect: None,
+                tls: None,
                 login: None,
                 latency: None,
                 download_bytes: 0,
@@ -446,6 +467,17 @@ impl Engine {
             }
         };
         let _ = sock.set_nodelay(true);
+        let tls = match target.tls {
+            Some(pin) => {
+                // An IP name, as `aqueduct local` uses: no SNI; the pin, not a name, is checked.
+                let name = rustls::pki_types::ServerName::IpAddress(target.addr.ip().into());
+                match TlsConn::client(&crate::tls::configs::pinned_client_config(pin), name) {
+                    Ok(conn) => Some(conn),
+                    Err(e) => return Err(fail(&target, Outcome::TlsFailed, e.to_string())),
+                }
+            }
+            None => None,
+        };
         let i = self.free.last().copied().unwrap_or(self.conns.len());
         if let Err(e) = self.poll.registry().register(
             &mut sock,
@@ -469,7 +501,7 @@ impl Engine {
         let probe = Probe {
             slot,
             target,
-            sock,
+            wire: Wire::new(sock, tls),
             nonce,
             started,
             deadline: started + s.timeout,
@@ -477,6 +509,7 @@ impl Engine {
             writable: false,
             stage: Stage::Connecting,
             connect: None,
+            tls: None,
             login: None,
             latency: None,
             egress: None,
@@ -556,7 +589,7 @@ impl Engine {
         let m = finished?;
         match self.remove(i) {
             Some(Conn::Probe(mut p)) => {
-                let _ = self.poll.registry().deregister(&mut p.sock);
+                let _ = self.poll.registry().deregister(&mut p.wire.sock);
                 Some((p.slot, m))
             }
             _ => None,
@@ -566,3 +599,4 @@ impl Engine {
 
 mod echo;
 mod exchange;
+mod wire;

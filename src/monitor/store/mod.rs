@@ -72,7 +72,8 @@ pub fn percentile(sorted: &[i64], p: u32) -> Option<i64> {
 
 const PROBE_COLUMNS: &str =
     "p.round, r.started_ms, r.void_reason IS NOT NULL, p.node, p.path, p.outcome, \
-     p.connect_us, p.login_us, p.latency_us, p.download_bytes, p.download_us, p.egress, p.detail";
+     p.connect_us, p.login_us, p.latency_us, p.download_bytes, p.download_us, p.egress, p.detail, \
+     p.tls_us";
 
 fn probe_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProbeRow> {
     Ok(ProbeRow {
@@ -89,6 +90,7 @@ fn probe_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProbeRow> {
         download_us: r.get(10)?,
         egress: r.get(11)?,
         detail: r.get(12)?,
+        tls_us: r.get(13)?,
     })
 }
 
@@ -183,7 +185,7 @@ impl Store {
         {
             let mut insert = tx.prepare_cached(
                 "INSERT OR REPLACE INTO probes (round, node, path, outcome, connect_us, login_us, latency_us, \
-                 download_bytes, download_us, egress, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                 download_bytes, download_us, egress, detail, tls_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?;
             for p in &round.probes {
                 insert.execute(params![
@@ -198,6 +200,7 @@ impl Store {
                     micros(p.download),
                     p.egress.map(|e| e.to_string()),
                     (!p.detail.is_empty()).then_some(p.detail.as_str()),
+                    micros(p.tls),
                 ])?;
             }
         }
@@ -548,6 +551,7 @@ mod tests {
                 "why".into()
             },
             connect: Some(Duration::from_millis(1)),
+            tls: None,
             login: Some(Duration::from_millis(2)),
             latency: outcome.relayed().then(|| Duration::from_millis(latency_ms)),
             download_bytes: 1 << 20,
@@ -591,6 +595,45 @@ mod tests {
         s.conn.execute_batch("PRAGMA user_version = 99").unwrap();
         drop(s);
         assert!(Store::open(&path).is_err());
+    }
+
+    #[test]
+    fn a_schema_2_database_gains_the_tls_time_and_keeps_its_rows() {
+        let path = temp("schema2");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..2] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(
+                "PRAGMA user_version = 2;
+                 INSERT INTO rounds (id, started_ms, finished_ms, nodes, relayed) VALUES (1, 0, 1, 1, 1);
+                 INSERT INTO probes (round, node, path, outcome, download_bytes) VALUES (1, x'0101010101010101010101010101010101010101', 0, 0, 0);",
+            )
+            .unwrap();
+        }
+        let mut s = Store::open(&path).unwrap();
+        register(&mut s, &[1]);
+        let old = s.probes(Address([1; 20]), -1).unwrap();
+        assert_eq!((old.len(), old[0].tls_us), (1, None));
+        let tls = Measured {
+            outcome: Outcome::PinMismatch,
+            tls: Some(Duration::from_micros(1500)),
+            ..probe(1, Outcome::PinMismatch, 0)
+        };
+        let record = RoundRecord {
+            started_ms: 10,
+            finished_ms: 20,
+            void_reason: None,
+            probes: vec![tls],
+        };
+        s.record_round(&record, &KEEP).unwrap();
+        let rows = s.probes(Address([1; 20]), -1).unwrap();
+        let new = rows.last().unwrap();
+        assert_eq!(
+            (new.outcome, new.tls_us),
+            (Outcome::PinMismatch, Some(1500))
+        );
     }
 
     #[test]

@@ -118,6 +118,8 @@ pub struct ProbeRow {
     pub path: ProbePath,
     pub outcome: Outcome,
     pub connect_us: Option<i64>,
+    /// The TLS handshake (probes of a TLS endpoint that got that far).
+    pub tls_us: Option<i64>,
     pub login_us: Option<i64>,
     pub latency_us: Option<i64>,
     pub download_bytes: i64,

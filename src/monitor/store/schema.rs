@@ -76,6 +76,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (node, epoch)
     ) WITHOUT ROWID;
     CREATE INDEX withholds_epoch ON withholds(epoch);",
+    // 3: the TLS handshake's time, for probes of a node's TLS endpoint.
+    "ALTER TABLE probes ADD COLUMN tls_us INTEGER;",
 ];
 
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
