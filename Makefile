@@ -60,7 +60,8 @@ test-web: tools build web
 site: tools build web
 	bash scripts/site.sh
 
-# The release binary, the systemd unit, the example config and the README (scripts/install.sh).
+# The release binary, the systemd unit and its system user, the example config and the README
+# (scripts/install.sh).
 PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc
 # Needs no cargo: build as yourself (`make release`), then install as root.

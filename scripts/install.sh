@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs a built `aqueduct` binary, its systemd unit and the example config.
+# Installs a built `aqueduct` binary, its systemd unit, its system user and the example
+# config.
 #
 #   scripts/install.sh BINARY
 #
@@ -8,6 +9,11 @@
 # staged installs and packaging. The unit's paths are rewritten to PREFIX and SYSCONFDIR,
 # never to DESTDIR. `make install` calls this with the binary `make release` built, so
 # the build runs as the user and only the install as root.
+#
+# Without DESTDIR (a real install, as root) the system user `aqueduct` is created at once
+# with systemd-sysusers and SYSCONFDIR/aqueduct made root:aqueduct 2750, so the service can
+# read its config there. With DESTDIR only the sysusers.d file is staged: the package's
+# install step applies it (systemd-sysusers), as distributions do.
 set -euo pipefail
 
 die() { echo "install.sh: $*" >&2; exit 1; }
@@ -32,10 +38,16 @@ done
 
 bin_dir=$destdir$prefix/bin
 unit_dir=$destdir$prefix/lib/systemd/system
+sysusers_dir=$destdir$prefix/lib/sysusers.d
 conf_dir=$destdir$sysconfdir/aqueduct
 doc_dir=$destdir$prefix/share/doc/aqueduct
 
-install -d -m 755 "$bin_dir" "$unit_dir" "$conf_dir" "$doc_dir"
+if [ -z "$destdir" ]; then
+    [ "$(id -u)" -eq 0 ] || die "installing without DESTDIR creates a system user: run as root"
+    command -v systemd-sysusers >/dev/null || die "systemd-sysusers not found (is this a systemd system?)"
+fi
+
+install -d -m 755 "$bin_dir" "$unit_dir" "$sysusers_dir" "$conf_dir" "$doc_dir"
 install -m 755 "$binary" "$bin_dir/aqueduct"
 install -m 644 "$source_dir/README.md" "$doc_dir/README.md"
 
@@ -47,13 +59,22 @@ sed -e "s|/usr/local/bin/aqueduct|$prefix/bin/aqueduct|g" \
     "$source_dir/packaging/aqueduct.service" > "$unit"
 install -m 644 "$unit" "$unit_dir/aqueduct.service"
 install -m 644 "$source_dir/aqueduct.example.toml" "$conf_dir/aqueduct.toml.example"
+install -m 644 "$source_dir/packaging/aqueduct.sysusers" "$sysusers_dir/aqueduct.conf"
+if [ -z "$destdir" ]; then
+    systemd-sysusers "$sysusers_dir/aqueduct.conf"
+    chown root:aqueduct "$conf_dir"
+    chmod 2750 "$conf_dir"
+fi
 
 echo "installed:"
 echo "  $bin_dir/aqueduct"
 echo "  $unit_dir/aqueduct.service"
+echo "  $sysusers_dir/aqueduct.conf"
 echo "  $conf_dir/aqueduct.toml.example"
 echo "  $doc_dir/README.md"
 if [ -z "$destdir" ]; then
-    echo "next: write $sysconfdir/aqueduct/aqueduct.toml and node.key (see the comments at the"
-    echo "top of the unit), then: systemctl daemon-reload && systemctl enable --now aqueduct"
+    echo "  user aqueduct; $sysconfdir/aqueduct is root:aqueduct 2750"
+    echo "next: write $sysconfdir/aqueduct/aqueduct.toml (0640, group aqueduct) and node.key (0600)"
+    echo "(see the comments at the top of the unit), then:"
+    echo "  systemctl daemon-reload && systemctl enable --now aqueduct"
 fi

@@ -1,18 +1,23 @@
-//! `make install`'s steps (scripts/install.sh): where the binary, the systemd unit and the
-//! example config land under PREFIX/SYSCONFDIR/DESTDIR, the unit's paths rewritten, and
-//! `systemd-analyze verify` accepting the installed unit. The script is run with the
-//! debug binary, so no release build is needed here.
+//! `make install`'s steps (scripts/install.sh): where the binary, the systemd unit, its
+//! sysusers.d file and the example config land under PREFIX/SYSCONFDIR/DESTDIR, the unit's
+//! paths rewritten, `systemd-analyze verify` accepting the installed unit, and the unit's
+//! own ExecReload= lines reloading a running node. The script is run with the debug
+//! binary, so no release build is needed here. Every install here is staged (DESTDIR):
+//! a real one would create a system user on this machine.
 // A test's unwrap is its assertion: a failure there is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 use support::proxy;
 
-use proxy::TempDir;
+use proxy::{base_config, login_tunnel, round_trip, Echo, TempDir};
 use std::fs;
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::{Command, Output};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
 
 fn install(destdir: &Path, prefix: Option<&str>, sysconfdir: Option<&str>) -> Output {
     let mut cmd = Command::new("bash");
@@ -61,20 +66,35 @@ fn default_prefix_under_destdir() {
     let unit_path = stage.join("usr/local/lib/systemd/system/aqueduct.service");
     assert_eq!(mode(&unit_path), 0o644);
     let unit = fs::read_to_string(&unit_path).unwrap();
-    assert!(
-        unit.contains("\nExecStart=/usr/local/bin/aqueduct node --config %d/aqueduct.toml\n"),
-        "{unit}"
+    // The config is read where the operator edits it, at start and at every reload; only
+    // the key is a credential.
+    assert_eq!(
+        values(&unit, "ExecStartPre"),
+        ["/usr/local/bin/aqueduct node --check --config /etc/aqueduct/aqueduct.toml"]
     );
-    assert!(unit.contains(
-        "\nExecStartPre=/usr/local/bin/aqueduct node --check --config %d/aqueduct.toml\n"
-    ));
-    assert!(unit.contains("\nLoadCredential=node.key:/etc/aqueduct/node.key\n"));
-    assert!(unit.contains("\nLoadCredential=aqueduct.toml:/etc/aqueduct/aqueduct.toml\n"));
+    assert_eq!(
+        values(&unit, "ExecStart"),
+        ["/usr/local/bin/aqueduct node --config /etc/aqueduct/aqueduct.toml"]
+    );
+    assert_eq!(
+        values(&unit, "ExecReload"),
+        [
+            "/usr/local/bin/aqueduct node --check --config /etc/aqueduct/aqueduct.toml",
+            "/bin/kill -HUP $MAINPID"
+        ]
+    );
+    assert_eq!(
+        values(&unit, "LoadCredential"),
+        ["node.key:/etc/aqueduct/node.key"]
+    );
     assert!(unit.contains("key = \"/run/credentials/aqueduct.service/node.key\""));
     // What issue 5 asks of the service, line by line.
     for line in [
         "Restart=on-failure",
-        "DynamicUser=yes",
+        // Issue 14: a static user (sysusers.d) that can read /etc/aqueduct at a reload.
+        "User=aqueduct",
+        "Group=aqueduct",
+        "RemoveIPC=yes",
         "StateDirectory=aqueduct",
         "LimitNOFILE=65536",
         "NoNewPrivileges=yes",
@@ -93,8 +113,17 @@ fn default_prefix_under_destdir() {
             "unit lacks {line}:\n{unit}"
         );
     }
+    assert!(
+        !unit.lines().any(|l| l.starts_with("DynamicUser=")),
+        "{unit}"
+    );
     // DESTDIR is for staging only: it never leaks into the unit.
     assert!(!unit.contains(stage.to_str().unwrap()), "{unit}");
+
+    let sysusers = stage.join("usr/local/lib/sysusers.d/aqueduct.conf");
+    assert_eq!(mode(&sysusers), 0o644);
+    // Staged, the user is left to the package's install step: nothing in etc/ but the example.
+    assert!(!stage.join("etc/passwd").exists());
 
     let readme = stage.join("usr/local/share/doc/aqueduct/README.md");
     assert_eq!(mode(&readme), 0o644);
@@ -228,21 +257,12 @@ fn systemd_analyze_verifies_the_installed_unit() {
         println!("systemd-analyze not installed: skipping the unit verification");
         return;
     };
-    // verify checks that ExecStart exists on this machine, so this install uses a real
-    // directory as PREFIX instead of a DESTDIR stage.
+    // verify checks that ExecStart exists on this machine: a stage reachable at PREFIX.
     let dir = TempDir::new("install-verify");
-    let prefix = dir.path().join("prefix");
-    let etc = dir.path().join("etc");
-    let out = install(
-        Path::new(""),
-        Some(prefix.to_str().unwrap()),
-        Some(etc.to_str().unwrap()),
-    );
-    assert_ok(&out);
-    let unit = prefix.join("lib/systemd/system/aqueduct.service");
+    let paths = Installed::stage(dir.path());
     let verify = Command::new(analyze)
         .arg("verify")
-        .arg(&unit)
+        .arg(&paths.unit)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&verify.stderr);
@@ -251,6 +271,257 @@ fn systemd_analyze_verifies_the_installed_unit() {
         !stderr.contains("aqueduct.service"),
         "warnings about the unit:\n{stderr}"
     );
+}
+
+#[test]
+fn the_sysusers_file_creates_a_system_user_without_a_login() {
+    let Ok(sysusers) = which("systemd-sysusers") else {
+        println!("systemd-sysusers not installed: skipping");
+        return;
+    };
+    let dir = TempDir::new("install-sysusers");
+    let stage = dir.path().join("stage");
+    assert_ok(&install(&stage, None, None));
+    // What a package's install step runs, here against the stage instead of /.
+    let out = Command::new(sysusers)
+        .arg(format!("--root={}", stage.display()))
+        .arg(stage.join("usr/local/lib/sysusers.d/aqueduct.conf"))
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let passwd = fs::read_to_string(stage.join("etc/passwd")).unwrap();
+    let entry: Vec<&str> = passwd
+        .lines()
+        .find(|l| l.starts_with("aqueduct:"))
+        .unwrap_or_else(|| panic!("no aqueduct user in\n{passwd}"))
+        .split(':')
+        .collect();
+    let uid: u32 = entry[2].parse().unwrap();
+    assert!(uid > 0 && uid < 1000, "a system uid, got {uid}");
+    assert_eq!(entry[5], "/var/lib/aqueduct");
+    assert!(entry[6].ends_with("nologin"), "{entry:?}");
+    let group = fs::read_to_string(stage.join("etc/group")).unwrap();
+    assert!(group.lines().any(|l| l.starts_with("aqueduct:")), "{group}");
+}
+
+#[test]
+fn a_real_install_as_a_normal_user_is_refused_before_anything_is_written() {
+    let Ok(setpriv) = which("setpriv") else {
+        println!("setpriv not installed: skipping");
+        return;
+    };
+    let dir = TempDir::new("install-nonroot");
+    // World-writable, so nobody could write there: only the script's check stops it.
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
+    let prefix = dir.path().join("prefix");
+    let binary = dir.path().join("aqueduct");
+    fs::copy(env!("CARGO_BIN_EXE_aqueduct"), &binary).unwrap();
+    let out = Command::new(setpriv)
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "bash"])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/install.sh"))
+        .arg(&binary)
+        .env_remove("DESTDIR")
+        .env("PREFIX", &prefix)
+        .env("SYSCONFDIR", dir.path().join("etc"))
+        .output()
+        .unwrap();
+    if String::from_utf8_lossy(&out.stderr).contains("Operation not permitted") {
+        println!("cannot drop privileges here: skipping");
+        return;
+    }
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("creates a system user: run as root"), "{err}");
+    assert!(!prefix.exists());
+}
+
+/// A staged install (DESTDIR) whose PREFIX and SYSCONFDIR point back into the stage, so the
+/// unit's paths are real paths on this machine, as after `make install`.
+struct Installed {
+    unit: PathBuf,
+    config: PathBuf,
+}
+
+impl Installed {
+    fn stage(dir: &Path) -> Installed {
+        let stage = dir.join("stage");
+        let prefix = dir.join("prefix");
+        let etc = dir.join("etc");
+        assert_ok(&install(
+            &stage,
+            Some(prefix.to_str().unwrap()),
+            Some(etc.to_str().unwrap()),
+        ));
+        for path in [&prefix, &etc] {
+            let staged = stage.join(path.strip_prefix("/").unwrap());
+            std::os::unix::fs::symlink(staged, path).unwrap();
+        }
+        Installed {
+            unit: prefix.join("lib/systemd/system/aqueduct.service"),
+            config: etc.join("aqueduct/aqueduct.toml"),
+        }
+    }
+}
+
+/// The values of `key=` lines in a unit file, in order.
+fn values<'a>(unit: &'a str, key: &str) -> Vec<&'a str> {
+    unit.lines()
+        .filter_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+        .collect()
+}
+
+/// Runs one unit command line as systemd would here: split on spaces, $MAINPID set.
+fn run_line(line: &str, main_pid: u32) -> Output {
+    let line = line.replace("$MAINPID", &main_pid.to_string());
+    let mut words = line.split(' ');
+    Command::new(words.next().unwrap())
+        .args(words)
+        .output()
+        .unwrap()
+}
+
+/// Runs the unit's ExecReload= lines in order, stopping at the first that fails, as
+/// `systemctl reload` does: Ok, or the failing line's index and output.
+fn reload(unit: &str, main_pid: u32) -> Result<(), (usize, Output)> {
+    for (i, line) in values(unit, "ExecReload").into_iter().enumerate() {
+        let out = run_line(line, main_pid);
+        if !out.status.success() {
+            return Err((i, out));
+        }
+    }
+    Ok(())
+}
+
+/// The node started from the unit's ExecStart=, killed when dropped.
+struct Service {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Service {
+    fn log(&self) -> String {
+        String::from_utf8_lossy(&fs::read(&self.log).unwrap_or_default()).into_owned()
+    }
+
+    fn wait_log(&self, needle: &str, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.log().matches(needle).count() < count {
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in\n{}",
+                self.log()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if thread::panicking() {
+            eprintln!("--- node log ---\n{}", self.log());
+        }
+    }
+}
+
+#[test]
+fn the_units_exec_reload_applies_a_good_edit_and_refuses_a_broken_one() {
+    let dir = TempDir::new("install-reload");
+    let paths = Installed::stage(dir.path());
+    let unit = fs::read_to_string(&paths.unit).unwrap();
+    let ready = dir.path().join("ready");
+    let alice = "[[auth.users]]\nname = \"alice\"\npassword = \"a-pw\"\n";
+    let config = format!(
+        "[node]\nlisten = [\"127.0.0.1:0\"]\nready_file = \"{}\"\n\
+         [auth]\nmode = \"static\"\n{alice}[policy]\nallow_private = true\n{}",
+        ready.display(),
+        base_config(dir.path())
+    );
+    fs::write(&paths.config, &config).unwrap();
+    assert_eq!(
+        run_line(values(&unit, "ExecStartPre")[0], 0).status.code(),
+        Some(0)
+    );
+
+    let start = values(&unit, "ExecStart")[0];
+    let mut words = start.split(' ');
+    let log = dir.path().join("node.log");
+    let service = Service {
+        child: Command::new(words.next().unwrap())
+            .args(words)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+        log,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let node: SocketAddr = loop {
+        if let Some(line) = fs::read_to_string(&ready)
+            .ok()
+            .and_then(|t| t.lines().next().map(str::to_owned))
+        {
+            break line.parse().unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node not ready:\n{}",
+            service.log()
+        );
+        thread::sleep(Duration::from_millis(20));
+    };
+    let pid = service.child.id();
+    let echo = Echo::start();
+    let mut live = login_tunnel(node, "alice", "a-pw", echo.addr).unwrap();
+    assert_eq!(
+        login_tunnel(node, "carol", "c-pw", echo.addr).err(),
+        Some(0xff)
+    );
+
+    // The operator adds carol and runs `systemctl reload`.
+    let carol = "[[auth.users]]\nname = \"carol\"\npassword = \"c-pw\"\n";
+    fs::write(
+        &paths.config,
+        config.replace(alice, &format!("{alice}{carol}")),
+    )
+    .unwrap();
+    if let Err((i, out)) = reload(&unit, pid) {
+        panic!(
+            "ExecReload line {i} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    service.wait_log("reloaded:", 1);
+    let mut new = login_tunnel(node, "carol", "c-pw", echo.addr).expect("carol after the reload");
+    assert_eq!(round_trip(&mut new, b"new"), b"new");
+    assert_eq!(
+        round_trip(&mut live, b"kept"),
+        b"kept",
+        "alice's session stays"
+    );
+
+    // A broken edit: the check line fails the reload with the error, the node is never
+    // signalled, and it keeps serving with the config it has.
+    fs::write(
+        &paths.config,
+        config.replace("mode = \"static\"", "mode = \"bogus\""),
+    )
+    .unwrap();
+    let (failed_at, out) = reload(&unit, pid).expect_err("a broken config fails the reload");
+    assert_eq!(failed_at, 0, "the check runs before the signal");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("auth.mode"));
+    assert!(
+        !service.log().contains("reload refused"),
+        "the node was never signalled"
+    );
+    let mut again = login_tunnel(node, "carol", "c-pw", echo.addr).expect("carol still");
+    assert_eq!(round_trip(&mut again, b"still"), b"still");
+    assert_eq!(round_trip(&mut live, b"live"), b"live");
 }
 
 fn which(name: &str) -> Result<std::path::PathBuf, ()> {

@@ -7,37 +7,12 @@
 mod support;
 use support::proxy;
 
-use proxy::{
-    closed_by_peer, connect, round_trip, socks_handshake_bytes, Echo, Node, SocksTarget, TempDir,
-};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use proxy::{closed_by_peer, login_tunnel, round_trip, Echo, Node, TempDir};
 use std::process::Command;
 
 const USERS: &str = "[auth]\nmode = \"static\"\n\
     [[auth.users]]\nname = \"alice\"\npassword = \"a-pw\"\n\
     [[auth.users]]\nname = \"bob\"\npassword = \"b-pw\"\n";
-
-/// A SOCKS5 tunnel to `to` as `user`: the stream, or 0xff when the login is refused,
-/// or the CONNECT reply code that refused the destination.
-fn tunnel(node: SocketAddr, user: &str, pass: &str, to: SocketAddr) -> Result<TcpStream, u8> {
-    let mut s = connect(node);
-    s.write_all(&socks_handshake_bytes(user, pass, &SocksTarget::Addr(to)))
-        .unwrap();
-    // Method choice, then the login's status.
-    let mut login = [0u8; 4];
-    s.read_exact(&mut login).unwrap();
-    if login != [5, 2, 1, 0] {
-        return Err(0xff);
-    }
-    // The CONNECT reply, with an IPv4 bound address.
-    let mut reply = [0u8; 10];
-    s.read_exact(&mut reply).unwrap();
-    match reply[1] {
-        0 => Ok(s),
-        code => Err(code),
-    }
-}
 
 /// Replaces `old` with `new` in the node's config file.
 fn edit(node: &Node, old: &str, new: &str) {
@@ -51,8 +26,8 @@ fn edit(node: &Node, old: &str, new: &str) {
 fn sighup_applies_users_and_policy_keeps_live_sessions_and_refuses_a_broken_file() {
     let node = Node::start(&format!("{USERS}[policy]\nallow_private = true\n"));
     let echo = Echo::start();
-    let mut alice = tunnel(node.addr(), "alice", "a-pw", echo.addr).unwrap();
-    let mut bob = tunnel(node.addr(), "bob", "b-pw", echo.addr).unwrap();
+    let mut alice = login_tunnel(node.addr(), "alice", "a-pw", echo.addr).unwrap();
+    let mut bob = login_tunnel(node.addr(), "bob", "b-pw", echo.addr).unwrap();
     assert_eq!(round_trip(&mut bob, b"hi"), b"hi");
 
     // bob goes, carol comes, and the echo's port is denied from now on.
@@ -74,12 +49,12 @@ fn sighup_applies_users_and_policy_keeps_live_sessions_and_refuses_a_broken_file
     assert!(closed_by_peer(&mut bob), "bob's session ends with bob");
     assert_eq!(round_trip(&mut alice, b"still"), b"still", "alice's stays");
     assert_eq!(
-        tunnel(node.addr(), "bob", "b-pw", echo.addr).err(),
+        login_tunnel(node.addr(), "bob", "b-pw", echo.addr).err(),
         Some(0xff)
     );
     // carol logs in, and the new policy refuses the denied port (reply 2).
     assert_eq!(
-        tunnel(node.addr(), "carol", "c-pw", echo.addr).err(),
+        login_tunnel(node.addr(), "carol", "c-pw", echo.addr).err(),
         Some(2)
     );
 
@@ -89,7 +64,7 @@ fn sighup_applies_users_and_policy_keeps_live_sessions_and_refuses_a_broken_file
     node.wait_log("reload refused, the running config stays", 1);
     assert_eq!(round_trip(&mut alice, b"again"), b"again");
     assert_eq!(
-        tunnel(node.addr(), "carol", "c-pw", echo.addr).err(),
+        login_tunnel(node.addr(), "carol", "c-pw", echo.addr).err(),
         Some(2)
     );
     assert!(node.log().contains("auth.mode"), "the error names the key");

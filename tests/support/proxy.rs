@@ -567,6 +567,32 @@ pub fn read_connect_reply(s: &mut TcpStream) -> io::Result<(u8, SocketAddr)> {
     Ok((h[1], SocketAddr::new(ip, u16::from_be_bytes(p))))
 }
 
+/// A SOCKS5 tunnel to `to` as `user`: the stream, or 0xff when the login is refused,
+/// or the CONNECT reply code that refused the destination.
+pub fn login_tunnel(
+    node: SocketAddr,
+    user: &str,
+    pass: &str,
+    to: SocketAddr,
+) -> Result<TcpStream, u8> {
+    let mut s = connect(node);
+    s.write_all(&socks_handshake_bytes(user, pass, &SocksTarget::Addr(to)))
+        .unwrap();
+    // Method choice, then the login's status.
+    let mut login = [0u8; 4];
+    s.read_exact(&mut login).unwrap();
+    if login != [5, 2, 1, 0] {
+        return Err(0xff);
+    }
+    // The CONNECT reply, with an IPv4 bound address.
+    let mut reply = [0u8; 10];
+    s.read_exact(&mut reply).unwrap();
+    match reply[1] {
+        0 => Ok(s),
+        code => Err(code),
+    }
+}
+
 /// Opens a tunnel through the node as alice; panics unless the reply is success.
 pub fn socks_tunnel(node: SocketAddr, target: SocksTarget) -> (TcpStream, SocketAddr) {
     let mut s = connect(node);
