@@ -126,6 +126,10 @@ fn run(members: u64, per_block: u64, layout: &'static str) -> Row {
             hex::encode_prefixed(&emitter_code())
         ]),
     );
+    // Each emitting transaction gets a block of its own: with automine, transactions that
+    // arrive while a busy block is being mined share the next one, and the layout (and
+    // the largest one-block answer) would depend on timing.
+    anvil.rpc("evm_setAutomine", json!([false]));
     // The one real key, then the crowd (member addresses 2^156 + i).
     emit_address(&anvil, dev_key(CHECKED).address());
     emit(&anvil, 1u128 << 124, members.saturating_sub(1), per_block);
@@ -185,7 +189,7 @@ fn emit_address(anvil: &Anvil, address: Address) {
     send_to_emitter(anvil, &data, 100_000);
 }
 
-/// One transaction from the first dev account to the emitter.
+/// One transaction from the first dev account to the emitter, mined in a block of its own.
 fn send_to_emitter(anvil: &Anvil, data: &[u8], gas: u64) {
     anvil.rpc(
         "eth_sendTransaction",
@@ -196,6 +200,7 @@ fn send_to_emitter(anvil: &Anvil, data: &[u8], gas: u64) {
             "gas": format!("0x{gas:x}"),
         }]),
     );
+    anvil.rpc("anvil_mine", json!(["0x1"]));
 }
 
 fn tail(log: &str) -> String {
