@@ -10,14 +10,11 @@
 mod support;
 use support::proxy;
 
-use proxy::{base_config, login_tunnel, round_trip, Echo, TempDir};
+use proxy::{base_config, login_tunnel, round_trip, Echo, Node, TempDir};
 use std::fs;
-use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 fn install(destdir: &Path, prefix: Option<&str>, sysconfdir: Option<&str>) -> Output {
     let mut cmd = Command::new("bash");
@@ -370,14 +367,17 @@ fn values<'a>(unit: &'a str, key: &str) -> Vec<&'a str> {
         .collect()
 }
 
-/// Runs one unit command line as systemd would here: split on spaces, $MAINPID set.
-fn run_line(line: &str, main_pid: u32) -> Output {
+/// One unit command line as systemd would run it here: split on spaces, $MAINPID set.
+fn command(line: &str, main_pid: u32) -> Command {
     let line = line.replace("$MAINPID", &main_pid.to_string());
     let mut words = line.split(' ');
-    Command::new(words.next().unwrap())
-        .args(words)
-        .output()
-        .unwrap()
+    let mut command = Command::new(words.next().unwrap());
+    command.args(words);
+    command
+}
+
+fn run_line(line: &str, main_pid: u32) -> Output {
+    command(line, main_pid).output().unwrap()
 }
 
 /// Runs the unit's ExecReload= lines in order, stopping at the first that fails, as
@@ -390,40 +390,6 @@ fn reload(unit: &str, main_pid: u32) -> Result<(), (usize, Output)> {
         }
     }
     Ok(())
-}
-
-/// The node started from the unit's ExecStart=, killed when dropped.
-struct Service {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Service {
-    fn log(&self) -> String {
-        String::from_utf8_lossy(&fs::read(&self.log).unwrap_or_default()).into_owned()
-    }
-
-    fn wait_log(&self, needle: &str, count: usize) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.log().matches(needle).count() < count {
-            assert!(
-                Instant::now() < deadline,
-                "no {needle:?} in\n{}",
-                self.log()
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if thread::panicking() {
-            eprintln!("--- node log ---\n{}", self.log());
-        }
-    }
 }
 
 #[test]
@@ -445,36 +411,10 @@ fn the_units_exec_reload_applies_a_good_edit_and_refuses_a_broken_one() {
         Some(0)
     );
 
-    let start = values(&unit, "ExecStart")[0];
-    let mut words = start.split(' ');
-    let log = dir.path().join("node.log");
-    let service = Service {
-        child: Command::new(words.next().unwrap())
-            .args(words)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
-        log,
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let node: SocketAddr = loop {
-        if let Some(line) = fs::read_to_string(&ready)
-            .ok()
-            .and_then(|t| t.lines().next().map(str::to_owned))
-        {
-            break line.parse().unwrap();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "node not ready:\n{}",
-            service.log()
-        );
-        thread::sleep(Duration::from_millis(20));
-    };
-    let pid = service.child.id();
+    // Neither start line names $MAINPID.
+    let service = Node::run(command(values(&unit, "ExecStart")[0], 0), dir, &ready);
+    let node = service.addr();
+    let pid = service.pid();
     let echo = Echo::start();
     let mut live = login_tunnel(node, "alice", "a-pw", echo.addr).unwrap();
     assert_eq!(

@@ -107,15 +107,8 @@ impl Node {
         }
         let config = dir.path().join("node.toml");
         fs::write(&config, text).unwrap();
-        let log = dir.path().join("node.log");
         let mut command = Command::new(env!("CARGO_BIN_EXE_aqueduct"));
-        command
-            .args(["node", "--config"])
-            .arg(&config)
-            .env("RUST_LOG", "debug")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(fs::File::create(&log).unwrap());
+        command.args(["node", "--config"]).arg(&config);
         if let Some(fd_limit) = fd_limit {
             // SAFETY: setrlimit is async-signal-safe, as pre_exec requires.
             unsafe {
@@ -131,6 +124,18 @@ impl Node {
                 });
             }
         }
+        Node::run(command, dir, &ready)
+    }
+
+    /// Runs `command`, a node whose config writes its listen addresses to `ready`, with
+    /// its log in `dir` (kept as long as the node), and waits until it listens.
+    pub fn run(mut command: Command, dir: TempDir, ready: &Path) -> Node {
+        let log = dir.path().join("node.log");
+        command
+            .env("RUST_LOG", "debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&log).unwrap());
         let child = command.spawn().expect("start aqueduct");
         let mut node = Node {
             child: Some(child),
@@ -140,7 +145,7 @@ impl Node {
         };
         let deadline = Instant::now() + WAIT;
         loop {
-            if let Ok(text) = fs::read_to_string(&ready) {
+            if let Ok(text) = fs::read_to_string(ready) {
                 node.addrs = text.lines().map(|l| l.parse().unwrap()).collect();
                 return node;
             }
@@ -584,10 +589,7 @@ pub fn login_tunnel(
     if login != [5, 2, 1, 0] {
         return Err(0xff);
     }
-    // The CONNECT reply, with an IPv4 bound address.
-    let mut reply = [0u8; 10];
-    s.read_exact(&mut reply).unwrap();
-    match reply[1] {
+    match read_connect_reply(&mut s).unwrap().0 {
         0 => Ok(s),
         code => Err(code),
     }
